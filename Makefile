@@ -1,0 +1,49 @@
+# Conveyor: every set-up step lives here, so a fresh machine needs only Python 3.11 and Java 17.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv up down status demo test test-fast constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# torch first and on its own: a loose torch requirement would pull the multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start the embedded platform (Airflow + MLflow + Spark local) with seeded demo data.
+up: venv
+	$(BIN)/conveyor up
+
+## Stop everything `make up` started.
+down:
+	@if [ -x $(BIN)/conveyor ]; then $(BIN)/conveyor down; else echo "nothing to stop (no virtualenv)"; fi
+
+status: venv
+	$(BIN)/conveyor status
+
+## Run the whole loop headless on small data; non-zero exit on any failure.
+demo: venv
+	$(BIN)/conveyor demo
+
+## The whole test suite (CI runs exactly this).
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Everything but the slow end-to-end tests.
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+constraints: venv
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/' > constraints.txt
+
+clean: down
+	rm -rf $(VENV) .conveyor

@@ -1,0 +1,15 @@
+"""The Assets that connect a pipeline's DAGs, defined in one place."""
+
+from airflow.sdk import Asset
+
+
+def features_asset(pipeline: str) -> Asset:
+    return Asset(name=f"features:{pipeline}", uri=f"conveyor://{pipeline}/features", group="conveyor")
+
+
+def model_asset(pipeline: str) -> Asset:
+    return Asset(name=f"model:{pipeline}", uri=f"conveyor://{pipeline}/model", group="conveyor")
+
+
+def retrain_request_asset(pipeline: str) -> Asset:
+    return Asset(name=f"retrain_request:{pipeline}", uri=f"conveyor://{pipeline}/retrain_request", group="conveyor")

@@ -1,0 +1,102 @@
+"""`<pipeline>_features`: gate the raw day, build its features with Spark, gate and publish them."""
+
+from __future__ import annotations
+
+
+from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from conveyor_factory.assets import features_asset
+from conveyor_factory.runtime import partition_date, settings_and_spec
+
+DOC = """
+### {name}_features
+
+One run per daily data interval (or the day given as param `dt`):
+
+1. **gate_raw**: the `{raw_suite}` Great Expectations suite on `raw/{name}/dt=<day>/`. A failing
+   partition is moved to `quarantine/{name}/dt=<day>/raw/` with its validation JSON and HTML
+   report, and the run stops here. After re-landing fixed data, clear this task to retry.
+2. **build_features**: the Spark job `{module}` writes the day's features to a hidden staging folder.
+3. **gate_features**: the `{features_suite}` suite on the staged Spark DataFrame.
+4. **publish_features**: an atomic rename to `features/{name}/dt=<day>/`; emits Asset `features:{name}`.
+"""
+
+
+def build_features_dag(spec, default_args: dict) -> DAG:
+    name = spec.name
+    with DAG(
+        dag_id=f"{name}_features",
+        description=f"{name}: raw gate -> Spark features -> features gate -> publish",
+        schedule=CronDataIntervalTimetable(spec.features.schedule, timezone="UTC"),
+        start_date=_start(spec),
+        catchup=False,
+        max_active_runs=2,
+        default_args=default_args,
+        tags=["conveyor", name, "features"],
+        params={"dt": Param("", type="string", description="Day to process (YYYY-MM-DD); empty = the data interval's day")},
+        doc_md=DOC.format(name=name, raw_suite=spec.data.raw_suite, features_suite=spec.data.features_suite,
+                          module=spec.features.module),
+    ) as dag:
+
+        @task
+        def gate_raw() -> str:
+            from ml_tasks.gates import gate_raw_partition
+            from ml_tasks.lake import Lake
+
+            settings, spec_ = settings_and_spec(name)
+            dt = partition_date(get_current_context())
+            result = gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, name, spec_.data.raw_suite, dt)
+            print(result.summary())
+            return dt.isoformat()
+
+        @task
+        def build_features(day: str) -> str:
+            from datetime import date
+
+            from spark_jobs.features_job import stage_features
+
+            settings, spec_ = settings_and_spec(name)
+            staged = stage_features(settings, spec_, [date.fromisoformat(day)])
+            return staged[date.fromisoformat(day)]
+
+        @task
+        def gate_features(day: str, staged: str) -> str:
+            from datetime import date
+
+            from ml_tasks.gates import gate_staged_features
+            from ml_tasks.lake import Lake
+            from spark_jobs.session import spark_session
+
+            settings, spec_ = settings_and_spec(name)
+            spark = spark_session(settings, f"{name}_features_gate")
+            result = gate_staged_features(Lake(settings.lake_uri), settings.expectations_dir, name,
+                                          spec_.data.features_suite, date.fromisoformat(day), staged, spark)
+            print(result.summary())
+            return staged
+
+        @task(outlets=[features_asset(name)])
+        def publish_features(day: str, staged: str) -> str:
+            from datetime import date
+
+            from ml_tasks.lake import Lake
+
+            settings, _ = settings_and_spec(name)
+            path = Lake(settings.lake_uri).publish(staged, "features", name, date.fromisoformat(day))
+            get_current_context()["outlet_events"][features_asset(name)].extra = {"dt": day, "path": path}
+            print(f"published {path}")
+            return path
+
+        day = gate_raw()
+        staged = build_features(day)
+        publish_features(day, gate_features(day, staged))
+    return dag
+
+
+def _start(spec):
+    from datetime import datetime, timezone
+
+    d = spec.features.start_date
+    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+
+

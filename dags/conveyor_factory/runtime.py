@@ -1,0 +1,46 @@
+"""What a running task needs from Airflow's context: the partition date and lineage tags."""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def partition_date(context) -> date:
+    """The day a run works on: the ``dt`` param if given, else the data interval's start day."""
+    given = (context.get("params") or {}).get("dt")
+    if given:
+        try:
+            return date.fromisoformat(str(given))
+        except ValueError as exc:
+            raise ValueError(f"param dt={given!r} is not a date in YYYY-MM-DD form") from exc
+    start = context.get("data_interval_start")
+    if start is None:
+        raise ValueError("this run has no data interval; trigger it with param dt=YYYY-MM-DD")
+    return start.date()
+
+
+def optional_date(context) -> date | None:
+    """The ``dt`` param when given, else None (meaning: the latest available partition)."""
+    given = (context.get("params") or {}).get("dt")
+    return date.fromisoformat(str(given)) if given else None
+
+
+def run_tags(context) -> dict[str, str]:
+    """Tags that tie MLflow runs and registry records to the Airflow run that made them."""
+    ti = context["ti"]
+    dag_run = context.get("dag_run")
+    return {
+        "airflow.dag_id": ti.dag_id,
+        "airflow.run_id": ti.run_id,
+        "airflow.task_id": ti.task_id,
+        "airflow.run_type": str(getattr(dag_run, "run_type", "")),
+    }
+
+
+def settings_and_spec(pipeline: str):
+    """Settings from the environment and the pipeline's spec, read when the task runs."""
+    from ml_tasks.settings import load_settings
+    from ml_tasks.spec import load_spec
+
+    settings = load_settings()
+    return settings, load_spec(pipeline, settings.specs_dir)

@@ -1,0 +1,58 @@
+"""`<pipeline>_score`: batch predictions from `models:/<pipeline>@champion`."""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from conveyor_factory.features_dag import _start
+from conveyor_factory.runtime import optional_date, settings_and_spec
+
+DOC = """
+### {name}_score
+
+Scores one feature partition (param `dt`, default: the newest) with the model behind
+`models:/{name}@champion` and writes `predictions/{name}/dt=<day>/` atomically; re-running a
+day replaces that day's predictions.
+"""
+
+
+def build_score_dag(spec, default_args: dict) -> DAG:
+    name = spec.name
+    with DAG(
+        dag_id=f"{name}_score",
+        description=f"{name}: batch scoring with @champion",
+        schedule=CronTriggerTimetable(_cron(spec.scoring.schedule), timezone="UTC"),
+        start_date=_start(spec),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["conveyor", name, "scoring"],
+        params={"dt": Param("", type="string", description="Feature day to score (YYYY-MM-DD); empty = latest")},
+        doc_md=DOC.format(name=name),
+    ) as dag:
+
+        @task
+        def score() -> dict:
+            from ml_tasks.lake import Lake
+            from ml_tasks.scoring import score_partition
+
+            settings, spec_ = settings_and_spec(name)
+            dt = optional_date(get_current_context()) or _latest(Lake(settings.lake_uri), name)
+            result = score_partition(settings, spec_, dt)
+            print(f"scored {result}")
+            return result
+
+        score()
+    return dag
+
+
+def _cron(schedule: str) -> str:
+    return {"@daily": "0 3 * * *", "@hourly": "0 * * * *"}.get(schedule, schedule)
+
+
+def _latest(lake, name):
+    days = lake.partitions("features", name)
+    if not days:
+        raise FileNotFoundError(f"no feature partitions under {lake.zone('features', name)}")
+    return days[-1]

@@ -1,0 +1,74 @@
+"""`<pipeline>_train`: train a challenger, gate it against @champion, promote when better."""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from conveyor_factory.assets import model_asset, retrain_request_asset
+from conveyor_factory.features_dag import _start
+from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
+
+DOC = """
+### {name}_train
+
+Runs nightly (`{cron}` UTC) and whenever Asset `retrain_request:{name}` is updated (the drift
+DAG emits it). Trains LightGBM on the newest {window} feature days with the last {holdout} days
+held out, registers the model in MLflow as a new version of `{name}`, sets `@challenger`, and
+moves `@champion` only when the challenger's holdout `{metric}` beats the champion's on the
+same rows. A promotion emits Asset `model:{name}`.
+"""
+
+
+def build_train_dag(spec, default_args: dict) -> DAG:
+    name = spec.name
+    with DAG(
+        dag_id=f"{name}_train",
+        description=f"{name}: train, evaluate, register, promote",
+        schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(spec.training.schedule, timezone="UTC"),
+            assets=[retrain_request_asset(name)],
+        ),
+        start_date=_start(spec),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["conveyor", name, "training"],
+        params={"dt": Param("", type="string", description="Last feature day to train on (YYYY-MM-DD); empty = latest")},
+        doc_md=DOC.format(name=name, cron=spec.training.schedule, window=spec.training.window_days,
+                          holdout=spec.training.holdout_days, metric=spec.promotion.metric),
+    ) as dag:
+
+        @task
+        def train() -> dict:
+            from ml_tasks.training import train_challenger
+
+            settings, spec_ = settings_and_spec(name)
+            context = get_current_context()
+            result = train_challenger(settings, spec_, run_tags(context), end=optional_date(context))
+            print(f"registered {name} version {result['version']}: {result['metrics']}")
+            return result
+
+        @task
+        def promote(trained: dict) -> dict:
+            from ml_tasks.promotion import promote_if_better
+
+            settings, spec_ = settings_and_spec(name)
+            decision = promote_if_better(settings, spec_, trained, run_tags(get_current_context()))
+            print(f"promotion decision: {decision}")
+            return decision
+
+        @task.short_circuit
+        def promoted(decision: dict) -> bool:
+            return bool(decision["promoted"])
+
+        @task(outlets=[model_asset(name)])
+        def announce_champion(decision: dict) -> str:
+            get_current_context()["outlet_events"][model_asset(name)].extra = {
+                "version": decision["version"], "reason": decision["reason"]}
+            return decision["version"]
+
+        decision = promote(train())
+        promoted(decision) >> announce_champion(decision)
+    return dag

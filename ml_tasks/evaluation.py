@@ -1,0 +1,33 @@
+"""Forecast error metrics, computed on identical rows for every model being compared."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
+    """MAE, RMSE, WAPE and (given the seasonal-naive forecast) MASE.
+
+    MASE here is the model's MAE divided by the MAE of the seasonal-naive forecast (the same
+    hour one week earlier) on the same rows: below 1 means the model beats the naive forecast.
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"need equally long, non-empty arrays; got {y_true.shape} and {y_pred.shape}")
+    err = y_pred - y_true
+    mae = float(np.mean(np.abs(err)))
+    total = float(np.sum(np.abs(y_true)))
+    out = {
+        "mae": mae,
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "wape": float(np.sum(np.abs(err)) / total) if total > 0 else float("nan"),
+    }
+    if y_naive is not None:
+        naive = np.asarray(y_naive, dtype=float)
+        ok = ~np.isnan(naive)
+        naive_mae = float(np.mean(np.abs(naive[ok] - y_true[ok]))) if ok.any() else float("nan")
+        model_mae = float(np.mean(np.abs(err[ok]))) if ok.any() else float("nan")
+        out["naive_mae"] = naive_mae
+        out["mase"] = model_mae / naive_mae if naive_mae and naive_mae > 0 else float("nan")
+    return out

@@ -1,0 +1,140 @@
+"""The data lake: one storage layer for raw, features, predictions and quarantine partitions.
+
+Layout: ``<lake>/<zone>/<pipeline>/dt=YYYY-MM-DD/``. Locations are fsspec URIs (a local path
+or ``s3://...``). Writers never write where readers look: they write into a hidden staging
+folder beside the partition and publish it with a rename, so a killed writer leaves nothing
+half-written under a ``dt=`` name, and re-running an interval replaces the partition whole.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterator
+
+import fsspec
+import pandas as pd
+
+ZONES = ("raw", "features", "predictions", "quarantine")
+
+
+class LakeError(RuntimeError):
+    """A partition is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Paths and atomic partition I/O under one lake root URI."""
+
+    root: str
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        fs, _ = fsspec.core.url_to_fs(self.root)
+        return fs
+
+    def zone(self, zone: str, pipeline: str) -> str:
+        if zone not in ZONES:
+            raise ValueError(f"unknown lake zone {zone!r}; expected one of {ZONES}")
+        return f"{self.root.rstrip('/')}/{zone}/{pipeline}"
+
+    def partition(self, zone: str, pipeline: str, dt: date) -> str:
+        return f"{self.zone(zone, pipeline)}/dt={dt.isoformat()}"
+
+    def staging(self, zone: str, pipeline: str, dt: date) -> str:
+        """A fresh hidden folder next to the partition; readers skip names starting with '_'."""
+        return f"{self.zone(zone, pipeline)}/_staging-dt={dt.isoformat()}-{uuid.uuid4().hex[:8]}"
+
+    def exists(self, zone: str, pipeline: str, dt: date) -> bool:
+        return self.fs.exists(self.partition(zone, pipeline, dt))
+
+    def partitions(self, zone: str, pipeline: str) -> list[date]:
+        """Dates of the published partitions of a zone, oldest first."""
+        base = self.zone(zone, pipeline)
+        if not self.fs.exists(base):
+            return []
+        found = []
+        for entry in self.fs.ls(base, detail=False):
+            name = entry.rstrip("/").rsplit("/", 1)[-1]
+            if name.startswith("dt="):
+                try:
+                    found.append(date.fromisoformat(name[3:]))
+                except ValueError:
+                    continue
+        return sorted(found)
+
+    def publish(self, staged: str, zone: str, pipeline: str, dt: date) -> str:
+        """Move a staged folder into place as the partition, replacing any earlier version."""
+        target = self.partition(zone, pipeline, dt)
+        fs = self.fs
+        retired = None
+        if fs.exists(target):
+            retired = f"{self.zone(zone, pipeline)}/_retired-dt={dt.isoformat()}-{uuid.uuid4().hex[:8]}"
+            fs.mv(target, retired, recursive=True)
+        fs.mv(staged, target, recursive=True)
+        if retired:
+            fs.rm(retired, recursive=True)
+        self._drop_empty_staging_root(staged)
+        return target
+
+    def _drop_empty_staging_root(self, staged: str) -> None:
+        """Remove a multi-day staging root once its last day has been published."""
+        parent = staged.rstrip("/").rsplit("/", 1)[0]
+        if not parent.rsplit("/", 1)[-1].startswith("_staging-"):
+            return
+        fs = self.fs
+        left = [p for p in fs.ls(parent, detail=False) if p.rstrip("/").rsplit("/", 1)[-1].startswith("dt=")]
+        if not left:
+            fs.rm(parent, recursive=True)
+
+    def write_partition(self, df: pd.DataFrame, zone: str, pipeline: str, dt: date) -> str:
+        """Atomically write one pandas partition as a single Parquet file."""
+        staged = self.staging(zone, pipeline, dt)
+        fs = self.fs
+        fs.makedirs(staged, exist_ok=True)
+        with fs.open(f"{staged}/part-00000.parquet", "wb") as fh:
+            df.to_parquet(fh, index=False)
+        return self.publish(staged, zone, pipeline, dt)
+
+    def parquet_files(self, path: str) -> list[str]:
+        """The data files of a partition folder (hidden and marker files skipped)."""
+        fs = self.fs
+        if not fs.exists(path):
+            raise LakeError(f"partition not found: {path}")
+        files = [
+            f
+            for f in fs.find(path)
+            if not f.rsplit("/", 1)[-1].startswith(("_", "."))
+        ]
+        if not files:
+            raise LakeError(f"partition has no data files: {path}")
+        return sorted(files)
+
+    def read_partition(self, zone: str, pipeline: str, dt: date, columns: list[str] | None = None) -> pd.DataFrame:
+        """Read one partition into pandas (small partitions only: raw days, predictions)."""
+        path = self.partition(zone, pipeline, dt)
+        frames = []
+        fs = self.fs
+        for f in self.parquet_files(path):
+            with fs.open(f, "rb") as fh:
+                frames.append(pd.read_parquet(fh, columns=columns))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def read_range(
+        self, zone: str, pipeline: str, dates: list[date], columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Read several partitions into one pandas frame, adding no columns."""
+        return pd.concat(
+            (self.read_partition(zone, pipeline, d, columns) for d in dates), ignore_index=True
+        )
+
+    def iter_partitions(self, zone: str, pipeline: str, dates: list[date]) -> Iterator[pd.DataFrame]:
+        for d in dates:
+            yield self.read_partition(zone, pipeline, d)
+
+    def local_path(self, uri: str) -> str:
+        """The path Spark should use for a lake URI (s3:// becomes s3a:// for Hadoop)."""
+        if uri.startswith("s3://"):
+            return "s3a://" + uri[len("s3://"):]
+        return uri

@@ -1,0 +1,43 @@
+"""Batch scoring: the ``@champion`` model applied to one feature partition.
+
+The predictions partition is replaced atomically, so re-running an interval gives the same
+result and readers never see half a day.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pandas as pd
+
+from ml_tasks import registry
+from ml_tasks.lake import Lake
+from ml_tasks.settings import ConveyorSettings
+from ml_tasks.spec import PipelineSpec
+
+log = logging.getLogger(__name__)
+
+
+class NoChampionError(RuntimeError):
+    """The pipeline has no ``@champion`` model to score or compare with."""
+
+
+def score_partition(settings: ConveyorSettings, spec: PipelineSpec, dt: date) -> dict:
+    """Write ``predictions/<pipeline>/dt=<dt>/`` from the champion and that day's features."""
+    import mlflow
+
+    client = registry.connect(settings)
+    champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
+    if champion is None:
+        raise NoChampionError(f"pipeline {spec.name!r} has no @champion model yet: run {spec.name}_train first")
+    lake = Lake(settings.lake_uri)
+    features = lake.read_partition("features", spec.name, dt)
+    model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(spec.name)}/{champion.version}")
+    prediction = model.predict(features)
+    out = features[[*spec.data.keys, spec.data.timestamp]].copy()
+    out["prediction"] = pd.Series(prediction).to_numpy(dtype=float)
+    out["model_version"] = str(champion.version)
+    path = lake.write_partition(out, "predictions", spec.name, dt)
+    log.info("wrote %d predictions of %s v%s to %s", len(out), spec.name, champion.version, path)
+    return {"path": path, "rows": len(out), "model_version": str(champion.version), "dt": dt.isoformat()}

@@ -1,0 +1,137 @@
+"""Pipeline specs: the YAML file that describes one pipeline, parsed into typed objects.
+
+A spec is the only thing a data engineer writes to get a pipeline's DAGs. Unknown keys are
+errors (a typo must not silently fall back to a default), and every error names the file.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class SpecError(ValueError):
+    """A pipeline spec is missing, malformed or inconsistent."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    timestamp: str
+    keys: list[str] = Field(min_length=1)
+    target: str
+    raw_suite: str
+    features_suite: str
+
+
+class FeaturesSpec(_Strict):
+    module: str
+    horizon_hours: int = Field(ge=1)
+    lags_hours: list[int] = Field(min_length=1)
+    rolling_hours: list[int] = Field(min_length=1)
+    schedule: str = "@daily"
+    start_date: date
+
+    @field_validator("lags_hours")
+    @classmethod
+    def _lags_respect_horizon(cls, lags: list[int], info) -> list[int]:
+        horizon = info.data.get("horizon_hours", 1)
+        short = [lag for lag in lags if lag < horizon]
+        if short:
+            raise ValueError(f"lags {short} are shorter than horizon_hours={horizon} and would leak")
+        return lags
+
+
+class LightGBMSpec(_Strict):
+    objective: str = "regression"
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    n_estimators: int = 300
+    min_child_samples: int = 20
+    subsample: float = 1.0
+    subsample_freq: int = 0
+    colsample_bytree: float = 1.0
+
+
+class TrainingSpec(_Strict):
+    schedule: str = "0 2 * * *"
+    window_days: int = Field(ge=2)
+    holdout_days: int = Field(ge=1)
+    min_train_rows: int = Field(default=1000, ge=1)
+    seed: int = 42
+    lightgbm: LightGBMSpec = LightGBMSpec()
+
+    @field_validator("holdout_days")
+    @classmethod
+    def _holdout_inside_window(cls, holdout: int, info) -> int:
+        window = info.data.get("window_days")
+        if window is not None and holdout >= window:
+            raise ValueError(f"holdout_days={holdout} must be smaller than window_days={window}")
+        return holdout
+
+
+class PromotionSpec(_Strict):
+    metric: Literal["mae", "rmse", "wape", "mase"] = "mae"
+    min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
+class ScoringSpec(_Strict):
+    schedule: str = "@daily"
+
+
+class DriftSpec(_Strict):
+    schedule: str = "@daily"
+    window_days: int = Field(default=7, ge=1)
+    reference_sample_rows: int = Field(default=50_000, ge=100)
+    columns: list[str] = Field(min_length=1)
+    drift_share_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
+class PipelineSpec(_Strict):
+    """Everything the DAG factory and the task code need to know about one pipeline."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    owner: str = "conveyor"
+    task: Literal["regression", "classification"]
+    tags: list[str] = []
+    data: DataSpec
+    features: FeaturesSpec
+    training: TrainingSpec
+    promotion: PromotionSpec = PromotionSpec()
+    scoring: ScoringSpec = ScoringSpec()
+    drift: DriftSpec
+
+
+def load_spec(name_or_path: str | Path, specs_dir: Path | None = None) -> PipelineSpec:
+    """Load and validate a pipeline spec by pipeline name (from ``specs_dir``) or by path."""
+    path = Path(name_or_path)
+    if path.suffix not in {".yaml", ".yml"}:
+        if specs_dir is None:
+            raise SpecError(f"pipeline {name_or_path!r}: no specs directory given to look it up in")
+        path = Path(specs_dir) / f"{name_or_path}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
+        raise SpecError(f"{path}: spec file not found (available pipelines: {available or 'none'})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        spec = PipelineSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SpecError(f"{path}: invalid pipeline spec: {problems}") from exc
+    if spec.name != path.stem:
+        raise SpecError(f"{path}: name {spec.name!r} must match the file name {path.stem!r}")
+    return spec

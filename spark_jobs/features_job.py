@@ -1,0 +1,100 @@
+"""Entry point of every pipeline's Spark feature job: read raw, transform, stage the output.
+
+The transform itself lives in the pipeline's feature module (``spec.features.module``), which
+exposes ``build_features(raw_df, spec)`` and ``feature_columns(spec)``. This job reads the raw
+partitions the requested days need (including the look-back for lags and windows), runs the
+transform, and writes the requested days into a hidden staging folder, one ``dt=`` subfolder per
+day. Publishing (an atomic rename per day) happens after the features gate has passed.
+
+Run by hand: ``python -m spark_jobs.features_job demand 2026-03-01 [2026-03-02 ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import math
+import uuid
+from datetime import date, timedelta
+from types import ModuleType
+
+from ml_tasks.lake import Lake, LakeError
+from ml_tasks.settings import ConveyorSettings, load_settings
+from ml_tasks.spec import PipelineSpec, load_spec
+
+log = logging.getLogger(__name__)
+
+
+def feature_module(spec: PipelineSpec) -> ModuleType:
+    """Import the pipeline's feature module named in its spec."""
+    try:
+        return importlib.import_module(spec.features.module)
+    except ImportError as exc:
+        raise ImportError(
+            f"pipeline {spec.name!r}: features.module {spec.features.module!r} cannot be imported: {exc}"
+        ) from exc
+
+
+def lookback_days(spec: PipelineSpec) -> int:
+    """Days of raw history a day's features need before it."""
+    f = spec.features
+    hours = max(max(f.lags_hours), f.horizon_hours + max(f.rolling_hours + [168]))
+    return math.ceil(hours / 24)
+
+
+def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[date], spark=None) -> dict[date, str]:
+    """Build the features of ``days`` and write them to staging; returns day -> staged folder."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.session import spark_session
+
+    if not days:
+        raise ValueError("stage_features needs at least one day")
+    lake = Lake(settings.lake_uri)
+    days = sorted(set(days))
+    missing = [d for d in days if not lake.exists("raw", spec.name, d)]
+    if missing:
+        raise LakeError(
+            f"pipeline {spec.name!r}: raw partitions missing for {[d.isoformat() for d in missing]} "
+            f"under {lake.zone('raw', spec.name)}"
+        )
+    available = set(lake.partitions("raw", spec.name))
+    first = days[0] - timedelta(days=lookback_days(spec))
+    needed = [d for d in sorted(available) if first <= d <= days[-1]]
+    paths = [lake.local_path(lake.partition("raw", spec.name, d)) for d in needed]
+
+    spark = spark or spark_session(settings, f"{spec.name}_features")
+    raw = spark.read.parquet(*paths)
+    module = feature_module(spec)
+    features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
+
+    staging_root = f"{lake.zone('features', spec.name)}/_staging-{uuid.uuid4().hex[:12]}"
+    log.info("building %s features for %d day(s) from %d raw partitions into %s",
+             spec.name, len(days), len(paths), staging_root)
+    features.write.mode("overwrite").partitionBy("dt").parquet(lake.local_path(staging_root))
+
+    staged = {}
+    for d in days:
+        path = f"{staging_root}/dt={d.isoformat()}"
+        if not lake.fs.exists(path):
+            raise LakeError(f"pipeline {spec.name!r}: the feature job produced no rows for {d} (raw: {needed})")
+        staged[d] = path
+    return staged
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pipeline")
+    parser.add_argument("days", nargs="+", type=date.fromisoformat)
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    spec = load_spec(args.pipeline, settings.specs_dir)
+    staged = stage_features(settings, spec, args.days)
+    lake = Lake(settings.lake_uri)
+    for d, path in staged.items():
+        print(lake.publish(path, "features", spec.name, d))
+
+
+if __name__ == "__main__":
+    main()
