@@ -77,9 +77,9 @@ def _whole_range_passes(lake: Lake, settings: ConveyorSettings, spec: PipelineSp
     from ml_tasks.gates import interval_parameters, load_suite, validate
 
     first, last = min(staged), max(staged)
-    root = next(iter(staged.values())).rsplit("/", 1)[0]
     params = {"interval_start": interval_parameters(first)["interval_start"],
               "interval_last_hour": interval_parameters(last)["interval_last_hour"]}
-    sdf = spark.read.parquet(lake.local_path(root))
+    # The day folders themselves: Spark skips a path whose name starts with '_' (the staging root).
+    sdf = spark.read.parquet(*(lake.local_path(p) for p in staged.values()))
     suite = load_suite(settings.expectations_dir, spec.data.features_suite)
     return validate(sdf, suite, params).success

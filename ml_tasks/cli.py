@@ -1,2 +1,175 @@
+"""`conveyor`: the command line of the platform (start/stop the stack, demo, data, features)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from typing import Optional
+
 import typer
-app = typer.Typer()
+
+from ml_tasks.settings import load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def up(seed: bool = typer.Option(True, help="land demo data and backfill features on first start"),
+       train: bool = typer.Option(True, help="trigger demand_train once the stack is up")) -> None:
+    """Start the embedded platform: MLflow, Airflow (api-server, scheduler, dag-processor, triggerer)."""
+    from ml_tasks import stack
+    from ml_tasks.airflow_client import AirflowClient
+    from ml_tasks.demo import seed_demo
+    from ml_tasks.lake import Lake
+
+    settings = load_settings()
+    if seed and not Lake(settings.lake_uri).partitions("features", "demand"):
+        seed_demo(settings)
+    try:
+        stack.up(settings)
+    except stack.StackError as exc:
+        _fail(str(exc))
+    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+    dag_ids = ["demand_features", "demand_train", "demand_score", "demand_drift"]
+    typer.echo("waiting for the dag-processor to list the demand DAGs")
+    client.wait_for_dags(dag_ids)
+    for dag_id in dag_ids:
+        client.set_paused(dag_id, False)
+    if train and not any(r["state"] in ("queued", "running") for r in client.runs("demand_train")):
+        run_id = client.trigger("demand_train")
+        typer.echo(f"triggered demand_train ({run_id})")
+    typer.secho("\nConveyor is up.", fg="green", bold=True)
+    typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {stack.airflow_password(settings)}")
+    typer.echo(f"  MLflow UI  : {settings.mlflow_url}")
+    typer.echo(f"  lake       : {settings.lake_uri}")
+    typer.echo(f"  logs       : {settings.home / 'logs'}")
+    typer.echo("  stop with  : make down")
+
+
+@app.command()
+def down() -> None:
+    """Stop everything `conveyor up` started (by PID)."""
+    from ml_tasks import stack
+
+    stack.down(load_settings())
+
+
+@app.command()
+def status() -> None:
+    """Say which services of the embedded stack run, and where."""
+    from ml_tasks import stack
+
+    settings = load_settings()
+    state = stack.running(settings)
+    for name, pid in state.items():
+        typer.echo(f"  {name:<14} {'running, pid ' + str(pid) if pid else 'stopped'}")
+    if any(state.values()):
+        typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {stack.airflow_password(settings)}")
+        typer.echo(f"  MLflow UI  : {settings.mlflow_url}")
+
+
+@app.command()
+def demo(stores: int = 5, items: int = 20, days: int = 63) -> None:
+    """Run the full loop headless on small data; exit non-zero on any failure."""
+    from ml_tasks.demo import DemoFailed, DemoSize, run_demo
+
+    base = load_settings()
+    home = base.home / "demo"
+    settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    try:
+        summary = run_demo(settings, DemoSize(stores=stores, items=items, days=days))
+    except DemoFailed as exc:
+        _fail(str(exc))
+    typer.secho("\nDemo loop finished.", fg="green", bold=True)
+    for key, value in summary.items():
+        typer.echo(f"  {key:<22} {json.dumps(value) if isinstance(value, dict) else value}")
+
+
+@app.command()
+def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
+             start: Optional[str] = typer.Option(None, help="first day, YYYY-MM-DD (default: days before yesterday)"),
+             drift_from: Optional[str] = typer.Option(None, help="inject drift from this day"),
+             drift_kind: str = typer.Option("price", help="price | demand | concept"),
+             bad_day: list[str] = typer.Option([], help="day(s) to corrupt with bad records"),
+             bad_records: int = typer.Option(0, help="corrupted rows per kind on each bad day"),
+             pipeline: str = "demand") -> None:
+    """Land generated raw demand data as one Parquet partition per day."""
+    from datetime import timedelta
+
+    from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+    from ml_tasks.demo import yesterday
+    from ml_tasks.lake import Lake
+
+    try:
+        first = date.fromisoformat(start) if start else yesterday() - timedelta(days=days - 1)
+        cfg = DemandDataConfig(stores=stores, items=items, days=days, seed=seed, start=first,
+                               drift_from=date.fromisoformat(drift_from) if drift_from else None,
+                               drift_kind=drift_kind, bad_days=tuple(date.fromisoformat(d) for d in bad_day),
+                               bad_records=bad_records)
+    except ValueError as exc:
+        _fail(str(exc))
+    settings = load_settings()
+    land_demand_data(cfg, Lake(settings.lake_uri), pipeline,
+                     progress=lambda i, n, d: typer.echo(f"  {i}/{n} {d}") if i % 7 == 0 or i == n else None)
+    typer.echo(f"landed {cfg.days * cfg.rows_per_day} rows under {Lake(settings.lake_uri).zone('raw', pipeline)}")
+
+
+@app.command("backfill-features")
+def backfill_features_cmd(pipeline: str, start: str, end: str) -> None:
+    """Gate, build and publish features for every day from START to END (one Spark job)."""
+    from datetime import timedelta
+
+    from ml_tasks.backfill import backfill_features
+    from ml_tasks.spec import SpecError, load_spec
+
+    settings = load_settings()
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except (SpecError, ValueError) as exc:
+        _fail(str(exc))
+    if last < first:
+        _fail(f"end {last} is before start {first}")
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    report = backfill_features(settings, spec, days)
+    typer.echo(f"published {len(report.published)} day(s); quarantined {len(report.quarantined)}")
+    for d, why in report.quarantined.items():
+        typer.echo(f"  {d}: {why.splitlines()[0]}")
+    if report.quarantined:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def quarantine(pipeline: str) -> None:
+    """List quarantined partitions of a pipeline with their reasons."""
+    from ml_tasks.gates import list_quarantine
+    from ml_tasks.lake import Lake
+
+    entries = list_quarantine(Lake(load_settings().lake_uri), pipeline)
+    if not entries:
+        typer.echo(f"no quarantined partitions for {pipeline}")
+    for e in entries:
+        typer.echo(f"{e['dt']} [{e['stage']}] {e['summary']}\n    report: {e['report']}")
+
+
+@app.callback()
+def _setup(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("great_expectations", "py4j", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -104,6 +104,8 @@ def _failure(result) -> dict[str, Any]:
 
 def validate(df, suite, parameters: dict[str, Any] | None = None) -> GateResult:
     """Validate a pandas or Spark DataFrame against a suite, without collecting Spark data."""
+    if len(df.columns) == 0:
+        return read_error_result(suite.name, "the data has no columns at all")
     ctx = _context()
     is_spark = type(df).__module__.startswith("pyspark")
     source = ctx.data_sources.add_spark("spark") if is_spark else ctx.data_sources.add_pandas("pandas")
@@ -172,7 +174,7 @@ def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | No
 
 
 def read_error_result(suite: str, problem: str) -> GateResult:
-    """A failed result for data that could not even be read (corrupt file, wrong format)."""
+    """A failed result for data that could not even be read (corrupt file, wrong format, no columns)."""
     failure = {"expectation": "readable_parquet_partition", "target": "table", "observed": problem,
                "expected": "a readable Parquet partition", "examples": [], "notes": "the gate must be able to read the data"}
     return GateResult(suite=suite, success=False, failures=[failure], statistics={"evaluated_expectations": 1})

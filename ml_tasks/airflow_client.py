@@ -1,0 +1,94 @@
+"""A small client for Airflow's stable REST API (v2), used by the CLI and the tests.
+
+It logs in with the simple auth manager's user (``POST /auth/token``) and sends the JWT as a
+bearer token. Only loopback or configured endpoints are ever contacted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+TERMINAL = {"success", "failed"}
+
+
+class AirflowAPIError(RuntimeError):
+    pass
+
+
+@dataclass
+class AirflowClient:
+    base_url: str
+    username: str
+    password: str
+    timeout: float = 30.0
+    _token: str | None = field(default=None, repr=False)
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            r = requests.post(f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password},
+                              timeout=self.timeout)
+            if r.status_code not in (200, 201):
+                raise AirflowAPIError(f"login as {self.username!r} at {self.base_url} failed: {r.status_code} {r.text[:200]}")
+            self._token = r.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def request(self, method: str, path: str, **kwargs) -> Any:
+        r = requests.request(method, f"{self.base_url}/api/v2{path}", headers=self._headers(), timeout=self.timeout, **kwargs)
+        if r.status_code >= 400:
+            raise AirflowAPIError(f"{method} {path}: {r.status_code} {r.text[:500]}")
+        return r.json() if r.content else None
+
+    def health(self) -> dict:
+        r = requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=self.timeout)
+        r.raise_for_status()
+        return r.json()
+
+    def dag_ids(self) -> list[str]:
+        return sorted(d["dag_id"] for d in self.request("GET", "/dags", params={"limit": 1000})["dags"])
+
+    def import_errors(self) -> list[dict]:
+        return self.request("GET", "/importErrors")["import_errors"]
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})["dag_runs"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        tis = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {t["task_id"]: t["state"] for t in tis}
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600, poll: float = 3.0) -> str:
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.run_state(dag_id, run_id)
+            if state in TERMINAL:
+                return state
+            time.sleep(poll)
+        raise TimeoutError(f"{dag_id} run {run_id} still {state!r} after {timeout:.0f}s")
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180, poll: float = 3.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if set(dag_ids) <= set(self.dag_ids()):
+                    return
+            except (requests.RequestException, AirflowAPIError):
+                pass
+            time.sleep(poll)
+        raise TimeoutError(f"DAGs {dag_ids} not listed by {self.base_url} after {timeout:.0f}s")

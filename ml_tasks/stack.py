@@ -1,0 +1,240 @@
+"""The embedded stack: MLflow server and Airflow's components as local processes.
+
+`conveyor up` starts them (each in its own process group, PIDs under ``<home>/run/``, logs
+under ``<home>/logs/``), `conveyor down` stops exactly those process groups, and
+`conveyor status` reports them. Everything binds to loopback. Secrets (the Airflow password,
+the JWT and API secrets) are generated on first start and kept under ``<home>``, never in git.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from ml_tasks.settings import REPO_ROOT, ConveyorSettings
+
+SERVICES = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: list[str]
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def _bin(name: str) -> str:
+    """An executable of this virtualenv (the stack must not pick up another install)."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def _secret(path: Path, make) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def airflow_password(settings: ConveyorSettings) -> str:
+    """The generated password of the embedded admin user (created on first use)."""
+    path = settings.airflow_home / "passwords.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({settings.airflow_user: secrets.token_urlsafe(12)}))
+        path.chmod(0o600)
+    return json.loads(path.read_text())[settings.airflow_user]
+
+
+def stack_env(settings: ConveyorSettings) -> dict[str, str]:
+    """Environment for every stack process: Airflow's config plus Conveyor's own settings."""
+    home = settings.airflow_home
+    airflow_password(settings)
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_user}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": settings.airflow_host,
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": settings.airflow_url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__SECRET_KEY": _secret(home / "api_secret", lambda: secrets.token_hex(32)),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(home / "jwt_secret", lambda: secrets.token_hex(32)),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.home / "logs" / "airflow"),
+        "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_LAKE_URI": settings.lake_uri,
+        "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+        "CONVEYOR_SPARK_MASTER": settings.spark_master,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "PYTHONUNBUFFERED": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    })
+    return env
+
+
+def services(settings: ConveyorSettings) -> list[Service]:
+    return [
+        Service("mlflow", [
+            _bin("mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_uri,
+            "--artifacts-destination", settings.mlflow_artifacts_dir, "--serve-artifacts",
+            "--host", settings.mlflow_host, "--port", str(settings.mlflow_port), "--workers", "1",
+        ]),
+        Service("api-server", [_bin("airflow"), "api-server"]),
+        Service("scheduler", [_bin("airflow"), "scheduler"]),
+        Service("dag-processor", [_bin("airflow"), "dag-processor"]),
+        Service("triggerer", [_bin("airflow"), "triggerer"]),
+    ]
+
+
+def _pid_file(settings: ConveyorSettings, name: str) -> Path:
+    return settings.home / "run" / f"{name}.pid"
+
+
+def running(settings: ConveyorSettings) -> dict[str, int | None]:
+    """Service name -> PID when its process group is alive, else None."""
+    out: dict[str, int | None] = {}
+    for name in SERVICES:
+        path = _pid_file(settings, name)
+        pid = int(path.read_text()) if path.exists() else None
+        if pid is not None:
+            try:
+                os.killpg(pid, 0)
+            except (ProcessLookupError, PermissionError):
+                pid = None
+        out[name] = pid
+    return out
+
+
+def _start(service: Service, settings: ConveyorSettings, env: dict[str, str]) -> int:
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{service.name}.log", "ab") as log:
+        proc = subprocess.Popen(service.command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.home)
+    path = _pid_file(settings, service.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(proc.pid))
+    return proc.pid
+
+
+def _wait_http(url: str, what: str, settings: ConveyorSettings, log_name: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if running(settings).get(log_name) is None:
+            break
+        time.sleep(1.5)
+    log = settings.home / "logs" / f"{log_name}.log"
+    tail = log.read_text()[-3000:] if log.exists() else "(no log)"
+    raise StackError(f"{what} did not answer at {url} within {timeout:.0f}s; last lines of {log}:\n{tail}")
+
+
+def migrate_airflow_db(settings: ConveyorSettings, env: dict[str, str] | None = None) -> None:
+    env = env or stack_env(settings)
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([_bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StackError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+
+
+def up(settings: ConveyorSettings, say=print) -> None:
+    """Start every service that is not already running and wait until they answer."""
+    for directory in (settings.home / "mlflow" / "artifacts", settings.home / "logs", settings.airflow_home):
+        directory.mkdir(parents=True, exist_ok=True)
+    env = stack_env(settings)
+    state = running(settings)
+    if all(state.values()):
+        say("the embedded stack is already running")
+        return
+    _check_ports_free(settings, state)
+    say("migrating the Airflow metadata database (SQLite)")
+    migrate_airflow_db(settings, env)
+    for service in services(settings):
+        if state.get(service.name) is None:
+            pid = _start(service, settings, env)
+            say(f"started {service.name:<14} pid {pid}")
+    _wait_http(f"{settings.mlflow_url}/health", "MLflow", settings, "mlflow")
+    _wait_http(f"{settings.airflow_url}/api/v2/monitor/health", "Airflow api-server", settings, "api-server")
+
+
+def _check_ports_free(settings: ConveyorSettings, state: dict) -> None:
+    import socket
+
+    for name, host, port in (("mlflow", settings.mlflow_host, settings.mlflow_port),
+                             ("api-server", settings.airflow_host, settings.airflow_port)):
+        if state.get(name) is not None:
+            continue
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                raise StackError(
+                    f"port {host}:{port} for {name} is taken by another program; stop it or set "
+                    f"CONVEYOR_{'MLFLOW' if name == 'mlflow' else 'AIRFLOW'}_PORT to a free port")
+
+
+def down(settings: ConveyorSettings, say=print, grace: float = 20.0) -> list[str]:
+    """Stop the process groups `up` started (SIGTERM, then SIGKILL after ``grace`` seconds)."""
+    stopped = []
+    state = running(settings)
+    for name in reversed(SERVICES):
+        pid = state.get(name)
+        if pid is None:
+            _pid_file(settings, name).unlink(missing_ok=True)
+            continue
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        stopped.append(name)
+    deadline = time.monotonic() + grace
+    for name in stopped:
+        pid = state[name]
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.3)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _pid_file(settings, name).unlink(missing_ok=True)
+        say(f"stopped {name} (pid {pid})")
+    if not stopped:
+        say("nothing was running")
+    return stopped

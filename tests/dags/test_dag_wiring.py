@@ -1,0 +1,40 @@
+"""How the demand DAGs are scheduled and connected through Assets."""
+
+import pytest
+
+from conveyor_factory import build_pipeline_dags
+
+
+@pytest.fixture(scope="module")
+def dags():
+    return build_pipeline_dags("demand")
+
+
+def test_train_runs_nightly_or_on_a_retrain_request(dags):
+    train = dags["demand_train"]
+    timetable = train.timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert "retrain_request:demand" in repr(train.timetable.asset_condition)
+    assert "0 2 * * *" in repr(timetable.timetable.summary)
+
+
+def test_drift_request_task_updates_the_retrain_asset(dags):
+    task = dags["demand_drift"].get_task("request_retrain")
+    assert [a.name for a in task.outlets] == ["retrain_request:demand"]
+    upstream = dags["demand_drift"].get_task("drifted")
+    assert task.task_id in upstream.downstream_task_ids
+
+
+def test_features_publish_emits_the_features_asset(dags):
+    task = dags["demand_features"].get_task("publish_features")
+    assert [a.name for a in task.outlets] == ["features:demand"]
+
+
+def test_promotion_announces_the_model_asset_only_after_the_gate(dags):
+    dag = dags["demand_train"]
+    assert [a.name for a in dag.get_task("announce_champion").outlets] == ["model:demand"]
+    assert "announce_champion" in dag.get_task("promoted").downstream_task_ids
+
+
+def test_features_dag_processes_daily_intervals(dags):
+    assert type(dags["demand_features"].timetable).__name__ == "CronDataIntervalTimetable"

@@ -1,0 +1,108 @@
+"""Training, promotion, scoring and drift through real LightGBM, MLflow (SQLite) and Evidently."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from ml_tasks import registry
+from ml_tasks.backfill import backfill_features
+from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.lake import Lake
+from ml_tasks.settings import load_settings
+from spark_jobs.features_job import lookback_days
+
+from ..conftest import DAY0
+
+pytestmark = pytest.mark.spark
+HISTORY = 16
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory, demand_spec, spark):
+    """A lake with HISTORY days of features and a registered champion."""
+    home = tmp_path_factory.mktemp("loop")
+    settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    lake = Lake(settings.lake_uri)
+    cfg = DemandDataConfig(stores=2, items=6, days=lookback_days(demand_spec) + HISTORY, start=DAY0)
+    land_demand_data(cfg, lake)
+    report = backfill_features(settings, demand_spec, cfg.dates[-HISTORY:], progress=lambda m: None, spark=spark)
+    assert len(report.published) == HISTORY
+    from ml_tasks.promotion import promote_if_better
+    from ml_tasks.training import train_challenger
+
+    trained = train_challenger(settings, demand_spec, {"airflow.dag_id": "test"})
+    decision = promote_if_better(settings, demand_spec, trained)
+    return {"settings": settings, "lake": lake, "cfg": cfg, "trained": trained, "decision": decision}
+
+
+def test_first_model_becomes_champion_with_lineage(loop):
+    assert loop["decision"]["promoted"] and loop["decision"]["reason"] == "no champion yet"
+    client = registry.connect(loop["settings"])
+    champion = registry.version_by_alias(client, "demand", registry.CHAMPION)
+    assert champion.version == loop["trained"]["version"]
+    run = client.get_run(champion.run_id)
+    assert run.data.tags["airflow.dag_id"] == "test"
+    assert len(run.data.tags["conveyor.features_sha256"]) == 64
+    assert "holdout_mase" in run.data.metrics and run.data.params["holdout_end"] == loop["cfg"].dates[-1].isoformat()
+    artifacts = {a.path for a in client.list_artifacts(champion.run_id, "reference")}
+    assert artifacts == {"reference/features.parquet"}
+
+
+def test_champion_loads_from_the_registry_alias_and_forecasts(loop):
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(registry.model_uri("demand"))
+    features = loop["lake"].read_partition("features", "demand", loop["cfg"].dates[-1])
+    prediction = model.predict(features)
+    assert len(prediction) == len(features) and (prediction >= 0).all()
+    assert model.metadata.signature is not None
+
+
+def test_model_beats_seasonal_naive_on_demo_data(loop):
+    assert loop["trained"]["metrics"]["mase"] < 1.0
+
+
+def test_retraining_on_identical_data_keeps_the_champion(loop, demand_spec):
+    from ml_tasks.promotion import promote_if_better
+    from ml_tasks.training import train_challenger
+
+    again = train_challenger(loop["settings"], demand_spec)
+    decision = promote_if_better(loop["settings"], demand_spec, again)
+    assert again["metrics"]["mae"] == pytest.approx(loop["trained"]["metrics"]["mae"])  # same seed, same data
+    assert not decision["promoted"] and decision["champion"] == loop["trained"]["version"]
+    client = registry.connect(loop["settings"])
+    assert registry.version_by_alias(client, "demand", registry.CHALLENGER).version == again["version"]
+
+
+def test_scoring_writes_the_same_predictions_on_rerun(loop, demand_spec):
+    from ml_tasks.scoring import score_partition
+
+    day = loop["cfg"].dates[-1]
+    first = score_partition(loop["settings"], demand_spec, day)
+    a = loop["lake"].read_partition("predictions", "demand", day)
+    score_partition(loop["settings"], demand_spec, day)
+    b = loop["lake"].read_partition("predictions", "demand", day)
+    assert first["rows"] == len(a) == 2 * 6 * 24
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loop, demand_spec, spark):
+    from ml_tasks.drift import check_drift
+
+    settings, lake, cfg = loop["settings"], loop["lake"], loop["cfg"]
+    quiet = check_drift(settings, demand_spec, cfg.dates[-1])
+    assert not quiet["drift_detected"]
+
+    start = cfg.dates[-1] + timedelta(days=1)
+    drifted = DemandDataConfig(stores=2, items=6, days=demand_spec.drift.window_days, start=start,
+                               drift_from=start, drift_kind="price")
+    land_demand_data(drifted, lake)
+    backfill_features(settings, demand_spec, drifted.dates, progress=lambda m: None, spark=spark)
+    loud = check_drift(settings, demand_spec, drifted.dates[-1])
+    assert loud["drift_detected"] and "price" in loud["drifted_columns"]
+    client = registry.connect(settings)
+    files = {a.path for a in client.list_artifacts(loud["report_run_id"], "drift")}
+    assert {"drift/data_drift.html", "drift/data_drift.json"} <= files

@@ -1,0 +1,83 @@
+"""The demand feature job on a local Spark session: values, leakage, staging and publishing."""
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from ml_tasks.backfill import backfill_features
+from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+from spark_jobs.demand_features import build_features, feature_columns
+from spark_jobs.features_job import lookback_days, stage_features
+
+pytestmark = pytest.mark.spark
+START = date(2026, 3, 2)
+
+
+def _series(spark, units, start="2026-03-02 00:00"):
+    ts = pd.date_range(start, periods=len(units), freq="h", tz="UTC")
+    pdf = pd.DataFrame({"ts": ts, "store_id": "S1", "item_id": "I1", "units": units,
+                        "price": 2.0, "promo": False, "is_holiday": False})
+    return spark.createDataFrame(pdf)
+
+
+def test_lags_and_windows_use_only_hours_at_least_a_horizon_old(spark, demand_spec):
+    units = list(range(24 * 9))  # units == hour index, so every lag is checkable
+    out = build_features(_series(spark, units), demand_spec).toPandas().sort_values("ts").reset_index(drop=True)
+    row = out.iloc[200]
+    assert row["lag_24h"] == 176 and row["lag_48h"] == 152 and row["lag_168h"] == 32
+    # rolling over the 24 hours ending 24 h before: hours 153..176
+    assert row["rolling_mean_24h"] == pytest.approx(sum(range(153, 177)) / 24)
+    assert row["rolling_mean_168h"] == pytest.approx(sum(range(200 - 24 - 167, 200 - 24 + 1)) / 168)
+    assert pd.isna(out.iloc[10]["lag_24h"])  # no history yet
+
+
+def test_future_values_never_change_past_features(spark, demand_spec):
+    units = [1.0] * (24 * 8)
+    base = build_features(_series(spark, units), demand_spec).toPandas().sort_values("ts")
+    spiked = units.copy()
+    spiked[-1] = 10_000.0  # the last hour explodes
+    after = build_features(_series(spark, spiked), demand_spec).toPandas().sort_values("ts")
+    cols = [c for c in feature_columns(demand_spec) if c not in ("store_id", "item_id")]
+    pd.testing.assert_frame_equal(base[cols].iloc[:-1].reset_index(drop=True), after[cols].iloc[:-1].reset_index(drop=True))
+
+
+def test_missing_hours_do_not_shift_lags(spark, demand_spec):
+    units = list(range(24 * 3))
+    ts = pd.date_range("2026-03-02", periods=len(units), freq="h", tz="UTC")
+    pdf = pd.DataFrame({"ts": ts, "store_id": "S1", "item_id": "I1", "units": units,
+                        "price": 2.0, "promo": False, "is_holiday": False}).drop(index=[30, 31])
+    out = build_features(spark.createDataFrame(pdf), demand_spec).toPandas().set_index("ts")
+    ts = ts.tz_convert(None)  # Spark hands back naive UTC timestamps
+    assert pd.isna(out.loc[ts[54], "lag_24h"])  # hour 30 is missing: no value from a neighbour
+    assert out.loc[ts[60], "lag_24h"] == 36
+
+
+def test_feature_columns_match_the_spec(demand_spec):
+    cols = feature_columns(demand_spec)
+    assert cols[:2] == ["store_id", "item_id"]
+    assert {"lag_24h", "lag_48h", "lag_168h", "rolling_mean_24h", "rolling_std_168h", "price_ratio_168h"} <= set(cols)
+    assert set(demand_spec.drift.columns) <= set(cols)
+
+
+def test_backfill_publishes_gated_partitions_and_reruns_give_identical_rows(settings, lake, demand_spec, spark):
+    cfg = DemandDataConfig(stores=2, items=3, days=lookback_days(demand_spec) + 3, start=START)
+    land_demand_data(cfg, lake)
+    days = cfg.dates[-3:]
+    report = backfill_features(settings, demand_spec, days, progress=lambda m: None, spark=spark)
+    assert report.published == days and not report.quarantined
+    first = lake.read_partition("features", "demand", days[-1])
+    assert len(first) == 2 * 3 * 24 and first["lag_168h"].notna().all()
+    backfill_features(settings, demand_spec, days[-1:], progress=lambda m: None, spark=spark)
+    again = lake.read_partition("features", "demand", days[-1])
+    key = ["store_id", "item_id", "ts"]
+    pd.testing.assert_frame_equal(first.sort_values(key).reset_index(drop=True), again.sort_values(key).reset_index(drop=True))
+    leftovers = [p for p in lake.fs.ls(lake.zone("features", "demand"), detail=False) if "/_" in p]
+    assert leftovers == []
+
+
+def test_staging_refuses_days_without_raw_data(settings, demand_spec, spark):
+    from ml_tasks.lake import LakeError
+
+    with pytest.raises(LakeError, match="raw partitions missing for \\['2026-03-02'\\]"):
+        stage_features(settings, demand_spec, [START], spark=spark)
