@@ -21,8 +21,7 @@ def _fail(message: str) -> None:
 
 
 @app.command()
-def up(seed: bool = typer.Option(True, help="land demo data and backfill features on first start"),
-       train: bool = typer.Option(True, help="trigger demand_train once the stack is up")) -> None:
+def up(seed: bool = typer.Option(True, help="land demo data and backfill features on first start")) -> None:
     """Start the embedded platform: MLflow, Airflow (api-server, scheduler, dag-processor, triggerer)."""
     from ml_tasks import stack
     from ml_tasks.airflow_client import AirflowClient
@@ -42,9 +41,7 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     client.wait_for_dags(dag_ids)
     for dag_id in dag_ids:
         client.set_paused(dag_id, False)
-    if train and not any(r["state"] in ("queued", "running") for r in client.runs("demand_train")):
-        run_id = client.trigger("demand_train")
-        typer.echo(f"triggered demand_train ({run_id})")
+    typer.echo("unpaused the demand DAGs: the scheduler now runs the latest features interval and nightly training")
     typer.secho("\nConveyor is up.", fg="green", bold=True)
     typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {stack.airflow_password(settings)}")
     typer.echo(f"  MLflow UI  : {settings.mlflow_url}")

@@ -8,7 +8,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from conveyor_factory.assets import retrain_request_asset
 from conveyor_factory.features_dag import _start
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
-from conveyor_factory.score_dag import _cron, _latest
+from conveyor_factory.score_dag import _cron, _latest, skip_without_champion
 
 DOC = """
 ### {name}_drift
@@ -45,7 +45,8 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
             settings, spec_ = settings_and_spec(name)
             context = get_current_context()
             dt = optional_date(context) or _latest(Lake(settings.lake_uri), name)
-            verdict = run_check(settings, spec_, dt, run_tags(context))
+            with skip_without_champion():
+                verdict = run_check(settings, spec_, dt, run_tags(context))
             print(f"drift verdict: {verdict}")
             print(f"report: {verdict['report_uri']}")
             return verdict

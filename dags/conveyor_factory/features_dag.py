@@ -31,7 +31,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
         schedule=CronDataIntervalTimetable(spec.features.schedule, timezone="UTC"),
         start_date=_start(spec),
         catchup=False,
-        max_active_runs=2,
+        max_active_runs=1,  # runs of one pipeline publish partitions one at a time
         default_args=default_args,
         tags=["conveyor", name, "features"],
         params={"dt": Param("", type="string", description="Day to process (YYYY-MM-DD); empty = the data interval's day")},

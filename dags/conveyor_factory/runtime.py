@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 
 def partition_date(context) -> date:
-    """The day a run works on: the ``dt`` param if given, else the data interval's start day."""
+    """The day a run works on: the ``dt`` param, else the data interval's day, else yesterday."""
     given = (context.get("params") or {}).get("dt")
     if given:
         try:
@@ -14,9 +14,13 @@ def partition_date(context) -> date:
         except ValueError as exc:
             raise ValueError(f"param dt={given!r} is not a date in YYYY-MM-DD form") from exc
     start = context.get("data_interval_start")
-    if start is None:
-        raise ValueError("this run has no data interval; trigger it with param dt=YYYY-MM-DD")
-    return start.date()
+    if start is not None:
+        return start.date()
+    # A manual run without a logical date: the last complete day before the run was asked for.
+    run_after = getattr(context.get("dag_run"), "run_after", None)
+    if run_after is None:
+        raise ValueError("this run has neither a data interval nor run_after; trigger it with param dt=YYYY-MM-DD")
+    return (run_after - timedelta(days=1)).date()
 
 
 def optional_date(context) -> date | None:

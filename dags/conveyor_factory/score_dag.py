@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -39,12 +41,26 @@ def build_score_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             dt = optional_date(get_current_context()) or _latest(Lake(settings.lake_uri), name)
-            result = score_partition(settings, spec_, dt)
+            with skip_without_champion():
+                result = score_partition(settings, spec_, dt)
             print(f"scored {result}")
             return result
 
         score()
     return dag
+
+
+@contextmanager
+def skip_without_champion():
+    """A pipeline that has never promoted a model has nothing to score or monitor yet."""
+    from airflow.exceptions import AirflowSkipException
+
+    from ml_tasks.scoring import NoChampionError
+
+    try:
+        yield
+    except NoChampionError as exc:
+        raise AirflowSkipException(f"{exc} (skipping until the first promotion)") from exc
 
 
 def _cron(schedule: str) -> str:

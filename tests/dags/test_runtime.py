@@ -1,0 +1,26 @@
+from datetime import date, datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+
+from conveyor_factory.runtime import partition_date
+
+
+def test_param_dt_wins():
+    assert partition_date({"params": {"dt": "2026-03-02"}, "data_interval_start": datetime(2026, 1, 1)}) == date(2026, 3, 2)
+
+
+def test_scheduled_run_processes_its_data_interval_day():
+    ctx = {"params": {"dt": ""}, "data_interval_start": datetime(2026, 3, 1, tzinfo=timezone.utc)}
+    assert partition_date(ctx) == date(2026, 3, 1)
+
+
+def test_manual_run_without_logical_date_processes_the_last_complete_day():
+    ctx = {"params": {}, "data_interval_start": None,
+           "dag_run": SimpleNamespace(run_after=datetime(2026, 3, 5, 14, 0, tzinfo=timezone.utc))}
+    assert partition_date(ctx) == date(2026, 3, 4)
+
+
+def test_malformed_dt_param_is_named():
+    with pytest.raises(ValueError, match="param dt='03/02/2026' is not a date in YYYY-MM-DD form"):
+        partition_date({"params": {"dt": "03/02/2026"}})

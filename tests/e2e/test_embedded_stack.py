@@ -1,0 +1,126 @@
+"""The whole loop on the real embedded stack: Airflow's scheduler, MLflow's server, Spark.
+
+Data is seeded to end a week before yesterday. Training runs through the scheduler, scoring
+writes predictions from `@champion`, then a price regime change lands for the last week; the
+features DAG publishes it, the drift DAG detects it and updates the retrain-request Asset, and
+the scheduler starts `demand_train` from that Asset event.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+
+from ml_tasks import registry, stack
+from ml_tasks.airflow_client import AirflowClient
+from ml_tasks.backfill import backfill_features
+from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.demo import DemoSize, seed_demo, yesterday
+from ml_tasks.lake import Lake
+from ml_tasks.settings import load_settings
+from ml_tasks.spec import load_spec
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+SIZE = DemoSize(stores=3, items=8, days=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    home = tmp_path_factory.mktemp("stack")
+    settings = load_settings(home=home, airflow_port=_free_port(), mlflow_port=_free_port())
+    normal_end = yesterday() - timedelta(days=7)
+    seed_demo(settings, SIZE, end=normal_end, leave_unbuilt=0, say=lambda m: None)
+    stack.up(settings, say=lambda m: None)
+    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+    try:
+        client.wait_for_dags(["demand_features", "demand_train", "demand_score", "demand_drift"])
+        yield {"settings": settings, "client": client, "normal_end": normal_end}
+    finally:
+        stack.down(settings, say=lambda m: None)
+
+
+def _wait_all_runs(client, dag_id, at_least=1, timeout=900):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = client.runs(dag_id)
+        if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs):
+            return runs
+        time.sleep(5)
+    raise TimeoutError(f"{dag_id}: runs not finished after {timeout}s: {client.runs(dag_id)}")
+
+
+def test_health_and_dags_listed_without_import_errors(platform):
+    client = platform["client"]
+    health = client.health()
+    assert all(health[c]["status"] == "healthy" for c in ("metadatabase", "scheduler", "dag_processor", "triggerer"))
+    assert client.import_errors() == []
+    import requests
+
+    assert requests.get(f"{platform['settings'].mlflow_url}/health", timeout=10).status_code == 200
+
+
+def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
+    client, settings = platform["client"], platform["settings"]
+    client.set_paused("demand_train", False)
+    client.trigger("demand_train")
+    runs = _wait_all_runs(client, "demand_train", at_least=2)
+    assert {r["state"] for r in runs} == {"success"}, runs
+    import mlflow
+
+    registry.connect(settings)
+    model = mlflow.pyfunc.load_model(registry.model_uri("demand"))
+    features = Lake(settings.lake_uri).read_partition("features", "demand", platform["normal_end"])
+    assert len(model.predict(features)) == len(features)
+
+
+def test_scoring_writes_predictions_from_the_champion(platform):
+    client, settings = platform["client"], platform["settings"]
+    client.set_paused("demand_score", False)
+    runs = _wait_all_runs(client, "demand_score")
+    assert runs[0]["state"] == "success", runs
+    lake = Lake(settings.lake_uri)
+    assert lake.partitions("predictions", "demand") == [platform["normal_end"]]
+    preds = lake.read_partition("predictions", "demand", platform["normal_end"])
+    champion = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
+    assert len(preds) == SIZE.stores * SIZE.items * 24 and set(preds["model_version"]) == {champion.version}
+
+
+def test_injected_drift_fires_the_asset_and_the_scheduler_retrains(platform):
+    client, settings = platform["client"], platform["settings"]
+    spec = load_spec("demand", settings.specs_dir)
+    lake = Lake(settings.lake_uri)
+    start = platform["normal_end"] + timedelta(days=1)
+    drifted = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=7, start=start,
+                               drift_from=start, drift_kind="price")
+    land_demand_data(drifted, lake)
+    backfill_features(settings, spec, drifted.dates[:-1], progress=lambda m: None)
+
+    client.set_paused("demand_features", False)  # the scheduler runs the latest interval: yesterday
+    runs = _wait_all_runs(client, "demand_features")
+    assert runs[0]["state"] == "success", runs
+    assert lake.exists("features", "demand", yesterday())
+
+    trains_before = len(client.runs("demand_train"))
+    client.set_paused("demand_drift", False)
+    drift_runs = _wait_all_runs(client, "demand_drift")
+    assert drift_runs[0]["state"] == "success", drift_runs
+    states = client.task_states("demand_drift", drift_runs[0]["dag_run_id"])
+    assert states["request_retrain"] == "success", states
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        asset_runs = [r for r in client.runs("demand_train") if r["run_type"] == "asset_triggered"]
+        if asset_runs and asset_runs[0]["state"] in ("success", "failed"):
+            break
+        time.sleep(5)
+    assert len(client.runs("demand_train")) == trains_before + 1
+    assert asset_runs and asset_runs[0]["state"] == "success", asset_runs
