@@ -65,10 +65,11 @@ def promote_if_better(settings: ConveyorSettings, spec: PipelineSpec, trained: d
     client = registry.connect(settings)
     version = trained["version"]
     current = registry.version_by_alias(client, spec.name, registry.CHAMPION)
+    current_version = str(current.version) if current is not None else None  # int from SQLite stores
     champion_metrics = None
-    if current is not None and current.version != version:
+    if current_version is not None and current_version != version:
         dates = [date.fromisoformat(d) for d in trained["holdout_dates"]]
-        champion_metrics = evaluate_version_on(settings, spec, current.version, dates)
+        champion_metrics = evaluate_version_on(settings, spec, current_version, dates)
     decision = decide(spec.promotion.metric, trained["metrics"], champion_metrics, spec.promotion.min_improvement)
     log.info("promotion decision for %s v%s: %s", spec.name, version, decision)
 
@@ -78,12 +79,12 @@ def promote_if_better(settings: ConveyorSettings, spec: PipelineSpec, trained: d
                                  json.dumps(asdict(decision)))
     if decision.promote:
         registry.move_alias(client, registry.AliasMove(
-            spec.name, registry.CHAMPION, current.version if current else None, version, decision.reason, evidence,
+            spec.name, registry.CHAMPION, current_version, version, decision.reason, evidence,
         ), run_context)
     return {
         "promoted": decision.promote,
         "version": version,
-        "previous_champion": current.version if current else None,
-        "champion": version if decision.promote else (current.version if current else None),
+        "previous_champion": current_version,
+        "champion": version if decision.promote else current_version,
         "reason": decision.reason,
     }

@@ -41,3 +41,10 @@ def spark():
 
 
 DAY0 = date(2026, 3, 2)  # a Monday
+
+
+def pytest_configure(config):
+    import logging
+
+    # py4j logs from __del__ at interpreter exit, after pytest closed its log streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)

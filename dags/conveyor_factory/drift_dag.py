@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import retrain_request_asset
-from conveyor_factory.features_dag import _start
+from conveyor_factory.common import pipeline_dag
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
 from conveyor_factory.score_dag import _cron, _latest, skip_without_champion
 
@@ -23,16 +23,12 @@ which schedules `{name}_train`.
 
 def build_drift_dag(spec, default_args: dict) -> DAG:
     name = spec.name
-    with DAG(
-        dag_id=f"{name}_drift",
+    with pipeline_dag(
+        spec, "drift",
         description=f"{name}: Evidently data drift -> retrain request",
         schedule=CronTriggerTimetable(_cron(spec.drift.schedule), timezone="UTC"),
-        start_date=_start(spec),
-        catchup=False,
-        max_active_runs=1,
+        dt_help="Last feature day of the window (YYYY-MM-DD); empty = latest",
         default_args=default_args,
-        tags=["conveyor", name, "monitoring"],
-        params={"dt": Param("", type="string", description="Last feature day of the window (YYYY-MM-DD); empty = latest")},
         doc_md=DOC.format(name=name, window=spec.drift.window_days, columns=", ".join(spec.drift.columns),
                           threshold=spec.drift.drift_share_threshold),
     ) as dag:

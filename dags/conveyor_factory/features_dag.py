@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from conveyor_factory.assets import features_asset
+from conveyor_factory.common import pipeline_dag
 from conveyor_factory.runtime import partition_date, settings_and_spec
 
 DOC = """
@@ -25,16 +26,13 @@ One run per daily data interval (or the day given as param `dt`):
 
 def build_features_dag(spec, default_args: dict) -> DAG:
     name = spec.name
-    with DAG(
-        dag_id=f"{name}_features",
+    with pipeline_dag(
+        spec, "features",
         description=f"{name}: raw gate -> Spark features -> features gate -> publish",
         schedule=CronDataIntervalTimetable(spec.features.schedule, timezone="UTC"),
-        start_date=_start(spec),
-        catchup=False,
-        max_active_runs=1,  # runs of one pipeline publish partitions one at a time
+        dt_help="Day to process (YYYY-MM-DD); empty = the data interval's day (manual runs: yesterday)",
         default_args=default_args,
-        tags=["conveyor", name, "features"],
-        params={"dt": Param("", type="string", description="Day to process (YYYY-MM-DD); empty = the data interval's day")},
+        max_active_runs=1,  # runs of one pipeline publish partitions one at a time
         doc_md=DOC.format(name=name, raw_suite=spec.data.raw_suite, features_suite=spec.data.features_suite,
                           module=spec.features.module),
     ) as dag:
@@ -91,12 +89,4 @@ def build_features_dag(spec, default_args: dict) -> DAG:
         staged = build_features(day)
         publish_features(day, gate_features(day, staged))
     return dag
-
-
-def _start(spec):
-    from datetime import datetime, timezone
-
-    d = spec.features.start_date
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
-
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from conveyor_factory.features_dag import _start
+from conveyor_factory.common import pipeline_dag
 from conveyor_factory.runtime import optional_date, settings_and_spec
 
 DOC = """
@@ -21,16 +21,12 @@ day replaces that day's predictions.
 
 def build_score_dag(spec, default_args: dict) -> DAG:
     name = spec.name
-    with DAG(
-        dag_id=f"{name}_score",
+    with pipeline_dag(
+        spec, "score",
         description=f"{name}: batch scoring with @champion",
         schedule=CronTriggerTimetable(_cron(spec.scoring.schedule), timezone="UTC"),
-        start_date=_start(spec),
-        catchup=False,
-        max_active_runs=1,
+        dt_help="Feature day to score (YYYY-MM-DD); empty = latest",
         default_args=default_args,
-        tags=["conveyor", name, "scoring"],
-        params={"dt": Param("", type="string", description="Feature day to score (YYYY-MM-DD); empty = latest")},
         doc_md=DOC.format(name=name),
     ) as dag:
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import model_asset, retrain_request_asset
-from conveyor_factory.features_dag import _start
+from conveyor_factory.common import pipeline_dag
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
 
 DOC = """
@@ -23,19 +23,15 @@ same rows. A promotion emits Asset `model:{name}`.
 
 def build_train_dag(spec, default_args: dict) -> DAG:
     name = spec.name
-    with DAG(
-        dag_id=f"{name}_train",
+    with pipeline_dag(
+        spec, "train",
         description=f"{name}: train, evaluate, register, promote",
         schedule=AssetOrTimeSchedule(
             timetable=CronTriggerTimetable(spec.training.schedule, timezone="UTC"),
             assets=[retrain_request_asset(name)],
         ),
-        start_date=_start(spec),
-        catchup=False,
-        max_active_runs=1,
+        dt_help="Last feature day to train on (YYYY-MM-DD); empty = latest",
         default_args=default_args,
-        tags=["conveyor", name, "training"],
-        params={"dt": Param("", type="string", description="Last feature day to train on (YYYY-MM-DD); empty = latest")},
         doc_md=DOC.format(name=name, cron=spec.training.schedule, window=spec.training.window_days,
                           holdout=spec.training.holdout_days, metric=spec.promotion.metric),
     ) as dag:

@@ -66,6 +66,9 @@ def test_health_and_dags_listed_without_import_errors(platform):
     import requests
 
     assert requests.get(f"{platform['settings'].mlflow_url}/health", timeout=10).status_code == 200
+    ui = requests.get(platform["settings"].mlflow_url, timeout=10)
+    assert ui.status_code == 200 and "MLflow" in ui.text
+    assert requests.get(platform["settings"].airflow_url, timeout=10).status_code == 200
 
 
 def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
@@ -91,7 +94,7 @@ def test_scoring_writes_predictions_from_the_champion(platform):
     assert lake.partitions("predictions", "demand") == [platform["normal_end"]]
     preds = lake.read_partition("predictions", "demand", platform["normal_end"])
     champion = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
-    assert len(preds) == SIZE.stores * SIZE.items * 24 and set(preds["model_version"]) == {champion.version}
+    assert len(preds) == SIZE.stores * SIZE.items * 24 and set(preds["model_version"]) == {str(champion.version)}
 
 
 def test_injected_drift_fires_the_asset_and_the_scheduler_retrains(platform):
@@ -109,7 +112,6 @@ def test_injected_drift_fires_the_asset_and_the_scheduler_retrains(platform):
     assert runs[0]["state"] == "success", runs
     assert lake.exists("features", "demand", yesterday())
 
-    trains_before = len(client.runs("demand_train"))
     client.set_paused("demand_drift", False)
     drift_runs = _wait_all_runs(client, "demand_drift")
     assert drift_runs[0]["state"] == "success", drift_runs
@@ -122,5 +124,4 @@ def test_injected_drift_fires_the_asset_and_the_scheduler_retrains(platform):
         if asset_runs and asset_runs[0]["state"] in ("success", "failed"):
             break
         time.sleep(5)
-    assert len(client.runs("demand_train")) == trains_before + 1
-    assert asset_runs and asset_runs[0]["state"] == "success", asset_runs
+    assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs

@@ -42,7 +42,7 @@ def test_first_model_becomes_champion_with_lineage(loop):
     assert loop["decision"]["promoted"] and loop["decision"]["reason"] == "no champion yet"
     client = registry.connect(loop["settings"])
     champion = registry.version_by_alias(client, "demand", registry.CHAMPION)
-    assert champion.version == loop["trained"]["version"]
+    assert str(champion.version) == loop["trained"]["version"]
     run = client.get_run(champion.run_id)
     assert run.data.tags["airflow.dag_id"] == "test"
     assert len(run.data.tags["conveyor.features_sha256"]) == 64
@@ -74,7 +74,7 @@ def test_retraining_on_identical_data_keeps_the_champion(loop, demand_spec):
     assert again["metrics"]["mae"] == pytest.approx(loop["trained"]["metrics"]["mae"])  # same seed, same data
     assert not decision["promoted"] and decision["champion"] == loop["trained"]["version"]
     client = registry.connect(loop["settings"])
-    assert registry.version_by_alias(client, "demand", registry.CHALLENGER).version == again["version"]
+    assert str(registry.version_by_alias(client, "demand", registry.CHALLENGER).version) == again["version"]
 
 
 def test_scoring_writes_the_same_predictions_on_rerun(loop, demand_spec):

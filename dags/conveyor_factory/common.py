@@ -1,0 +1,25 @@
+"""What every pipeline DAG shares: start date, catch-up policy, tags, the `dt` param."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from airflow.sdk import DAG, Param
+
+
+def pipeline_dag(spec, kind: str, *, schedule, description: str, doc_md: str, dt_help: str,
+                 default_args: dict, max_active_runs: int = 1) -> DAG:
+    """A DAG named ``<pipeline>_<kind>`` with the house defaults; use it as a context manager."""
+    start = spec.features.start_date
+    return DAG(
+        dag_id=f"{spec.name}_{kind}",
+        description=description,
+        schedule=schedule,
+        start_date=datetime(start.year, start.month, start.day, tzinfo=timezone.utc),
+        catchup=False,
+        max_active_runs=max_active_runs,
+        default_args=default_args,
+        tags=["conveyor", spec.name, *spec.tags, kind],
+        params={"dt": Param("", type="string", description=dt_help)},
+        doc_md=doc_md,
+    )
