@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-fast constraints clean
+.PHONY: venv up down status demo test test-fast constraints clean bench-features
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,7 @@ constraints: venv
 
 clean: down
 	rm -rf $(VENV) .conveyor
+
+## Spark feature job vs DuckDB at 1M and 10M rows, gate cost, incremental day vs full recompute.
+bench-features: venv
+	$(BIN)/python bench/bench_features.py

@@ -40,7 +40,7 @@ def backfill_features(
     good = []
     for i, d in enumerate(sorted(days), start=1):
         try:
-            gate_raw_partition(lake, settings.expectations_dir, spec.name, spec.data.raw_suite, d)
+            gate_raw_partition(lake, settings.expectations_dir, spec, d)
             good.append(d)
         except GateFailed as exc:
             report.quarantined[d] = str(exc)
@@ -61,7 +61,7 @@ def backfill_features(
                 lake.publish(path, "features", spec.name, d)
                 report.published.append(d)
                 continue
-            gate_staged_features(lake, settings.expectations_dir, spec.name, spec.data.features_suite, d, path, spark)
+            gate_staged_features(lake, settings.expectations_dir, spec, d, path, spark)
         except GateFailed as exc:
             report.quarantined[d] = str(exc)
             progress(f"[{i}/{len(staged)}] features {d}: QUARANTINED")
@@ -74,7 +74,8 @@ def backfill_features(
 
 
 def _whole_range_passes(lake: Lake, settings: ConveyorSettings, spec: PipelineSpec, staged: dict, spark) -> bool:
-    from ml_tasks.gates import interval_parameters, load_suite, validate
+    from ml_tasks.gates import interval_parameters
+    from ml_tasks.validation import load_suite, validate
 
     first, last = min(staged), max(staged)
     params = {"interval_start": interval_parameters(first)["interval_start"],

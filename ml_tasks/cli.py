@@ -146,14 +146,14 @@ def backfill_features_cmd(pipeline: str, start: str, end: str) -> None:
 @app.command()
 def quarantine(pipeline: str) -> None:
     """List quarantined partitions of a pipeline with their reasons."""
-    from ml_tasks.gates import list_quarantine
     from ml_tasks.lake import Lake
+    from ml_tasks.quarantine import list_quarantine
 
     entries = list_quarantine(Lake(load_settings().lake_uri), pipeline)
     if not entries:
         typer.echo(f"no quarantined partitions for {pipeline}")
     for e in entries:
-        typer.echo(f"{e['dt']} [{e['stage']}] {e['summary']}\n    report: {e['report']}")
+        typer.echo(f"{e['dt']}  {e['stage']:<8} {', '.join(e['reasons'])}\n    quarantined {e['quarantined_at']}; report: {e['report']}")
 
 
 @app.callback()

@@ -1,227 +1,157 @@
-"""Data-quality gates: Great Expectations suites that decide whether data may go on.
+"""The data-quality gates of a pipeline: raw partitions on pandas, staged features on Spark.
 
-Suites are reviewed files in ``expectations/<suite>.json`` (Great Expectations' own suite
-format; every expectation carries ``meta.notes`` saying why it exists). A gate validates a
-pandas or Spark DataFrame against its suite. A raw partition that fails is moved, never
-deleted, to ``quarantine/<pipeline>/dt=.../raw/`` with the validation result (JSON) and a
-readable report (HTML), and the gate raises :class:`GateFailed` naming what failed.
+A raw partition is compared with its own day (timestamps inside the interval, none in the
+future) and with recent history: its row count and distinct keys against the last
+``HISTORY_DAYS`` published partitions, and each series' daily total against that series' recent
+daily mean (a derived column, ``_target_jump_ratio``, that the suite bounds). A partition that
+fails is moved, never deleted, to quarantine with its validation result and report, and the
+gate raises :class:`GateFailed` with a message that names every failed expectation.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import os
-from dataclasses import dataclass, field
+import logging
+import statistics
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ml_tasks.lake import Lake, LakeError
+import pandas as pd
 
-# Great Expectations must not phone home: the platform runs on closed networks.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+from ml_tasks.lake import Lake, LakeError
+from ml_tasks.quarantine import quarantine
+from ml_tasks.spec import PipelineSpec
+from ml_tasks.validation import GateResult, load_suite, read_error_result, validate
+
+log = logging.getLogger(__name__)
+HISTORY_DAYS = 7
+JUMP_COLUMN = "_target_jump_ratio"
 
 
 class GateFailed(RuntimeError):
-    """Data failed its suite; the message names the failed expectations."""
+    """Data failed its suite; the message names the failed expectations and where the data went."""
 
 
-@dataclass
-class GateResult:
-    suite: str
-    success: bool
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    statistics: dict[str, Any] = field(default_factory=dict)
-    validation: dict[str, Any] = field(default_factory=dict)
+def interval_parameters(dt: date, now: datetime | None = None, naive: bool = False) -> dict[str, Any]:
+    """Suite parameters for one daily partition: its first and last hour, and 'now' (all UTC).
 
-    def summary(self) -> str:
-        if self.success:
-            return f"suite {self.suite!r}: all {self.statistics.get('evaluated_expectations', '?')} expectations passed"
-        lines = [f"suite {self.suite!r}: {len(self.failures)} expectation(s) failed"]
-        for f in self.failures:
-            lines.append(
-                f"  - {f['expectation']}({f['target']}): observed {f['observed']}; expected {f['expected']}"
-                + (f"; e.g. {f['examples']}" if f["examples"] else "")
-                + (f" [why: {f['notes']}]" if f["notes"] else "")
-            )
-        return "\n".join(lines)
-
-
-def load_suite(expectations_dir: Path, name: str):
-    """Load ``<expectations_dir>/<name>.json`` as a Great Expectations suite."""
-    import great_expectations as gx
-
-    path = Path(expectations_dir) / f"{name}.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"expectation suite {name!r} not found at {path}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON: {exc}") from exc
-    data["name"] = name
-    try:
-        return gx.ExpectationSuite(**{k: v for k, v in data.items() if k in ("name", "expectations", "meta")})
-    except Exception as exc:  # GE raises several types for a bad expectation entry
-        raise ValueError(f"{path}: invalid expectation suite: {exc}") from exc
-
-
-def _context():
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return ctx
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _failure(result) -> dict[str, Any]:
-    cfg = result.expectation_config
-    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "result_format")}
-    target = kwargs.pop("column", None) or kwargs.pop("column_list", None) or "table"
-    res = result.result or {}
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        observed = f"error: {result.exception_info.get('exception_message')}"
-    elif "observed_value" in res:
-        observed = res["observed_value"]
-    else:
-        observed = f"{res.get('unexpected_count', '?')} of {res.get('element_count', '?')} rows unexpected"
-        if res.get("unexpected_percent") is not None:
-            observed += f" ({res['unexpected_percent']:.2f}%)"
-    return _jsonable({
-        "expectation": cfg.type,
-        "target": target,
-        "observed": observed,
-        "expected": kwargs,
-        "examples": (res.get("partial_unexpected_list") or [])[:5],
-        "notes": (cfg.meta or {}).get("notes", ""),
-    })
-
-
-def validate(df, suite, parameters: dict[str, Any] | None = None) -> GateResult:
-    """Validate a pandas or Spark DataFrame against a suite, without collecting Spark data."""
-    if len(df.columns) == 0:
-        return read_error_result(suite.name, "the data has no columns at all")
-    ctx = _context()
-    is_spark = type(df).__module__.startswith("pyspark")
-    source = ctx.data_sources.add_spark("spark") if is_spark else ctx.data_sources.add_pandas("pandas")
-    batch_def = source.add_dataframe_asset("partition").add_batch_definition_whole_dataframe("whole")
-    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
-    res = batch.validate(suite, expectation_parameters=parameters or {}, result_format="SUMMARY")
-    failures = [_failure(r) for r in res.results if not r.success]
-    return GateResult(
-        suite=suite.name,
-        success=bool(res.success),
-        failures=failures,
-        statistics=_jsonable(res.statistics),
-        validation=_jsonable(res.to_json_dict()),
-    )
-
-
-def interval_parameters(dt: date) -> dict[str, Any]:
-    """Suite parameters for one daily partition: its interval, and 'now' for future checks."""
-    import pandas as pd
-
+    ``naive`` gives them without a time zone, to compare with a frame from :func:`utc_naive`.
+    """
     start = pd.Timestamp(dt, tz="UTC")
-    return {
+    params = {
         "interval_start": start,
         "interval_last_hour": start + pd.Timedelta(hours=23),
+        "now": pd.Timestamp(now or datetime.now(timezone.utc)).tz_convert("UTC"),
     }
+    return {k: v.tz_localize(None) for k, v in params.items()} if naive else params
 
 
-def render_report(result: GateResult, where: str) -> str:
-    """A small standalone HTML page people can open from the quarantine folder."""
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(f[k]))}</td>" for k in ("expectation", "target", "observed", "expected", "examples", "notes")) + "</tr>"
-        for f in result.failures
-    )
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Gate report: {html.escape(result.suite)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}th{{background:#f3f3f3}}</style></head>
-<body><h1>Quarantined: {html.escape(where)}</h1><p>Suite <b>{html.escape(result.suite)}</b> failed:
-{len(result.failures)} of {result.statistics.get('evaluated_expectations', '?')} expectations.</p>
-<table><tr><th>expectation</th><th>column</th><th>observed</th><th>expected</th><th>examples</th><th>why it exists</th></tr>{rows}</table>
-</body></html>"""
+def utc_naive(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The frame with a time-zone-aware ``column`` converted to naive UTC, for validation only.
+
+    Great Expectations checks column types against NumPy dtypes, which have no time zone; naive
+    input is taken to be UTC already. Strings and other types are left alone for the suite to
+    reject.
+    """
+    if column in df.columns and isinstance(df[column].dtype, pd.DatetimeTZDtype):
+        df = df.copy()
+        df[column] = df[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return df
 
 
-def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | None, result: GateResult) -> str:
-    """Move ``source`` (if given) to the quarantine zone with its validation JSON and report."""
-    fs = lake.fs
-    target = f"{lake.partition('quarantine', pipeline, dt)}/{stage}"
-    if fs.exists(target):
-        fs.rm(target, recursive=True)  # an older quarantine of the same partition and stage
-    fs.makedirs(target, exist_ok=True)
-    if source is not None and fs.exists(source):
-        fs.mv(source, f"{target}/data", recursive=True)
-    record = {
-        "pipeline": pipeline,
-        "dt": dt.isoformat(),
-        "stage": stage,
-        "quarantined_at": datetime.now(timezone.utc).isoformat(),
-        "source": source,
-        "summary": result.summary(),
-        "failures": result.failures,
-        "validation": result.validation,
-    }
-    with fs.open(f"{target}/validation.json", "w") as fh:
-        json.dump(record, fh, indent=2, default=str)
-    with fs.open(f"{target}/report.html", "w") as fh:
-        fh.write(render_report(result, f"{pipeline} dt={dt} ({stage})"))
-    return target
+def _row_count(lake: Lake, path: str) -> int:
+    import pyarrow.parquet as pq
+
+    total = 0
+    for f in lake.parquet_files(path):
+        with lake.fs.open(f, "rb") as fh:
+            total += pq.ParquetFile(fh).metadata.num_rows
+    return total
 
 
-def read_error_result(suite: str, problem: str) -> GateResult:
-    """A failed result for data that could not even be read (corrupt file, wrong format, no columns)."""
-    failure = {"expectation": "readable_parquet_partition", "target": "table", "observed": problem,
-               "expected": "a readable Parquet partition", "examples": [], "notes": "the gate must be able to read the data"}
-    return GateResult(suite=suite, success=False, failures=[failure], statistics={"evaluated_expectations": 1})
+def history(lake: Lake, spec: PipelineSpec, dt: date, days: int = HISTORY_DAYS) -> dict[str, Any]:
+    """Volume and per-series statistics of the last ``days`` published raw partitions before ``dt``."""
+    past = [d for d in lake.partitions("raw", spec.name) if d < dt][-days:]
+    keys, target = list(spec.data.keys), spec.data.target
+    counts, distinct, totals = [], {k: [] for k in keys}, []
+    for d in past:
+        try:
+            counts.append(_row_count(lake, lake.partition("raw", spec.name, d)))
+            frame = lake.read_partition("raw", spec.name, d, columns=[*keys, target])
+        except Exception as exc:  # a bad old partition must not block today's gate
+            log.warning("skipping raw %s in the gate's history: %s", d, exc)
+            continue
+        for k in keys:
+            distinct[k].append(frame[k].nunique())
+        totals.append(frame.groupby(keys)[target].sum())
+    series_mean = pd.concat(totals, axis=1).mean(axis=1) if totals else pd.Series(dtype=float)
+    return {"days": past, "row_counts": counts, "distinct": distinct, "series_daily_mean": series_mean}
 
 
-def gate_raw_partition(lake: Lake, expectations_dir: Path, pipeline: str, suite_name: str, dt: date) -> GateResult:
+def history_parameters(hist: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """Bounds from history: half to double the median row count, 80% of the usual distinct keys."""
+    params: dict[str, Any] = {"min_rows": 1, "max_rows": None}
+    if hist["row_counts"]:
+        median = statistics.median(hist["row_counts"])
+        params.update(min_rows=max(1, int(0.5 * median)), max_rows=int(2 * median) + 1)
+    for k in keys:
+        seen = hist["distinct"].get(k) or []
+        params[f"min_distinct_{k}"] = max(1, int(0.8 * statistics.median(seen))) if seen else 1
+    return params
+
+
+def with_jump_ratio(df: pd.DataFrame, spec: PipelineSpec, series_daily_mean: pd.Series) -> pd.DataFrame:
+    """Add ``_target_jump_ratio``: each series' total today over its recent daily mean (+1 smoothing).
+
+    Series without history get NaN (a new series is not a jump); so does data whose keys or
+    target are missing or not numeric (other expectations report those).
+    """
+    keys, target = list(spec.data.keys), spec.data.target
+    out = df.copy()
+    out[JUMP_COLUMN] = float("nan")
+    if series_daily_mean.empty or not set([*keys, target]) <= set(df.columns):
+        return out
+    if not pd.api.types.is_numeric_dtype(df[target]):
+        return out
+    today = df.groupby(keys)[target].transform("sum")
+    index = pd.MultiIndex.from_frame(df[keys]) if len(keys) > 1 else pd.Index(df[keys[0]])
+    usual = series_daily_mean.reindex(index).to_numpy()
+    out[JUMP_COLUMN] = (today.to_numpy() + 1.0) / (usual + 1.0)
+    return out
+
+
+def gate_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
+                       now: datetime | None = None) -> GateResult:
     """Validate one raw partition; on failure quarantine it and raise :class:`GateFailed`."""
-    source = lake.partition("raw", pipeline, dt)
+    source = lake.partition("raw", spec.name, dt)
     if not lake.fs.exists(source):
-        raise LakeError(f"pipeline {pipeline!r}: raw partition for {dt} not found at {source}")
-    suite = load_suite(expectations_dir, suite_name)
+        raise LakeError(f"pipeline {spec.name!r}: raw partition for {dt} not found at {source}")
+    suite = load_suite(expectations_dir, spec.data.raw_suite)
+    keys = list(spec.data.keys)
     try:
-        df = lake.read_partition("raw", pipeline, dt)
+        df = lake.read_partition("raw", spec.name, dt)
     except Exception as exc:  # unreadable data is a gate failure, not a crash
-        result = read_error_result(suite_name, f"{type(exc).__name__}: {exc}")
+        result = read_error_result(spec.data.raw_suite, f"cannot read {source} as Parquet: {type(exc).__name__}: {exc}")
     else:
-        result = validate(df, suite, interval_parameters(dt))
+        hist = history(lake, spec, dt)
+        params = {**interval_parameters(dt, now, naive=True), **history_parameters(hist, keys)}
+        frame = utc_naive(with_jump_ratio(df, spec, hist["series_daily_mean"]), spec.data.timestamp)
+        result = validate(frame, suite, params, keys=[*keys, spec.data.timestamp])
     if not result.success:
-        where = quarantine(lake, pipeline, dt, "raw", source, result)
-        raise GateFailed(f"raw partition {source} failed the gate and was moved to {where}\n{result.summary()}")
+        where = quarantine(lake, spec.name, dt, "raw", source, result)
+        raise GateFailed(f"raw partition {source} failed the gate and was moved to {where}\n{result.summary()}\n"
+                         f"report: {where}/report.html")
     return result
 
 
-def gate_staged_features(
-    lake: Lake, expectations_dir: Path, pipeline: str, suite_name: str, dt: date, staged: str, spark
-) -> GateResult:
-    """Validate staged feature rows on Spark; on failure quarantine them and raise."""
-    suite = load_suite(expectations_dir, suite_name)
+def gate_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, staged: str,
+                         spark) -> GateResult:
+    """Validate staged feature rows on Spark (no collection); on failure quarantine them and raise."""
+    suite = load_suite(expectations_dir, spec.data.features_suite)
     sdf = spark.read.parquet(lake.local_path(staged))
     result = validate(sdf, suite, interval_parameters(dt))
     if not result.success:
-        where = quarantine(lake, pipeline, dt, "features", staged, result)
-        raise GateFailed(f"features for {pipeline} dt={dt} failed the gate and were moved to {where}\n{result.summary()}")
+        where = quarantine(lake, spec.name, dt, "features", staged, result)
+        raise GateFailed(f"features for {spec.name} dt={dt} failed the gate and were moved to {where}\n"
+                         f"{result.summary()}\nreport: {where}/report.html")
     return result
-
-
-def list_quarantine(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
-    """Quarantined partitions with their stage and reason, oldest first."""
-    out = []
-    for dt in lake.partitions("quarantine", pipeline):
-        base = lake.partition("quarantine", pipeline, dt)
-        for stage in ("raw", "features"):
-            record = f"{base}/{stage}/validation.json"
-            if lake.fs.exists(record):
-                with lake.fs.open(record) as fh:
-                    data = json.load(fh)
-                out.append({"dt": dt.isoformat(), "stage": stage, "summary": data.get("summary", ""),
-                            "report": f"{base}/{stage}/report.html"})
-    return out
-

@@ -84,16 +84,33 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
 
 
 def main(argv: list[str] | None = None) -> None:
+    import json
+    import time
+
+    import psutil
+
+    started = psutil.Process().create_time()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pipeline")
     parser.add_argument("days", nargs="+", type=date.fromisoformat)
+    parser.add_argument("--timing", action="store_true", help="print start-up and job times as JSON")
     args = parser.parse_args(argv)
     settings = load_settings()
     spec = load_spec(args.pipeline, settings.specs_dir)
-    staged = stage_features(settings, spec, args.days)
+    from spark_jobs.session import spark_session
+
+    t0 = time.time()
+    spark = spark_session(settings, f"{spec.name}_features")
+    t1 = time.time()
+    staged = stage_features(settings, spec, args.days, spark=spark)
     lake = Lake(settings.lake_uri)
     for d, path in staged.items():
         print(lake.publish(path, "features", spec.name, d))
+    t2 = time.time()
+    spark.stop()
+    if args.timing:
+        print(json.dumps({"import_s": round(t0 - started, 2), "session_start_s": round(t1 - t0, 2),
+                          "job_s": round(t2 - t1, 2)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             dt = partition_date(get_current_context())
-            result = gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, name, spec_.data.raw_suite, dt)
+            result = gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, spec_, dt)
             print(result.summary())
             return dt.isoformat()
 
@@ -68,8 +68,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             spark = spark_session(settings, f"{name}_features_gate")
-            result = gate_staged_features(Lake(settings.lake_uri), settings.expectations_dir, name,
-                                          spec_.data.features_suite, date.fromisoformat(day), staged, spark)
+            result = gate_staged_features(Lake(settings.lake_uri), settings.expectations_dir, spec_,
+                                          date.fromisoformat(day), staged, spark)
             print(result.summary())
             return staged
 

@@ -1,0 +1,74 @@
+"""Killing the Spark feature job mid-write leaves nothing half-written, and the retry succeeds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.lake import Lake
+from ml_tasks.settings import load_settings
+from spark_jobs.features_job import lookback_days
+
+from ..conftest import DAY0
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
+DAYS = 6
+
+
+def _job(home, days, wait=True):
+    env = {**os.environ, "CONVEYOR_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    cmd = [sys.executable, "-m", "spark_jobs.features_job", "demand", *[d.isoformat() for d in days]]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    if wait:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out.decode()[-3000:]
+    return proc
+
+
+def _land(home, spec):
+    cfg = DemandDataConfig(stores=6, items=25, days=lookback_days(spec) + DAYS, start=DAY0)
+    lake = Lake(load_settings(home=home).lake_uri)
+    land_demand_data(cfg, lake)
+    return lake, cfg.dates[-DAYS:]
+
+
+def _frame(lake, days):
+    key = ["store_id", "item_id", "ts"]
+    return lake.read_range("features", "demand", days).sort_values(key).reset_index(drop=True)
+
+
+def test_kill_9_mid_write_leaves_no_partition_and_the_retry_matches_a_clean_run(tmp_path, demand_spec):
+    clean_lake, days = _land(tmp_path / "clean", demand_spec)
+    _job(tmp_path / "clean", days)
+    expected = _frame(clean_lake, days)
+
+    lake, _ = _land(tmp_path / "killed", demand_spec)
+    zone = lake.zone("features", "demand")
+    proc = _job(tmp_path / "killed", days, wait=False)
+    deadline = time.monotonic() + 240
+    writing = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        staged = [p for p in lake.fs.glob(f"{zone}/_staging-*/**") if p.endswith(".parquet") or "_temporary" in p]
+        if staged:
+            writing = True
+            break
+        time.sleep(0.05)
+    assert writing, "the job finished or failed before it started writing; nothing was killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM, with no chance to clean up
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    assert lake.partitions("features", "demand") == [], "a killed job must publish nothing"
+    leftovers = [p.rsplit("/", 1)[-1] for p in lake.fs.ls(zone, detail=False)]
+    assert all(name.startswith("_") for name in leftovers), leftovers  # hidden from readers
+
+    _job(tmp_path / "killed", days)  # the retry
+    assert lake.partitions("features", "demand") == days
+    pd.testing.assert_frame_equal(_frame(lake, days), expected)
