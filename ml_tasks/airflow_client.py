@@ -62,6 +62,12 @@ class AirflowClient:
             body["dag_run_id"] = run_id
         return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
+    def clear_task(self, dag_id: str, run_id: str, task_id: str) -> None:
+        """Clear a task and everything downstream of it in one run, as the UI's Clear does."""
+        self.request("POST", f"/dags/{dag_id}/clearTaskInstances", json={
+            "dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "include_downstream": True,
+            "only_failed": False, "reset_dag_runs": True})
+
     def runs(self, dag_id: str) -> list[dict]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})["dag_runs"]
 

@@ -82,5 +82,4 @@ def _whole_range_passes(lake: Lake, settings: ConveyorSettings, spec: PipelineSp
               "interval_last_hour": interval_parameters(last)["interval_last_hour"]}
     # The day folders themselves: Spark skips a path whose name starts with '_' (the staging root).
     sdf = spark.read.parquet(*(lake.local_path(p) for p in staged.values()))
-    suite = load_suite(settings.expectations_dir, spec.data.features_suite)
-    return validate(sdf, suite, params).success
+    return validate(sdf, load_suite(settings.expectations_dir, spec.data.features_suite), params).success

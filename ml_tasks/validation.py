@@ -120,11 +120,28 @@ def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str
     is_spark = type(df).__module__.startswith("pyspark")
     source = ctx.data_sources.add_spark("spark") if is_spark else ctx.data_sources.add_pandas("pandas")
     batch_def = source.add_dataframe_asset("partition").add_batch_definition_whole_dataframe("whole")
-    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
-    result_format: dict[str, Any] = {"result_format": "SUMMARY"}
     present_keys = [k for k in (keys or []) if k in df.columns]
-    if present_keys and not is_spark:
+    if is_spark:
+        # Every expectation scans the data again: keep only the columns the suite reads, in memory.
+        df = _referenced_columns(df, suite).cache()
+        try:
+            # Passing data is the common case: verdicts alone need fewer Spark jobs than summaries.
+            quick = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
+                suite, expectation_parameters=parameters or {}, result_format="BOOLEAN_ONLY")
+            if quick.success:
+                return GateResult(suite=suite.name, success=True, statistics=_jsonable(quick.statistics),
+                                  validation=_jsonable(quick.to_json_dict()))
+            return _summarise(batch_def, df, suite, parameters, {"result_format": "SUMMARY"}, [])
+        finally:
+            df.unpersist()
+    result_format: dict[str, Any] = {"result_format": "SUMMARY"}
+    if present_keys:
         result_format["unexpected_index_column_names"] = present_keys
+    return _summarise(batch_def, df, suite, parameters, result_format, present_keys)
+
+
+def _summarise(batch_def, df, suite, parameters, result_format, present_keys) -> GateResult:
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
     res = batch.validate(suite, expectation_parameters=parameters or {}, result_format=result_format)
     failed = [_failure(r, present_keys) for r in res.results if not r.success]
     blocking = [f for f in failed if f["severity"] == "critical"]
@@ -136,6 +153,20 @@ def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str
         statistics=_jsonable(res.statistics),
         validation=_jsonable(res.to_json_dict()),
     )
+
+
+def _referenced_columns(df, suite):
+    """Only the columns the suite looks at (all of them if it checks the table's column set)."""
+    needed: list[str] = []
+    for exp in suite.expectations:
+        kwargs = exp.configuration.kwargs
+        if exp.expectation_type.startswith("expect_table_column"):
+            return df
+        for col in [kwargs.get("column"), *(kwargs.get("column_list") or [])]:
+            if col and col not in needed:
+                needed.append(col)
+    present = [c for c in needed if c in df.columns]
+    return df.select(*present) if present else df
 
 
 def read_error_result(suite: str, problem: str) -> GateResult:

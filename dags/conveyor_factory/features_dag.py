@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 
 from airflow.sdk import DAG, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
@@ -17,11 +19,25 @@ One run per daily data interval (or the day given as param `dt`):
 
 1. **gate_raw**: the `{raw_suite}` Great Expectations suite on `raw/{name}/dt=<day>/`. A failing
    partition is moved to `quarantine/{name}/dt=<day>/raw/` with its validation JSON and HTML
-   report, and the run stops here. After re-landing fixed data, clear this task to retry.
+   report, and the run stops here without retrying (the data, not the task, is at fault).
+   After re-landing fixed data, clear this task (with downstream) to process the day.
 2. **build_features**: the Spark job `{module}` writes the day's features to a hidden staging folder.
 3. **gate_features**: the `{features_suite}` suite on the staged Spark DataFrame.
 4. **publish_features**: an atomic rename to `features/{name}/dt=<day>/`; emits Asset `features:{name}`.
 """
+
+
+@contextmanager
+def fail_without_retry_on_bad_data():
+    """A failed gate is a verdict on the data: retrying the same data cannot change it."""
+    from airflow.exceptions import AirflowFailException
+
+    from ml_tasks.gates import GateFailed
+
+    try:
+        yield
+    except GateFailed as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 def build_features_dag(spec, default_args: dict) -> DAG:
@@ -44,7 +60,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             dt = partition_date(get_current_context())
-            result = gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, spec_, dt)
+            with fail_without_retry_on_bad_data():
+                result = gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, spec_, dt)
             print(result.summary())
             return dt.isoformat()
 
@@ -68,8 +85,9 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             spark = spark_session(settings, f"{name}_features_gate")
-            result = gate_staged_features(Lake(settings.lake_uri), settings.expectations_dir, spec_,
-                                          date.fromisoformat(day), staged, spark)
+            with fail_without_retry_on_bad_data():
+                result = gate_staged_features(Lake(settings.lake_uri), settings.expectations_dir, spec_,
+                                              date.fromisoformat(day), staged, spark)
             print(result.summary())
             return staged
 

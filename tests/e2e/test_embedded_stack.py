@@ -12,12 +12,13 @@ import socket
 import time
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from ml_tasks import registry, stack
 from ml_tasks.airflow_client import AirflowClient
 from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.demand_data import DemandDataConfig, generate_day, land_demand_data, series_params
 from ml_tasks.demo import DemoSize, seed_demo, yesterday
 from ml_tasks.lake import Lake
 from ml_tasks.settings import load_settings
@@ -125,3 +126,25 @@ def test_injected_drift_fires_the_asset_and_the_scheduler_retrains(platform):
             break
         time.sleep(5)
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
+
+
+def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(platform):
+    client, settings = platform["client"], platform["settings"]
+    lake = Lake(settings.lake_uri)
+    day = platform["normal_end"] - timedelta(days=1)
+    cfg = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=1, start=day)
+    good = generate_day(cfg, series_params(cfg), day)
+    features_before = lake.read_partition("features", "demand", day)
+    lake.write_partition(good.assign(price=-1.0), "raw", "demand", day)  # a broken price feed
+
+    run_id = client.trigger("demand_features", conf={"dt": day.isoformat()})
+    assert client.wait_for_run("demand_features", run_id, timeout=300) == "failed"
+    states = client.task_states("demand_features", run_id)
+    assert states["gate_raw"] == "failed" and states["build_features"] == "upstream_failed", states
+    assert not lake.exists("raw", "demand", day) and lake.fs.exists(lake.partition("quarantine", "demand", day) + "/raw/report.html")
+    pd.testing.assert_frame_equal(lake.read_partition("features", "demand", day), features_before)
+
+    lake.write_partition(good, "raw", "demand", day)  # fixed upstream and landed again
+    client.clear_task("demand_features", run_id, "gate_raw")
+    assert client.wait_for_run("demand_features", run_id, timeout=300) == "success"
+    assert set(client.task_states("demand_features", run_id).values()) == {"success"}
