@@ -20,6 +20,13 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _date(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD")
+
+
 @app.command()
 def up(seed: bool = typer.Option(True, help="land demo data and backfill features on first start")) -> None:
     """Start the embedded platform: MLflow, Airflow (api-server, scheduler, dag-processor, triggerer)."""
@@ -105,10 +112,12 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
     from ml_tasks.lake import Lake
 
     try:
-        first = date.fromisoformat(start) if start else yesterday() - timedelta(days=days - 1)
+        first = _date("--start", start) if start else yesterday() - timedelta(days=days - 1)
+        if drift_kind not in ("price", "demand", "concept"):
+            _fail(f"--drift-kind {drift_kind!r} is unknown; expected price, demand or concept")
         cfg = DemandDataConfig(stores=stores, items=items, days=days, seed=seed, start=first,
-                               drift_from=date.fromisoformat(drift_from) if drift_from else None,
-                               drift_kind=drift_kind, bad_days=tuple(date.fromisoformat(d) for d in bad_day),
+                               drift_from=_date("--drift-from", drift_from) if drift_from else None,
+                               drift_kind=drift_kind, bad_days=tuple(_date("--bad-day", d) for d in bad_day),
                                bad_records=bad_records)
     except ValueError as exc:
         _fail(str(exc))
@@ -129,9 +138,9 @@ def backfill_features_cmd(pipeline: str, start: str, end: str) -> None:
     settings = load_settings()
     try:
         spec = load_spec(pipeline, settings.specs_dir)
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except (SpecError, ValueError) as exc:
+    except SpecError as exc:
         _fail(str(exc))
+    first, last = _date("START", start), _date("END", end)
     if last < first:
         _fail(f"end {last} is before start {first}")
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
