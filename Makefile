@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-fast constraints clean bench-features
+.PHONY: venv up down status demo test test-fast constraints clean bench bench-features bench-training
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ constraints: venv
 clean: down
 	rm -rf $(VENV) .conveyor
 
+## Every benchmark; each prints ratios against a peer measured in the same run.
+bench: bench-features bench-training
+
 ## Spark feature job vs DuckDB at 1M and 10M rows, gate cost, incremental day vs full recompute.
 bench-features: venv
 	$(BIN)/python bench/bench_features.py
+
+## Lightning loop vs plain PyTorch (samples/s), data-module throughput, LightGBM fit time.
+bench-training: venv
+	$(BIN)/python bench/bench_training.py

@@ -58,7 +58,8 @@ def check_drift(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_co
     cols = list(spec.drift.columns)
     current = lake.read_range("features", spec.name, dates, columns=cols)
     with tempfile.TemporaryDirectory() as tmp:
-        ref_file = mlflow.artifacts.download_artifacts(run_id=champion.run_id, artifact_path="reference/features.parquet", dst_path=tmp)
+        reference_run = (champion.tags or {}).get("conveyor.reference_run_id", champion.run_id)
+        ref_file = mlflow.artifacts.download_artifacts(run_id=reference_run, artifact_path="reference/features.parquet", dst_path=tmp)
         reference = pd.read_parquet(ref_file, columns=cols)
 
     snapshot = Report([DataDriftPreset(columns=cols, drift_share=spec.drift.drift_share_threshold)]).run(

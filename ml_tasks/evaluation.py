@@ -31,3 +31,29 @@ def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
         out["naive_mae"] = naive_mae
         out["mase"] = model_mae / naive_mae if naive_mae and naive_mae > 0 else float("nan")
     return out
+
+
+def segment_metrics(frame, prediction, segment: str, target: str, naive: str) -> dict[str, dict[str, float]]:
+    """The same metrics per value of ``segment`` (per store, say), on the same rows."""
+    import pandas as pd
+
+    data = frame.assign(_pred=np.asarray(prediction, dtype=float))
+    out = {}
+    for value, part in data.groupby(segment, observed=True):
+        out[str(value)] = regression_metrics(part[target], part["_pred"], part[naive])
+    return dict(sorted(out.items())) if out else pd.Series(dtype=float).to_dict()
+
+
+def permutation_importance(predict, frame, features: list[str], target: str, seed: int = 0,
+                           max_rows: int = 20_000) -> dict[str, float]:
+    """Increase in MAE when one feature's values are shuffled (model-agnostic, on held-out rows)."""
+    rng = np.random.default_rng(seed)
+    sample = frame.sample(n=min(len(frame), max_rows), random_state=seed) if len(frame) > max_rows else frame
+    y = sample[target].to_numpy(dtype=float)
+    base = float(np.mean(np.abs(predict(sample) - y)))
+    out = {}
+    for col in features:
+        shuffled = sample.copy()
+        shuffled[col] = rng.permutation(shuffled[col].to_numpy())
+        out[col] = float(np.mean(np.abs(predict(shuffled) - y))) - base
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))

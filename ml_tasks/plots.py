@@ -1,21 +1,27 @@
-"""Pictures people would rather see than read, saved as files for MLflow artifacts."""
+"""Pictures people would rather see than read, saved as PNG files for MLflow artifacts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ml_tasks.spec import PipelineSpec
 
 
-def forecast_plot(frame: pd.DataFrame, spec: PipelineSpec, path: Path, n_series: int = 4) -> Path:
-    """Forecast vs actual for the busiest few series of ``frame`` (needs a ``prediction`` column)."""
+def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def forecast_plot(frame: pd.DataFrame, spec: PipelineSpec, path: Path, n_series: int = 4) -> Path:
+    """Forecast vs actual for the busiest few series of ``frame`` (needs a ``prediction`` column)."""
+    plt = _plt()
     keys, ts, target = list(spec.data.keys), spec.data.timestamp, spec.data.target
     busiest = frame.groupby(keys)[target].sum().nlargest(n_series).index
     fig, axes = plt.subplots(len(busiest), 1, figsize=(11, 2.6 * max(len(busiest), 1)), squeeze=False)
@@ -28,6 +34,36 @@ def forecast_plot(frame: pd.DataFrame, spec: PipelineSpec, path: Path, n_series:
         ax.set_title(" / ".join(str(k) for k in key), fontsize=9)
         ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(f"{spec.name}: holdout forecast vs actual")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def residual_plots(frame: pd.DataFrame, spec: PipelineSpec, path: Path) -> Path:
+    """Residual distribution and mean absolute error by hour of day, side by side."""
+    plt = _plt()
+    residual = frame["prediction"] - frame[spec.data.target]
+    by_hour = residual.abs().groupby(pd.to_datetime(frame[spec.data.timestamp]).dt.hour).mean()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    left.hist(residual.clip(residual.quantile(0.005), residual.quantile(0.995)), bins=60)
+    left.set_title("residuals (forecast - actual)")
+    right.bar(by_hour.index, by_hour.to_numpy())
+    right.set_title("mean absolute error by hour of day (UTC)")
+    right.set_xlabel("hour")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def importance_plot(importance: dict[str, float], title: str, path: Path) -> Path:
+    plt = _plt()
+    names = list(importance)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(names) + 1))
+    ax.barh(names, np.array([importance[n] for n in names]))
+    ax.set_title(title)
+    ax.set_xlabel("MAE increase when shuffled")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

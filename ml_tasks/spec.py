@@ -59,13 +59,42 @@ class LightGBMSpec(_Strict):
     colsample_bytree: float = 1.0
 
 
+class LightningSpec(_Strict):
+    max_epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=4096, ge=1)
+    lr: float = Field(default=3e-3, gt=0)
+    weight_decay: float = Field(default=1e-5, ge=0)
+    embedding_dim: int = Field(default=8, ge=1)
+    hidden: list[int] = Field(default=[128, 64], min_length=1)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    patience: int = Field(default=2, ge=1)
+    val_days: int = Field(default=3, ge=1, description="newest training days used for early stopping")
+    num_workers: int = Field(default=0, ge=0)
+
+
+class ResourcesSpec(_Strict):
+    """Where the neural training task runs: a GPU worker queue or pod, per executor."""
+
+    gpu: bool = True
+    gpus: int = Field(default=1, ge=1)
+    queue: str = "gpu"
+    node_selector: dict[str, str] = {"nvidia.com/gpu.present": "true"}
+    tolerations: list[dict[str, str]] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    memory: str = "8Gi"
+    cpu: str = "4"
+
+
 class TrainingSpec(_Strict):
     schedule: str = "0 2 * * *"
     window_days: int = Field(ge=2)
     holdout_days: int = Field(ge=1)
     min_train_rows: int = Field(default=1000, ge=1)
     seed: int = 42
+    models: list[Literal["lightgbm", "lightning"]] = Field(default=["lightgbm", "lightning"], min_length=1)
     lightgbm: LightGBMSpec = LightGBMSpec()
+    lightning: LightningSpec = LightningSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
 
     @field_validator("holdout_days")
     @classmethod

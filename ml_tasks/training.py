@@ -1,9 +1,12 @@
-"""Training: a time-based split of the feature window, a LightGBM model, logged and registered.
+"""Training: a time-based plan, every model family fit on it, the better one registered.
 
-The newest ``holdout_days`` feature partitions of the window are the holdout; the days before
-them train the model. Every run records its lineage (feature partitions with a content hash,
-the training window, params, the Airflow run and the code version) and a sample of its training
-features, which the drift check later uses as the reference distribution.
+`plan_training` fixes the window (the newest ``window_days`` feature partitions, the last
+``holdout_days`` held out) and opens a parent MLflow run with the lineage: feature partitions
+and their content hash, the Airflow run, the code version. `train_model` fits one family on the
+training days inside a child run, with a rolling-origin backtest before the holdout, holdout
+metrics overall and per store, plots and the logged model. `register_best` registers the family
+with the lower holdout error as a new version, with a model card. In Airflow these are separate
+tasks (the neural one can run on a GPU worker); `train_challenger` runs them in sequence.
 """
 
 from __future__ import annotations
@@ -21,13 +24,12 @@ import numpy as np
 import pandas as pd
 
 from ml_tasks import registry
-from ml_tasks.evaluation import regression_metrics
+from ml_tasks.evaluation import permutation_importance, regression_metrics, segment_metrics
 from ml_tasks.lake import Lake
 from ml_tasks.settings import REPO_ROOT, ConveyorSettings
 from ml_tasks.spec import PipelineSpec
 
 log = logging.getLogger(__name__)
-MODEL_CODE = Path(__file__).parent / "model_code" / "lightgbm_model.py"
 SEASONAL_NAIVE = "lag_168h"
 
 
@@ -43,6 +45,17 @@ class TrainingWindow:
     @property
     def all_dates(self) -> list[date]:
         return [*self.train_dates, *self.holdout_dates]
+
+    def folds(self, n: int, size: int) -> list[tuple[list[date], list[date]]]:
+        """Rolling-origin folds before the holdout: (train days, test days), oldest first."""
+        out = []
+        for k in range(n, 0, -1):
+            end = len(self.train_dates) - (k - 1) * size
+            start = end - size
+            if start < size:  # keep at least as many training days as test days
+                continue
+            out.append((self.train_dates[:start], self.train_dates[start:end]))
+        return out
 
 
 def select_window(lake: Lake, spec: PipelineSpec, end: date | None = None) -> TrainingWindow:
@@ -97,108 +110,127 @@ def code_version() -> str:
         return f"conveyor-{version('conveyor')}"
 
 
-def fit_lightgbm(train: pd.DataFrame, spec: PipelineSpec, features: list[str], categorical: list[str]):
-    """Fit the baseline model; returns the booster and the categories of each key column."""
-    import lightgbm as lgb
-
-    categories = {c: sorted(train[c].astype(str).unique().tolist()) for c in categorical}
-    X = _encode(train[features], categories)
-    y = train[spec.data.target].astype(float)
-    p = spec.training.lightgbm
-    model = lgb.LGBMRegressor(
-        objective=p.objective, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
-        n_estimators=p.n_estimators, min_child_samples=p.min_child_samples, subsample=p.subsample,
-        subsample_freq=p.subsample_freq, colsample_bytree=p.colsample_bytree,
-        random_state=spec.training.seed, deterministic=True, force_row_wise=True, n_jobs=2, verbose=-1,
-    )
-    model.fit(X, y, categorical_feature=categorical)
-    return model.booster_, categories
-
-
-def _encode(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
-    frame = frame.copy()
-    for col, cats in categories.items():
-        frame[col] = pd.Categorical(frame[col].astype("string"), categories=cats)
-    return frame
-
-
-def train_challenger(
-    settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None, end: date | None = None
-) -> dict:
-    """Train, evaluate on the holdout, log to MLflow and register a new model version.
-
-    Returns a small dict (safe for XCom): run id, version, holdout metrics and dates.
-    """
+def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None,
+                  end: date | None = None) -> dict:
+    """Fix the window and open the parent run that every model's run hangs under."""
     import mlflow
-    from mlflow.models import infer_signature
-
-    from ml_tasks.plots import forecast_plot
 
     lake = Lake(settings.lake_uri)
     window = select_window(lake, spec, end)
-    features = feature_names(spec)
-    categorical = list(spec.data.keys)
-    target = spec.data.target
-    df = load_features(lake, spec, window.all_dates)
-    train = df[df["dt"].isin(window.train_dates)]
-    holdout = df[df["dt"].isin(window.holdout_dates)].reset_index(drop=True)
-    if len(train) < spec.training.min_train_rows:
-        raise TrainingDataError(f"pipeline {spec.name!r}: {len(train)} training rows, need {spec.training.min_train_rows}")
-
     registry.ensure_experiment(settings, registry.training_experiment(spec.name))
-    tags = {"conveyor.pipeline": spec.name, "conveyor.code_version": code_version(), **(run_context or {})}
-    with mlflow.start_run(run_name=f"{spec.name}-lightgbm", tags=tags) as run:
-        mlflow.log_params({
-            "model": "lightgbm", **{f"lgbm.{k}": v for k, v in spec.training.lightgbm.model_dump().items()},
-            "seed": spec.training.seed, "train_start": window.train_dates[0], "train_end": window.train_dates[-1],
-            "holdout_start": window.holdout_dates[0], "holdout_end": window.holdout_dates[-1],
-            "train_rows": len(train), "holdout_rows": len(holdout), "n_features": len(features),
-        })
-        mlflow.set_tags({
+    tags = {"conveyor.pipeline": spec.name, "conveyor.code_version": code_version(),
             "conveyor.feature_partitions": json.dumps([d.isoformat() for d in window.all_dates]),
-            "conveyor.features_sha256": partitions_fingerprint(lake, spec, window.all_dates),
-        })
-        log.info("training LightGBM on %d rows (%s..%s), holdout %d rows",
-                 len(train), window.train_dates[0], window.train_dates[-1], len(holdout))
-        booster, categories = fit_lightgbm(train, spec, features, categorical)
-        prediction = np.clip(booster.predict(_encode(holdout[features], categories)), 0.0, None)
-        metrics = regression_metrics(holdout[target], prediction, holdout[SEASONAL_NAIVE])
-        mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
-
+            "conveyor.features_sha256": partitions_fingerprint(lake, spec, window.all_dates), **(run_context or {})}
+    with mlflow.start_run(run_name=f"{spec.name}-train", tags=tags) as parent:
+        mlflow.log_params({"train_start": window.train_dates[0], "train_end": window.train_dates[-1],
+                           "holdout_start": window.holdout_dates[0], "holdout_end": window.holdout_dates[-1],
+                           "models": ",".join(spec.training.models), "seed": spec.training.seed})
+        # The drift check compares new data with this sample of what the models learned from.
+        recent = load_features(lake, spec, window.train_dates[-14:])
+        reference = recent.sample(n=min(len(recent), spec.drift.reference_sample_rows),
+                                  random_state=spec.training.seed).drop(columns=["dt"])
         with tempfile.TemporaryDirectory() as tmp:
-            booster_path = Path(tmp) / "booster.txt"
-            booster.save_model(str(booster_path))
-            meta_path = Path(tmp) / "metadata.json"
-            meta_path.write_text(json.dumps({"features": features, "categories": categories, "target": target}))
-            reference = train.sample(n=min(len(train), spec.drift.reference_sample_rows), random_state=spec.training.seed)
-            ref_path = Path(tmp) / "features.parquet"
-            reference.drop(columns=["dt"]).to_parquet(ref_path, index=False)
-            mlflow.log_artifact(str(ref_path), artifact_path="reference")
-            plot_path = forecast_plot(holdout.assign(prediction=prediction), spec, Path(tmp) / "holdout_forecast.png")
-            mlflow.log_artifact(str(plot_path), artifact_path="plots")
-
-            example = holdout[features].head(5)
-            signature = infer_signature(example, pd.Series(prediction[:5], name="prediction"))
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(MODEL_CODE),
-                artifacts={"booster": str(booster_path), "metadata": str(meta_path)},
-                signature=signature,
-                pip_requirements=_model_requirements(),
-                registered_model_name=registry.model_name(spec.name),
-            )
-        version = str(info.registered_model_version)
-        log.info("registered %s version %s (run %s): %s", spec.name, version, run.info.run_id, metrics)
-    return {
-        "run_id": run.info.run_id,
-        "version": version,
-        "metrics": metrics,
-        "holdout_dates": [d.isoformat() for d in window.holdout_dates],
-        "train_dates": [window.train_dates[0].isoformat(), window.train_dates[-1].isoformat()],
-    }
+            reference.to_parquet(Path(tmp) / "features.parquet", index=False)
+            mlflow.log_artifact(str(Path(tmp) / "features.parquet"), artifact_path="reference")
+    return {"parent_run_id": parent.info.run_id, "tags": tags,
+            "train_dates": [d.isoformat() for d in window.train_dates],
+            "holdout_dates": [d.isoformat() for d in window.holdout_dates]}
 
 
-def _model_requirements() -> list[str]:
-    from importlib.metadata import version
+def _window(plan: dict) -> TrainingWindow:
+    return TrainingWindow([date.fromisoformat(d) for d in plan["train_dates"]],
+                          [date.fromisoformat(d) for d in plan["holdout_dates"]])
 
-    return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow")]
+
+def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind: str) -> dict:
+    """Backtest, fit and evaluate one model family in a child run; returns its XCom-sized summary."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from ml_tasks.model_trainers import TRAINERS
+    from ml_tasks.plots import forecast_plot, importance_plot, residual_plots
+
+    lake = Lake(settings.lake_uri)
+    window = _window(plan)
+    features, target = feature_names(spec), spec.data.target
+    holdout = load_features(lake, spec, window.holdout_dates).reset_index(drop=True)
+    registry.ensure_experiment(settings, registry.training_experiment(spec.name))
+    tags = {**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind}
+    with mlflow.start_run(run_name=f"{spec.name}-{kind}", tags=tags) as run:
+        backtest = []
+        for i, (train_days, test_days) in enumerate(window.folds(spec.training.backtest_folds, spec.training.holdout_days)):
+            fold_model = TRAINERS[kind](spec, features)
+            fold_model.fit(lake, train_days)
+            test = load_features(lake, spec, test_days)
+            m = regression_metrics(test[target], fold_model.predict(test), test[SEASONAL_NAIVE])
+            backtest.append({"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m})
+            mlflow.log_metrics({f"backtest_{k}": v for k, v in m.items()}, step=i)
+            log.info("%s backtest fold %d (%s..%s): %s", kind, i, test_days[0], test_days[-1], m)
+
+        model = TRAINERS[kind](spec, features)
+        from pytorch_lightning.loggers import MLFlowLogger
+
+        logger = MLFlowLogger(experiment_name=registry.training_experiment(spec.name),
+                              tracking_uri=settings.mlflow_tracking_uri, run_id=run.info.run_id) if kind == "lightning" else None
+        facts = model.fit(lake, window.train_dates, logger=logger)
+        prediction = model.predict(holdout)
+        metrics = regression_metrics(holdout[target], prediction, holdout[SEASONAL_NAIVE])
+        segments = segment_metrics(holdout, prediction, spec.data.keys[0], target, SEASONAL_NAIVE)
+        mlflow.log_params({**model.params(), **{f"fit.{k}": v for k, v in facts.items()}})
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
+        mlflow.log_metrics({f"segment.{seg}.{k}": v for seg, m in segments.items() for k, v in m.items() if k in ("mae", "mase")})
+        if backtest:
+            mlflow.log_metrics({f"backtest_mean_{k}": float(np.mean([b[k] for b in backtest]))
+                                for k in ("mae", "rmse", "wape", "mase")})
+        importance = permutation_importance(model.predict, holdout, features, target, seed=spec.training.seed)
+        scored = holdout.assign(prediction=prediction)
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            forecast_plot(scored, spec, t / "holdout_forecast.png")
+            residual_plots(scored, spec, t / "residuals_and_error_by_hour.png")
+            importance_plot(importance, f"{kind}: permutation importance (holdout)", t / "feature_importance.png")
+            (t / "evaluation.json").write_text(json.dumps(
+                {"holdout": metrics, "backtest": backtest, "segments": segments, "importance": importance}, indent=1))
+            mlflow.log_artifacts(tmp, artifact_path="evaluation")
+        signature = infer_signature(holdout[features].head(5), pd.Series(prediction[:5], name="prediction"))
+        info = model.log_model(holdout[features].head(5), signature)
+        log.info("%s: holdout %s", kind, metrics)
+    return {"kind": kind, "run_id": run.info.run_id, "model_uri": info.model_uri, "metrics": metrics,
+            "backtest_mean_mase": float(np.mean([b["mase"] for b in backtest])) if backtest else None,
+            "segments": {s: round(m["mae"], 4) for s, m in segments.items()}, "fit": facts}
+
+
+def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, results: list[dict]) -> dict:
+    """Register the family with the lower holdout error (the spec's metric) as a new version."""
+    import mlflow
+
+    from ml_tasks.model_card import render_model_card
+
+    client = registry.connect(settings)
+    metric = spec.promotion.metric
+    best = min(results, key=lambda r: (np.nan_to_num(r["metrics"][metric], nan=np.inf), r["kind"]))
+    version = mlflow.register_model(best["model_uri"], registry.model_name(spec.name))
+    name, v = registry.model_name(spec.name), str(version.version)
+    for key, value in {**plan["tags"], "conveyor.model_family": best["kind"], "conveyor.run_id": best["run_id"],
+                       "conveyor.parent_run_id": plan["parent_run_id"], "conveyor.reference_run_id": plan["parent_run_id"],
+                       "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",
+                       "conveyor.holdout_window": f"{plan['holdout_dates'][0]}..{plan['holdout_dates'][-1]}",
+                       "conveyor.candidates": json.dumps({r["kind"]: r["metrics"][metric] for r in results})}.items():
+        client.set_model_version_tag(name, v, key, str(value))
+    card = render_model_card(spec, v, best, results, plan)
+    client.update_model_version(name, v, description=card)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "model_card.md").write_text(card)
+        client.log_artifact(best["run_id"], str(Path(tmp) / "model_card.md"))
+    log.info("registered %s version %s from %s (%s=%.4f)", name, v, best["kind"], metric, best["metrics"][metric])
+    return {"run_id": best["run_id"], "version": v, "model": best["kind"], "metrics": best["metrics"],
+            "holdout_dates": plan["holdout_dates"], "train_dates": [plan["train_dates"][0], plan["train_dates"][-1]],
+            "candidates": {r["kind"]: r["metrics"] for r in results}}
+
+
+def train_challenger(settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None,
+                     end: date | None = None) -> dict:
+    """Plan, train every family the spec lists, register the better one; returns its summary."""
+    plan = plan_training(settings, spec, run_context, end)
+    results = [train_model(settings, spec, plan, kind) for kind in spec.training.models]
+    return register_best(settings, spec, plan, results)

@@ -19,7 +19,8 @@ def build_pipeline_dags(pipeline: str) -> dict:
     from ml_tasks.settings import load_settings
     from ml_tasks.spec import load_spec
 
-    spec = load_spec(pipeline, load_settings().specs_dir)
+    settings = load_settings()
+    spec = load_spec(pipeline, settings.specs_dir)
     default_args = {
         "owner": spec.owner,
         "retries": 1,
@@ -27,7 +28,7 @@ def build_pipeline_dags(pipeline: str) -> dict:
     }
     dags = [
         build_features_dag(spec, default_args),
-        build_train_dag(spec, default_args),
+        build_train_dag(spec, default_args, settings.mode),
         build_score_dag(spec, default_args),
         build_drift_dag(spec, default_args),
     ]

@@ -8,6 +8,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import model_asset, retrain_request_asset
 from conveyor_factory.common import pipeline_dag
+from conveyor_factory.routing import gpu_task_kwargs
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
 
 DOC = """
@@ -21,7 +22,7 @@ same rows. A promotion emits Asset `model:{name}`.
 """
 
 
-def build_train_dag(spec, default_args: dict) -> DAG:
+def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
     name = spec.name
     with pipeline_dag(
         spec, "train",
@@ -37,13 +38,37 @@ def build_train_dag(spec, default_args: dict) -> DAG:
     ) as dag:
 
         @task
-        def train() -> dict:
-            from ml_tasks.training import train_challenger
+        def plan() -> dict:
+            from ml_tasks.training import plan_training
 
             settings, spec_ = settings_and_spec(name)
             context = get_current_context()
-            result = train_challenger(settings, spec_, run_tags(context), end=optional_date(context))
-            print(f"registered {name} version {result['version']}: {result['metrics']}")
+            planned = plan_training(settings, spec_, run_tags(context), end=optional_date(context))
+            print(f"training window {planned['train_dates'][0]}..{planned['train_dates'][-1]}, "
+                  f"holdout {planned['holdout_dates'][0]}..{planned['holdout_dates'][-1]}")
+            return planned
+
+        def trainer(kind: str):
+            routing = gpu_task_kwargs(spec, mode) if kind == "lightning" else {}
+
+            @task(task_id=f"train_{kind}", **routing)
+            def train(planned: dict) -> dict:
+                from ml_tasks.training import train_model
+
+                settings, spec_ = settings_and_spec(name)
+                result = train_model(settings, spec_, planned, kind)
+                print(f"{kind}: holdout {result['metrics']}; backtest mean MASE {result['backtest_mean_mase']}")
+                return result
+
+            return train
+
+        @task
+        def register(planned: dict, results: list[dict]) -> dict:
+            from ml_tasks.training import register_best
+
+            settings, spec_ = settings_and_spec(name)
+            result = register_best(settings, spec_, planned, list(results))
+            print(f"registered {name} version {result['version']} ({result['model']}): {result['metrics']}")
             return result
 
         @task
@@ -65,6 +90,8 @@ def build_train_dag(spec, default_args: dict) -> DAG:
                 "version": decision["version"], "reason": decision["reason"]}
             return decision["version"]
 
-        decision = promote(train())
+        planned = plan()
+        results = [trainer(kind)(planned) for kind in spec.training.models]
+        decision = promote(register(planned, results))
         promoted(decision) >> announce_champion(decision)
     return dag

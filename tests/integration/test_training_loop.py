@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pandas as pd
@@ -17,7 +18,7 @@ from spark_jobs.features_job import lookback_days
 from ..conftest import DAY0
 
 pytestmark = pytest.mark.spark
-HISTORY = 16
+HISTORY = 24
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +47,17 @@ def test_first_model_becomes_champion_with_lineage(loop):
     run = client.get_run(champion.run_id)
     assert run.data.tags["airflow.dag_id"] == "test"
     assert len(run.data.tags["conveyor.features_sha256"]) == 64
-    assert "holdout_mase" in run.data.metrics and run.data.params["holdout_end"] == loop["cfg"].dates[-1].isoformat()
-    artifacts = {a.path for a in client.list_artifacts(champion.run_id, "reference")}
+    assert "holdout_mase" in run.data.metrics and "backtest_mean_mase" in run.data.metrics
+    tags = champion.tags
+    assert tags["conveyor.holdout_window"].endswith(loop["cfg"].dates[-1].isoformat())
+    assert tags["conveyor.model_family"] in ("lightgbm", "lightning")
+    assert set(json.loads(tags["conveyor.candidates"])) == {"lightgbm", "lightning"}
+    assert champion.description.startswith(f"# demand v{champion.version}")
+    artifacts = {a.path for a in client.list_artifacts(tags["conveyor.reference_run_id"], "reference")}
     assert artifacts == {"reference/features.parquet"}
+    evaluation = {a.path for a in client.list_artifacts(champion.run_id, "evaluation")}
+    assert {"evaluation/holdout_forecast.png", "evaluation/residuals_and_error_by_hour.png",
+            "evaluation/feature_importance.png", "evaluation/evaluation.json"} <= evaluation
 
 
 def test_champion_loads_from_the_registry_alias_and_forecasts(loop):
@@ -71,7 +80,8 @@ def test_retraining_on_identical_data_keeps_the_champion(loop, demand_spec):
 
     again = train_challenger(loop["settings"], demand_spec)
     decision = promote_if_better(loop["settings"], demand_spec, again)
-    assert again["metrics"]["mae"] == pytest.approx(loop["trained"]["metrics"]["mae"])  # same seed, same data
+    for kind in ("lightgbm", "lightning"):  # same seed, same data, same metrics
+        assert again["candidates"][kind]["mae"] == pytest.approx(loop["trained"]["candidates"][kind]["mae"], rel=1e-6)
     assert not decision["promoted"] and decision["champion"] == loop["trained"]["version"]
     client = registry.connect(loop["settings"])
     assert str(registry.version_by_alias(client, "demand", registry.CHALLENGER).version) == again["version"]
@@ -106,3 +116,27 @@ def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loo
     client = registry.connect(settings)
     files = {a.path for a in client.list_artifacts(loud["report_run_id"], "drift")}
     assert {"drift/data_drift.html", "drift/data_drift.json"} <= files
+
+
+def test_both_families_are_evaluated_on_the_same_rows_and_the_better_one_registered(loop):
+    trained = loop["trained"]
+    assert set(trained["candidates"]) == {"lightgbm", "lightning"}
+    naive = {kind: m["naive_mae"] for kind, m in trained["candidates"].items()}
+    assert naive["lightgbm"] == naive["lightning"]  # identical holdout rows
+    best = min(trained["candidates"], key=lambda k: trained["candidates"][k]["mae"])
+    assert trained["model"] == best
+
+
+def test_the_lightning_model_loads_from_its_logged_pyfunc_and_predicts(loop, demand_spec):
+    """The neural model's pyfunc carries its network code; it predicts like the trainer did."""
+    import mlflow
+
+    from ml_tasks.training import plan_training, train_model
+
+    plan = plan_training(loop["settings"], demand_spec)
+    result = train_model(loop["settings"], demand_spec, plan, "lightning")
+    model = mlflow.pyfunc.load_model(result["model_uri"])
+    features = loop["lake"].read_partition("features", "demand", loop["cfg"].dates[-1])
+    prediction = model.predict(features)
+    assert len(prediction) == len(features) and (prediction > 0).all()
+    assert result["metrics"]["mase"] < 1.5 and result["fit"]["accelerator"] == "cpu"
