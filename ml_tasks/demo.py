@@ -120,7 +120,10 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
     decision = json.loads(latest.tags.get("conveyor.promotion_decision", "{}"))
     return {
         "champion_version": champion.version,
-        "champion_metrics": {k.removeprefix("holdout_"): round(v, 4) for k, v in run.data.metrics.items()},
+        "champion_model": (champion.tags or {}).get("conveyor.model_family", "?"),
+        "champion_metrics": {k.removeprefix("holdout_"): round(v, 4) for k, v in run.data.metrics.items()
+                             if k.startswith("holdout_")},
+        "candidates_holdout_mae": _candidates(champion),
         "predictions_written": len(predictions),
         "drift_before": {k: before[k] for k in ("drift_detected", "drift_share")},
         "drift_after_injection": {k: after[k] for k in ("drift_detected", "drift_share")},
@@ -129,6 +132,11 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
         "seconds": round(time.monotonic() - t0),
         "mlflow_db": settings.mlflow_tracking_uri,
     }
+
+
+def _candidates(version) -> dict:
+    """Holdout error of every family trained for this version (the spec's promotion metric)."""
+    return {k: round(v, 4) for k, v in json.loads((version.tags or {}).get("conveyor.candidates", "{}")).items()}
 
 
 def _latest_drift(settings: ConveyorSettings) -> dict:
