@@ -106,8 +106,15 @@ class TrainingSpec(_Strict):
 
 
 class PromotionSpec(_Strict):
-    metric: Literal["mae", "rmse", "wape", "mase"] = "mae"
-    min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """The champion/challenger gate (see ml_tasks/promotion_gate.py)."""
+
+    metric: Literal["mae", "rmse"] = "mae"
+    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    bootstrap_samples: int = Field(default=2000, ge=100)
+    mode: Literal["superiority", "non_inferiority"] = "superiority"
+    margin: float = Field(default=0.0, ge=0.0, lt=0.5, description="relative margin for non-inferiority")
+    thresholds: dict[Literal["mae", "rmse", "wape", "mase"], float] = {"mase": 1.0}
+    guardrail_tolerance: float = Field(default=0.15, ge=0.0)
 
 
 class ScoringSpec(_Strict):

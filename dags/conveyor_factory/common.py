@@ -6,9 +6,11 @@ from datetime import datetime, timezone
 
 from airflow.sdk import DAG, Param
 
+__all__ = ["Param", "pipeline_dag"]
+
 
 def pipeline_dag(spec, kind: str, *, schedule, description: str, doc_md: str, dt_help: str,
-                 default_args: dict, max_active_runs: int = 1) -> DAG:
+                 default_args: dict, max_active_runs: int = 1, extra_params: dict | None = None) -> DAG:
     """A DAG named ``<pipeline>_<kind>`` with the house defaults; use it as a context manager."""
     start = spec.features.start_date
     return DAG(
@@ -20,6 +22,6 @@ def pipeline_dag(spec, kind: str, *, schedule, description: str, doc_md: str, dt
         max_active_runs=max_active_runs,
         default_args=default_args,
         tags=["conveyor", spec.name, *spec.tags, kind],
-        params={"dt": Param("", type="string", description=dt_help)},
+        params={"dt": Param("", type="string", description=dt_help), **(extra_params or {})},
         doc_md=doc_md,
     )

@@ -7,7 +7,7 @@ from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import model_asset, retrain_request_asset
-from conveyor_factory.common import pipeline_dag
+from conveyor_factory.common import Param, pipeline_dag
 from conveyor_factory.routing import gpu_task_kwargs
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
 
@@ -33,6 +33,8 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
         ),
         dt_help="Last feature day to train on (YYYY-MM-DD); empty = latest",
         default_args=default_args,
+        extra_params={"force": Param(False, type="boolean",
+                                     description="Promote the new version even if the gate says no (recorded as forced)")},
         doc_md=DOC.format(name=name, cron=spec.training.schedule, window=spec.training.window_days,
                           holdout=spec.training.holdout_days, metric=spec.promotion.metric),
     ) as dag:
@@ -76,7 +78,9 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
             from ml_tasks.promotion import promote_if_better
 
             settings, spec_ = settings_and_spec(name)
-            decision = promote_if_better(settings, spec_, trained, run_tags(get_current_context()))
+            context = get_current_context()
+            force = bool((context.get("params") or {}).get("force"))
+            decision = promote_if_better(settings, spec_, trained, run_tags(context), force=force)
             print(f"promotion decision: {decision}")
             return decision
 

@@ -40,7 +40,7 @@ def loop(tmp_path_factory, demand_spec, spark):
 
 
 def test_first_model_becomes_champion_with_lineage(loop):
-    assert loop["decision"]["promoted"] and loop["decision"]["reason"] == "no champion yet"
+    assert loop["decision"]["promoted"] and loop["decision"]["reason"].startswith("first model of the pipeline")
     client = registry.connect(loop["settings"])
     champion = registry.version_by_alias(client, "demand", registry.CHAMPION)
     assert str(champion.version) == loop["trained"]["version"]
@@ -140,3 +140,35 @@ def test_the_lightning_model_loads_from_its_logged_pyfunc_and_predicts(loop, dem
     prediction = model.predict(features)
     assert len(prediction) == len(features) and (prediction > 0).all()
     assert result["metrics"]["mase"] < 1.5 and result["fit"]["accelerator"] == "cpu"
+
+
+def _variant(spec, seed=None, trees=None):
+    """The demand spec with LightGBM only, optionally another seed or a (too) small forest."""
+    lgbm = spec.training.lightgbm.model_copy(update={"n_estimators": trees} if trees else {})
+    training = spec.training.model_copy(update={"models": ["lightgbm"], "lightgbm": lgbm,
+                                                **({"seed": seed} if seed is not None else {})})
+    return spec.model_copy(update={"training": training})
+
+
+def test_gate_promotes_a_clearly_better_model_but_not_one_better_by_noise(loop, demand_spec, tmp_path):
+    from ml_tasks.promotion import promote_if_better
+    from ml_tasks.training import train_challenger
+
+    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'gate.db'}",
+                                                   "mlflow_artifacts_dir": str(tmp_path / "artifacts")})
+    weak = train_challenger(settings, _variant(demand_spec, trees=5))
+    forced = promote_if_better(settings, demand_spec, weak, force=True)  # a weak champion, put there by hand
+    assert forced["promoted"]  # forced only if it failed the thresholds
+
+    strong = train_challenger(settings, _variant(demand_spec))
+    decision = promote_if_better(settings, demand_spec, strong)
+    assert decision["promoted"], decision["reason"]
+    assert decision["checks"]["paired_bootstrap"]["ci_high"] < 0
+
+    reseeded = train_challenger(settings, _variant(demand_spec, seed=7))  # as good, by a different draw
+    noise = promote_if_better(settings, demand_spec, reseeded)
+    assert not noise["promoted"], noise["reason"]
+    boot = noise["checks"]["paired_bootstrap"]
+    assert boot["ci_low"] < 0 < boot["ci_high"] or boot["ci_low"] > 0
+    client = registry.connect(settings)
+    assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == strong["version"]

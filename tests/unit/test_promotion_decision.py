@@ -1,26 +1,81 @@
-import math
+"""The promotion gate as a pure function, on synthetic per-row errors."""
 
-from ml_tasks.promotion import decide
+import numpy as np
+import pytest
 
+from ml_tasks.promotion_gate import GateConfig, decide, paired_bootstrap
 
-def test_first_model_becomes_champion():
-    d = decide("mae", {"mae": 3.0}, None)
-    assert d.promote and d.reason == "no champion yet"
-
-
-def test_lower_error_on_the_same_rows_promotes():
-    assert decide("mae", {"mae": 0.9}, {"mae": 1.0}).promote
-
-
-def test_equal_or_worse_error_keeps_the_champion():
-    assert not decide("mae", {"mae": 1.0}, {"mae": 1.0}).promote
-    assert not decide("mae", {"mae": 1.2}, {"mae": 1.0}).promote
+RNG = np.random.default_rng(0)
+N_CLUSTERS, PER = 200, 24
+CLUSTERS = np.repeat(np.arange(N_CLUSTERS), PER)
+SEGMENTS = np.repeat(np.arange(N_CLUSTERS) % 5, PER)
+Y = RNG.poisson(5, N_CLUSTERS * PER).astype(float)
 
 
-def test_margin_must_be_cleared():
-    assert not decide("mae", {"mae": 0.97}, {"mae": 1.0}, min_improvement=0.05).promote
-    assert decide("mae", {"mae": 0.94}, {"mae": 1.0}, min_improvement=0.05).promote
+def _pred(noise, bias=0.0, seed=1):
+    rng = np.random.default_rng(seed)
+    cluster_effect = rng.normal(0, noise, N_CLUSTERS)[CLUSTERS]  # correlated within a cluster
+    return np.clip(Y + bias + cluster_effect + rng.normal(0, noise, len(Y)), 0, None)
 
 
-def test_nan_challenger_is_never_promoted():
-    assert not decide("mae", {"mae": math.nan}, None).promote
+def _decide(challenger, champion, cfg=GateConfig(thresholds={"mase": 1.0}), metrics=None, **kw):
+    return decide(cfg, metrics or {"mae": 1.0, "mase": 0.7}, Y, challenger, champion, CLUSTERS, SEGMENTS, **kw)
+
+
+def test_first_model_needs_only_the_thresholds():
+    assert decide(GateConfig(thresholds={"mase": 1.0}), {"mase": 0.8}).promote
+    bad = decide(GateConfig(thresholds={"mase": 1.0}), {"mase": 1.2})
+    assert not bad.promote and "thresholds" in bad.reason
+
+
+def test_a_challenger_better_by_noise_alone_is_not_promoted():
+    champion, challenger = _pred(1.0, seed=1), _pred(1.0, seed=2)  # same quality, different noise
+    d = _decide(challenger, champion)
+    assert not d.promote and "not shown better" in d.reason
+    boot = d.checks["paired_bootstrap"]
+    assert boot["ci_low"] < 0 < boot["ci_high"]
+
+
+def test_a_clearly_better_challenger_is_promoted_with_its_numbers():
+    d = _decide(_pred(0.5, seed=2), _pred(1.5, seed=1))
+    assert d.promote and not d.forced
+    assert d.checks["paired_bootstrap"]["ci_high"] < 0 and d.checks["guardrails"]["regressed"] == {}
+
+
+def test_a_segment_that_regresses_blocks_promotion():
+    challenger = _pred(0.5, seed=2)
+    champion = _pred(1.5, seed=1)
+    hurt = SEGMENTS == 3
+    challenger[hurt] = challenger[hurt] + 3.0  # much worse for one store, better overall
+    d = _decide(challenger, champion, cfg=GateConfig(thresholds={}, guardrail_tolerance=0.15))
+    assert not d.promote and "guardrail" in d.reason and "3" in d.checks["guardrails"]["regressed"]
+
+
+def test_non_inferiority_accepts_an_equal_model_within_the_margin():
+    champion, challenger = _pred(1.0, seed=1), _pred(1.0, seed=2)
+    cfg = GateConfig(thresholds={}, mode="non_inferiority", margin=0.10)
+    assert _decide(challenger, champion, cfg=cfg).promote
+
+
+def test_force_promotes_and_is_recorded_as_forced():
+    d = _decide(_pred(1.0, seed=2), _pred(1.0, seed=1), force=True)
+    assert d.promote and d.forced and d.reason.startswith("FORCED")
+
+
+def test_bootstrap_is_reproducible_and_resamples_clusters():
+    diff = RNG.normal(0, 1, len(Y))
+    a = paired_bootstrap(diff, CLUSTERS, 500, 0.95, seed=7)
+    b = paired_bootstrap(diff, CLUSTERS, 500, 0.95, seed=7)
+    assert a == b and a[1] < a[0] < a[2]
+    per_row = paired_bootstrap(diff, np.arange(len(diff)), 500, 0.95, seed=7)
+    correlated = diff + np.repeat(RNG.normal(0, 1, N_CLUSTERS), PER)
+    wide = paired_bootstrap(correlated, CLUSTERS, 500, 0.95, seed=7)
+    narrow = paired_bootstrap(correlated, np.arange(len(diff)), 500, 0.95, seed=7)
+    assert (wide[2] - wide[1]) > 2 * (narrow[2] - narrow[1])  # clustered errors widen the interval
+    assert per_row[2] - per_row[1] > 0
+
+
+@pytest.mark.parametrize("metric", ["mae", "rmse"])
+def test_gate_works_for_each_metric(metric):
+    d = _decide(_pred(0.5, seed=2), _pred(1.5, seed=1), cfg=GateConfig(metric=metric, thresholds={}))
+    assert d.promote and d.checks["paired_bootstrap"]["metric"] == metric
