@@ -43,7 +43,7 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     except stack.StackError as exc:
         _fail(str(exc))
     client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
-    dag_ids = ["demand_features", "demand_train", "demand_score", "demand_drift"]
+    dag_ids = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
     typer.echo("waiting for the dag-processor to list the demand DAGs")
     client.wait_for_dags(dag_ids)
     for dag_id in dag_ids:
@@ -163,6 +163,58 @@ def quarantine(pipeline: str) -> None:
         typer.echo(f"no quarantined partitions for {pipeline}")
     for e in entries:
         typer.echo(f"{e['dt']}  {e['stage']:<8} {', '.join(e['reasons'])}\n    quarantined {e['quarantined_at']}; report: {e['report']}")
+
+
+@app.command()
+def history(pipeline: str, all_aliases: bool = typer.Option(False, "--all", help="also @challenger moves")) -> None:
+    """Every move of @champion (and with --all, of @challenger): when, from, to, why, by which run."""
+    from ml_tasks.audit import history as read_history
+
+    rows = read_history(load_settings(), pipeline, alias=None if all_aliases else "champion")
+    if not rows:
+        typer.echo(f"no alias moves recorded for {pipeline}")
+    for r in rows:
+        typer.echo(f"{r.get('time', '?')[:19]}  @{r.get('alias')}  v{r.get('from_version', '-')} -> v{r.get('to_version')}  "
+                   f"[{r.get('airflow.dag_id', r.get('trigger', 'cli'))} {r.get('airflow.run_id', '')}]"
+                   f"{'  FORCED' if r.get('forced') == 'True' else ''}\n    {r.get('reason', '')}")
+
+
+@app.command()
+def rollback(pipeline: str, to: Optional[str] = typer.Option(None, "--to", help="version (default: @previous_champion)"),
+             reason: str = typer.Option("", help="why, for the audit trail")) -> None:
+    """Point @champion back at an earlier version in one step (recorded in the audit trail)."""
+    import getpass
+
+    from ml_tasks.audit import RollbackError
+    from ml_tasks.audit import rollback as do_rollback
+
+    try:
+        record = do_rollback(load_settings(), pipeline, to, reason, {"user": getpass.getuser(), "trigger": "cli"})
+    except RollbackError as exc:
+        _fail(str(exc))
+    typer.echo(f"@champion of {pipeline}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")
+
+
+@app.command()
+def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERSION, e.g. demand@champion")) -> None:
+    """The chain from raw partitions to the serving alias, for one model version."""
+    from ml_tasks.lineage import LineageError
+    from ml_tasks.lineage import lineage as read_lineage
+
+    try:
+        chain = read_lineage(load_settings(), ref)
+    except LineageError as exc:
+        _fail(str(exc))
+    raw, feats = chain["raw_partitions"], chain["feature_partitions"]
+    typer.echo(f"raw/{ref.split('@')[0].split('/')[0]}  {raw['from']} .. {raw['to']}  ({raw['note']})")
+    typer.echo(f"  -> gates {chain['validation']['raw_suite']}, {chain['validation']['features_suite']}: "
+               f"{chain['validation']['passed']}")
+    typer.echo(f"  -> {feats['zone']}  {feats['first']} .. {feats['last']}  ({feats['days']} days, sha256 {str(feats['sha256'])[:16]}...)")
+    typer.echo(f"  -> training run {chain['training_run']} ({chain['model_family']}), parent {chain['parent_run']}; "
+               f"train {chain['training_window']}, holdout {chain['holdout_window']}")
+    typer.echo(f"     Airflow {chain['airflow']['dag_id']} {chain['airflow']['run_id']}; code {chain['code_version']}")
+    typer.echo(f"  -> {chain['model']} v{chain['version']}  aliases: {', '.join('@' + a for a in chain['aliases']) or 'none'}")
+    typer.echo(f"     promotion: {chain['promotion']}")
 
 
 @app.callback()

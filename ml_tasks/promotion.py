@@ -69,13 +69,16 @@ def promote_if_better(settings: ConveyorSettings, spec: PipelineSpec, trained: d
     log.info("promotion decision for %s v%s vs champion v%s: %s", spec.name, version, current_version, decision.reason)
 
     evidence = {"challenger": trained["metrics"], "champion": champion_metrics, **decision.checks}
-    registry.move_alias(client, registry.AliasMove(spec.name, registry.CHALLENGER, None, version, "trained", evidence), run_context)
+    previous_challenger = registry.version_by_alias(client, spec.name, registry.CHALLENGER)
+    registry.move_alias(client, registry.AliasMove(
+        spec.name, registry.CHALLENGER, str(previous_challenger.version) if previous_challenger else None, version,
+        "trained", evidence), run_context, settings=settings)
     client.set_model_version_tag(registry.model_name(spec.name), version, "conveyor.promotion_decision",
                                  json.dumps(decision.as_dict(), default=str))
     if decision.promote:
         registry.move_alias(client, registry.AliasMove(
             spec.name, registry.CHAMPION, current_version, version, decision.reason, evidence,
-        ), {**(run_context or {}), "forced": str(decision.forced)})
+        ), {**(run_context or {}), "forced": str(decision.forced)}, settings=settings)
     return {
         "promoted": decision.promote,
         "forced": decision.forced,

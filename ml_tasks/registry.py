@@ -57,21 +57,7 @@ def ensure_experiment(settings: ConveyorSettings, name: str) -> str:
 
     client = connect(settings)
     exp = client.get_experiment_by_name(name)
-    if exp is None:
-        location = None
-        if not settings.mlflow_tracking_uri.startswith(("http://", "https://")):
-            location = f"{settings.mlflow_artifacts_dir.rstrip('/')}/{name}"
-            if "://" not in location:
-                location = f"file://{location}"
-        try:
-            exp_id = client.create_experiment(name, artifact_location=location)
-        except Exception:  # another task created it first
-            exp = client.get_experiment_by_name(name)
-            if exp is None:
-                raise
-            exp_id = exp.experiment_id
-    else:
-        exp_id = exp.experiment_id
+    exp_id = exp.experiment_id if exp is not None else ensure_experiment_id(settings, client, name)
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
 
@@ -98,10 +84,15 @@ class AliasMove:
     evidence: dict[str, Any]
 
 
-def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Point ``move.alias`` at ``move.to_version`` and record the move on both versions."""
+def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None,
+               settings: ConveyorSettings | None = None) -> dict[str, Any]:
+    """Point ``move.alias`` at ``move.to_version``; record it on the version and in the audit trail.
+
+    Moving `@champion` also moves `@previous_champion` to the version it leaves.
+    """
     name = model_name(move.pipeline)
     record = {
+        "pipeline": move.pipeline,
         "time": datetime.now(timezone.utc).isoformat(),
         "alias": move.alias,
         "from_version": move.from_version,
@@ -114,4 +105,24 @@ def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None) -
         client.set_registered_model_alias(name, PREVIOUS_CHAMPION, move.from_version)
     client.set_registered_model_alias(name, move.alias, move.to_version)
     client.set_model_version_tag(name, move.to_version, f"conveyor.alias_move.{move.alias}", json.dumps(record, default=str))
+    if settings is not None:
+        from ml_tasks.audit import record_move
+
+        record["audit_run_id"] = record_move(settings, client, record)
     return record
+
+
+def ensure_experiment_id(settings: ConveyorSettings, client, name: str) -> str:
+    """Create an experiment (artifact location as in :func:`ensure_experiment`) without making it current."""
+    location = None
+    if not settings.mlflow_tracking_uri.startswith(("http://", "https://")):
+        location = f"{settings.mlflow_artifacts_dir.rstrip('/')}/{name}"
+        if "://" not in location:
+            location = f"file://{location}"
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except Exception:  # created meanwhile by another task
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id

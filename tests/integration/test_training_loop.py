@@ -172,3 +172,43 @@ def test_gate_promotes_a_clearly_better_model_but_not_one_better_by_noise(loop, 
     assert boot["ci_low"] < 0 < boot["ci_high"] or boot["ci_low"] > 0
     client = registry.connect(settings)
     assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == strong["version"]
+
+
+def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ml_tasks.cli import app
+    from ml_tasks.promotion import promote_if_better
+    from ml_tasks.training import train_challenger
+
+    db = f"sqlite:///{tmp_path / 'audit.db'}"
+    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": db, "mlflow_artifacts_dir": str(tmp_path / "a")})
+    first = train_challenger(settings, _variant(demand_spec), {"airflow.dag_id": "demand_train", "airflow.run_id": "r1"})
+    promote_if_better(settings, demand_spec, first, {"airflow.dag_id": "demand_train", "airflow.run_id": "r1"})
+    second = train_challenger(settings, _variant(demand_spec, seed=7))
+    forced = promote_if_better(settings, demand_spec, second, {"airflow.dag_id": "demand_train", "airflow.run_id": "r2"},
+                               force=True)
+    assert forced["forced"] and forced["champion"] == second["version"]
+
+    monkeypatch.setenv("CONVEYOR_HOME", str(settings.home))
+    monkeypatch.setenv("CONVEYOR_MLFLOW_TRACKING_URI", db)
+    monkeypatch.setenv("CONVEYOR_MLFLOW_ARTIFACTS_DIR", str(tmp_path / "a"))
+    runner = CliRunner()
+    out = runner.invoke(app, ["history", "demand"]).output
+    assert out.count("@champion") == 2 and "FORCED" in out and "r2" in out
+
+    result = runner.invoke(app, ["rollback", "demand", "--reason", "forced model misbehaves"])
+    assert result.exit_code == 0, result.output
+    client = registry.connect(settings)
+    assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == first["version"]
+    out = runner.invoke(app, ["history", "demand"]).output
+    assert out.count("@champion") == 3 and "rollback: forced model misbehaves" in out
+
+    bad = runner.invoke(app, ["rollback", "demand", "--to", "99"])
+    assert bad.exit_code == 1 and "has no version '99'" in bad.output
+
+    chain = runner.invoke(app, ["lineage", "demand@champion"])
+    assert chain.exit_code == 0, chain.output
+    assert f"demand v{first['version']}" in chain.output and "@champion" in chain.output
+    assert "features/demand" in chain.output and "raw/demand" in chain.output and "sha256" in chain.output
+    assert runner.invoke(app, ["lineage", "demand"]).exit_code == 1

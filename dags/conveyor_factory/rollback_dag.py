@@ -1,0 +1,49 @@
+"""`<pipeline>_rollback`: move `@champion` back to an earlier version from the Airflow UI."""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, get_current_context, task
+
+from conveyor_factory.assets import model_asset
+from conveyor_factory.common import Param, pipeline_dag
+from conveyor_factory.runtime import run_tags, settings_and_spec
+
+DOC = """
+### {name}_rollback
+
+Trigger by hand ("Trigger DAG w/ config"). Points `@champion` of `{name}` at `to_version`, or
+at `@previous_champion` when left empty, and records the move with your `reason` in the audit
+trail (`conveyor history {name}`). Emits Asset `model:{name}`.
+"""
+
+
+def build_rollback_dag(spec, default_args: dict) -> DAG:
+    name = spec.name
+    with pipeline_dag(
+        spec, "rollback",
+        description=f"{name}: roll @champion back in one step",
+        schedule=None,
+        dt_help="unused",
+        default_args={**default_args, "retries": 0},
+        doc_md=DOC.format(name=name),
+        extra_params={
+            "to_version": Param("", type="string", description="Version to make champion; empty = @previous_champion"),
+            "reason": Param("", type="string", description="Why, for the audit trail"),
+        },
+    ) as dag:
+
+        @task(outlets=[model_asset(name)])
+        def rollback() -> dict:
+            from ml_tasks.audit import rollback as do_rollback
+
+            settings, _ = settings_and_spec(name)
+            context = get_current_context()
+            params = context.get("params") or {}
+            record = do_rollback(settings, name, params.get("to_version") or None, params.get("reason") or "",
+                                 {**run_tags(context), "trigger": "airflow_ui"})
+            print(f"@champion of {name}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")
+            context["outlet_events"][model_asset(name)].extra = {"version": record["to_version"], "reason": record["reason"]}
+            return {k: record[k] for k in ("from_version", "to_version", "reason")}
+
+        rollback()
+    return dag
