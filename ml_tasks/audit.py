@@ -54,6 +54,13 @@ def history(settings: ConveyorSettings, pipeline: str, alias: str | None = regis
 def rollback(settings: ConveyorSettings, pipeline: str, to_version: str | None = None, reason: str = "",
              context: dict[str, str] | None = None) -> dict[str, Any]:
     """Point `@champion` back at ``to_version`` (default: `@previous_champion`), recorded as a rollback."""
+    from ml_tasks.promotion import registry_lock
+
+    with registry_lock(settings, pipeline):
+        return _rollback_locked(settings, pipeline, to_version, reason, context)
+
+
+def _rollback_locked(settings, pipeline, to_version, reason, context) -> dict[str, Any]:
     client = registry.connect(settings)
     current = registry.version_by_alias(client, pipeline, registry.CHAMPION)
     if to_version is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
@@ -46,6 +47,43 @@ def promote_if_better(settings: ConveyorSettings, spec: PipelineSpec, trained: d
     The challenger alias always moves to the new version. The champion alias moves only when
     the gate says so (or ``force``); the decision with all its numbers is stored on the version.
     """
+    with registry_lock(settings, spec.name):
+        return _promote_locked(settings, spec, trained, run_context, force)
+
+
+@contextmanager
+def registry_lock(settings: ConveyorSettings, pipeline: str, timeout: float = 900.0):
+    """One alias decision per pipeline at a time: read champion, decide, move, record.
+
+    Two training runs finishing together would otherwise both read the same champion and both
+    move the alias, leaving `@previous_champion` and the audit trail telling different stories.
+    The lock is a file lock under the Conveyor home, which every process of the embedded stack
+    (and the CLI) shares; distributed deployments also serialise the promote task through a
+    one-slot Airflow pool.
+    """
+    import fcntl
+    import time
+
+    path = settings.home / "locks" / f"{pipeline}.registry.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with open(path, "w") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"registry lock {path} held for more than {timeout:.0f}s") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _promote_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: dict,
+                    run_context: dict[str, str] | None, force: bool) -> dict:
     from ml_tasks.training import SEASONAL_NAIVE, load_features
 
     client = registry.connect(settings)

@@ -11,32 +11,10 @@ import pytest
 from ml_tasks import registry
 from ml_tasks.backfill import backfill_features
 from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from spark_jobs.features_job import lookback_days
 
-from ..conftest import DAY0
+from .variants import variant as _variant
 
 pytestmark = pytest.mark.spark
-HISTORY = 24
-
-
-@pytest.fixture(scope="module")
-def loop(tmp_path_factory, demand_spec, spark):
-    """A lake with HISTORY days of features and a registered champion."""
-    home = tmp_path_factory.mktemp("loop")
-    settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    lake = Lake(settings.lake_uri)
-    cfg = DemandDataConfig(stores=2, items=6, days=lookback_days(demand_spec) + HISTORY, start=DAY0)
-    land_demand_data(cfg, lake)
-    report = backfill_features(settings, demand_spec, cfg.dates[-HISTORY:], progress=lambda m: None, spark=spark)
-    assert len(report.published) == HISTORY
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
-
-    trained = train_challenger(settings, demand_spec, {"airflow.dag_id": "test"})
-    decision = promote_if_better(settings, demand_spec, trained)
-    return {"settings": settings, "lake": lake, "cfg": cfg, "trained": trained, "decision": decision}
 
 
 def test_first_model_becomes_champion_with_lineage(loop):
@@ -140,14 +118,6 @@ def test_the_lightning_model_loads_from_its_logged_pyfunc_and_predicts(loop, dem
     prediction = model.predict(features)
     assert len(prediction) == len(features) and (prediction > 0).all()
     assert result["metrics"]["mase"] < 1.5 and result["fit"]["accelerator"] == "cpu"
-
-
-def _variant(spec, seed=None, trees=None):
-    """The demand spec with LightGBM only, optionally another seed or a (too) small forest."""
-    lgbm = spec.training.lightgbm.model_copy(update={"n_estimators": trees} if trees else {})
-    training = spec.training.model_copy(update={"models": ["lightgbm"], "lightgbm": lgbm,
-                                                **({"seed": seed} if seed is not None else {})})
-    return spec.model_copy(update={"training": training})
 
 
 def test_gate_promotes_a_clearly_better_model_but_not_one_better_by_noise(loop, demand_spec, tmp_path):

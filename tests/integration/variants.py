@@ -1,0 +1,9 @@
+"""Variants of the demand spec for promotion tests."""
+
+
+def variant(spec, seed=None, trees=None):
+    """The demand spec with LightGBM only, optionally another seed or a (too) small forest."""
+    lgbm = spec.training.lightgbm.model_copy(update={"n_estimators": trees} if trees else {})
+    training = spec.training.model_copy(update={"models": ["lightgbm"], "lightgbm": lgbm,
+                                                **({"seed": seed} if seed is not None else {})})
+    return spec.model_copy(update={"training": training})
