@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-fast constraints clean bench bench-features bench-training
+.PHONY: venv up down status demo test test-fast constraints clean bench bench-features bench-training bench-serving
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,11 +49,15 @@ clean: down
 	rm -rf $(VENV) .conveyor
 
 ## Every benchmark; each prints ratios against a peer measured in the same run.
-bench: bench-features bench-training
+bench: bench-features bench-training bench-serving
 
 ## Spark feature job vs DuckDB at 1M and 10M rows, gate cost, incremental day vs full recompute.
 bench-features: venv
 	$(BIN)/python bench/bench_features.py
+
+## Online service on loopback: p50/p99, requests/s, zero failures across a champion change.
+bench-serving: venv
+	$(BIN)/python bench/bench_serving.py
 
 ## Lightning loop vs plain PyTorch (samples/s), data-module throughput, LightGBM fit time.
 bench-training: venv

@@ -217,6 +217,22 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
     typer.echo(f"     promotion: {chain['promotion']}")
 
 
+@app.command()
+def serve(pipeline: str, host: str = "127.0.0.1", port: int = 8000,
+          token_env: str = typer.Option("CONVEYOR_SERVING_TOKEN", help="environment variable holding the bearer token"),
+          refresh_seconds: float = 5.0) -> None:
+    """Serve models:/PIPELINE@champion over REST (/predict, /health, /metrics)."""
+    import os
+
+    import uvicorn
+
+    from ml_tasks.serving import create_app
+
+    token = os.environ.get(token_env) or None
+    uvicorn.run(create_app(load_settings(), pipeline, token=token, refresh_seconds=refresh_seconds),
+                host=host, port=port, log_level="warning")
+
+
 @app.callback()
 def _setup(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,

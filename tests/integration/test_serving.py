@@ -1,0 +1,89 @@
+"""The online service over the real registry: predictions, signature checks, token, hot swap."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from ml_tasks import registry
+from ml_tasks.serving import create_app
+
+from .variants import variant
+
+pytestmark = pytest.mark.spark
+
+
+def _rows(loop, n=5):
+    frame = loop["lake"].read_partition("features", "demand", loop["cfg"].dates[-1]).head(n)
+    return json.loads(frame.drop(columns=["ts", "dt", "units"], errors="ignore").to_json(orient="records"))
+
+
+@pytest.fixture
+def client(loop):
+    app = create_app(loop["settings"], "demand", refresh_seconds=3600)
+    yield TestClient(app)
+    app.state.stop.set()
+
+
+def test_health_names_the_serving_champion(client, loop):
+    champion = registry.version_by_alias(registry.connect(loop["settings"]), "demand", registry.CHAMPION)
+    assert client.get("/health").json() == {"status": "ok", "pipeline": "demand", "version": str(champion.version)}
+
+
+def test_predict_matches_the_batch_model(client, loop):
+    import mlflow
+
+    rows = _rows(loop)
+    response = client.post("/predict", json={"rows": rows})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    frame = loop["lake"].read_partition("features", "demand", loop["cfg"].dates[-1]).head(5)
+    expected = mlflow.pyfunc.load_model(registry.model_uri("demand")).predict(frame)
+    np.testing.assert_allclose(body["predictions"], np.asarray(expected, dtype=float), rtol=1e-5)
+    metrics = client.get("/metrics").text
+    assert 'conveyor_requests_total{pipeline="demand"} 1' in metrics and "conveyor_request_seconds_bucket" in metrics
+
+
+def test_bad_requests_get_422_naming_the_field(client, loop):
+    rows = _rows(loop, 2)
+    del rows[0]["price"]
+    rows[1]["lag_24h"] = "many"
+    response = client.post("/predict", json={"rows": rows})
+    assert response.status_code == 422
+    assert response.json()["detail"] == ["rows[0].price: field required (double)",
+                                         "rows[1].lag_24h: expected a number (double), got 'many'"]
+    assert client.post("/predict", json={"rows": []}).status_code == 422
+    assert client.post("/predict", content=b"not json").status_code == 422
+
+
+def test_token_is_required_when_configured(loop):
+    app = create_app(loop["settings"], "demand", token="s3cret", refresh_seconds=3600)
+    with TestClient(app) as c:
+        assert c.post("/predict", json={"rows": _rows(loop, 1)}).status_code == 401
+        ok = c.post("/predict", json={"rows": _rows(loop, 1)}, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+        assert c.get("/health").status_code == 200  # probes need no token
+    app.state.stop.set()
+
+
+def test_a_new_champion_is_picked_up_without_a_restart(loop, demand_spec, tmp_path):
+    from ml_tasks.promotion import promote_if_better
+    from ml_tasks.training import train_challenger
+
+    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 's.db'}",
+                                                   "mlflow_artifacts_dir": str(tmp_path / "a")})
+    first = train_challenger(settings, variant(demand_spec))
+    promote_if_better(settings, demand_spec, first)
+    app = create_app(settings, "demand", refresh_seconds=3600)
+    c = TestClient(app)
+    assert c.get("/health").json()["version"] == first["version"]
+    second = train_challenger(settings, variant(demand_spec, seed=5))
+    promote_if_better(settings, demand_spec, second, force=True)
+    app.state.refresh()
+    assert c.get("/health").json()["version"] == second["version"]
+    assert c.post("/predict", json={"rows": _rows(loop, 3)}).json()["model_version"] == second["version"]
+    assert 'conveyor_model_swaps_total{pipeline="demand"} 1' in c.get("/metrics").text
+    app.state.stop.set()
