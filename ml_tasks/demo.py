@@ -22,7 +22,7 @@ from ml_tasks.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.lake import Lake
 from ml_tasks.settings import ConveyorSettings
 from ml_tasks.spec import load_spec
-from ml_tasks.stack import _bin, migrate_airflow_db, stack_env
+from ml_tasks.stack import migrate_airflow_db, stack_env, venv_executable
 
 
 class DemoFailed(RuntimeError):
@@ -63,7 +63,7 @@ def seed_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), end: date
 def airflow_dags_test(settings: ConveyorSettings, dag_id: str, conf: dict, say=print) -> float:
     """Run one DAG headless with ``airflow dags test``; raise if any task failed."""
     t0 = time.monotonic()
-    result = subprocess.run([_bin("airflow"), "dags", "test", dag_id, "-c", json.dumps(conf)],
+    result = subprocess.run([venv_executable("airflow"), "dags", "test", dag_id, "-c", json.dumps(conf)],
                             env=stack_env(settings), capture_output=True, text=True)
     log = settings.home / "logs" / f"dags-test-{dag_id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -35,13 +35,11 @@ def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
 
 def segment_metrics(frame, prediction, segment: str, target: str, naive: str) -> dict[str, dict[str, float]]:
     """The same metrics per value of ``segment`` (per store, say), on the same rows."""
-    import pandas as pd
-
     data = frame.assign(_pred=np.asarray(prediction, dtype=float))
     out = {}
     for value, part in data.groupby(segment, observed=True):
         out[str(value)] = regression_metrics(part[target], part["_pred"], part[naive])
-    return dict(sorted(out.items())) if out else pd.Series(dtype=float).to_dict()
+    return dict(sorted(out.items()))
 
 
 def permutation_importance(predict, frame, features: list[str], target: str, seed: int = 0,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator
 
 import fsspec
 import pandas as pd
@@ -128,10 +127,6 @@ class Lake:
         return pd.concat(
             (self.read_partition(zone, pipeline, d, columns) for d in dates), ignore_index=True
         )
-
-    def iter_partitions(self, zone: str, pipeline: str, dates: list[date]) -> Iterator[pd.DataFrame]:
-        for d in dates:
-            yield self.read_partition(zone, pipeline, d)
 
     def local_path(self, uri: str) -> str:
         """The path Spark should use for a lake URI (s3:// becomes s3a:// for Hadoop)."""

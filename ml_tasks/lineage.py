@@ -45,8 +45,8 @@ def lineage(settings: ConveyorSettings, ref: str) -> dict[str, Any]:
     if features:
         first = date.fromisoformat(features[0]) - timedelta(days=lookback_days(spec))
         raw = [first.isoformat(), features[-1]]
-    aliases = sorted(a for a in (client.get_registered_model(name).aliases or {})
-                     if str(client.get_registered_model(name).aliases[a]) == str(version.version))
+    all_aliases = client.get_registered_model(name).aliases or {}
+    aliases = sorted(a for a, v in all_aliases.items() if str(v) == str(version.version))
     return {
         "model": name,
         "version": str(version.version),

@@ -36,7 +36,7 @@ class StackError(RuntimeError):
     pass
 
 
-def _bin(name: str) -> str:
+def venv_executable(name: str) -> str:
     """An executable of this virtualenv (the stack must not pick up another install)."""
     local = Path(sys.executable).parent / name
     return str(local) if local.exists() else (shutil.which(name) or name)
@@ -105,14 +105,14 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
 def services(settings: ConveyorSettings) -> list[Service]:
     return [
         Service("mlflow", [
-            _bin("mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_uri,
+            venv_executable("mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_uri,
             "--artifacts-destination", settings.mlflow_artifacts_dir, "--serve-artifacts",
             "--host", settings.mlflow_host, "--port", str(settings.mlflow_port), "--workers", "1",
         ]),
-        Service("api-server", [_bin("airflow"), "api-server"]),
-        Service("scheduler", [_bin("airflow"), "scheduler"]),
-        Service("dag-processor", [_bin("airflow"), "dag-processor"]),
-        Service("triggerer", [_bin("airflow"), "triggerer"]),
+        Service("api-server", [venv_executable("airflow"), "api-server"]),
+        Service("scheduler", [venv_executable("airflow"), "scheduler"]),
+        Service("dag-processor", [venv_executable("airflow"), "dag-processor"]),
+        Service("triggerer", [venv_executable("airflow"), "triggerer"]),
     ]
 
 
@@ -166,7 +166,7 @@ def _wait_http(url: str, what: str, settings: ConveyorSettings, log_name: str, t
 def migrate_airflow_db(settings: ConveyorSettings, env: dict[str, str] | None = None) -> None:
     env = env or stack_env(settings)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([_bin("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
+    result = subprocess.run([venv_executable("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise StackError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
 

@@ -168,10 +168,12 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind
             log.info("%s backtest fold %d (%s..%s): %s", kind, i, test_days[0], test_days[-1], m)
 
         model = TRAINERS[kind](spec, features)
-        from pytorch_lightning.loggers import MLFlowLogger
+        logger = None
+        if kind == "lightning":  # Lightning logs its epochs into this run
+            from pytorch_lightning.loggers import MLFlowLogger
 
-        logger = MLFlowLogger(experiment_name=registry.training_experiment(spec.name),
-                              tracking_uri=settings.mlflow_tracking_uri, run_id=run.info.run_id) if kind == "lightning" else None
+            logger = MLFlowLogger(experiment_name=registry.training_experiment(spec.name),
+                                  tracking_uri=settings.mlflow_tracking_uri, run_id=run.info.run_id)
         facts = model.fit(lake, window.train_dates, logger=logger)
         prediction = model.predict(holdout)
         metrics = regression_metrics(holdout[target], prediction, holdout[SEASONAL_NAIVE])
