@@ -68,6 +68,28 @@ class AirflowClient:
             "dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "include_downstream": True,
             "only_failed": False, "reset_dag_runs": True})
 
+    def hitl_detail(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        """The human-in-the-loop request of a task (subject, body, options, response)."""
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails")
+
+    def respond(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
+        """Answer a human-in-the-loop request, as the UI's Required Actions page does."""
+        return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+                            json={"chosen_options": [option], "params_input": {}})
+
+    def wait_for_task_state(self, dag_id: str, run_id: str, task_id: str, states: set[str],
+                            timeout: float = 600, poll: float = 3.0) -> str:
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.task_states(dag_id, run_id).get(task_id)
+            if state in states:
+                return state
+            if self.run_state(dag_id, run_id) in TERMINAL:
+                break
+            time.sleep(poll)
+        raise TimeoutError(f"{dag_id} {run_id}: task {task_id} is {state!r}, not one of {sorted(states)}")
+
     def runs(self, dag_id: str) -> list[dict]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})["dag_runs"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from ml_tasks.gates import GateFailed, gate_raw_partition, gate_staged_features
+from ml_tasks.gates import GateFailed, gate_raw_partition, gate_record, gate_staged_features, stamp_validation
 from ml_tasks.lake import Lake
 from ml_tasks.settings import ConveyorSettings
 from ml_tasks.spec import PipelineSpec
@@ -37,10 +37,10 @@ def backfill_features(
 
     lake = Lake(settings.lake_uri)
     report = BackfillReport()
-    good = []
+    good, raw_records = [], {}
     for i, d in enumerate(sorted(days), start=1):
         try:
-            gate_raw_partition(lake, settings.expectations_dir, spec, d)
+            raw_records[d] = gate_record(gate_raw_partition(lake, settings.expectations_dir, spec, d))
             good.append(d)
         except GateFailed as exc:
             report.quarantined[d] = str(exc)
@@ -50,22 +50,21 @@ def backfill_features(
     progress(f"raw gate passed for {len(good)}/{len(days)} day(s); building features with Spark")
     spark = spark or spark_session(settings, f"{spec.name}_features_backfill")
     staged = stage_features(settings, spec, good, spark=spark)
-    if _whole_range_passes(lake, settings, spec, staged, spark):
+    whole = _whole_range_result(lake, settings, spec, staged, spark)
+    if whole.success:
         progress(f"features gate passed for all {len(staged)} staged day(s) at once")
-        checked = True
-    else:
-        checked = False  # find the failing days one by one, publish the rest
+        range_record = gate_record(whole, scope=f"range {min(staged)}..{max(staged)}")
     for i, (d, path) in enumerate(sorted(staged.items()), start=1):
-        try:
-            if checked:
-                lake.publish(path, "features", spec.name, d)
-                report.published.append(d)
+        if whole.success:
+            features_record = range_record
+        else:  # find the failing days one by one, publish the rest
+            try:
+                features_record = gate_record(gate_staged_features(lake, settings.expectations_dir, spec, d, path, spark))
+            except GateFailed as exc:
+                report.quarantined[d] = str(exc)
+                progress(f"[{i}/{len(staged)}] features {d}: QUARANTINED")
                 continue
-            gate_staged_features(lake, settings.expectations_dir, spec, d, path, spark)
-        except GateFailed as exc:
-            report.quarantined[d] = str(exc)
-            progress(f"[{i}/{len(staged)}] features {d}: QUARANTINED")
-            continue
+        stamp_validation(lake, path, d, raw_records[d], features_record)
         lake.publish(path, "features", spec.name, d)
         report.published.append(d)
         if i % 7 == 0 or i == len(staged):
@@ -73,7 +72,7 @@ def backfill_features(
     return report
 
 
-def _whole_range_passes(lake: Lake, settings: ConveyorSettings, spec: PipelineSpec, staged: dict, spark) -> bool:
+def _whole_range_result(lake: Lake, settings: ConveyorSettings, spec: PipelineSpec, staged: dict, spark):
     from ml_tasks.gates import interval_parameters
     from ml_tasks.validation import load_suite, validate
 
@@ -82,4 +81,4 @@ def _whole_range_passes(lake: Lake, settings: ConveyorSettings, spec: PipelineSp
               "interval_last_hour": interval_parameters(last)["interval_last_hour"]}
     # The day folders themselves: Spark skips a path whose name starts with '_' (the staging root).
     sdf = spark.read.parquet(*(lake.local_path(p) for p in staged.values()))
-    return validate(sdf, load_suite(settings.expectations_dir, spec.data.features_suite), params).success
+    return validate(sdf, load_suite(settings.expectations_dir, spec.data.features_suite), params)

@@ -207,8 +207,11 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
         _fail(str(exc))
     raw, feats = chain["raw_partitions"], chain["feature_partitions"]
     typer.echo(f"raw/{ref.split('@')[0].split('/')[0]}  {raw['from']} .. {raw['to']}  ({raw['note']})")
-    typer.echo(f"  -> gates {chain['validation']['raw_suite']}, {chain['validation']['features_suite']}: "
-               f"{chain['validation']['passed']}")
+    checks = chain["validation"]
+    typer.echo(f"  -> gates {checks['raw_suite']}, {checks['features_suite']}: {checks['passed_both_gates']} of "
+               f"{checks['partitions']} partitions passed both (recorded in each partition's _validation.json)"
+               + (f"; no record for {checks['unrecorded']}" if checks["unrecorded"] else "")
+               + (f"; warnings on {sorted(checks['warnings'])}" if checks["warnings"] else ""))
     typer.echo(f"  -> {feats['zone']}  {feats['first']} .. {feats['last']}  ({feats['days']} days, sha256 {str(feats['sha256'])[:16]}...)")
     typer.echo(f"  -> training run {chain['training_run']} ({chain['model_family']}), parent {chain['parent_run']}; "
                f"train {chain['training_window']}, holdout {chain['holdout_window']}")

@@ -26,6 +26,7 @@ from ml_tasks.validation import GateResult, load_suite, read_error_result, valid
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 7
 JUMP_COLUMN = "_target_jump_ratio"
+VALIDATION_RECORD = "_validation.json"  # beside the data of every published feature partition
 
 
 class GateFailed(RuntimeError):
@@ -154,3 +155,32 @@ def gate_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec,
         raise GateFailed(f"features for {spec.name} dt={dt} failed the gate and were moved to {where}\n"
                          f"{result.summary()}\nreport: {where}/report.html")
     return result
+
+
+def gate_record(result: GateResult, scope: str = "partition") -> dict[str, Any]:
+    """What a passed gate is remembered by: suite, expectations evaluated, warnings, and its scope."""
+    return {"suite": result.suite, "passed": result.success,
+            "evaluated": result.statistics.get("evaluated_expectations"),
+            "warnings": [f"{w['expectation']}({w['target']})" for w in result.warnings], "scope": scope}
+
+
+def stamp_validation(lake: Lake, staged: str, dt: date, raw: dict[str, Any], features: dict[str, Any]) -> str:
+    """Record both gates' results inside the staged partition, so they publish (and retire) with it."""
+    return lake.write_json(staged, VALIDATION_RECORD, {
+        "dt": dt.isoformat(), "raw": raw, "features": features,
+        "validated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+def validation_lineage(lake: Lake, spec: PipelineSpec, dates: list[date]) -> dict[str, Any]:
+    """The recorded gate results of the feature partitions ``dates``: a summary and the per-day records."""
+    records = {d.isoformat(): lake.read_json(f"{lake.partition('features', spec.name, d)}/{VALIDATION_RECORD}")
+               for d in dates}
+    unrecorded = sorted(d for d, r in records.items() if r is None)
+    passed = sorted(d for d, r in records.items()
+                    if r is not None and r["raw"]["passed"] and r["features"]["passed"])
+    warnings = {d: r["raw"]["warnings"] + r["features"]["warnings"] for d, r in records.items()
+                if r is not None and (r["raw"]["warnings"] or r["features"]["warnings"])}
+    summary = {"raw_suite": spec.data.raw_suite, "features_suite": spec.data.features_suite,
+               "partitions": len(dates), "passed_both_gates": len(passed),
+               "unrecorded": unrecorded, "warnings": warnings}
+    return {"summary": summary, "records": records}

@@ -96,6 +96,24 @@ class Lake:
             df.to_parquet(fh, index=False)
         return self.publish(staged, zone, pipeline, dt)
 
+    def write_json(self, folder: str, name: str, obj) -> str:
+        """Write a small JSON side file into a (staged) folder; names starting with '_' are not data."""
+        import json
+
+        path = f"{folder.rstrip('/')}/{name}"
+        with self.fs.open(path, "w") as fh:
+            json.dump(obj, fh, indent=1, default=str)
+        return path
+
+    def read_json(self, path: str):
+        """A JSON side file, or None when there is none."""
+        import json
+
+        if not self.fs.exists(path):
+            return None
+        with self.fs.open(path, "r") as fh:
+            return json.load(fh)
+
     def parquet_files(self, path: str) -> list[str]:
         """The data files of a partition folder (hidden and marker files skipped)."""
         fs = self.fs

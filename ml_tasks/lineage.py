@@ -63,7 +63,8 @@ def lineage(settings: ConveyorSettings, ref: str) -> dict[str, Any]:
                                "sha256": tags.get("conveyor.features_sha256")},
         "raw_partitions": {"zone": f"raw/{pipeline}", "from": raw[0] if raw else None, "to": raw[1] if raw else None,
                            "note": f"features of a day read its raw day and {lookback_days(spec)} days before it"},
-        "validation": {"raw_suite": spec.data.raw_suite, "features_suite": spec.data.features_suite,
-                       "passed": "every published feature partition passed both gates (failures are quarantined)"},
+        "validation": json.loads(tags.get("conveyor.validation", "null")) or {
+            "raw_suite": spec.data.raw_suite, "features_suite": spec.data.features_suite, "partitions": len(features),
+            "passed_both_gates": None, "unrecorded": features, "warnings": {}},
         "promotion": json.loads(tags.get("conveyor.promotion_decision", "{}")).get("reason"),
     }

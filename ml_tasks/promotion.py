@@ -3,6 +3,12 @@
 Both the challenger and the current champion are loaded from the registry and score the very
 same holdout rows; the gate decides from the per-row errors. The decision and its numbers are
 recorded on the challenger's version and in the alias-move records.
+
+Promotion is two steps so that a person can stand between them when the spec asks for it:
+:func:`evaluate_challenger` gates the new version and moves `@challenger`;
+:func:`apply_promotion` moves `@champion`. The second re-reads the champion under the registry
+lock, and if another run moved it in the meantime it gates the challenger again against the new
+champion: a decision is never applied to a champion it was not made against.
 """
 
 from __future__ import annotations
@@ -42,13 +48,30 @@ def predict_version(settings: ConveyorSettings, spec: PipelineSpec, version: str
 
 def promote_if_better(settings: ConveyorSettings, spec: PipelineSpec, trained: dict,
                       run_context: dict[str, str] | None = None, force: bool = False) -> dict:
-    """Gate the freshly trained version against ``@champion`` on the same rows; move aliases.
+    """Gate the freshly trained version against ``@champion`` and promote it if the gate says so.
 
-    The challenger alias always moves to the new version. The champion alias moves only when
-    the gate says so (or ``force``); the decision with all its numbers is stored on the version.
+    Both steps run under one hold of the registry lock (CLI, tests, the no-approval path).
     """
     with registry_lock(settings, spec.name):
-        return _promote_locked(settings, spec, trained, run_context, force)
+        gated = _evaluate_locked(settings, spec, trained, run_context, force)
+        return _apply_locked(settings, spec, trained, gated, run_context)
+
+
+def evaluate_challenger(settings: ConveyorSettings, spec: PipelineSpec, trained: dict,
+                        run_context: dict[str, str] | None = None, force: bool = False) -> dict:
+    """Step 1: gate the new version, record the decision on it and point `@challenger` at it."""
+    with registry_lock(settings, spec.name):
+        return _evaluate_locked(settings, spec, trained, run_context, force)
+
+
+def apply_promotion(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, gated: dict,
+                    run_context: dict[str, str] | None = None) -> dict:
+    """Step 2: move `@champion` to the challenger if ``gated`` (from step 1) says promote.
+
+    ``gated`` may carry ``approved_by``: the person who approved it, recorded with the move.
+    """
+    with registry_lock(settings, spec.name):
+        return _apply_locked(settings, spec, trained, gated, run_context)
 
 
 @contextmanager
@@ -82,30 +105,38 @@ def registry_lock(settings: ConveyorSettings, pipeline: str, timeout: float = 90
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _promote_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: dict,
-                    run_context: dict[str, str] | None, force: bool) -> dict:
+def _champion_version(client, pipeline: str) -> str | None:
+    current = registry.version_by_alias(client, pipeline, registry.CHAMPION)
+    return str(current.version) if current is not None else None  # int from SQLite stores
+
+
+def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, current_version: str | None, force: bool):
+    """The gate's decision for ``trained`` against ``current_version``, with the champion's metrics."""
     from ml_tasks.training import SEASONAL_NAIVE, load_features
 
-    client = registry.connect(settings)
     version = trained["version"]
-    current = registry.version_by_alias(client, spec.name, registry.CHAMPION)
-    current_version = str(current.version) if current is not None else None  # int from SQLite stores
     cfg = gate_config(spec)
     if current_version is None or current_version == version:
-        decision = decide(cfg, trained["metrics"], force=force)
-        champion_metrics = None
-    else:
-        frame = load_features(Lake(settings.lake_uri), spec, [date.fromisoformat(d) for d in trained["holdout_dates"]])
-        challenger_pred = predict_version(settings, spec, version, frame)
-        champion_pred = predict_version(settings, spec, current_version, frame)
-        target = frame[spec.data.target]
-        champion_metrics = regression_metrics(target, champion_pred, frame[SEASONAL_NAIVE])
-        clusters = frame[list(spec.data.keys)].astype(str).agg("|".join, axis=1) + "|" + frame["dt"].astype(str)
-        decision = decide(cfg, trained["metrics"], target, challenger_pred, champion_pred,
-                          clusters=clusters.to_numpy(), segments=frame[spec.data.keys[0]].astype(str).to_numpy(),
-                          force=force)
-    log.info("promotion decision for %s v%s vs champion v%s: %s", spec.name, version, current_version, decision.reason)
+        return decide(cfg, trained["metrics"], force=force), None
+    frame = load_features(Lake(settings.lake_uri), spec, [date.fromisoformat(d) for d in trained["holdout_dates"]])
+    challenger_pred = predict_version(settings, spec, version, frame)
+    champion_pred = predict_version(settings, spec, current_version, frame)
+    target = frame[spec.data.target]
+    champion_metrics = regression_metrics(target, champion_pred, frame[SEASONAL_NAIVE])
+    clusters = frame[list(spec.data.keys)].astype(str).agg("|".join, axis=1) + "|" + frame["dt"].astype(str)
+    decision = decide(cfg, trained["metrics"], target, challenger_pred, champion_pred,
+                      clusters=clusters.to_numpy(), segments=frame[spec.data.keys[0]].astype(str).to_numpy(),
+                      force=force)
+    return decision, champion_metrics
 
+
+def _evaluate_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: dict,
+                     run_context: dict[str, str] | None, force: bool) -> dict:
+    client = registry.connect(settings)
+    version = trained["version"]
+    current_version = _champion_version(client, spec.name)
+    decision, champion_metrics = _gate(settings, spec, trained, current_version, force)
+    log.info("promotion decision for %s v%s vs champion v%s: %s", spec.name, version, current_version, decision.reason)
     evidence = {"challenger": trained["metrics"], "champion": champion_metrics, **decision.checks}
     previous_challenger = registry.version_by_alias(client, spec.name, registry.CHALLENGER)
     registry.move_alias(client, registry.AliasMove(
@@ -113,16 +144,46 @@ def _promote_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: dic
         "trained", evidence), run_context, settings=settings)
     client.set_model_version_tag(registry.model_name(spec.name), version, "conveyor.promotion_decision",
                                  json.dumps(decision.as_dict(), default=str))
-    if decision.promote:
-        registry.move_alias(client, registry.AliasMove(
-            spec.name, registry.CHAMPION, current_version, version, decision.reason, evidence,
-        ), {**(run_context or {}), "forced": str(decision.forced)}, settings=settings)
     return {
-        "promoted": decision.promote,
+        "promote": decision.promote,
         "forced": decision.forced,
         "version": version,
-        "previous_champion": current_version,
-        "champion": version if decision.promote else current_version,
+        "gated_against": current_version,
         "reason": decision.reason,
         "checks": decision.checks,
+        "evidence": evidence,
+    }
+
+
+def _apply_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, gated: dict,
+                  run_context: dict[str, str] | None) -> dict:
+    client = registry.connect(settings)
+    version = gated["version"]
+    current_version = _champion_version(client, spec.name)
+    if gated["promote"] and current_version not in (gated["gated_against"], version):
+        # Another run moved the champion after this decision was made: decide again against it.
+        decision, champion_metrics = _gate(settings, spec, trained, current_version, gated["forced"])
+        log.info("champion moved v%s -> v%s since the gate; re-gated: %s", gated["gated_against"], current_version,
+                 decision.reason)
+        client.set_model_version_tag(registry.model_name(spec.name), version, "conveyor.promotion_decision",
+                                     json.dumps(decision.as_dict(), default=str))
+        gated = {**gated, "promote": decision.promote, "forced": decision.forced, "checks": decision.checks,
+                 "reason": f"re-gated against v{current_version}: {decision.reason}", "gated_against": current_version,
+                 "evidence": {"challenger": trained["metrics"], "champion": champion_metrics, **decision.checks}}
+    promote = gated["promote"]
+    if promote and current_version != version:  # equal: a retry of a move that already happened
+        context = {**(run_context or {}), "forced": str(gated["forced"])}
+        if gated.get("approved_by"):
+            context["approved_by"] = gated["approved_by"]
+        registry.move_alias(client, registry.AliasMove(
+            spec.name, registry.CHAMPION, current_version, version, gated["reason"], gated["evidence"],
+        ), context, settings=settings)
+    return {
+        "promoted": promote,
+        "forced": gated["forced"],
+        "version": version,
+        "previous_champion": gated["gated_against"] if current_version == version else current_version,
+        "champion": version if promote else current_version,
+        "reason": gated["reason"],
+        "checks": gated["checks"],
     }

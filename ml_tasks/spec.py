@@ -115,6 +115,8 @@ class PromotionSpec(_Strict):
     margin: float = Field(default=0.0, ge=0.0, lt=0.5, description="relative margin for non-inferiority")
     thresholds: dict[Literal["mae", "rmse", "wape", "mase"], float] = {"mase": 1.0}
     guardrail_tolerance: float = Field(default=0.15, ge=0.0)
+    require_approval: bool = Field(default=False, description="a person approves each promotion in the Airflow UI")
+    approval_timeout_hours: float = Field(default=72.0, gt=0, description="no answer by then counts as Reject")
 
 
 class ScoringSpec(_Strict):

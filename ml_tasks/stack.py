@@ -91,6 +91,8 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "CONVEYOR_HOME": str(settings.home),
         "CONVEYOR_LAKE_URI": settings.lake_uri,
         "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "CONVEYOR_SPECS_DIR": str(settings.specs_dir),
+        "CONVEYOR_EXPECTATIONS_DIR": str(settings.expectations_dir),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
         "CONVEYOR_SPARK_MASTER": settings.spark_master,
         "SPARK_LOCAL_IP": "127.0.0.1",

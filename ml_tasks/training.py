@@ -25,6 +25,7 @@ import pandas as pd
 
 from ml_tasks import registry
 from ml_tasks.evaluation import permutation_importance, regression_metrics, segment_metrics
+from ml_tasks.gates import validation_lineage
 from ml_tasks.lake import Lake
 from ml_tasks.settings import REPO_ROOT, ConveyorSettings
 from ml_tasks.spec import PipelineSpec
@@ -118,10 +119,13 @@ def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: d
     lake = Lake(settings.lake_uri)
     window = select_window(lake, spec, end)
     registry.ensure_experiment(settings, registry.training_experiment(spec.name))
+    validation = validation_lineage(lake, spec, window.all_dates)
     tags = {"conveyor.pipeline": spec.name, "conveyor.code_version": code_version(),
             "conveyor.feature_partitions": json.dumps([d.isoformat() for d in window.all_dates]),
-            "conveyor.features_sha256": partitions_fingerprint(lake, spec, window.all_dates), **(run_context or {})}
+            "conveyor.features_sha256": partitions_fingerprint(lake, spec, window.all_dates),
+            "conveyor.validation": json.dumps(validation["summary"]), **(run_context or {})}
     with mlflow.start_run(run_name=f"{spec.name}-train", tags=tags) as parent:
+        mlflow.log_dict(validation["records"], "lineage/validation.json")
         mlflow.log_params({"train_start": window.train_dates[0], "train_end": window.train_dates[-1],
                            "holdout_start": window.holdout_dates[0], "holdout_end": window.holdout_dates[-1],
                            "models": ",".join(spec.training.models), "seed": spec.training.seed})

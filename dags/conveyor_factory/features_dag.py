@@ -22,7 +22,8 @@ One run per daily data interval (or the day given as param `dt`):
    report, and the run stops here without retrying (the data, not the task, is at fault).
    After re-landing fixed data, clear this task (with downstream) to process the day.
 2. **build_features**: the Spark job `{module}` writes the day's features to a hidden staging folder.
-3. **gate_features**: the `{features_suite}` suite on the staged Spark DataFrame.
+3. **gate_features**: the `{features_suite}` suite on the staged Spark DataFrame; both gates'
+   results are written into the partition as `_validation.json` (model lineage reads them).
 4. **publish_features**: an atomic rename to `features/{name}/dt=<day>/`; emits Asset `features:{name}`.
 """
 
@@ -53,9 +54,9 @@ def build_features_dag(spec, default_args: dict) -> DAG:
                           module=spec.features.module),
     ) as dag:
 
-        @task
-        def gate_raw() -> str:
-            from ml_tasks.gates import gate_raw_partition
+        @task(multiple_outputs=True)
+        def gate_raw() -> dict:
+            from ml_tasks.gates import gate_raw_partition, gate_record
             from ml_tasks.lake import Lake
 
             settings, spec_ = settings_and_spec(name)
@@ -63,7 +64,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             with fail_without_retry_on_bad_data():
                 result = gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, spec_, dt)
             print(result.summary())
-            return dt.isoformat()
+            return {"dt": dt.isoformat(), "record": gate_record(result)}
 
         @task
         def build_features(day: str) -> str:
@@ -76,19 +77,20 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             return staged[date.fromisoformat(day)]
 
         @task
-        def gate_features(day: str, staged: str) -> str:
+        def gate_features(day: str, raw_record: dict, staged: str) -> str:
             from datetime import date
 
-            from ml_tasks.gates import gate_staged_features
+            from ml_tasks.gates import gate_record, gate_staged_features, stamp_validation
             from ml_tasks.lake import Lake
             from spark_jobs.session import spark_session
 
             settings, spec_ = settings_and_spec(name)
+            lake, dt = Lake(settings.lake_uri), date.fromisoformat(day)
             spark = spark_session(settings, f"{name}_features_gate")
             with fail_without_retry_on_bad_data():
-                result = gate_staged_features(Lake(settings.lake_uri), settings.expectations_dir, spec_,
-                                              date.fromisoformat(day), staged, spark)
+                result = gate_staged_features(lake, settings.expectations_dir, spec_, dt, staged, spark)
             print(result.summary())
+            stamp_validation(lake, staged, dt, raw_record, gate_record(result))
             return staged
 
         @task(outlets=[features_asset(name)])
@@ -103,8 +105,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             print(f"published {path}")
             return path
 
-        day = gate_raw()
-        staged = build_features(day)
-        publish_features(day, gate_features(day, staged))
+        raw = gate_raw()
+        staged = build_features(raw["dt"])
+        publish_features(raw["dt"], gate_features(raw["dt"], raw["record"], staged))
     return dag
 

@@ -33,3 +33,16 @@ def gpu_pod(spec):
         node_selector=dict(res.node_selector),
         tolerations=[k8s.V1Toleration(**t) for t in res.tolerations],
     ))
+
+
+REGISTRY_POOL = "conveyor_registry"
+
+
+def registry_pool_kwargs(mode: str) -> dict:
+    """Serialise alias moves across workers: a one-slot pool outside embedded mode.
+
+    On one machine the registry file lock does this; workers on several machines share no file
+    system, so the promote task runs in pool ``conveyor_registry`` (1 slot, created by the
+    compose and Helm set-up, or by hand: ``airflow pools set conveyor_registry 1 "alias moves"``).
+    """
+    return {} if mode == "embedded" else {"pool": REGISTRY_POOL}

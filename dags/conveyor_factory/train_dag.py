@@ -8,7 +8,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import model_asset, retrain_request_asset
 from conveyor_factory.common import Param, pipeline_dag
-from conveyor_factory.routing import gpu_task_kwargs
+from conveyor_factory.routing import gpu_task_kwargs, registry_pool_kwargs
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
 
 DOC = """
@@ -17,8 +17,9 @@ DOC = """
 Runs nightly (`{cron}` UTC) and whenever Asset `retrain_request:{name}` is updated (the drift
 DAG emits it). Trains LightGBM on the newest {window} feature days with the last {holdout} days
 held out, registers the model in MLflow as a new version of `{name}`, sets `@challenger`, and
-moves `@champion` only when the challenger's holdout `{metric}` beats the champion's on the
-same rows. A promotion emits Asset `model:{name}`.
+moves `@champion` only when the gate finds the challenger better than the champion on the same
+holdout rows (`{metric}`, paired bootstrap; see `conveyor history {name}`). {approval}
+A promotion emits Asset `model:{name}`. Param `force` promotes despite the gate (recorded).
 """
 
 
@@ -36,7 +37,10 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
         extra_params={"force": Param(False, type="boolean",
                                      description="Promote the new version even if the gate says no (recorded as forced)")},
         doc_md=DOC.format(name=name, cron=spec.training.schedule, window=spec.training.window_days,
-                          holdout=spec.training.holdout_days, metric=spec.promotion.metric),
+                          holdout=spec.training.holdout_days, metric=spec.promotion.metric,
+                          approval=("The spec requires approval: a passing challenger waits in task `approve` "
+                                    "(Browse > Required Actions) until a person approves or rejects it."
+                                    if spec.promotion.require_approval else "")),
     ) as dag:
 
         @task
@@ -74,15 +78,33 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
             return result
 
         @task
-        def promote(trained: dict) -> dict:
-            from ml_tasks.promotion import promote_if_better
+        def gate(trained: dict) -> dict:
+            from ml_tasks.promotion import evaluate_challenger
 
             settings, spec_ = settings_and_spec(name)
             context = get_current_context()
             force = bool((context.get("params") or {}).get("force"))
-            decision = promote_if_better(settings, spec_, trained, run_tags(context), force=force)
+            gated = evaluate_challenger(settings, spec_, trained, run_tags(context), force=force)
+            print(f"gate: v{gated['version']} vs champion v{gated['gated_against']}: "
+                  f"{'PROMOTE' if gated['promote'] else 'keep the champion'}: {gated['reason']}")
+            return gated
+
+        @task(**registry_pool_kwargs(mode))
+        def promote(trained: dict, gated: dict) -> dict:
+            from ml_tasks.promotion import apply_promotion
+
+            settings, spec_ = settings_and_spec(name)
+            context = get_current_context()
+            approval = context["ti"].xcom_pull(task_ids="approve") if spec.promotion.require_approval else None
+            if approval:
+                gated = {**gated, "approved_by": _responder(approval)}
+            decision = apply_promotion(settings, spec_, trained, gated, run_tags(context))
             print(f"promotion decision: {decision}")
             return decision
+
+        @task.short_circuit
+        def gate_says_promote(gated: dict) -> bool:
+            return bool(gated["promote"])
 
         @task.short_circuit
         def promoted(decision: dict) -> bool:
@@ -96,6 +118,50 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
 
         planned = plan()
         results = [trainer(kind)(planned) for kind in spec.training.models]
-        decision = promote(register(planned, results))
+        trained = register(planned, results)
+        gated = gate(trained)
+        decision = promote(trained, gated)
+        if spec.promotion.require_approval:
+            gate_says_promote(gated) >> approval_task(spec) >> decision
         promoted(decision) >> announce_champion(decision)
     return dag
+
+
+APPROVAL_BODY = """\
+{{% set gate = ti.xcom_pull(task_ids='gate') %}}
+**{name} v{{{{ gate['version'] }}}}** would become `@champion`
+{{%- if gate['gated_against'] %}}, replacing **v{{{{ gate['gated_against'] }}}}**{{% endif %}}.
+
+The gate says: {{{{ gate['reason'] }}}}
+
+| holdout metric | challenger | champion |
+|---|---|---|
+{{% for metric, value in gate['evidence']['challenger'].items() %}}| {{{{ metric }}}} | {{{{ '%.4f' % value }}}} | \
+{{{{ '%.4f' % gate['evidence']['champion'][metric] if gate['evidence']['champion'] else '-' }}}} |
+{{% endfor %}}
+
+Approve to move `@champion`; Reject (or no answer within {hours:g} h) keeps the current champion.
+The model card is on the version's page in the MLflow registry.
+"""
+
+
+def approval_task(spec):
+    """Airflow's human-in-the-loop approval: the run waits in the UI's Required Actions."""
+    from datetime import timedelta
+
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    return ApprovalOperator(
+        task_id="approve",
+        subject=f"Promote a new {spec.name} champion?",
+        body=APPROVAL_BODY.format(name=spec.name, hours=spec.promotion.approval_timeout_hours),
+        defaults="Reject",
+        response_timeout=timedelta(hours=spec.promotion.approval_timeout_hours),
+        retries=0,
+    )
+
+
+def _responder(approval: dict) -> str:
+    user = approval.get("responded_by_user") or {}
+    who = (user.get("name") or user.get("id") or "unknown") if isinstance(user, dict) else str(user)
+    return f"{who} at {approval.get('responded_at')}"

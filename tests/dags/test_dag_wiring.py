@@ -38,3 +38,26 @@ def test_promotion_announces_the_model_asset_only_after_the_gate(dags):
 
 def test_features_dag_processes_daily_intervals(dags):
     assert type(dags["demand_features"].timetable).__name__ == "CronDataIntervalTimetable"
+
+
+def test_without_approval_the_gate_feeds_promote_directly(dags):
+    dag = dags["demand_train"]
+    assert "approve" not in dag.task_ids
+    assert dag.get_task("gate").downstream_task_ids == {"promote"}
+    assert dag.get_task("promote").pool == "default_pool"  # embedded: the registry file lock serialises
+
+
+def test_a_spec_asking_for_approval_puts_airflows_approval_task_between_gate_and_promote(demand_spec):
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    from conveyor_factory.train_dag import build_train_dag
+
+    promotion = demand_spec.promotion.model_copy(update={"require_approval": True, "approval_timeout_hours": 12})
+    dag = build_train_dag(demand_spec.model_copy(update={"promotion": promotion}), {}, "compose")
+    approve = dag.get_task("approve")
+    assert isinstance(approve, ApprovalOperator) and approve.defaults == ["Reject"]
+    assert approve.response_timeout.total_seconds() == 12 * 3600
+    assert dag.get_task("gate_says_promote").downstream_task_ids == {"approve"}
+    assert approve.downstream_task_ids == {"promote"}
+    assert dag.get_task("promote").pool == "conveyor_registry"  # one alias move at a time across workers
+    assert dag.get_task("gate").pool == "default_pool"

@@ -8,15 +8,13 @@ the scheduler starts `demand_train` from that Asset event.
 
 from __future__ import annotations
 
-import socket
 import time
 from datetime import timedelta
 
 import pandas as pd
 import pytest
 
-from ml_tasks import registry, stack
-from ml_tasks.airflow_client import AirflowClient
+from ml_tasks import registry
 from ml_tasks.backfill import backfill_features
 from ml_tasks.demand_data import DemandDataConfig, generate_day, land_demand_data, series_params
 from ml_tasks.demo import DemoSize, seed_demo, yesterday
@@ -24,39 +22,20 @@ from ml_tasks.lake import Lake
 from ml_tasks.settings import load_settings
 from ml_tasks.spec import load_spec
 
+from .stack_helpers import free_port, running_stack, wait_all_runs
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=8, days=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("stack")
-    settings = load_settings(home=home, airflow_port=_free_port(), mlflow_port=_free_port())
+    settings = load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port())
     normal_end = yesterday() - timedelta(days=7)
     seed_demo(settings, SIZE, end=normal_end, leave_unbuilt=0, say=lambda m: None)
-    stack.up(settings, say=lambda m: None)
-    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
-    try:
-        client.wait_for_dags(["demand_features", "demand_train", "demand_score", "demand_drift"])
+    with running_stack(settings) as client:
         yield {"settings": settings, "client": client, "normal_end": normal_end}
-    finally:
-        stack.down(settings, say=lambda m: None)
-
-
-def _wait_all_runs(client, dag_id, at_least=1, timeout=900):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = client.runs(dag_id)
-        if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs):
-            return runs
-        time.sleep(5)
-    raise TimeoutError(f"{dag_id}: runs not finished after {timeout}s: {client.runs(dag_id)}")
 
 
 def test_health_and_dags_listed_without_import_errors(platform):
@@ -76,7 +55,7 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
     client, settings = platform["client"], platform["settings"]
     client.set_paused("demand_train", False)
     client.trigger("demand_train")
-    runs = _wait_all_runs(client, "demand_train", at_least=2)
+    runs = wait_all_runs(client, "demand_train", at_least=2)
     assert {r["state"] for r in runs} == {"success"}, runs
     import mlflow
 
@@ -89,7 +68,7 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
 def test_scoring_writes_predictions_from_the_champion(platform):
     client, settings = platform["client"], platform["settings"]
     client.set_paused("demand_score", False)
-    runs = _wait_all_runs(client, "demand_score")
+    runs = wait_all_runs(client, "demand_score")
     assert runs[0]["state"] == "success", runs
     lake = Lake(settings.lake_uri)
     assert lake.partitions("predictions", "demand") == [platform["normal_end"]]
@@ -109,12 +88,12 @@ def test_injected_drift_fires_the_asset_and_the_scheduler_retrains(platform):
     backfill_features(settings, spec, drifted.dates[:-1], progress=lambda m: None)
 
     client.set_paused("demand_features", False)  # the scheduler runs the latest interval: yesterday
-    runs = _wait_all_runs(client, "demand_features")
+    runs = wait_all_runs(client, "demand_features")
     assert runs[0]["state"] == "success", runs
     assert lake.exists("features", "demand", yesterday())
 
     client.set_paused("demand_drift", False)
-    drift_runs = _wait_all_runs(client, "demand_drift")
+    drift_runs = wait_all_runs(client, "demand_drift")
     assert drift_runs[0]["state"] == "success", drift_runs
     states = client.task_states("demand_drift", drift_runs[0]["dag_run_id"])
     assert states["request_retrain"] == "success", states

@@ -31,6 +31,14 @@ def test_first_model_becomes_champion_with_lineage(loop):
     assert tags["conveyor.model_family"] in ("lightgbm", "lightning")
     assert set(json.loads(tags["conveyor.candidates"])) == {"lightgbm", "lightning"}
     assert champion.description.startswith(f"# demand v{champion.version}")
+    validation = json.loads(tags["conveyor.validation"])  # each partition's recorded gate results
+    days = json.loads(tags["conveyor.feature_partitions"])
+    assert validation["partitions"] == validation["passed_both_gates"] == len(days) and not validation["unrecorded"]
+    records = loop["lake"].read_json(loop["lake"].partition("features", "demand", loop["cfg"].dates[-1]) + "/_validation.json")
+    assert records["raw"]["suite"] == "demand_raw" and records["raw"]["passed"] and records["raw"]["evaluated"] > 5
+    assert records["features"]["suite"] == "demand_features" and records["features"]["passed"]
+    logged = client.download_artifacts(tags["conveyor.parent_run_id"], "lineage/validation.json")
+    assert sorted(json.loads(open(logged).read())) == days
     artifacts = {a.path for a in client.list_artifacts(tags["conveyor.reference_run_id"], "reference")}
     assert artifacts == {"reference/features.parquet"}
     evaluation = {a.path for a in client.list_artifacts(champion.run_id, "evaluation")}
@@ -181,4 +189,5 @@ def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, 
     assert chain.exit_code == 0, chain.output
     assert f"demand v{first['version']}" in chain.output and "@champion" in chain.output
     assert "features/demand" in chain.output and "raw/demand" in chain.output and "sha256" in chain.output
+    assert "partitions passed both" in chain.output and "no record" not in chain.output
     assert runner.invoke(app, ["lineage", "demand"]).exit_code == 1

@@ -1,0 +1,40 @@
+"""Starting the real embedded stack on free loopback ports, and waiting on its runs."""
+
+from __future__ import annotations
+
+import socket
+import time
+from contextlib import contextmanager
+
+from ml_tasks import stack
+from ml_tasks.airflow_client import AirflowClient
+
+PIPELINE_DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_stack(settings):
+    """`conveyor up` for ``settings`` (already seeded), a logged-in client, `conveyor down` after."""
+    stack.up(settings, say=lambda m: None)
+    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+    try:
+        client.wait_for_dags(PIPELINE_DAGS)
+        yield client
+    finally:
+        stack.down(settings, say=lambda m: None)
+
+
+def wait_all_runs(client: AirflowClient, dag_id: str, at_least: int = 1, timeout: float = 900) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = client.runs(dag_id)
+        if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs):
+            return runs
+        time.sleep(5)
+    raise TimeoutError(f"{dag_id}: runs not finished after {timeout}s: {client.runs(dag_id)}")

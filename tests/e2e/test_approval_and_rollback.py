@@ -1,0 +1,136 @@
+"""Human approval of promotions and rollback from the Airflow UI, on the real embedded stack.
+
+The spec asks for approval (`promotion.require_approval: true`). Every run of `demand_train`
+whose gate says "promote" waits in task `approve` (Airflow's human-in-the-loop ApprovalOperator)
+until someone answers through the REST API the UI's Required Actions page uses. Reject keeps the
+champion; Approve moves it and the audit trail names who approved. `demand_rollback`, triggered
+with params as the UI's trigger form does, moves the champion back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+import yaml
+
+from ml_tasks import registry
+from ml_tasks.audit import history
+from ml_tasks.demo import DemoSize, seed_demo
+from ml_tasks.settings import load_settings
+
+from .stack_helpers import free_port, running_stack, wait_all_runs
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+SIZE = DemoSize(stores=2, items=6, days=28)
+TRAIN = "demand_train"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    home = tmp_path_factory.mktemp("approval")
+    specs = home / "specs"
+    specs.mkdir()
+    base = load_settings().specs_dir / "demand.yaml"
+    spec = yaml.safe_load(base.read_text())
+    spec["promotion"]["require_approval"] = True
+    spec["training"]["models"] = ["lightgbm"]
+    (specs / "demand.yaml").write_text(yaml.safe_dump(spec))
+    settings = load_settings(home=home, specs_dir=specs, airflow_port=free_port(), mlflow_port=free_port())
+    seed_demo(settings, SIZE, leave_unbuilt=0, say=lambda m: None)
+    with running_stack(settings) as client:
+        client.set_paused(TRAIN, False)
+        yield {"settings": settings, "client": client}
+    shutil.rmtree(specs, ignore_errors=True)
+
+
+def _champion(settings) -> str | None:
+    version = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
+    return str(version.version) if version is not None else None
+
+
+def _latest_version(settings) -> str:
+    versions = registry.connect(settings).search_model_versions(f"name='{registry.model_name('demand')}'")
+    return str(max(int(v.version) for v in versions))
+
+
+def _train_until_approval(client, force: bool) -> tuple[str, dict]:
+    wait_all_runs(client, TRAIN)
+    run_id = client.trigger(TRAIN, conf={"force": force})
+    client.wait_for_task_state(TRAIN, run_id, "approve", {"awaiting_input"}, timeout=600)
+    return run_id, client.hitl_detail(TRAIN, run_id, "approve")
+
+
+def _first_waiting_run(client, timeout: float = 600) -> str:
+    """Unpausing may also start the latest nightly run: whichever run asks first is the first model."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in client.runs(TRAIN):
+            if client.task_states(TRAIN, run["dag_run_id"]).get("approve") == "awaiting_input":
+                return run["dag_run_id"]
+            assert run["state"] != "failed", run
+        time.sleep(3)
+    raise TimeoutError(f"no {TRAIN} run reached `approve`: {client.runs(TRAIN)}")
+
+
+def test_first_model_waits_for_approval_and_approving_makes_it_champion(platform):
+    client, settings = platform["client"], platform["settings"]
+    client.trigger(TRAIN, conf={"force": False})
+    run_id = _first_waiting_run(client)
+    request = client.hitl_detail(TRAIN, run_id, "approve")
+    version = _latest_version(settings)
+    assert request["options"] == ["Approve", "Reject"] and not request["response_received"]
+    assert "first model of the pipeline" in request["body"] and f"demand v{version}**" in request["body"]
+    assert _champion(settings) is None  # nothing moves while the run waits
+
+    client.respond(TRAIN, run_id, "approve", "Approve")
+    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success"
+    assert _champion(settings) == version
+    moves = history(settings, "demand")
+    assert moves[-1]["to_version"] == version and moves[-1]["approved_by"].startswith("admin")
+    assert moves[-1]["airflow.run_id"] == run_id
+    runs = wait_all_runs(client, TRAIN)  # any other run retrained the same data: a tie, no request
+    assert {r["state"] for r in runs} == {"success"} and len(history(settings, "demand")) == 1
+
+
+def test_a_run_the_gate_rejects_never_asks(platform):
+    client, settings = platform["client"], platform["settings"]
+    champion = _champion(settings)
+    run_id = client.trigger(TRAIN, conf={"force": False})  # same data and seed: a tie, not better
+    assert client.wait_for_run(TRAIN, run_id, timeout=600) == "success"
+    states = client.task_states(TRAIN, run_id)
+    assert states["gate"] == "success" and states["approve"] == "skipped" and states["promote"] == "skipped", states
+    assert _champion(settings) == champion
+
+
+def test_rejecting_keeps_the_champion_and_approving_a_forced_one_moves_it(platform):
+    client, settings = platform["client"], platform["settings"]
+    champion = _champion(settings)
+
+    run_id, request = _train_until_approval(client, force=True)
+    assert "FORCED" in request["body"]
+    client.respond(TRAIN, run_id, "approve", "Reject")
+    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success"
+    states = client.task_states(TRAIN, run_id)
+    assert states["promote"] == "skipped" and states["announce_champion"] == "skipped", states
+    assert _champion(settings) == champion
+
+    run_id, _ = _train_until_approval(client, force=True)
+    client.respond(TRAIN, run_id, "approve", "Approve")
+    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success"
+    assert _champion(settings) not in (None, champion)
+    platform["first_champion"] = champion
+
+
+def test_rollback_from_the_ui_trigger_form_restores_the_previous_champion(platform):
+    client, settings = platform["client"], platform["settings"]
+    before = _champion(settings)
+    client.set_paused("demand_rollback", False)
+    run_id = client.trigger("demand_rollback", conf={"to_version": "", "reason": "approved model misbehaves"})
+    assert client.wait_for_run("demand_rollback", run_id, timeout=300) == "success"
+    assert _champion(settings) == platform["first_champion"] != before
+    last = history(settings, "demand")[-1]
+    assert last["reason"] == "rollback: approved model misbehaves" and last["trigger"] == "airflow_ui"
+    assert (last["from_version"], last["to_version"]) == (before, platform["first_champion"])
+    assert last["airflow.dag_id"] == "demand_rollback" and last["airflow.run_id"] == run_id
