@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-fast constraints clean bench bench-features bench-training bench-serving
+.PHONY: venv up down status demo test test-fast constraints clean bench bench-features bench-training bench-serving bench-drift
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +49,7 @@ clean: down
 	rm -rf $(VENV) .conveyor
 
 ## Every benchmark; each prints ratios against a peer measured in the same run.
-bench: bench-features bench-training bench-serving
+bench: bench-features bench-training bench-serving bench-drift
 
 ## Spark feature job vs DuckDB at 1M and 10M rows, gate cost, incremental day vs full recompute.
 bench-features: venv
@@ -60,5 +60,8 @@ bench-serving: venv
 	$(BIN)/python bench/bench_serving.py
 
 ## Lightning loop vs plain PyTorch (samples/s), data-module throughput, LightGBM fit time.
+bench-drift: venv
+	$(BIN)/python bench/bench_drift.py
+
 bench-training: venv
 	$(BIN)/python bench/bench_training.py

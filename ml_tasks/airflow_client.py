@@ -90,6 +90,24 @@ class AirflowClient:
             time.sleep(poll)
         raise TimeoutError(f"{dag_id} {run_id}: task {task_id} is {state!r}, not one of {sorted(states)}")
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value (JSON-native values come back as they were pushed)."""
+        import json
+
+        value = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")["value"]
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    def backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1) -> dict:
+        """Create an Airflow backfill (runs for every schedule tick in the range), as `airflow backfill create`."""
+        return self.request("POST", "/backfills", json={
+            "dag_id": dag_id, "from_date": from_date, "to_date": to_date, "run_backwards": False,
+            "dag_run_conf": {}, "reprocess_behavior": "completed", "max_active_runs": max_active_runs})
+
     def runs(self, dag_id: str) -> list[dict]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})["dag_runs"]
 

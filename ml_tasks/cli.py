@@ -220,6 +220,18 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
     typer.echo(f"     promotion: {chain['promotion']}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             add_help_option=False)
+def airflow(ctx: typer.Context) -> None:
+    """Run an `airflow` command against the embedded stack, e.g. `conveyor airflow backfill create ...`."""
+    import subprocess
+
+    from ml_tasks.stack import stack_env, venv_executable
+
+    result = subprocess.run([venv_executable("airflow"), *ctx.args], env=stack_env(load_settings()))
+    raise typer.Exit(result.returncode)
+
+
 @app.command()
 def serve(pipeline: str, host: str = "127.0.0.1", port: int = 8000,
           token_env: str = typer.Option("CONVEYOR_SERVING_TOKEN", help="environment variable holding the bearer token"),

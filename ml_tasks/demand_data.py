@@ -82,6 +82,7 @@ class SeriesParams:
     trend_per_year: np.ndarray
     promo_lift: np.ndarray
     store_scale: np.ndarray = field(repr=False)
+    concept_order: np.ndarray = field(repr=False, default=None)  # which series' level each takes under concept drift
 
 
 def series_params(cfg: DemandDataConfig) -> SeriesParams:
@@ -103,7 +104,17 @@ def series_params(cfg: DemandDataConfig) -> SeriesParams:
         trend_per_year=rng.normal(0.1, 0.15, n),
         promo_lift=rng.uniform(1.1, 1.5, n),
         store_scale=store_scale,
+        concept_order=_busiest_trade_with_quietest(base_rate, np.where(intermittent, -1, store_idx)),
     )
+
+
+def _busiest_trade_with_quietest(base_rate: np.ndarray, store_idx: np.ndarray) -> np.ndarray:
+    """Within each store (group -1 stays put), the i-th busiest series takes the i-th quietest's level."""
+    order = np.arange(len(base_rate))
+    for store in np.unique(store_idx[store_idx >= 0]):
+        ranked = np.flatnonzero(store_idx == store)[np.argsort(base_rate[store_idx == store], kind="stable")]
+        order[ranked] = ranked[::-1]
+    return order
 
 
 def generate_day(cfg: DemandDataConfig, params: SeriesParams, day: date) -> pd.DataFrame:
@@ -122,13 +133,21 @@ def generate_day(cfg: DemandDataConfig, params: SeriesParams, day: date) -> pd.D
     price = np.round(np.maximum(price, 0.05), 2)
 
     holiday_mult = HOLIDAYS.get((day.month, day.day), 1.0)
-    level = params.base_rate * WEEKLY[day.weekday()] * holiday_mult
+    concept = drifted and cfg.drift_kind == "concept"
+    # Under concept drift the week turns around too (Monday sells like Sunday did, and so on),
+    # more sharply the stronger the drift.
+    weekly = WEEKLY
+    if concept:
+        weekly = WEEKLY[::-1] ** (1.0 + 2.0 * cfg.drift_strength)
+        weekly = weekly * WEEKLY.mean() / weekly.mean()
+    level = params.base_rate * weekly[day.weekday()] * holiday_mult
     level = level * np.maximum(1.0 + params.trend_per_year * years, 0.2)
-    elasticity = params.elasticity
-    if drifted and cfg.drift_kind == "concept":
-        # The inputs keep their distribution; only how demand answers to price changes.
-        elasticity = elasticity * (1.0 + 2.0 * cfg.drift_strength)
-    level = level * (price / params.base_price) ** (-elasticity)
+    if concept:
+        # The inputs keep their distribution; only what demand a series shows changes: within each
+        # store, the busiest regular items trade places with the quietest (a new shelf layout).
+        # The set of demand levels, and so every feature's distribution, stays the same.
+        level = level[params.concept_order]
+    level = level * (price / params.base_price) ** (-params.elasticity)
     level = level * np.where(promo, params.promo_lift, 1.0)
     if drifted and cfg.drift_kind == "demand":
         level = level * (1.0 + cfg.drift_strength)

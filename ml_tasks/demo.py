@@ -140,12 +140,9 @@ def _candidates(version) -> dict:
 
 
 def _latest_drift(settings: ConveyorSettings) -> dict:
-    import mlflow
+    from ml_tasks.monitoring import latest_check
 
-    registry.connect(settings)
-    runs = mlflow.search_runs(experiment_names=[registry.monitoring_experiment("demand")],
-                              order_by=["attributes.start_time DESC"], max_results=1)
-    if runs.empty:
-        raise DemoFailed("the drift DAG logged no monitoring run")
-    row = runs.iloc[0]
-    return {"drift_detected": bool(row["metrics.drift_detected"]), "drift_share": float(row["metrics.drift_share"])}
+    verdict = latest_check(settings, "demand")
+    if verdict is None:
+        raise DemoFailed("the drift DAG logged no monitoring check")
+    return {"drift_detected": verdict["drift_detected"], "drift_share": verdict["drift_share"]}

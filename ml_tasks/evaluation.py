@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
+SEASONAL_NAIVE = "lag_168h"  # the naive forecast MASE is measured against: the same hour a week before
+
+
 def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
     """MAE, RMSE, WAPE and (given the seasonal-naive forecast) MASE.
 

@@ -123,12 +123,31 @@ class ScoringSpec(_Strict):
     schedule: str = "@daily"
 
 
+DriftMethod = Literal["wasserstein", "ks", "psi", "kl_div", "jensenshannon", "chisquare", "z", "hellinger",
+                      "anderson", "cramer_von_mises", "energy_distance", "mannw", "ed", "es", "t_test", "empirical_mmd"]
+
+
 class DriftSpec(_Strict):
+    """The monitoring DAG: data drift, prediction drift, performance decay, and when to retrain."""
+
     schedule: str = "@daily"
     window_days: int = Field(default=7, ge=1)
     reference_sample_rows: int = Field(default=50_000, ge=100)
+    sample_rows: int = Field(default=100_000, ge=1000,
+                             description="simple random sample of the window (without replacement) that is tested")
     columns: list[str] = Field(min_length=1)
+    numeric_method: DriftMethod = "wasserstein"
+    numeric_threshold: float = Field(default=0.1, gt=0.0)
+    categorical_method: DriftMethod = "jensenshannon"
+    categorical_threshold: float = Field(default=0.1, gt=0.0)
     drift_share_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    prediction_threshold: float = Field(default=0.1, gt=0.0, description="numeric_method score on the predictions")
+    decay_metric: Literal["mae", "rmse", "wape", "mase"] = "mae"
+    decay_tolerance: float = Field(default=0.2, gt=0.0, description="relative worsening vs the champion's holdout")
+    decay_min_rows: int = Field(default=500, ge=1)
+    retrain_on: list[Literal["data_drift", "prediction_drift", "performance_decay"]] = Field(
+        default=["data_drift", "prediction_drift", "performance_decay"], min_length=1)
+    cooldown_hours: float = Field(default=24.0, ge=0.0, description="at most one retrain request per window")
 
 
 class PipelineSpec(_Strict):

@@ -24,14 +24,13 @@ import numpy as np
 import pandas as pd
 
 from ml_tasks import registry
-from ml_tasks.evaluation import permutation_importance, regression_metrics, segment_metrics
+from ml_tasks.evaluation import SEASONAL_NAIVE, permutation_importance, regression_metrics, segment_metrics
 from ml_tasks.gates import validation_lineage
 from ml_tasks.lake import Lake
 from ml_tasks.settings import REPO_ROOT, ConveyorSettings
 from ml_tasks.spec import PipelineSpec
 
 log = logging.getLogger(__name__)
-SEASONAL_NAIVE = "lag_168h"
 
 
 class TrainingDataError(RuntimeError):

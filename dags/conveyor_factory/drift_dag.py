@@ -1,4 +1,4 @@
-"""`<pipeline>_drift`: Evidently drift of the latest features; requests a retrain when drifted."""
+"""`<pipeline>_drift`: data drift, prediction drift and performance decay; requests retraining."""
 
 from __future__ import annotations
 
@@ -7,56 +7,85 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import retrain_request_asset
 from conveyor_factory.common import pipeline_dag
-from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
-from conveyor_factory.score_dag import _cron, _latest, skip_without_champion
+from conveyor_factory.runtime import run_tags, run_type, settings_and_spec
+from conveyor_factory.score_dag import _cron, day_to_check, skip_without_champion
 
 DOC = """
 ### {name}_drift
 
-Compares the newest {window} feature days with the champion's training reference using
-Evidently's data-drift preset on columns {columns}. The HTML and JSON reports go to the MLflow
-experiment `{name}_monitoring`. When at least {threshold:.0%} of the columns drift, the
-`request_retrain` task updates Asset `retrain_request:{name}` (with the evidence in its extra),
-which schedules `{name}_train`.
+Checks the {window} feature days ending at the checked day (param `dt`; scheduled and backfill
+runs: the day before the tick; manual runs: the newest) against the `@champion`:
+
+1. **check_drift**: Evidently on a random sample of {sample:,} rows: data drift on {columns}
+   ({num} >= {num_t} for numbers, {cat} >= {cat_t} for categories; drifted when >= {share:.0%} of
+   the columns drift), prediction drift (the champion's predictions on the window vs on its
+   training reference), and performance decay (its stored predictions joined with the actuals,
+   {metric} more than {tol:.0%} above its holdout). Reports, metrics over time and a plot go to the
+   MLflow experiment `{name}_monitoring`; the task log prints the link.
+2. **decide_retrain**: retrains on {retrain_on}, at most once per {cooldown:g} h; a `{name}_train`
+   run already queued or running absorbs the request; backfill runs never request. The decision
+   and its reason are logged (task log and MLflow).
+3. **request_retrain**: updates Asset `retrain_request:{name}` with the evidence in its extra,
+   which schedules `{name}_train`.
 """
 
 
 def build_drift_dag(spec, default_args: dict) -> DAG:
     name = spec.name
+    d = spec.drift
     with pipeline_dag(
         spec, "drift",
-        description=f"{name}: Evidently data drift -> retrain request",
-        schedule=CronTriggerTimetable(_cron(spec.drift.schedule), timezone="UTC"),
-        dt_help="Last feature day of the window (YYYY-MM-DD); empty = latest",
+        description=f"{name}: drift and decay monitoring -> retrain request",
+        schedule=CronTriggerTimetable(_cron(d.schedule), timezone="UTC"),
+        dt_help="Last feature day of the window (YYYY-MM-DD); empty = the day before the tick, or the newest",
         default_args=default_args,
-        doc_md=DOC.format(name=name, window=spec.drift.window_days, columns=", ".join(spec.drift.columns),
-                          threshold=spec.drift.drift_share_threshold),
+        doc_md=DOC.format(name=name, window=d.window_days, sample=d.sample_rows, columns=", ".join(d.columns),
+                          num=d.numeric_method, num_t=d.numeric_threshold, cat=d.categorical_method,
+                          cat_t=d.categorical_threshold, share=d.drift_share_threshold, metric=d.decay_metric,
+                          tol=d.decay_tolerance, retrain_on=", ".join(d.retrain_on), cooldown=d.cooldown_hours),
     ) as dag:
 
         @task
         def check_drift() -> dict:
-            from ml_tasks.drift import check_drift as run_check
             from ml_tasks.lake import Lake
+            from ml_tasks.monitoring import check
 
             settings, spec_ = settings_and_spec(name)
             context = get_current_context()
-            dt = optional_date(context) or _latest(Lake(settings.lake_uri), name)
+            dt = day_to_check(context, Lake(settings.lake_uri), name)
             with skip_without_champion():
-                verdict = run_check(settings, spec_, dt, run_tags(context))
-            print(f"drift verdict: {verdict}")
+                verdict = check(settings, spec_, dt, run_tags(context), progress=print)
             print(f"report: {verdict['report_uri']}")
             return verdict
 
+        @task(inlets=[retrain_request_asset(name)])
+        def decide_retrain(verdict: dict) -> dict:
+            from datetime import datetime, timedelta, timezone
+
+            from ml_tasks.monitoring import record_decision
+            from ml_tasks.retrain_policy import decide_retrain as decide
+
+            settings, spec_ = settings_and_spec(name)
+            context = get_current_context()
+            last = list(context["inlet_events"][retrain_request_asset(name)].ascending(False).limit(1))
+            active = context["ti"].get_dr_count(dag_id=f"{name}_train", states=["queued", "running"])
+            decision = decide(verdict, list(spec_.drift.retrain_on), datetime.now(timezone.utc),
+                              last[0].timestamp if last else None, active,
+                              timedelta(hours=spec_.drift.cooldown_hours), backfill=run_type(context) == "backfill")
+            record_decision(settings, spec_, verdict, decision.as_dict())
+            print(f"retrain decision: {decision.outcome.upper()}: {decision.reason}")
+            return decision.as_dict()
+
         @task.short_circuit
-        def drifted(verdict: dict) -> bool:
-            return bool(verdict["drift_detected"])
+        def should_retrain(decision: dict) -> bool:
+            return bool(decision["fire"])
 
         @task(outlets=[retrain_request_asset(name)])
-        def request_retrain(verdict: dict) -> None:
+        def request_retrain(decision: dict) -> None:
             get_current_context()["outlet_events"][retrain_request_asset(name)].extra = {
-                "reason": "data_drift", **verdict}
-            print(f"retrain requested for {name}: drift share {verdict['drift_share']:.2f}")
+                "reason": decision["reason"], "signals": decision["signals"], **decision["evidence"]}
+            print(f"retrain requested for {name}: {decision['reason']}")
 
-        verdict = check_drift()
-        drifted(verdict) >> request_retrain(verdict)
+        decision = decide_retrain(check_drift())
+        should_retrain(decision) >> request_retrain(decision)
     return dag

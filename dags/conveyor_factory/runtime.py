@@ -23,6 +23,28 @@ def partition_date(context) -> date:
     return (run_after - timedelta(days=1)).date()
 
 
+def run_type(context) -> str:
+    """``scheduled``, ``manual``, ``backfill`` or ``asset_triggered``."""
+    kind = getattr(context.get("dag_run"), "run_type", "")
+    return str(getattr(kind, "value", kind))
+
+
+def checked_day(context) -> date | None:
+    """The day a scoring or monitoring run looks at.
+
+    The ``dt`` param when given; for scheduled and backfill runs (cron ticks), the last complete
+    day before the tick, so that a backfill over past ticks replays past days; for other runs
+    None, meaning the newest feature partition.
+    """
+    given = optional_date(context)
+    if given is not None:
+        return given
+    logical = context.get("logical_date")
+    if logical is not None and run_type(context) in ("scheduled", "backfill"):
+        return (logical - timedelta(days=1)).date()
+    return None
+
+
 def optional_date(context) -> date | None:
     """The ``dt`` param when given, else None (meaning: the latest available partition)."""
     given = (context.get("params") or {}).get("dt")

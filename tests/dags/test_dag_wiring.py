@@ -21,8 +21,11 @@ def test_train_runs_nightly_or_on_a_retrain_request(dags):
 def test_drift_request_task_updates_the_retrain_asset(dags):
     task = dags["demand_drift"].get_task("request_retrain")
     assert [a.name for a in task.outlets] == ["retrain_request:demand"]
-    upstream = dags["demand_drift"].get_task("drifted")
+    upstream = dags["demand_drift"].get_task("should_retrain")
     assert task.task_id in upstream.downstream_task_ids
+    decide = dags["demand_drift"].get_task("decide_retrain")
+    assert [a.name for a in decide.inlets] == ["retrain_request:demand"]  # reads the last request (cooldown)
+    assert decide.downstream_task_ids == {"should_retrain", "request_retrain"}
 
 
 def test_features_publish_emits_the_features_asset(dags):

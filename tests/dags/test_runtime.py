@@ -24,3 +24,17 @@ def test_manual_run_without_logical_date_processes_the_last_complete_day():
 def test_malformed_dt_param_is_named():
     with pytest.raises(ValueError, match="param dt='03/02/2026' is not a date in YYYY-MM-DD form"):
         partition_date({"params": {"dt": "03/02/2026"}})
+
+
+def _tick(run_type: str, dt: str = ""):
+    return {"params": {"dt": dt}, "logical_date": datetime(2026, 3, 5, 3, 0, tzinfo=timezone.utc),
+            "dag_run": SimpleNamespace(run_type=run_type)}
+
+
+def test_scheduled_and_backfill_checks_look_at_the_day_before_their_tick():
+    from conveyor_factory.runtime import checked_day
+
+    assert checked_day(_tick("scheduled")) == checked_day(_tick("backfill")) == date(2026, 3, 4)
+    assert checked_day(_tick("backfill", "2026-02-01")) == date(2026, 2, 1)  # the param still wins
+    assert checked_day(_tick("manual")) is None  # manual: the newest partition
+    assert checked_day(_tick("asset_triggered")) is None

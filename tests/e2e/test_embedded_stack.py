@@ -1,9 +1,12 @@
 """The whole loop on the real embedded stack: Airflow's scheduler, MLflow's server, Spark.
 
-Data is seeded to end a week before yesterday. Training runs through the scheduler, scoring
-writes predictions from `@champion`, then a price regime change lands for the last week; the
-features DAG publishes it, the drift DAG detects it and updates the retrain-request Asset, and
-the scheduler starts `demand_train` from that Asset event.
+Data is seeded to end two weeks before yesterday. Training runs through the scheduler; then a
+price regime change lands for the last two weeks and scoring writes predictions from
+`@champion`. Four drift checks run (one on the old, quiet window, three on drifted windows, plus
+the scheduled one): the quiet one requests nothing, exactly one drifted check fires the
+retrain-request Asset and the others are suppressed (cooldown, or absorbed by the queued
+training run); the scheduler starts one `demand_train` from that Asset, and the gate promotes
+the retrained model because it is better on the drifted holdout.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from .stack_helpers import free_port, running_stack, wait_all_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=8, days=30)
+DRIFT_DAYS = 14  # a week in the new training window, a week in its holdout
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("stack")
     settings = load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port())
-    normal_end = yesterday() - timedelta(days=7)
+    normal_end = yesterday() - timedelta(days=DRIFT_DAYS)
     seed_demo(settings, SIZE, end=normal_end, leave_unbuilt=0, say=lambda m: None)
     with running_stack(settings) as client:
         yield {"settings": settings, "client": client, "normal_end": normal_end}
@@ -67,44 +71,55 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
 
 def test_scoring_writes_predictions_from_the_champion(platform):
     client, settings = platform["client"], platform["settings"]
-    client.set_paused("demand_score", False)
-    runs = wait_all_runs(client, "demand_score")
-    assert runs[0]["state"] == "success", runs
     lake = Lake(settings.lake_uri)
-    assert lake.partitions("predictions", "demand") == [platform["normal_end"]]
+    start = platform["normal_end"] + timedelta(days=1)
+    drifted = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=DRIFT_DAYS, start=start,
+                               drift_from=start, drift_kind="price")
+    land_demand_data(drifted, lake)  # prices up 60% from here to yesterday
+    backfill_features(settings, load_spec("demand", settings.specs_dir), drifted.dates, progress=lambda m: None)
+
+    client.set_paused("demand_score", False)  # its scheduled run scores the day before its tick
+    run_id = client.trigger("demand_score", conf={"dt": platform["normal_end"].isoformat()})
+    assert client.wait_for_run("demand_score", run_id, timeout=300) == "success"
+    runs = wait_all_runs(client, "demand_score", at_least=1)
+    assert {r["state"] for r in runs} == {"success"}, runs
     preds = lake.read_partition("predictions", "demand", platform["normal_end"])
     champion = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
     assert len(preds) == SIZE.stores * SIZE.items * 24 and set(preds["model_version"]) == {str(champion.version)}
 
 
-def test_injected_drift_fires_the_asset_and_the_scheduler_retrains(platform):
+def test_many_drift_checks_make_one_retrain_and_the_retrained_model_wins(platform):
     client, settings = platform["client"], platform["settings"]
-    spec = load_spec("demand", settings.specs_dir)
-    lake = Lake(settings.lake_uri)
-    start = platform["normal_end"] + timedelta(days=1)
-    drifted = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=7, start=start,
-                               drift_from=start, drift_kind="price")
-    land_demand_data(drifted, lake)
-    backfill_features(settings, spec, drifted.dates[:-1], progress=lambda m: None)
+    registry_client = registry.connect(settings)
+    before = str(registry.version_by_alias(registry_client, "demand", registry.CHAMPION).version)
 
-    client.set_paused("demand_features", False)  # the scheduler runs the latest interval: yesterday
-    runs = wait_all_runs(client, "demand_features")
-    assert runs[0]["state"] == "success", runs
-    assert lake.exists("features", "demand", yesterday())
+    client.set_paused("demand_drift", False)  # the scheduled run checks a drifted window too
+    quiet = client.trigger("demand_drift", conf={"dt": platform["normal_end"].isoformat()})
+    loud = [client.trigger("demand_drift", conf={"dt": (yesterday() - timedelta(days=k)).isoformat()})
+            for k in (2, 1, 0)]
+    runs = wait_all_runs(client, "demand_drift", at_least=4)
+    assert {r["state"] for r in runs} == {"success"}, runs
+    decisions = {r["dag_run_id"]: client.xcom("demand_drift", r["dag_run_id"], "decide_retrain") for r in runs}
+    assert decisions[quiet]["outcome"] == "none", decisions[quiet]
+    drifted = [d for run_id, d in decisions.items() if run_id != quiet]
+    assert all("data_drift" in d["signals"] for d in drifted), drifted
+    assert sorted(d["outcome"] for d in drifted) == ["fired"] + ["suppressed"] * (len(drifted) - 1), drifted
+    assert all(("cooldown" in d["reason"]) or ("absorbed" in d["reason"]) for d in drifted if not d["fire"])
+    assert set(loud) <= set(decisions)
 
-    client.set_paused("demand_drift", False)
-    drift_runs = wait_all_runs(client, "demand_drift")
-    assert drift_runs[0]["state"] == "success", drift_runs
-    states = client.task_states("demand_drift", drift_runs[0]["dag_run_id"])
-    assert states["request_retrain"] == "success", states
-
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         asset_runs = [r for r in client.runs("demand_train") if r["run_type"] == "asset_triggered"]
-        if asset_runs and asset_runs[0]["state"] in ("success", "failed"):
+        if asset_runs and all(r["state"] in ("success", "failed") for r in asset_runs):
             break
         time.sleep(5)
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
+
+    after = registry.version_by_alias(registry_client, "demand", registry.CHAMPION)
+    assert str(after.version) != before
+    decision = after.tags["conveyor.promotion_decision"]
+    assert '"promote": true' in decision and '"forced": false' in decision
+    assert after.tags["airflow.run_id"] == asset_runs[0]["dag_run_id"]
 
 
 def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(platform):
@@ -116,8 +131,9 @@ def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(pl
     features_before = lake.read_partition("features", "demand", day)
     lake.write_partition(good.assign(price=-1.0), "raw", "demand", day)  # a broken price feed
 
+    client.set_paused("demand_features", False)  # its scheduled run (yesterday's interval) goes first
     run_id = client.trigger("demand_features", conf={"dt": day.isoformat()})
-    assert client.wait_for_run("demand_features", run_id, timeout=300) == "failed"
+    assert client.wait_for_run("demand_features", run_id, timeout=400) == "failed"
     states = client.task_states("demand_features", run_id)
     assert states["gate_raw"] == "failed" and states["build_features"] == "upstream_failed", states
     assert not lake.exists("raw", "demand", day) and lake.fs.exists(lake.partition("quarantine", "demand", day) + "/raw/report.html")

@@ -86,22 +86,23 @@ def test_scoring_writes_the_same_predictions_on_rerun(loop, demand_spec):
 
 
 def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loop, demand_spec, spark):
-    from ml_tasks.drift import check_drift
+    from ml_tasks.monitoring import check
 
     settings, lake, cfg = loop["settings"], loop["lake"], loop["cfg"]
-    quiet = check_drift(settings, demand_spec, cfg.dates[-1])
-    assert not quiet["drift_detected"]
+    quiet = check(settings, demand_spec, cfg.dates[-1])
+    assert not quiet["signals"]["data_drift"]["detected"] and not quiet["signals"]["prediction_drift"]["detected"]
 
     start = cfg.dates[-1] + timedelta(days=1)
     drifted = DemandDataConfig(stores=2, items=6, days=demand_spec.drift.window_days, start=start,
                                drift_from=start, drift_kind="price")
     land_demand_data(drifted, lake)
     backfill_features(settings, demand_spec, drifted.dates, progress=lambda m: None, spark=spark)
-    loud = check_drift(settings, demand_spec, drifted.dates[-1])
-    assert loud["drift_detected"] and "price" in loud["drifted_columns"]
+    loud = check(settings, demand_spec, drifted.dates[-1])
+    assert loud["signals"]["data_drift"]["detected"] and "price" in loud["signals"]["data_drift"]["drifted_columns"]
+    assert loud["signals"]["prediction_drift"]["detected"]  # demand answers to price: so does the model
     client = registry.connect(settings)
-    files = {a.path for a in client.list_artifacts(loud["report_run_id"], "drift")}
-    assert {"drift/data_drift.html", "drift/data_drift.json"} <= files
+    files = {a.path for a in client.list_artifacts(loud["monitor_run_id"], f"checks/dt={drifted.dates[-1]}")}
+    assert {f"checks/dt={drifted.dates[-1]}/data_drift.html", f"checks/dt={drifted.dates[-1]}/data_drift.json"} <= files
 
 
 def test_both_families_are_evaluated_on_the_same_rows_and_the_better_one_registered(loop):
