@@ -84,7 +84,9 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
         shutil.rmtree(settings.home)
     spec = load_spec("demand", settings.specs_dir)
     end = yesterday()
-    drift_days = spec.drift.window_days
+    # Two drift windows of the new regime: one week lands in the retrained model's training days
+    # and one in its holdout, so the retrained model can show the gate that it is better.
+    drift_days = 2 * spec.drift.window_days
     normal_end = end - timedelta(days=drift_days)
     cfg = seed_demo(settings, size, end=normal_end, say=say)
     migrate_airflow_db(settings)
