@@ -220,6 +220,22 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
     typer.echo(f"     promotion: {chain['promotion']}")
 
 
+@app.command()
+def validate(pipelines: Optional[list[str]] = typer.Argument(None, help="pipeline names; default: every spec")) -> None:
+    """Check every pipeline spec (or the named ones): keys, schedules, files, raw schema, columns."""
+    from ml_tasks.spec_check import check_all
+
+    results = check_all(load_settings(), pipelines or None)
+    if not results:
+        _fail(f"no pipeline specs (*.yaml) in {load_settings().specs_dir}")
+    for name, problems in results.items():
+        typer.echo(f"{name}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+        for problem in problems:
+            typer.echo(f"  {problem}")
+    if any(results.values()):
+        raise typer.Exit(1)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
              add_help_option=False)
 def airflow(ctx: typer.Context) -> None:

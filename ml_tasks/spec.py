@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 
 class SpecError(ValueError):
-    """A pipeline spec is missing, malformed or inconsistent."""
+    """A pipeline spec is missing, malformed or inconsistent; ``problems`` lists (key, message)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or [("<file>", message)]
 
 
 class _Strict(BaseModel):
@@ -185,10 +189,40 @@ def load_spec(name_or_path: str | Path, specs_dir: Path | None = None) -> Pipeli
     try:
         spec = PipelineSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise SpecError(f"{path}: invalid pipeline spec: {problems}") from exc
+        problems = describe_errors(exc)
+        listed = "".join(f"\n  - {key}: {message}" for key, message in problems)
+        raise SpecError(f"{path}: invalid pipeline spec:{listed}", problems) from exc
     if spec.name != path.stem:
         raise SpecError(f"{path}: name {spec.name!r} must match the file name {path.stem!r}")
     return spec
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys the spec allows where ``loc`` points (for 'did you mean')."""
+    model: type[BaseModel] | None = PipelineSpec
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model else None
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if model is None:
+            return []
+    return list(model.model_fields) if model else []
+
+
+def describe_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """(dotted key, what is wrong and how to fix it) for every error pydantic found."""
+    import difflib
+
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        kind, msg = err["type"], err["msg"]
+        if kind == "extra_forbidden":
+            close = difflib.get_close_matches(str(err["loc"][-1]), _fields_at(err["loc"]), n=1)
+            msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "; remove it (see docs/adding-a-pipeline.md)")
+        elif kind == "missing":
+            msg = "required key is missing; add it"
+        elif kind == "literal_error":
+            msg = f"{msg} (got {err.get('input')!r})"
+        out.append((key, msg))
+    return out

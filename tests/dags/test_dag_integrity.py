@@ -36,8 +36,9 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
 """
 
 
-def _parse(path: Path, tmp_path: Path) -> dict:
+def _parse(path: Path, tmp_path: Path, **extra_env: str) -> dict:
     env = dict(os.environ)
+    env.update(extra_env)
     env.update({
         "AIRFLOW_HOME": str(tmp_path),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -96,3 +97,20 @@ def test_task_logic_never_imports_airflow():
             for line in path.read_text().splitlines():
                 stripped = line.strip()
                 assert not stripped.startswith(("import airflow", "from airflow")), f"{path}: {line}"
+
+
+def test_a_broken_spec_is_one_clear_import_error_and_other_pipelines_still_load(tmp_path):
+    dags, specs = tmp_path / "dags", tmp_path / "specs"
+    dags.mkdir()
+    specs.mkdir()
+    demand = (REPO_ROOT / "dags" / "specs" / "demand.yaml").read_text()
+    (specs / "demand.yaml").write_text(demand)
+    (specs / "broken.yaml").write_text(demand.replace("name: demand", "name: broken").replace(
+        "window_days: 42", "window_dayz: 42"))
+    (dags / "demand.py").write_text((REPO_ROOT / "dags" / "demand.py").read_text())
+    (dags / "broken.py").write_text((REPO_ROOT / "dags" / "demand.py").read_text().replace('"demand"', '"broken"'))
+    parsed = _parse(dags, tmp_path, CONVEYOR_SPECS_DIR=str(specs))
+    assert list(parsed["errors"]) == [str(dags / "broken.py")]
+    error = parsed["errors"][str(dags / "broken.py")]
+    assert "broken.yaml: invalid pipeline spec" in error and "training.window_dayz: unknown key; did you mean 'window_days'" in error
+    assert {"demand_features", "demand_train", "demand_score", "demand_drift"} <= set(parsed["dags"])

@@ -26,7 +26,7 @@ def _demand_text():
 
 def test_unknown_key_is_an_error_naming_the_file_and_key(tmp_path):
     path = _write(tmp_path, _demand_text().replace("holdout_days: 7", "holdout_days: 7\n  holdout_dayz: 3"))
-    with pytest.raises(SpecError, match=r"demand\.yaml.*training\.holdout_dayz"):
+    with pytest.raises(SpecError, match=r"(?s)demand\.yaml.*training\.holdout_dayz"):
         load_spec(path)
 
 
