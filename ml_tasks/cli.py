@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -218,6 +219,33 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
     typer.echo(f"     Airflow {chain['airflow']['dag_id']} {chain['airflow']['run_id']}; code {chain['code_version']}")
     typer.echo(f"  -> {chain['model']} v{chain['version']}  aliases: {', '.join('@' + a for a in chain['aliases']) or 'none'}")
     typer.echo(f"     promotion: {chain['promotion']}")
+
+
+@app.command("new-pipeline")
+def new_pipeline(
+    name: str,
+    task: str = typer.Option("regression", help="regression | classification"),
+    keys: str = typer.Option(..., help="series key columns, comma-separated, e.g. region,meter_id"),
+    timestamp: str = typer.Option(..., help="the event-time column (hourly)"),
+    target: str = typer.Option(..., help="the column to predict"),
+    from_sample: Optional[Path] = typer.Option(None, help="Parquet or CSV sample of the raw data to profile"),
+    force: bool = typer.Option(False, help="overwrite existing files of this pipeline"),
+) -> None:
+    """Write a new pipeline's spec, DAG file, feature module, suites and test."""
+    from ml_tasks.scaffold import NewPipeline, ScaffoldError, read_sample
+    from ml_tasks.settings import REPO_ROOT
+
+    try:
+        sample = read_sample(from_sample) if from_sample else None
+        new = NewPipeline(name, task, [k.strip() for k in keys.split(",") if k.strip()], timestamp, target, sample)
+        written = new.write(force=force)
+    except ScaffoldError as exc:
+        _fail(str(exc))
+    for path in written:
+        typer.echo(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+    typer.echo(f"next: land raw partitions under <lake>/raw/{name}/dt=YYYY-MM-DD/, then "
+               f"`conveyor validate {name}` and `conveyor backfill-features {name} START END`; "
+               f"the DAGs {name}_features/_train/_score/_drift appear at the next parse")
 
 
 @app.command()

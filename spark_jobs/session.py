@@ -28,6 +28,9 @@ def spark_session(settings: ConveyorSettings, app_name: str) -> SparkSession:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        # pandas writes nanosecond timestamps, which Spark cannot read as timestamps: read them
+        # as long (nanoseconds since the epoch); spark_jobs.series_features converts them.
+        .config("spark.sql.legacy.parquet.nanosAsLong", "true")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")

@@ -1,0 +1,105 @@
+"""Starting expectation suites for a new pipeline, profiled from a sample of its raw data.
+
+The raw suite checks structure (columns, types, nulls, unique series hours, the day's interval,
+nothing in the future), volume and distinct keys against recent history (parameters the gate
+computes), the target's jump against each series' recent mean, and value ranges seen in the
+sample. Every expectation carries a note saying why it exists; edit them like code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ml_tasks.gates import JUMP_COLUMN
+
+INT_TYPES = ["int64", "int32", "int16", "int8", "Int64", "Int32", "uint32", "uint16", "uint8"]
+FLOAT_TYPES = ["float64", "float32", "Float64", *INT_TYPES]
+TIME_TYPES = ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"]
+
+
+def _e(kind: str, notes: str, severity: str | None = None, **kwargs) -> dict[str, Any]:
+    out = {"type": kind, "kwargs": kwargs, "meta": {"notes": notes}}
+    if severity:
+        out["severity"] = severity
+    return out
+
+
+def _type_list(series: pd.Series) -> list[str] | None:
+    if pd.api.types.is_bool_dtype(series):
+        return ["bool", "boolean"]
+    if pd.api.types.is_integer_dtype(series):
+        return INT_TYPES
+    if pd.api.types.is_float_dtype(series):
+        return FLOAT_TYPES
+    return None
+
+
+def raw_suite(name: str, timestamp: str, keys: list[str], target: str, sample: pd.DataFrame | None) -> dict[str, Any]:
+    """The raw suite as JSON-ready data; ``sample`` (or None) supplies columns, types and ranges."""
+    columns = list(sample.columns) if sample is not None else [timestamp, *keys, target]
+    ex = [_e("expect_column_to_exist", {timestamp: "the event hour; every feature window is keyed on it",
+                                        target: "the target"}.get(c, "series key" if c in keys else "seen in the sample"),
+             column=c) for c in columns]
+    if sample is not None:
+        ex.append(_e("expect_table_columns_to_match_set", "extra columns are allowed but reported: they often mean "
+                     "an upstream schema change", severity="warning", column_set=[*columns, JUMP_COLUMN], exact_match=True))
+    ex.append(_e("expect_column_values_to_be_in_type_list", "event hours must be timestamps (UTC; the gate converts "
+                 "zone-aware ones), not strings", column=timestamp, type_list=TIME_TYPES))
+    ex.append(_e("expect_table_row_count_to_be_between", "volume against history: half to twice the median row "
+                 "count of the last 7 partitions; a partial export or a double load shows here",
+                 min_value={"$PARAMETER": "min_rows"}, max_value={"$PARAMETER": "max_rows"}))
+    for k in keys:
+        ex.append(_e("expect_column_unique_value_count_to_be_between", f"at least 80% of the {k} values seen "
+                     "recently; fewer means a partial export", column=k, min_value={"$PARAMETER": f"min_distinct_{k}"}))
+    for c in [timestamp, *keys, target]:
+        ex.append(_e("expect_column_values_to_not_be_null", "a row without it cannot be placed in a series or "
+                     "poisons lags and windows", column=c))
+    if sample is not None:
+        for c in columns:
+            if c in (timestamp, *keys):
+                continue
+            types = _type_list(sample[c])
+            if types:
+                ex.append(_e("expect_column_values_to_be_in_type_list", f"the sample has {sample[c].dtype}; text "
+                             "or another type means the export format changed", column=c, type_list=types))
+            if c != target:
+                null_rate = float(sample[c].isna().mean())
+                ex.append(_e("expect_column_values_to_not_be_null", f"{null_rate:.1%} nulls in the sample; a spike "
+                             "means the feed broke", column=c, mostly=round(max(0.0, 1 - max(0.01, 2 * null_rate)), 3)))
+            if pd.api.types.is_numeric_dtype(sample[c]) and not pd.api.types.is_bool_dtype(sample[c]):
+                low = float(sample[c].min())
+                if low >= 0:
+                    ex.append(_e("expect_column_values_to_be_between", "never negative in the sample; a negative "
+                                 "value is a booking or sign error", column=c, min_value=0))
+    ex.append(_e("expect_compound_columns_to_be_unique", "one row per series and hour; duplicates double-count",
+                 column_list=[*keys, timestamp]))
+    ex.append(_e("expect_column_values_to_be_between", "a partition holds exactly its own UTC day",
+                 column=timestamp, min_value={"$PARAMETER": "interval_start"}, max_value={"$PARAMETER": "interval_last_hour"}))
+    ex.append(_e("expect_column_max_to_be_between", "events cannot be in the future; future hours mean a clock or "
+                 "time-zone bug upstream", column=timestamp, max_value={"$PARAMETER": "now"}))
+    ex.append(_e("expect_column_values_to_be_between", "a series at 50x its recent daily total is almost always a "
+                 "unit or decimal error; derived by the gate, NaN for series without history",
+                 column=JUMP_COLUMN, max_value=50))
+    return {"name": f"{name}_raw", "meta": {"notes": f"Gate on each landed raw partition of the {name} pipeline "
+            "(one UTC day). Generated by `conveyor new-pipeline`; review and edit."}, "expectations": ex}
+
+
+def features_suite(name: str, timestamp: str, keys: list[str], target: str) -> dict[str, Any]:
+    ex = [
+        _e("expect_table_row_count_to_be_between", "the feature job must produce rows for its day", min_value=1),
+        _e("expect_column_values_to_not_be_null", "training needs the target on every row", column=target),
+        _e("expect_column_values_to_be_between", "calendar features are computed in UTC", column="hour",
+           min_value=0, max_value=23),
+        _e("expect_column_values_to_not_be_null", "after the look-back almost every hour has a lag; many nulls "
+           "mean history is missing", column="lag_24h", mostly=0.95),
+        _e("expect_column_values_to_not_be_null", "the seasonal-naive baseline (same hour last week) needs it",
+           column="lag_168h", mostly=0.95),
+        _e("expect_compound_columns_to_be_unique", "one feature row per series and hour",
+           column_list=[*keys, timestamp]),
+        _e("expect_column_values_to_be_between", "a feature partition holds exactly its own day", column=timestamp,
+           min_value={"$PARAMETER": "interval_start"}, max_value={"$PARAMETER": "interval_last_hour"}),
+    ]
+    return {"name": f"{name}_features", "meta": {"notes": f"Gate on the {name} feature rows of one day, on the "
+            "Spark DataFrame, before they are published. Generated by `conveyor new-pipeline`."}, "expectations": ex}
