@@ -128,19 +128,49 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
     typer.echo(f"landed {cfg.days * cfg.rows_per_day} rows under {Lake(settings.lake_uri).zone('raw', pipeline)}")
 
 
+@app.command()
+def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or CSV files of raw rows")) -> None:
+    """Split raw files by UTC day into raw/PIPELINE/dt=.../ partitions (a day is replaced whole)."""
+    from ml_tasks.lake import Lake
+    from ml_tasks.landing import LandingError, land_files
+    from ml_tasks.spec import SpecError, load_spec
+
+    settings = load_settings()
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+        days = land_files(Lake(settings.lake_uri), spec, list(files), say=typer.echo)
+    except (SpecError, LandingError) as exc:
+        _fail(str(exc))
+    if days:
+        typer.echo(f"landed {len(days)} day(s), {days[0]} .. {days[-1]}; next: "
+                   f"conveyor backfill-features {pipeline} {days[0]} {days[-1]}")
+
+
 @app.command("backfill-features")
-def backfill_features_cmd(pipeline: str, start: str, end: str) -> None:
-    """Gate, build and publish features for every day from START to END (one Spark job)."""
+def backfill_features_cmd(pipeline: str, start: Optional[str] = typer.Argument(None), end: Optional[str] = typer.Argument(None)) -> None:
+    """Gate, build and publish features for every day from START to END (one Spark job).
+
+    Without START and END: every landed raw day that has its full look-back before it.
+    """
     from datetime import timedelta
 
     from ml_tasks.backfill import backfill_features
+    from ml_tasks.lake import Lake
     from ml_tasks.spec import SpecError, load_spec
+    from spark_jobs.features_job import lookback_days
 
     settings = load_settings()
     try:
         spec = load_spec(pipeline, settings.specs_dir)
     except SpecError as exc:
         _fail(str(exc))
+    if start is None or end is None:
+        raw = Lake(settings.lake_uri).partitions("raw", pipeline)
+        if len(raw) <= lookback_days(spec):
+            _fail(f"{len(raw)} raw day(s) landed for {pipeline!r}; features need {lookback_days(spec)} days of "
+                  "look-back before the first one: land more days (conveyor land)")
+        start, end = (start or raw[lookback_days(spec)].isoformat()), (end or raw[-1].isoformat())
+        typer.echo(f"building features for {start} .. {end} (after {lookback_days(spec)} days of look-back)")
     first, last = _date("START", start), _date("END", end)
     if last < first:
         _fail(f"end {last} is before start {first}")
