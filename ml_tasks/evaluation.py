@@ -36,25 +36,82 @@ def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
     return out
 
 
-def segment_metrics(frame, prediction, segment: str, target: str, naive: str) -> dict[str, dict[str, float]]:
+def tune_threshold(y_true, probability) -> float:
+    """The probability cut-off with the best F1 (ties: the lower cut-off), from the PR curve."""
+    from sklearn.metrics import precision_recall_curve
+
+    y = np.asarray(y_true, dtype=int)
+    if y.min() == y.max():
+        return 0.5
+    precision, recall, cuts = precision_recall_curve(y, np.asarray(probability, dtype=float))
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)[:-1]
+    return float(cuts[int(np.argmax(f1))]) if len(cuts) else 0.5
+
+
+def calibration_error(y_true, probability, bins: int = 10) -> float:
+    """Expected calibration error: mean |observed rate - mean probability| over equal-width bins."""
+    y, p = np.asarray(y_true, dtype=float), np.asarray(probability, dtype=float)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            total += mask.sum() * abs(y[mask].mean() - p[mask].mean())
+    return float(total / max(len(y), 1))
+
+
+def classification_metrics(y_true, probability, threshold: float = 0.5) -> dict[str, float]:
+    """ROC-AUC, PR-AUC, log loss, Brier, calibration error, and F1/precision/recall at ``threshold``."""
+    from sklearn.metrics import average_precision_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
+
+    y = np.asarray(y_true, dtype=int)
+    p = np.clip(np.asarray(probability, dtype=float), 1e-7, 1 - 1e-7)
+    if y.shape != p.shape or y.size == 0:
+        raise ValueError(f"need equally long, non-empty arrays; got {y.shape} and {p.shape}")
+    both = y.min() != y.max()
+    label = (p >= threshold).astype(int)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(np.mean((p - y) ** 2)),
+        "ece": calibration_error(y, p),
+        "f1": float(f1_score(y, label, zero_division=0)),
+        "precision": float(precision_score(y, label, zero_division=0)),
+        "recall": float(recall_score(y, label, zero_division=0)),
+        "threshold": float(threshold),
+        "prevalence": float(y.mean()),
+    }
+
+
+def task_metrics(task: str, y_true, prediction, naive=None, threshold: float = 0.5) -> dict[str, float]:
+    """The metrics of a pipeline's task on the same rows."""
+    if task == "classification":
+        return classification_metrics(y_true, prediction, threshold)
+    return regression_metrics(y_true, prediction, naive)
+
+
+def segment_metrics(frame, prediction, segment: str, target: str, naive: str | None,
+                    task: str = "regression", threshold: float = 0.5) -> dict[str, dict[str, float]]:
     """The same metrics per value of ``segment`` (per store, say), on the same rows."""
     data = frame.assign(_pred=np.asarray(prediction, dtype=float))
     out = {}
     for value, part in data.groupby(segment, observed=True):
-        out[str(value)] = regression_metrics(part[target], part["_pred"], part[naive])
+        out[str(value)] = task_metrics(task, part[target], part["_pred"], part[naive] if naive else None, threshold)
     return dict(sorted(out.items()))
 
 
 def permutation_importance(predict, frame, features: list[str], target: str, seed: int = 0,
-                           max_rows: int = 20_000) -> dict[str, float]:
-    """Increase in MAE when one feature's values are shuffled (model-agnostic, on held-out rows)."""
+                           max_rows: int = 20_000, loss=None) -> dict[str, float]:
+    """Increase in ``loss`` (default: MAE) when one feature's values are shuffled (on held-out rows)."""
     rng = np.random.default_rng(seed)
+    loss = loss or (lambda y, p: float(np.mean(np.abs(p - y))))
     sample = frame.sample(n=min(len(frame), max_rows), random_state=seed) if len(frame) > max_rows else frame
     y = sample[target].to_numpy(dtype=float)
-    base = float(np.mean(np.abs(predict(sample) - y)))
+    base = loss(y, predict(sample))
     out = {}
     for col in features:
         shuffled = sample.copy()
         shuffled[col] = rng.permutation(shuffled[col].to_numpy())
-        out[col] = float(np.mean(np.abs(predict(shuffled) - y))) - base
+        out[col] = loss(y, predict(shuffled)) - base
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -35,11 +35,13 @@ NET_CODE = Path(__file__).parent / "model_code" / "tabular_net.py"
 
 
 class TabularForecaster(pl.LightningModule):
-    """Poisson regression of hourly counts with embeddings for the series keys."""
+    """Embeddings for the categorical columns and an MLP: Poisson regression of counts (output:
+    log-rate) or, for ``task="classification"``, a binary classifier (output: logit, weighted
+    cross-entropy with ``pos_weight`` for the rare class)."""
 
     def __init__(self, cardinalities: list[int], n_numeric: int, embedding_dim: int = 8,
                  hidden: tuple[int, ...] = (128, 64), dropout: float = 0.1, lr: float = 3e-3,
-                 weight_decay: float = 1e-5):
+                 weight_decay: float = 1e-5, task: str = "regression", pos_weight: float = 1.0):
         super().__init__()
         self.save_hyperparameters()
         # One optimiser and no gradient scaling (fp32 on CPU, bf16 on GPU), so the step is done by
@@ -51,6 +53,12 @@ class TabularForecaster(pl.LightningModule):
     def forward(self, categorical, numeric):
         return self.net(categorical, numeric)
 
+    def loss(self, output, target):
+        if self.hparams.task == "classification":
+            weight = torch.as_tensor(self.hparams.pos_weight, device=output.device, dtype=output.dtype)
+            return F.binary_cross_entropy_with_logits(output, target, pos_weight=weight)
+        return F.poisson_nll_loss(output, target, log_input=True)
+
     def on_train_epoch_start(self):
         self._loss_sum = torch.zeros((), device=self.device)
         self._batches = 0
@@ -58,7 +66,7 @@ class TabularForecaster(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         categorical, numeric, target = batch
         optimizer = self.optimizers()  # its step() also advances global_step (checkpoints key on it)
-        loss = F.poisson_nll_loss(self(categorical, numeric).float(), target, log_input=True)
+        loss = self.loss(self(categorical, numeric).float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -72,10 +80,10 @@ class TabularForecaster(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         categorical, numeric, target = batch
-        log_rate = self(categorical, numeric).float()
-        self.log("val_loss", F.poisson_nll_loss(log_rate, target, log_input=True), on_epoch=True, prog_bar=True,
+        output = self(categorical, numeric).float()
+        self.log("val_loss", self.loss(output, target), on_epoch=True, prog_bar=True, batch_size=len(target))
+        self.log("val_mae", (inverse_link(output, self.hparams.task) - target).abs().mean(), on_epoch=True,
                  batch_size=len(target))
-        self.log("val_mae", (log_rate.exp() - target).abs().mean(), on_epoch=True, batch_size=len(target))
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
@@ -90,8 +98,14 @@ def trainer_kwargs(gpus: int) -> dict:
     return {"accelerator": "cpu", "devices": 1, "precision": "32-true", "strategy": "auto"}
 
 
+def inverse_link(output: torch.Tensor, task: str) -> torch.Tensor:
+    """Network output -> prediction: expected count (exp) or probability (sigmoid)."""
+    return torch.sigmoid(output) if task == "classification" else output.exp()
+
+
 def fit_lightning(datamodule: FeatureDataModule, cfg: LightningSpec, seed: int, gpus: int = 0, logger=None,
-                  progress: bool | None = None) -> tuple[TabularForecaster, dict]:
+                  progress: bool | None = None, task: str = "regression",
+                  pos_weight: float = 1.0) -> tuple[TabularForecaster, dict]:
     """Train with early stopping and checkpointing; returns the best model and fit facts."""
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
@@ -99,7 +113,7 @@ def fit_lightning(datamodule: FeatureDataModule, cfg: LightningSpec, seed: int, 
     pl.seed_everything(seed, workers=True, verbose=False)
     datamodule.setup("fit")
     model = TabularForecaster(datamodule.schema.cardinalities, len(datamodule.schema.numeric), cfg.embedding_dim,
-                              tuple(cfg.hidden), cfg.dropout, cfg.lr, cfg.weight_decay)
+                              tuple(cfg.hidden), cfg.dropout, cfg.lr, cfg.weight_decay, task, pos_weight)
     model.net.set_scaling(datamodule.mean, datamodule.std)
     with tempfile.TemporaryDirectory() as ckpt_dir:
         checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_loss", mode="min", save_top_k=1)
@@ -119,12 +133,12 @@ def fit_lightning(datamodule: FeatureDataModule, cfg: LightningSpec, seed: int, 
 
 @torch.no_grad()
 def predict(model: TabularForecaster, schema: TabularSchema, frame: pd.DataFrame, batch_size: int = 65_536) -> np.ndarray:
-    """Expected counts for every row of ``frame`` (CPU, in chunks)."""
+    """Predictions (expected counts or probabilities) for every row of ``frame`` (CPU, in chunks)."""
     net = model.net.cpu().eval()
     out = []
     for start in range(0, len(frame), batch_size):
         cats, nums = schema.encode(frame.iloc[start:start + batch_size])
-        out.append(net(cats, nums).exp().numpy())
+        out.append(inverse_link(net(cats, nums), model.hparams.task).numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -136,6 +150,7 @@ def save_for_mlflow(model: TabularForecaster, schema: TabularSchema, features: l
     meta.write_text(json.dumps({
         "features": features, "categorical": schema.categorical, "numeric": schema.numeric,
         "vocab": schema.vocab, "target": schema.target,
+        "link": "logit" if model.hparams.task == "classification" else "log",
         "net": {"cardinalities": schema.cardinalities, "n_numeric": len(schema.numeric),
                 "embedding_dim": model.hparams.embedding_dim, "hidden": list(model.hparams.hidden),
                 "dropout": model.hparams.dropout},

@@ -5,8 +5,16 @@ from __future__ import annotations
 from ml_tasks.spec import PipelineSpec
 
 
-def _row(name: str, m: dict) -> str:
-    return f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in ("mae", "rmse", "wape", "mase")) + " |"
+COLUMNS = {"regression": ("mae", "rmse", "wape", "mase"),
+           "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1", "threshold")}
+NOTES = {"regression": "MASE divides by the error of the seasonal-naive forecast (same hour one week earlier): "
+                       "below 1 beats it.",
+         "classification": "Probabilities of the positive class. F1, precision and recall are at the tuned "
+                           "threshold (best F1 on the backtest folds); ECE is the calibration error."}
+
+
+def _row(name: str, m: dict, task: str) -> str:
+    return f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in COLUMNS[task]) + " |"
 
 
 def render_model_card(spec: PipelineSpec, version: str, best: dict, results: list[dict], plan: dict) -> str:
@@ -18,8 +26,8 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         "",
         f"{spec.description}",
         "",
-        f"- **Task**: {spec.task}; target `{spec.data.target}` per {', '.join(spec.data.keys)} and hour, "
-        f"forecast {spec.features.horizon_hours} h ahead.",
+        f"- **Task**: {spec.task}; target `{spec.data.target}` per {', '.join(spec.data.keys)}, "
+        f"{spec.features.horizon_hours} h ahead.",
         f"- **Training days**: {plan['train_dates'][0]} .. {plan['train_dates'][-1]}; "
         f"**holdout**: {plan['holdout_dates'][0]} .. {plan['holdout_dates'][-1]} (never seen in training).",
         f"- **Features**: `features/{spec.name}` partitions, SHA-256 {plan['tags'].get('conveyor.features_sha256', '?')[:16]}...",
@@ -28,19 +36,21 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         "",
         "## Holdout metrics (same rows for every candidate)",
         "",
-        "| model | MAE | RMSE | WAPE | MASE |",
-        "|---|---|---|---|---|",
-        _row(f"**{best['kind']}** (registered)", best["metrics"]),
-        *[_row(r["kind"], r["metrics"]) for r in others],
+        "| model | " + " | ".join(c.upper().replace("_", " ") for c in COLUMNS[spec.task]) + " |",
+        "|---|" + "---|" * len(COLUMNS[spec.task]),
+        _row(f"**{best['kind']}** (registered)", best["metrics"], spec.task),
+        *[_row(r["kind"], r["metrics"], spec.task) for r in others],
         "",
-        "MASE divides by the error of the seasonal-naive forecast (same hour one week earlier): "
-        "below 1 beats it.",
+        NOTES[spec.task],
     ]
-    if best.get("backtest_mean_mase") is not None:
-        lines += ["", f"Rolling-origin backtest before the holdout: mean MASE {best['backtest_mean_mase']:.4f}."]
+    if best.get("backtest_mean"):
+        lines += ["", "Rolling-origin backtest before the holdout (means): "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in best["backtest_mean"].items()) + "."]
     if segments:
-        lines += ["", f"## Error by {spec.data.keys[0]} (holdout MAE, worst first)", "",
-                  *[f"- {seg}: {mae:.4f}" for seg, mae in segments[:10]]]
+        by = spec.promotion.segment_by or spec.data.keys[0]
+        what = "MAE" if spec.task == "regression" else "log loss"
+        lines += ["", f"## Error by {by} (holdout {what}, worst first)", "",
+                  *[f"- {seg}: {value:.4f}" for seg, value in segments[:10]]]
     lines += ["", "## Limits", "",
               "- Trained on the window above only; drift checks compare new data with a sample of it.",
               "- Promotion to `@champion` is decided separately, against the current champion on the same rows."]

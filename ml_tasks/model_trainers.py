@@ -27,6 +27,23 @@ def _requirements(*packages: str) -> list[str]:
     return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "pandas", "numpy", "pyarrow", *packages)]
 
 
+def categorical_features(spec: PipelineSpec, features: list[str]) -> list[str]:
+    """The categorical model inputs: the feature module's ``categorical_columns(spec)``, else the keys."""
+    from spark_jobs.features_job import feature_module
+
+    module = feature_module(spec)
+    columns = module.categorical_columns(spec) if hasattr(module, "categorical_columns") else list(spec.data.keys)
+    return [c for c in columns if c in features]
+
+
+def positive_weight(spec: PipelineSpec, target: pd.Series) -> float:
+    """Weight of the positive class under ``class_weight: balanced`` (negatives / positives), else 1."""
+    if spec.task != "classification" or spec.training.class_weight != "balanced":
+        return 1.0
+    positives = float(target.sum())
+    return float((len(target) - positives) / positives) if positives else 1.0
+
+
 def _encode(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
     frame = frame.copy()
     for col, cats in categories.items():
@@ -39,7 +56,7 @@ class LightGBMTrainer:
 
     def __init__(self, spec: PipelineSpec, features: list[str]):
         self.spec, self.features = spec, features
-        self.categorical = list(spec.data.keys)
+        self.categorical = categorical_features(spec, features)
         self.booster = None
         self.categories: dict[str, list[str]] = {}
 
@@ -51,14 +68,17 @@ class LightGBMTrainer:
         train = load_features(lake, self.spec, dates)
         self.categories = {c: sorted(train[c].astype(str).unique().tolist()) for c in self.categorical}
         p, seed = self.spec.training.lightgbm, self.spec.training.seed
-        model = lgb.LGBMRegressor(
-            objective=p.objective, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
-            n_estimators=p.n_estimators, min_child_samples=p.min_child_samples, subsample=p.subsample,
-            subsample_freq=p.subsample_freq, colsample_bytree=p.colsample_bytree,
-            random_state=seed, deterministic=True, force_row_wise=True, n_jobs=2, verbose=-1,
-        )
-        model.fit(_encode(train[self.features], self.categories), train[self.spec.data.target].astype(float),
-                  categorical_feature=self.categorical)
+        target = train[self.spec.data.target].astype(float)
+        kwargs = dict(objective=p.objective, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
+                      n_estimators=p.n_estimators, min_child_samples=p.min_child_samples, subsample=p.subsample,
+                      subsample_freq=p.subsample_freq, colsample_bytree=p.colsample_bytree,
+                      random_state=seed, deterministic=True, force_row_wise=True, n_jobs=2, verbose=-1)
+        if self.spec.task == "classification":
+            model = lgb.LGBMClassifier(**kwargs, scale_pos_weight=positive_weight(self.spec, target))
+            target = target.astype(int)
+        else:
+            model = lgb.LGBMRegressor(**kwargs)
+        model.fit(_encode(train[self.features], self.categories), target, categorical_feature=self.categorical)
         self.booster = model.booster_
         return {"train_rows": len(train), "trees": self.booster.num_trees()}
 
@@ -89,7 +109,7 @@ class LightningTrainer:
 
     def __init__(self, spec: PipelineSpec, features: list[str]):
         self.spec, self.features = spec, features
-        self.categorical = list(spec.data.keys)
+        self.categorical = categorical_features(spec, features)
         self.numeric = [f for f in features if f not in self.categorical]
         self.model = None
         self.schema = None
@@ -106,8 +126,13 @@ class LightningTrainer:
         dm = FeatureDataModule(lake, train_files, val_files, self.categorical, self.numeric, self.spec.data.target,
                                batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=self.spec.training.seed)
         resources = self.spec.training.resources
+        pos_weight = 1.0
+        if self.spec.task == "classification" and self.spec.training.class_weight == "balanced":
+            from ml_tasks.training import load_features
+
+            pos_weight = positive_weight(self.spec, load_features(lake, self.spec, dates[:-val_days])[self.spec.data.target])
         self.model, facts = fit_lightning(dm, cfg, self.spec.training.seed, gpus=resources.gpus if resources.gpu else 0,
-                                          logger=logger)
+                                          logger=logger, task=self.spec.task, pos_weight=pos_weight)
         self.schema = dm.schema
         return {**facts, "val_days": val_days}
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from ml_tasks.evaluation import SEASONAL_NAIVE as NAIVE, regression_metrics
+from ml_tasks.evaluation import task_metrics
 from ml_tasks.lake import Lake
 from ml_tasks.spec import PipelineSpec
+from ml_tasks.training import naive_column
 
 def joined_actuals(lake: Lake, spec: PipelineSpec, dates: list[date], version: str) -> tuple[pd.DataFrame, dict]:
     """Rows of ``version``'s predictions on ``dates`` with their actual target; and what was found."""
@@ -36,7 +37,8 @@ def joined_actuals(lake: Lake, spec: PipelineSpec, dates: list[date], version: s
         if not lake.exists("features", spec.name, d):
             found["awaiting_actuals"].append(d.isoformat())
             continue
-        actual_cols = [*keys, spec.data.target] + ([NAIVE] if NAIVE != spec.data.target else [])
+        naive = naive_column(spec)
+        actual_cols = [*keys, spec.data.target] + ([naive] if naive and naive != spec.data.target else [])
         actual = lake.read_partition("features", spec.name, d, columns=list(dict.fromkeys(actual_cols)))
         frames.append(pred.merge(actual, on=keys, how="inner", validate="one_to_one"))
         found["joined"].append(d.isoformat())
@@ -56,8 +58,9 @@ def performance_decay(lake: Lake, spec: PipelineSpec, dates: list[date], version
         out["note"] = (f"{len(joined)} rows with actuals (< decay_min_rows={drift.decay_min_rows})"
                        if len(joined) < drift.decay_min_rows else f"no holdout {drift.decay_metric} for v{version}")
         return out
-    naive = joined[NAIVE] if NAIVE in joined else None
-    metrics = regression_metrics(joined[spec.data.target], joined["prediction"], naive)
+    naive = naive_column(spec)
+    metrics = task_metrics(spec.task, joined[spec.data.target], joined["prediction"],
+                           joined[naive] if naive and naive in joined else None)
     window = metrics.get(drift.decay_metric)
     ratio = window / out["baseline"] if out["baseline"] else float("inf")
     out.update(evaluated=True, window=window, ratio=ratio, window_metrics=metrics,

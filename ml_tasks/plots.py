@@ -94,3 +94,37 @@ def monitoring_plot(series: dict[str, list[tuple]], thresholds: dict[str, float]
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def classification_plots(y_true, probability, threshold: float, title: str, path: Path) -> Path:
+    """ROC curve, precision-recall curve (with the tuned threshold) and a reliability diagram."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    plt = _plt()
+    y, p = np.asarray(y_true, dtype=int), np.asarray(probability, dtype=float)
+    fig, (roc, pr, cal) = plt.subplots(1, 3, figsize=(13, 4))
+    if y.min() != y.max():
+        fpr, tpr, _ = roc_curve(y, p)
+        roc.plot(fpr, tpr, lw=1.5)
+        precision, recall, cuts = precision_recall_curve(y, p)
+        pr.plot(recall, precision, lw=1.5)
+        at = int(np.searchsorted(cuts, threshold)) if len(cuts) else 0
+        pr.scatter([recall[min(at, len(recall) - 1)]], [precision[min(at, len(precision) - 1)]], color="tab:red",
+                   zorder=3, label=f"threshold {threshold:.3f}")
+        pr.legend(loc="upper right", fontsize=8)
+    roc.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+    roc.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
+    pr.axhline(y.mean(), ls="--", color="grey", lw=1)
+    pr.set(title="precision-recall (dashed: prevalence)", xlabel="recall", ylabel="precision")
+    bins = np.linspace(0, 1, 11)
+    idx = np.clip(np.digitize(p, bins) - 1, 0, 9)
+    mean_p = [p[idx == b].mean() for b in range(10) if (idx == b).any()]
+    rate = [y[idx == b].mean() for b in range(10) if (idx == b).any()]
+    cal.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+    cal.plot(mean_p, rate, marker="o")
+    cal.set(title="calibration", xlabel="mean predicted probability", ylabel="observed rate")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

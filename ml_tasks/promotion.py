@@ -21,7 +21,7 @@ from datetime import date
 import numpy as np
 
 from ml_tasks import registry
-from ml_tasks.evaluation import regression_metrics
+from ml_tasks.evaluation import task_metrics
 from ml_tasks.lake import Lake
 from ml_tasks.promotion_gate import GateConfig, decide
 from ml_tasks.settings import ConveyorSettings
@@ -112,7 +112,7 @@ def _champion_version(client, pipeline: str) -> str | None:
 
 def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, current_version: str | None, force: bool):
     """The gate's decision for ``trained`` against ``current_version``, with the champion's metrics."""
-    from ml_tasks.training import SEASONAL_NAIVE, load_features
+    from ml_tasks.training import load_features, naive_column, segment_column
 
     version = trained["version"]
     cfg = gate_config(spec)
@@ -122,10 +122,12 @@ def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, current
     challenger_pred = predict_version(settings, spec, version, frame)
     champion_pred = predict_version(settings, spec, current_version, frame)
     target = frame[spec.data.target]
-    champion_metrics = regression_metrics(target, champion_pred, frame[SEASONAL_NAIVE])
+    naive = naive_column(spec)
+    champion_metrics = task_metrics(spec.task, target, champion_pred, frame[naive] if naive else None,
+                                    trained["metrics"].get("threshold", 0.5))
     clusters = frame[list(spec.data.keys)].astype(str).agg("|".join, axis=1) + "|" + frame["dt"].astype(str)
     decision = decide(cfg, trained["metrics"], target, challenger_pred, champion_pred,
-                      clusters=clusters.to_numpy(), segments=frame[spec.data.keys[0]].astype(str).to_numpy(),
+                      clusters=clusters.to_numpy(), segments=frame[segment_column(spec)].astype(str).to_numpy(),
                       force=force)
     return decision, champion_metrics
 

@@ -22,10 +22,12 @@ from typing import Literal
 
 import numpy as np
 
+HIGHER_IS_BETTER = {"roc_auc", "pr_auc", "f1"}
+
 
 @dataclass(frozen=True)
 class GateConfig:
-    metric: Literal["mae", "rmse"] = "mae"
+    metric: Literal["mae", "rmse", "log_loss", "brier"] = "mae"
     level: float = 0.95
     bootstrap_samples: int = 2000
     mode: Literal["superiority", "non_inferiority"] = "superiority"
@@ -47,7 +49,12 @@ class Decision:
 
 
 def row_loss(y_true, y_pred, metric: str) -> np.ndarray:
-    err = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    """Per-row loss: absolute or squared error; for probabilities, log loss or Brier score."""
+    y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if metric == "log_loss":
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    err = p - y
     return np.abs(err) if metric == "mae" else err**2
 
 
@@ -68,7 +75,7 @@ def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, c
     """Apply (a), (b) and (c); without champion predictions only (a) applies (first model)."""
     checks: dict = {}
     failed_thresholds = {m: (challenger_metrics.get(m), bound) for m, bound in cfg.thresholds.items()
-                         if not challenger_metrics.get(m, np.inf) <= bound}
+                         if not _meets(m, challenger_metrics.get(m), bound)}
     checks["thresholds"] = {"limits": cfg.thresholds, "failed": failed_thresholds}
     if champion_pred is None:
         if failed_thresholds:
@@ -109,6 +116,13 @@ def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, c
                                     f"{cfg.guardrail_tolerance:.0%}", checks)
     return Decision(True, f"{cfg.metric} difference {mean:+.4f}, {cfg.level:.0%} CI [{lo:+.4f}, {hi:+.4f}] "
                           f"below {bound:+.4f}; no segment regresses", checks=checks)
+
+
+def _meets(metric: str, value, bound: float) -> bool:
+    """Thresholds are floors for scores (ROC-AUC, PR-AUC, F1) and ceilings for errors."""
+    if value is None or np.isnan(value):
+        return False
+    return value >= bound if metric in HIGHER_IS_BETTER else value <= bound
 
 
 def _maybe_forced(force: bool, reason: str, checks: dict) -> Decision:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class SpecError(ValueError):
@@ -99,6 +99,10 @@ class TrainingSpec(_Strict):
     lightning: LightningSpec = LightningSpec()
     resources: ResourcesSpec = ResourcesSpec()
     backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
+    class_weight: Literal["none", "balanced"] = Field(
+        default="none", description="classification: 'balanced' weights classes by inverse frequency (more recall "
+                                    "on a rare class, less calibrated probabilities); the tuned F1 threshold already "
+                                    "adapts to imbalance")
 
     @field_validator("holdout_days")
     @classmethod
@@ -112,13 +116,15 @@ class TrainingSpec(_Strict):
 class PromotionSpec(_Strict):
     """The champion/challenger gate (see ml_tasks/promotion_gate.py)."""
 
-    metric: Literal["mae", "rmse"] = "mae"
+    metric: Literal["mae", "rmse", "log_loss", "brier"] = "mae"
     level: float = Field(default=0.95, gt=0.5, lt=1.0)
     bootstrap_samples: int = Field(default=2000, ge=100)
     mode: Literal["superiority", "non_inferiority"] = "superiority"
     margin: float = Field(default=0.0, ge=0.0, lt=0.5, description="relative margin for non-inferiority")
-    thresholds: dict[Literal["mae", "rmse", "wape", "mase"], float] = {"mase": 1.0}
+    thresholds: dict[Literal["mae", "rmse", "wape", "mase", "roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"],
+                     float] = {"mase": 1.0}
     guardrail_tolerance: float = Field(default=0.15, ge=0.0)
+    segment_by: str | None = Field(default=None, description="guardrail segments; default: the first key")
     require_approval: bool = Field(default=False, description="a person approves each promotion in the Airflow UI")
     approval_timeout_hours: float = Field(default=72.0, gt=0, description="no answer by then counts as Reject")
 
@@ -146,7 +152,7 @@ class DriftSpec(_Strict):
     categorical_threshold: float = Field(default=0.1, gt=0.0)
     drift_share_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
     prediction_threshold: float = Field(default=0.1, gt=0.0, description="numeric_method score on the predictions")
-    decay_metric: Literal["mae", "rmse", "wape", "mase"] = "mae"
+    decay_metric: Literal["mae", "rmse", "wape", "mase", "log_loss", "brier"] = "mae"
     decay_tolerance: float = Field(default=0.2, gt=0.0, description="relative worsening vs the champion's holdout")
     decay_min_rows: int = Field(default=500, ge=1)
     retrain_on: list[Literal["data_drift", "prediction_drift", "performance_decay"]] = Field(
@@ -168,6 +174,44 @@ class PipelineSpec(_Strict):
     promotion: PromotionSpec = PromotionSpec()
     scoring: ScoringSpec = ScoringSpec()
     drift: DriftSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _classification_defaults(cls, raw):
+        """Classification pipelines default to log loss and a ROC-AUC floor, not MAE and MASE."""
+        if isinstance(raw, dict) and raw.get("task") == "classification":
+            raw = {**raw}
+            promotion = dict(raw.get("promotion") or {})
+            promotion.setdefault("metric", "log_loss")
+            promotion.setdefault("thresholds", {"roc_auc": 0.6})
+            drift = dict(raw.get("drift") or {})
+            drift.setdefault("decay_metric", "log_loss")
+            training = dict(raw.get("training") or {})
+            lgbm = dict(training.get("lightgbm") or {})
+            lgbm.setdefault("objective", "binary")
+            raw.update(promotion=promotion, drift=drift, training={**training, "lightgbm": lgbm})
+        return raw
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_task(self) -> "PipelineSpec":
+        allowed = TASK_METRICS[self.task]
+        wrong = {f"promotion.metric={self.promotion.metric!r}": self.promotion.metric in allowed["loss"],
+                 f"drift.decay_metric={self.drift.decay_metric!r}": self.drift.decay_metric in allowed["decay"],
+                 **{f"promotion.thresholds.{m}": m in allowed["thresholds"] for m in self.promotion.thresholds}}
+        bad = [k for k, ok in wrong.items() if not ok]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} do not fit task {self.task!r}: use promotion.metric in "
+                             f"{sorted(allowed['loss'])}, drift.decay_metric in {sorted(allowed['decay'])}, "
+                             f"thresholds on {sorted(allowed['thresholds'])}")
+        return self
+
+
+TASK_METRICS = {
+    "regression": {"loss": {"mae", "rmse"}, "decay": {"mae", "rmse", "wape", "mase"},
+                   "thresholds": {"mae", "rmse", "wape", "mase"}},
+    "classification": {"loss": {"log_loss", "brier"}, "decay": {"log_loss", "brier"},
+                       "thresholds": {"roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"}},
+}
 
 
 def load_spec(name_or_path: str | Path, specs_dir: Path | None = None) -> PipelineSpec:

@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from ml_tasks import registry
-from ml_tasks.evaluation import SEASONAL_NAIVE, permutation_importance, regression_metrics, segment_metrics
+from ml_tasks.evaluation import (SEASONAL_NAIVE, permutation_importance, segment_metrics, task_metrics,
+                                 tune_threshold)
+from ml_tasks.promotion_gate import row_loss
 from ml_tasks.gates import validation_lineage
 from ml_tasks.lake import Lake
 from ml_tasks.settings import REPO_ROOT, ConveyorSettings
@@ -145,27 +147,47 @@ def _window(plan: dict) -> TrainingWindow:
                           [date.fromisoformat(d) for d in plan["holdout_dates"]])
 
 
+SUMMARY_METRICS = {"regression": ("mae", "rmse", "wape", "mase"),
+                   "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "f1")}
+SEGMENT_METRICS = {"regression": ("mae", "mase"), "classification": ("log_loss", "roc_auc")}
+
+
+def segment_column(spec: PipelineSpec) -> str:
+    return spec.promotion.segment_by or spec.data.keys[0]
+
+
+def naive_column(spec: PipelineSpec) -> str | None:
+    """The seasonal-naive forecast MASE compares with (regression only)."""
+    return SEASONAL_NAIVE if spec.task == "regression" else None
+
+
 def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind: str) -> dict:
-    """Backtest, fit and evaluate one model family in a child run; returns its XCom-sized summary."""
+    """Backtest, fit and evaluate one model family in a child run; returns its XCom-sized summary.
+
+    Classification: the F1 threshold is tuned on the backtest folds' out-of-sample predictions
+    (on the holdout itself, flagged as optimistic, when there are no folds) and stored with
+    the model's metrics; predictions are probabilities of the positive class.
+    """
     import mlflow
     from mlflow.models import infer_signature
 
     from ml_tasks.model_trainers import TRAINERS
-    from ml_tasks.plots import forecast_plot, importance_plot, residual_plots
 
     lake = Lake(settings.lake_uri)
     window = _window(plan)
-    features, target = feature_names(spec), spec.data.target
+    features, target, task, naive = feature_names(spec), spec.data.target, spec.task, naive_column(spec)
     holdout = load_features(lake, spec, window.holdout_dates).reset_index(drop=True)
     registry.ensure_experiment(settings, registry.training_experiment(spec.name))
     tags = {**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind}
     with mlflow.start_run(run_name=f"{spec.name}-{kind}", tags=tags) as run:
-        backtest = []
+        backtest, out_of_fold = [], []
         for i, (train_days, test_days) in enumerate(window.folds(spec.training.backtest_folds, spec.training.holdout_days)):
             fold_model = TRAINERS[kind](spec, features)
             fold_model.fit(lake, train_days)
             test = load_features(lake, spec, test_days)
-            m = regression_metrics(test[target], fold_model.predict(test), test[SEASONAL_NAIVE])
+            fold_pred = fold_model.predict(test)
+            out_of_fold.append((test[target].to_numpy(), fold_pred))
+            m = task_metrics(task, test[target], fold_pred, test[naive] if naive else None)
             backtest.append({"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m})
             mlflow.log_metrics({f"backtest_{k}": v for k, v in m.items()}, step=i)
             log.info("%s backtest fold %d (%s..%s): %s", kind, i, test_days[0], test_days[-1], m)
@@ -179,30 +201,47 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind
                                   tracking_uri=settings.mlflow_tracking_uri, run_id=run.info.run_id)
         facts = model.fit(lake, window.train_dates, logger=logger)
         prediction = model.predict(holdout)
-        metrics = regression_metrics(holdout[target], prediction, holdout[SEASONAL_NAIVE])
-        segments = segment_metrics(holdout, prediction, spec.data.keys[0], target, SEASONAL_NAIVE)
+        threshold = 0.5
+        if task == "classification":
+            y_tune = np.concatenate([y for y, _ in out_of_fold]) if out_of_fold else holdout[target].to_numpy()
+            p_tune = np.concatenate([p for _, p in out_of_fold]) if out_of_fold else prediction
+            threshold = tune_threshold(y_tune, p_tune)
+            facts["threshold_tuned_on"] = "backtest folds" if out_of_fold else "holdout (optimistic: no backtest folds)"
+        metrics = task_metrics(task, holdout[target], prediction, holdout[naive] if naive else None, threshold)
+        segments = segment_metrics(holdout, prediction, segment_column(spec), target, naive, task, threshold)
         mlflow.log_params({**model.params(), **{f"fit.{k}": v for k, v in facts.items()}})
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
-        mlflow.log_metrics({f"segment.{seg}.{k}": v for seg, m in segments.items() for k, v in m.items() if k in ("mae", "mase")})
-        if backtest:
-            mlflow.log_metrics({f"backtest_mean_{k}": float(np.mean([b[k] for b in backtest]))
-                                for k in ("mae", "rmse", "wape", "mase")})
-        importance = permutation_importance(model.predict, holdout, features, target, seed=spec.training.seed)
-        scored = holdout.assign(prediction=prediction)
+        mlflow.log_metrics({f"segment.{seg}.{k}": v for seg, m in segments.items() for k, v in m.items()
+                            if k in SEGMENT_METRICS[task] and np.isfinite(v)})
+        backtest_mean = {k: float(np.nanmean([b[k] for b in backtest])) for k in SUMMARY_METRICS[task]} if backtest else {}
+        mlflow.log_metrics({f"backtest_mean_{k}": v for k, v in backtest_mean.items()})
+        loss = None if task == "regression" else (lambda y, p: row_loss(y, p, "log_loss").mean())
+        importance = permutation_importance(model.predict, holdout, features, target, seed=spec.training.seed, loss=loss)
         with tempfile.TemporaryDirectory() as tmp:
-            t = Path(tmp)
-            forecast_plot(scored, spec, t / "holdout_forecast.png")
-            residual_plots(scored, spec, t / "residuals_and_error_by_hour.png")
-            importance_plot(importance, f"{kind}: permutation importance (holdout)", t / "feature_importance.png")
-            (t / "evaluation.json").write_text(json.dumps(
+            _evaluation_plots(spec, kind, holdout.assign(prediction=prediction), importance, threshold, Path(tmp))
+            (Path(tmp) / "evaluation.json").write_text(json.dumps(
                 {"holdout": metrics, "backtest": backtest, "segments": segments, "importance": importance}, indent=1))
             mlflow.log_artifacts(tmp, artifact_path="evaluation")
         signature = infer_signature(holdout[features].head(5), pd.Series(prediction[:5], name="prediction"))
         info = model.log_model(holdout[features].head(5), signature)
         log.info("%s: holdout %s", kind, metrics)
+    headline = "mase" if task == "regression" else "roc_auc"
     return {"kind": kind, "run_id": run.info.run_id, "model_uri": info.model_uri, "metrics": metrics,
-            "backtest_mean_mase": float(np.mean([b["mase"] for b in backtest])) if backtest else None,
-            "segments": {s: round(m["mae"], 4) for s, m in segments.items()}, "fit": facts}
+            "backtest_mean": backtest_mean, f"backtest_mean_{headline}": backtest_mean.get(headline),
+            "segments": {s: round(m[SEGMENT_METRICS[task][0]], 4) for s, m in segments.items()}, "fit": facts}
+
+
+def _evaluation_plots(spec: PipelineSpec, kind: str, scored: pd.DataFrame, importance: dict, threshold: float,
+                      folder: Path) -> None:
+    from ml_tasks.plots import classification_plots, forecast_plot, importance_plot, residual_plots
+
+    if spec.task == "classification":
+        classification_plots(scored[spec.data.target], scored["prediction"], threshold,
+                             f"{spec.name} {kind}: holdout", folder / "roc_pr_calibration.png")
+    else:
+        forecast_plot(scored, spec, folder / "holdout_forecast.png")
+        residual_plots(scored, spec, folder / "residuals_and_error_by_hour.png")
+    importance_plot(importance, f"{kind}: permutation importance (holdout)", folder / "feature_importance.png")
 
 
 def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, results: list[dict]) -> dict:

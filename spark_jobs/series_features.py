@@ -25,11 +25,19 @@ HOUR = 3600
 CALENDAR = ["hour", "day_of_week", "is_weekend"]
 
 
-def lag_and_window_columns(spec: PipelineSpec) -> list[str]:
+def lag_and_window_columns(spec: PipelineSpec, history_of: list[str] | None = None) -> list[str]:
+    """Names of the lag and rolling-window features of each ``history_of`` column (default: the target).
+
+    The target's are ``lag_24h``, ``rolling_mean_168h``...; another column's carry its name first,
+    ``logins_lag_24h``, ``logins_rolling_mean_168h``.
+    """
     f = spec.features
-    lags = [f"lag_{h}h" for h in f.lags_hours]
-    windows = [f"rolling_{stat}_{h}h" for h in f.rolling_hours for stat in ("mean", "std")]
-    return [*lags, *windows]
+    out = []
+    for col in history_of or [spec.data.target]:
+        prefix = "" if col == spec.data.target else f"{col}_"
+        out += [f"{prefix}lag_{h}h" for h in f.lags_hours]
+        out += [f"{prefix}rolling_{stat}_{h}h" for h in f.rolling_hours for stat in ("mean", "std")]
+    return out
 
 
 def event_time(raw: DataFrame, column: str) -> Column:
@@ -53,10 +61,13 @@ def _edge(series: Window, column: str, hours_back: int) -> Column:
 
 
 def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, str] | None = None,
-                    ratio_to_recent_mean: dict[str, int] | None = None) -> DataFrame:
+                    ratio_to_recent_mean: dict[str, int] | None = None,
+                    history_of: list[str] | None = None) -> DataFrame:
     """Keys, timestamp, ``dt``, target, calendar, the ``known_ahead`` columns (name -> Spark type),
-    target lags and rolling mean/std, and for each column in ``ratio_to_recent_mean`` its value
-    over its mean in the given number of hours before the horizon (``<col>_ratio_<hours>h``).
+    lags and rolling mean/std of each ``history_of`` column (default: the target; leave the target
+    out when its value is only known later, like a churn label), and for each column in
+    ``ratio_to_recent_mean`` its value over its mean in the given number of hours before the
+    horizon (``<col>_ratio_<hours>h``).
 
     Columns come out as keys, timestamp, ``dt``, target, then the features in a fixed order.
     """
@@ -65,6 +76,8 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
     keys = list(spec.data.keys)
     known_ahead = known_ahead or {}
     ratios = ratio_to_recent_mean or {}
+    history = history_of or [target]
+    prefix = {c: "" if c == target else f"{c}_" for c in history}
     series = Window.partitionBy(*keys).orderBy("_t")
     running = series.rowsBetween(Window.unboundedPreceding, Window.currentRow)
 
@@ -73,11 +86,14 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         event_time(raw, ts).alias(ts),
         F.col(target).cast("double").alias(target),
         *[F.col(c).cast(kind).alias(c) for c, kind in known_ahead.items()],
+        *[F.col(c).cast("double").alias(c) for c in history if c != target and c not in known_ahead],
     ).withColumn("_t", F.col(ts).cast("long"))
 
     # Pass 1: running sums per series (an incremental frame).
-    sums = {"_s": F.col(target), "_q": F.col(target) * F.col(target)}
-    counts = {"_n": target}
+    sums, counts = {}, {}
+    for c in history:
+        sums[f"_{c}_hs"], sums[f"_{c}_hq"] = F.col(c), F.col(c) * F.col(c)
+        counts[f"_{c}_hn"] = c
     for c in ratios:
         sums[f"_{c}_s"] = F.col(c)
         counts[f"_{c}_n"] = c
@@ -90,9 +106,10 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         ((F.dayofweek(ts) + 5) % 7).alias("day_of_week"),  # Monday = 0, like Python
         F.dayofweek(ts).isin(1, 7).cast("int").alias("is_weekend"),
     ]
-    for lag in spec.features.lags_hours:
-        exact = series.rangeBetween(-lag * HOUR, -lag * HOUR)
-        cols.append(F.first(target, ignorenulls=True).over(exact).alias(f"lag_{lag}h"))
+    for c in history:
+        for lag in spec.features.lags_hours:
+            exact = series.rangeBetween(-lag * HOUR, -lag * HOUR)
+            cols.append(F.first(c, ignorenulls=True).over(exact).alias(f"{prefix[c]}lag_{lag}h"))
     edges = {}
     widths = {horizon, *(horizon + w for w in spec.features.rolling_hours), *(horizon + w for w in ratios.values())}
     for hours in widths:
@@ -105,15 +122,17 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         return F.col(edges[(col, horizon)]) - F.col(edges[(col, horizon + width)])
 
     derived = []
-    for width in spec.features.rolling_hours:
-        n, s, q = window_sum("_n", width), window_sum("_s", width), window_sum("_q", width)
-        mean = F.when(n > 0, s / n)
-        var = F.when(n > 1, F.greatest((q - s * s / n) / (n - 1), F.lit(0.0)))
-        derived += [mean.alias(f"rolling_mean_{width}h"), F.sqrt(var).alias(f"rolling_std_{width}h")]
+    for c in history:
+        for width in spec.features.rolling_hours:
+            n, s, q = window_sum(f"_{c}_hn", width), window_sum(f"_{c}_hs", width), window_sum(f"_{c}_hq", width)
+            mean = F.when(n > 0, s / n)
+            var = F.when(n > 1, F.greatest((q - s * s / n) / (n - 1), F.lit(0.0)))
+            derived += [mean.alias(f"{prefix[c]}rolling_mean_{width}h"), F.sqrt(var).alias(f"{prefix[c]}rolling_std_{width}h")]
     for c, width in ratios.items():
         n, s = window_sum(f"_{c}_n", width), window_sum(f"_{c}_s", width)
         derived.append(F.coalesce(F.col(c) / F.when(n > 0, s / n), F.lit(1.0)).alias(f"{c}_ratio_{width}h"))
 
     out = out.select("*", *derived).withColumn("dt", F.to_date(ts))
-    features = [*CALENDAR, *known_ahead, *[f"{c}_ratio_{w}h" for c, w in ratios.items()], *lag_and_window_columns(spec)]
+    features = [*CALENDAR, *known_ahead, *[f"{c}_ratio_{w}h" for c, w in ratios.items()],
+                *lag_and_window_columns(spec, history)]
     return out.select(*keys, ts, "dt", target, *features)

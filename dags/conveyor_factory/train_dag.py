@@ -63,7 +63,7 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
 
                 settings, spec_ = settings_and_spec(name)
                 result = train_model(settings, spec_, planned, kind)
-                print(f"{kind}: holdout {result['metrics']}; backtest mean MASE {result['backtest_mean_mase']}")
+                print(f"{kind}: holdout {result['metrics']}; backtest means {result['backtest_mean']}")
                 return result
 
             return train

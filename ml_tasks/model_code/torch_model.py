@@ -39,8 +39,10 @@ class TorchForecaster(PythonModel):
             for c in self.meta["categorical"]], axis=1)
         nums = model_input[self.meta["numeric"]].to_numpy(dtype=np.float32, na_value=np.nan)
         with torch.no_grad():
-            rate = self.net(torch.from_numpy(cats), torch.from_numpy(nums)).exp().numpy()
-        return pd.Series(rate, index=model_input.index, name="prediction")
+            output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))
+        # "log": expected counts (Poisson); "logit": probability of the positive class.
+        prediction = (torch.sigmoid(output) if self.meta.get("link") == "logit" else output.exp()).numpy()
+        return pd.Series(prediction, index=model_input.index, name="prediction")
 
 
 mlflow.models.set_model(TorchForecaster())

@@ -79,3 +79,19 @@ def test_bootstrap_is_reproducible_and_resamples_clusters():
 def test_gate_works_for_each_metric(metric):
     d = _decide(_pred(0.5, seed=2), _pred(1.5, seed=1), cfg=GateConfig(metric=metric, thresholds={}))
     assert d.promote and d.checks["paired_bootstrap"]["metric"] == metric
+
+
+def test_classification_thresholds_are_floors_and_the_gate_uses_log_loss():
+    from ml_tasks.promotion_gate import row_loss
+
+    cfg = GateConfig(metric="log_loss", thresholds={"roc_auc": 0.65, "ece": 0.05})
+    assert decide(cfg, {"roc_auc": 0.7, "ece": 0.02}).promote
+    low = decide(cfg, {"roc_auc": 0.6, "ece": 0.02})
+    assert not low.promote and "roc_auc" in low.reason
+    assert not decide(cfg, {"roc_auc": float("nan"), "ece": 0.0}).promote  # an undefined score never passes
+    assert row_loss([1, 0], [0.9, 0.2], "log_loss") == pytest.approx([-np.log(0.9), -np.log(0.8)])
+    y = (RNG.random(N_CLUSTERS * PER) < 0.1).astype(float)
+    sharp = np.clip(np.where(y == 1, 0.6, 0.05) + RNG.normal(0, 0.02, len(y)), 0.01, 0.99)
+    vague = np.full(len(y), 0.1)
+    d = decide(cfg, {"roc_auc": 0.9, "ece": 0.01}, y, sharp, vague, CLUSTERS, SEGMENTS)
+    assert d.promote and d.checks["paired_bootstrap"]["metric"] == "log_loss"

@@ -57,3 +57,13 @@ def test_broken_yaml_is_reported_with_its_path(tmp_path):
     path = _write(tmp_path, "name: [unclosed")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(path)
+
+
+def test_classification_specs_default_to_log_loss_and_reject_regression_metrics(tmp_path):
+    text = (SPECS / "churn.yaml").read_text()
+    minimal = text.replace("  metric: log_loss\n", "").replace("  decay_metric: log_loss\n", "")
+    spec = load_spec(_write(tmp_path, minimal, name="churn"))
+    assert spec.promotion.metric == "log_loss" and spec.drift.decay_metric == "log_loss"
+    wrong = text.replace("metric: log_loss", "metric: mae", 1)
+    with pytest.raises(SpecError, match=r"promotion\.metric='mae'.*do not fit task 'classification'"):
+        load_spec(_write(tmp_path, wrong, name="churn"))
