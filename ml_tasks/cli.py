@@ -33,23 +33,27 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     """Start the embedded platform: MLflow, Airflow (api-server, scheduler, dag-processor, triggerer)."""
     from ml_tasks import stack
     from ml_tasks.airflow_client import AirflowClient
-    from ml_tasks.demo import seed_demo
+    from ml_tasks.demo import seed_churn, seed_demo
     from ml_tasks.lake import Lake
 
     settings = load_settings()
-    if seed and not Lake(settings.lake_uri).partitions("features", "demand"):
+    lake = Lake(settings.lake_uri)
+    if seed and not lake.partitions("features", "demand"):
         seed_demo(settings)
+    if seed and not lake.partitions("features", "churn"):
+        seed_churn(settings)
     try:
         stack.up(settings)
     except stack.StackError as exc:
         _fail(str(exc))
     client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
-    dag_ids = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
-    typer.echo("waiting for the dag-processor to list the demand DAGs")
+    dag_ids = [f"{p}_{kind}" for p in ("demand", "churn") for kind in ("features", "train", "score", "drift", "rollback")]
+    typer.echo("waiting for the dag-processor to list the demand and churn DAGs")
     client.wait_for_dags(dag_ids)
     for dag_id in dag_ids:
         client.set_paused(dag_id, False)
-    typer.echo("unpaused the demand DAGs: the scheduler now runs the latest features interval and nightly training")
+    typer.echo("unpaused the demand and churn DAGs: the scheduler now runs the latest features interval and "
+               "nightly training")
     typer.secho("\nConveyor is up.", fg="green", bold=True)
     typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {stack.airflow_password(settings)}")
     typer.echo(f"  MLflow UI  : {settings.mlflow_url}")

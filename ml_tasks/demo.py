@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from ml_tasks import registry
 from ml_tasks.backfill import backfill_features
+from ml_tasks.churn_data import ChurnDataConfig, land_churn_data
 from ml_tasks.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.lake import Lake
 from ml_tasks.settings import ConveyorSettings
@@ -57,6 +58,25 @@ def seed_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), end: date
     report = backfill_features(settings, spec, history, progress=lambda m: say(f"  {m}"))
     if report.quarantined:
         raise DemoFailed(f"demo data failed its gates: {report.quarantined}")
+    return cfg
+
+
+def seed_churn(settings: ConveyorSettings, customers: int = 2000, days: int = 8 + 42, end: date | None = None,
+               leave_unbuilt: int = 1, say=print, drift_from: date | None = None) -> ChurnDataConfig:
+    """Land ``days`` days of subscriber rows ending at ``end`` for the churn pipeline and build features."""
+    from spark_jobs.features_job import lookback_days
+
+    spec = load_spec("churn", settings.specs_dir)
+    end = end or yesterday()
+    cfg = ChurnDataConfig(customers=customers, days=days, start=end - timedelta(days=days - 1),
+                          drift_from=drift_from, drift_kind="plan_mix")
+    say(f"landing {cfg.days} days x ~{customers} subscribers of raw churn data ({cfg.start} .. {end})")
+    land_churn_data(cfg, Lake(settings.lake_uri))
+    history = cfg.dates[lookback_days(spec): len(cfg.dates) - leave_unbuilt]
+    say(f"backfilling churn features for {len(history)} days ({history[0]} .. {history[-1]})")
+    report = backfill_features(settings, spec, history, progress=lambda m: say(f"  {m}"))
+    if report.quarantined:
+        raise DemoFailed(f"churn demo data failed its gates: {report.quarantined}")
     return cfg
 
 
