@@ -43,9 +43,6 @@ class NewPipeline:
             raise ScaffoldError(f"pipeline name {self.name!r}: use lower case letters, digits and '_', starting with a letter")
         if self.task not in ("regression", "classification"):
             raise ScaffoldError(f"--task {self.task!r}: expected regression or classification")
-        if self.task == "classification":
-            raise ScaffoldError("--task classification: the scaffold writes regression pipelines for now; "
-                                "classification training is not in this version yet")
         if not self.keys:
             raise ScaffoldError("--keys: name at least one series key column")
         if self.sample is not None:
@@ -53,9 +50,13 @@ class NewPipeline:
             if missing:
                 raise ScaffoldError(f"--from-sample: columns {missing} are not in the sample "
                                     f"(it has {list(self.sample.columns)})")
-            if not pd.api.types.is_numeric_dtype(self.sample[self.target]):
-                raise ScaffoldError(f"--target {self.target!r} is {self.sample[self.target].dtype} in the sample; "
+            values = self.sample[self.target]
+            if self.task == "regression" and not pd.api.types.is_numeric_dtype(values):
+                raise ScaffoldError(f"--target {self.target!r} is {values.dtype} in the sample; "
                                     "a regression target must be numeric")
+            if self.task == "classification" and not set(values.dropna().unique().tolist()) <= {0, 1}:
+                raise ScaffoldError(f"--target {self.target!r} must hold 0/1 (or true/false) for a binary "
+                                    f"classification; the sample has {sorted(map(str, values.dropna().unique()[:5]))}")
 
     def files(self) -> dict[Path, str]:
         n = self.name
@@ -63,8 +64,10 @@ class NewPipeline:
             self.root / "dags" / "specs" / f"{n}.yaml": self.spec_yaml(),
             self.root / "dags" / f"{n}.py": DAG_FILE.format(name=n),
             self.root / "spark_jobs" / f"{n}_features.py": self.feature_module(),
-            self.root / "expectations" / f"{n}_raw.json": _json(raw_suite(n, self.timestamp, self.keys, self.target, self.sample)),
-            self.root / "expectations" / f"{n}_features.json": _json(features_suite(n, self.timestamp, self.keys, self.target)),
+            self.root / "expectations" / f"{n}_raw.json": _json(raw_suite(n, self.timestamp, self.keys, self.target,
+                                                                          self.sample, self.classification)),
+            self.root / "expectations" / f"{n}_features.json": _json(features_suite(
+                n, self.timestamp, self.keys, self.target, self._lag_columns(), self.classification)),
             self.root / "tests" / "pipelines" / f"test_{n}.py": TEST_FILE.format(name=n),
         }
 
@@ -83,6 +86,28 @@ class NewPipeline:
         self.written = list(files)
         return self.written
 
+    @property
+    def classification(self) -> bool:
+        return self.task == "classification"
+
+    def _history(self) -> list[str]:
+        """Columns whose past becomes features: the target (regression), else the numeric columns.
+
+        A classification label is usually known only later (churn, fraud), so its lags would
+        leak; the numeric activity columns' history stands in for it.
+        """
+        if not self.classification:
+            return [self.target]
+        numeric = [c for c in self._extra_columns()
+                   if pd.api.types.is_numeric_dtype(self.sample[c]) and not pd.api.types.is_bool_dtype(self.sample[c])]
+        return numeric[:6]
+
+    def _lag_columns(self) -> list[str]:
+        history = self._history()
+        if not self.classification:
+            return ["lag_24h", "lag_168h"]
+        return [f"{c}_lag_24h" for c in history[:2]]
+
     def _extra_columns(self) -> list[str]:
         if self.sample is None:
             return []
@@ -95,17 +120,23 @@ class NewPipeline:
         return date.today() - timedelta(days=90)
 
     def spec_yaml(self) -> str:
-        nonneg = self.sample is None or float(self.sample[self.target].min()) >= 0
+        nonneg = self.classification or self.sample is None or float(self.sample[self.target].min()) >= 0
         models = "[lightgbm, lightning]" if nonneg else "[lightgbm]"
+        history = self._history()
+        drift = ([f"{c}_rolling_mean_168h" for c in history] if self.classification
+                 else ["hour", "lag_24h", "lag_168h", "rolling_mean_24h", "rolling_mean_168h"]) or ["day_of_week"]
         return SPEC.format(name=self.name, task=self.task, timestamp=self.timestamp, keys=", ".join(self.keys),
                            target=self.target, start=self._start_date().isoformat(), models=models,
                            models_note="" if nonneg else "  # the neural family's Poisson loss needs a target >= 0\n",
-                           objective="tweedie" if nonneg else "regression")
+                           objective="binary" if self.classification else "tweedie" if nonneg else "regression",
+                           promotion=PROMOTION[self.task], drift_columns=", ".join(drift))
 
     def feature_module(self) -> str:
-        extra = self._extra_columns()
+        history = self._history()
+        extra = [c for c in self._extra_columns() if c not in history]
         listed = "".join(f"#     {c!r}: {_spark_type(self.sample[c])!r},\n" for c in extra)
-        return FEATURE_MODULE.format(name=self.name, unused=listed or "#     (none in the sample)\n")
+        template = CLASSIFICATION_FEATURE_MODULE if self.classification else FEATURE_MODULE
+        return template.format(name=self.name, unused=listed or "#     (none in the sample)\n", history=history)
 
 
 def _spark_type(series: pd.Series) -> str:
@@ -176,13 +207,17 @@ training:
     n_estimators: 300
 
 promotion:
-  metric: mae
-  thresholds: {{mase: 1.0}}
-
+{promotion}
 drift:
   window_days: 7
-  columns: [hour, lag_24h, lag_168h, rolling_mean_24h, rolling_mean_168h]
+  columns: [{drift_columns}]
 """
+
+PROMOTION = {
+    "regression": "  metric: mae\n  thresholds: {mase: 1.0}\n",
+    "classification": "  # per-row log loss for the paired test; ROC-AUC as a floor\n  metric: log_loss\n"
+                      "  thresholds: {roc_auc: 0.6}\n",
+}
 
 FEATURE_MODULE = '''"""Features for the `{name}` pipeline (written by `conveyor new-pipeline`; edit freely).
 
@@ -210,6 +245,39 @@ def feature_columns(spec: PipelineSpec) -> list[str]:
 
 def build_features(raw: DataFrame, spec: PipelineSpec) -> DataFrame:
     return series_features(raw, spec, known_ahead=KNOWN_AHEAD)
+'''
+
+CLASSIFICATION_FEATURE_MODULE = '''"""Features for the `{name}` pipeline (written by `conveyor new-pipeline`; edit freely).
+
+A binary label is usually known only after the fact (churn, fraud), so its own lags would leak;
+the history of the numeric columns stands in: lags and rolling windows from
+`spark_jobs.series_features`, all ending `features.horizon_hours` before the row.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+
+from ml_tasks.spec import PipelineSpec
+from spark_jobs.series_features import CALENDAR, lag_and_window_columns, series_features
+
+HISTORY = {history!r}
+# Raw columns known at the row's time (a customer's plan, region, tenure) can be used as they
+# are: add them as name -> Spark type ("string" ones become categorical inputs). Columns of the
+# sample not used yet:
+{unused}KNOWN_AHEAD: dict[str, str] = {{}}
+
+
+def categorical_columns(spec: PipelineSpec) -> list[str]:
+    return [c for c, kind in KNOWN_AHEAD.items() if kind == "string"]
+
+
+def feature_columns(spec: PipelineSpec) -> list[str]:
+    return [*CALENDAR, *KNOWN_AHEAD, *lag_and_window_columns(spec, HISTORY)]
+
+
+def build_features(raw: DataFrame, spec: PipelineSpec) -> DataFrame:
+    return series_features(raw, spec, known_ahead=KNOWN_AHEAD, history_of=HISTORY)
 '''
 
 TEST_FILE = '''"""The `{name}` pipeline's own checks (written by `conveyor new-pipeline`)."""

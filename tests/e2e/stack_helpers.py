@@ -38,3 +38,20 @@ def wait_all_runs(client: AirflowClient, dag_id: str, at_least: int = 1, timeout
             return runs
         time.sleep(5)
     raise TimeoutError(f"{dag_id}: runs not finished after {timeout}s: {client.runs(dag_id)}")
+
+
+def asset_runs(client: AirflowClient, dag_id: str) -> list[dict]:
+    """Runs the scheduler started from an Asset event (not from the cron or by hand)."""
+    return [r for r in client.runs(dag_id) if r["run_type"] == "asset_triggered"]
+
+
+def wait_asset_runs(client: AirflowClient, dag_id: str, timeout: float = 900) -> list[dict]:
+    """The asset-triggered runs of ``dag_id`` once at least one exists and all have finished."""
+    deadline = time.monotonic() + timeout
+    runs: list[dict] = []
+    while time.monotonic() < deadline:
+        runs = asset_runs(client, dag_id)
+        if runs and all(r["state"] in ("success", "failed") for r in runs):
+            return runs
+        time.sleep(5)
+    raise TimeoutError(f"{dag_id}: no finished asset-triggered run after {timeout:.0f}s: {runs}")

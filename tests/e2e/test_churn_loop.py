@@ -11,7 +11,6 @@ categorical drift in plan and region and requests a retrain, and the scheduler r
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -24,7 +23,7 @@ from ml_tasks.lake import Lake
 from ml_tasks.settings import load_settings
 from ml_tasks.spec import load_spec
 
-from .stack_helpers import free_port, running_stack, wait_all_runs
+from .stack_helpers import free_port, running_stack, wait_all_runs, wait_asset_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 CUSTOMERS, NORMAL_DAYS, CAMPAIGN_DAYS = 1500, 8 + 28, 14
@@ -86,12 +85,7 @@ def test_categorical_drift_requests_a_retrain_that_the_scheduler_runs(platform):
     decisions = [client.xcom("churn_drift", r["dag_run_id"], "decide_retrain") for r in drift_runs]
     assert sum(d["fire"] for d in decisions) == 1, decisions  # one request, however many checks saw it
 
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        asset_runs = [r for r in client.runs("churn_train") if r["run_type"] == "asset_triggered"]
-        if asset_runs and all(r["state"] in ("success", "failed") for r in asset_runs):
-            break
-        time.sleep(5)
+    asset_runs = wait_asset_runs(client, "churn_train")
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
     versions = registry.connect(settings).search_model_versions("name='churn'")
     latest = max(versions, key=lambda v: int(v.version))

@@ -25,7 +25,7 @@ from ml_tasks.settings import load_settings
 from ml_tasks.spec import load_spec
 from ml_tasks.stack import venv_executable
 
-from .stack_helpers import free_port, running_stack, wait_all_runs
+from .stack_helpers import asset_runs, free_port, running_stack, wait_all_runs, wait_asset_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=10, days=8 + 24)
@@ -44,10 +44,6 @@ def platform(tmp_path_factory):
         yield {"settings": settings, "client": client, "normal_end": normal_end}
 
 
-def _asset_runs(client) -> list[dict]:
-    return [r for r in client.runs("demand_train") if r["run_type"] == "asset_triggered"]
-
-
 def _utc(day, hour: int = 0, minute: int = 0) -> str:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc).isoformat()
 
@@ -63,7 +59,7 @@ def test_no_drift_no_retrain(platform):
     assert decision["outcome"] == "none" and not decision["fire"], decision
     assert client.task_states("demand_drift", run_id)["request_retrain"] == "skipped"
     time.sleep(15)  # give the scheduler a chance to (wrongly) start a retrain
-    assert _asset_runs(client) == []
+    assert asset_runs(client, "demand_train") == []
 
 
 def test_backfills_replay_scoring_and_monitoring_without_requesting_retrains(platform):
@@ -100,7 +96,7 @@ def test_backfills_replay_scoring_and_monitoring_without_requesting_retrains(pla
     decisions = [client.xcom("demand_drift", r["dag_run_id"], "decide_retrain") for r in drift_runs]
     assert not any(d["fire"] for d in decisions), decisions
     assert any("backfill" in d["reason"] for d in decisions), decisions  # decay seen in history, not acted on
-    assert _asset_runs(client) == []
+    assert asset_runs(client, "demand_train") == []
 
 
 def test_decay_without_input_drift_is_detected_and_retrains(platform):
@@ -114,8 +110,5 @@ def test_decay_without_input_drift_is_detected_and_retrains(platform):
     decision = client.xcom("demand_drift", run_id, "decide_retrain")
     assert decision["fire"] and "performance_decay" in decision["signals"], decision
 
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and not (_asset_runs(client) and _asset_runs(client)[0]["state"] in ("success", "failed")):
-        time.sleep(5)
-    runs = _asset_runs(client)
+    runs = wait_asset_runs(client, "demand_train", timeout=600)
     assert len(runs) == 1 and runs[0]["state"] == "success", runs

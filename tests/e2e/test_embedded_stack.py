@@ -11,7 +11,6 @@ the retrained model because it is better on the drifted holdout.
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pandas as pd
@@ -25,7 +24,7 @@ from ml_tasks.lake import Lake
 from ml_tasks.settings import load_settings
 from ml_tasks.spec import load_spec
 
-from .stack_helpers import free_port, running_stack, wait_all_runs
+from .stack_helpers import free_port, running_stack, wait_all_runs, wait_asset_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=8, days=30)
@@ -107,12 +106,7 @@ def test_many_drift_checks_make_one_retrain_and_the_retrained_model_wins(platfor
     assert all(("cooldown" in d["reason"]) or ("absorbed" in d["reason"]) for d in drifted if not d["fire"])
     assert set(loud) <= set(decisions)
 
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        asset_runs = [r for r in client.runs("demand_train") if r["run_type"] == "asset_triggered"]
-        if asset_runs and all(r["state"] in ("success", "failed") for r in asset_runs):
-            break
-        time.sleep(5)
+    asset_runs = wait_asset_runs(client, "demand_train")
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
 
     after = registry.version_by_alias(registry_client, "demand", registry.CHAMPION)
