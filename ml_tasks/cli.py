@@ -147,7 +147,7 @@ def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or
         _fail(str(exc))
     if days:
         typer.echo(f"landed {len(days)} day(s), {days[0]} .. {days[-1]}; next: "
-                   f"conveyor backfill-features {pipeline} {days[0]} {days[-1]}")
+                   f"conveyor validate {pipeline}, then conveyor backfill-features {pipeline}")
 
 
 @app.command("backfill-features")
@@ -277,9 +277,9 @@ def new_pipeline(
         _fail(str(exc))
     for path in written:
         typer.echo(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
-    typer.echo(f"next: land raw partitions under <lake>/raw/{name}/dt=YYYY-MM-DD/, then "
-               f"`conveyor validate {name}` and `conveyor backfill-features {name} START END`; "
-               f"the DAGs {name}_features/_train/_score/_drift appear at the next parse")
+    typer.echo(f"next: review those files, `conveyor land {name} FILE...` (or write raw/{name}/dt=YYYY-MM-DD/ "
+               f"partitions), `conveyor validate {name}`, `conveyor backfill-features {name}`; the DAGs "
+               f"{name}_features/_train/_score/_drift/_rollback appear in Airflow at the next parse")
 
 
 @app.command()

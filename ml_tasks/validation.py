@@ -70,9 +70,9 @@ def _context():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # one INFO line per context otherwise
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # one INFO line per context otherwise
     return ctx
 
 
