@@ -287,9 +287,10 @@ def validate(pipelines: Optional[list[str]] = typer.Argument(None, help="pipelin
     """Check every pipeline spec (or the named ones): keys, schedules, files, raw schema, columns."""
     from ml_tasks.spec_check import check_all
 
-    results = check_all(load_settings(), pipelines or None)
+    settings = load_settings()
+    results = check_all(settings, pipelines or None)
     if not results:
-        _fail(f"no pipeline specs (*.yaml) in {load_settings().specs_dir}")
+        _fail(f"no pipeline specs (*.yaml) in {settings.specs_dir}")
     for name, problems in results.items():
         typer.echo(f"{name}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
         for problem in problems:

@@ -44,8 +44,6 @@ def yesterday() -> date:
 def seed_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), end: date | None = None,
               leave_unbuilt: int = 1, say=print) -> DemandDataConfig:
     """Land ``size.days`` raw days ending at ``end`` and build features for all but the last few."""
-    from spark_jobs.features_job import lookback_days
-
     spec = load_spec("demand", settings.specs_dir)
     end = end or yesterday()
     cfg = DemandDataConfig(stores=size.stores, items=size.items, days=size.days,
@@ -53,31 +51,31 @@ def seed_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), end: date
     lake = Lake(settings.lake_uri)
     say(f"landing {cfg.days} days x {cfg.rows_per_day} rows of raw demand data ({cfg.start} .. {end})")
     land_demand_data(cfg, lake, progress=lambda i, n, d: say(f"  raw {i}/{n}: {d}") if i % 14 == 0 or i == n else None)
-    history = cfg.dates[lookback_days(spec): len(cfg.dates) - leave_unbuilt]
-    say(f"backfilling features for {len(history)} days ({history[0]} .. {history[-1]})")
-    report = backfill_features(settings, spec, history, progress=lambda m: say(f"  {m}"))
-    if report.quarantined:
-        raise DemoFailed(f"demo data failed its gates: {report.quarantined}")
+    _build_features(settings, spec, cfg.dates, leave_unbuilt, say)
     return cfg
 
 
 def seed_churn(settings: ConveyorSettings, customers: int = 2000, days: int = 8 + 42, end: date | None = None,
-               leave_unbuilt: int = 1, say=print, drift_from: date | None = None) -> ChurnDataConfig:
+               leave_unbuilt: int = 1, say=print) -> ChurnDataConfig:
     """Land ``days`` days of subscriber rows ending at ``end`` for the churn pipeline and build features."""
-    from spark_jobs.features_job import lookback_days
-
     spec = load_spec("churn", settings.specs_dir)
     end = end or yesterday()
-    cfg = ChurnDataConfig(customers=customers, days=days, start=end - timedelta(days=days - 1),
-                          drift_from=drift_from, drift_kind="plan_mix")
+    cfg = ChurnDataConfig(customers=customers, days=days, start=end - timedelta(days=days - 1))
     say(f"landing {cfg.days} days x ~{customers} subscribers of raw churn data ({cfg.start} .. {end})")
     land_churn_data(cfg, Lake(settings.lake_uri))
-    history = cfg.dates[lookback_days(spec): len(cfg.dates) - leave_unbuilt]
-    say(f"backfilling churn features for {len(history)} days ({history[0]} .. {history[-1]})")
+    _build_features(settings, spec, cfg.dates, leave_unbuilt, say)
+    return cfg
+
+
+def _build_features(settings: ConveyorSettings, spec, dates: list[date], leave_unbuilt: int, say) -> None:
+    """Features for the landed ``dates`` after the look-back, all but the last ``leave_unbuilt``."""
+    from spark_jobs.features_job import lookback_days
+
+    history = dates[lookback_days(spec): len(dates) - leave_unbuilt]
+    say(f"backfilling {spec.name} features for {len(history)} days ({history[0]} .. {history[-1]})")
     report = backfill_features(settings, spec, history, progress=lambda m: say(f"  {m}"))
     if report.quarantined:
-        raise DemoFailed(f"churn demo data failed its gates: {report.quarantined}")
-    return cfg
+        raise DemoFailed(f"{spec.name} demo data failed its gates: {report.quarantined}")
 
 
 def airflow_dags_test(settings: ConveyorSettings, dag_id: str, conf: dict, say=print) -> float:
@@ -167,4 +165,5 @@ def _latest_drift(settings: ConveyorSettings) -> dict:
     verdict = latest_check(settings, "demand")
     if verdict is None:
         raise DemoFailed("the drift DAG logged no monitoring check")
-    return {"drift_detected": verdict["drift_detected"], "drift_share": verdict["drift_share"]}
+    data = verdict["signals"]["data_drift"]
+    return {"drift_detected": data["detected"], "drift_share": data["share"]}

@@ -8,6 +8,16 @@ import numpy as np
 SEASONAL_NAIVE = "lag_168h"  # the naive forecast MASE is measured against: the same hour a week before
 
 
+def naive_column(spec) -> str | None:
+    """The seasonal-naive forecast MASE compares with (regression only)."""
+    return SEASONAL_NAIVE if spec.task == "regression" else None
+
+
+def segment_column(spec) -> str:
+    """The column whose values are the gate's guardrail segments."""
+    return spec.promotion.segment_by or spec.data.keys[0]
+
+
 def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
     """MAE, RMSE, WAPE and (given the seasonal-naive forecast) MASE.
 

@@ -98,9 +98,7 @@ def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context:
                                                     "tolerance", "rows")} | {"summary": _decay_summary(decay)},
     }
     verdict = {"dt": dt.isoformat(), "champion_version": version, "window": [dates[0].isoformat(), dt.isoformat()],
-               "window_rows": population, "sample_rows": len(current), "signals": signals,
-               # kept for the demo and older readers: the data-drift verdict at the top level
-               "drift_detected": data.detected, "drift_share": data.share, "drifted_columns": data.drifted_columns}
+               "window_rows": population, "sample_rows": len(current), "signals": signals}
     run_id, exp_id = monitor_run(settings, client, spec, version)
     _log_check(settings, client, spec, run_id, dt, verdict, data, predicted, decay, run_context)
     verdict.update(monitor_run_id=run_id,

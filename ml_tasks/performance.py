@@ -15,14 +15,15 @@ from typing import Any
 
 import pandas as pd
 
-from ml_tasks.evaluation import task_metrics
+from ml_tasks.evaluation import naive_column, task_metrics
 from ml_tasks.lake import Lake
 from ml_tasks.spec import PipelineSpec
-from ml_tasks.training import naive_column
 
 def joined_actuals(lake: Lake, spec: PipelineSpec, dates: list[date], version: str) -> tuple[pd.DataFrame, dict]:
     """Rows of ``version``'s predictions on ``dates`` with their actual target; and what was found."""
     keys = [*spec.data.keys, spec.data.timestamp]
+    naive = naive_column(spec)
+    actual_cols = list(dict.fromkeys([*keys, spec.data.target, *([naive] if naive else [])]))
     found: dict[str, list[str]] = {"joined": [], "no_predictions": [], "other_version": [], "awaiting_actuals": []}
     frames = []
     for d in dates:
@@ -37,9 +38,7 @@ def joined_actuals(lake: Lake, spec: PipelineSpec, dates: list[date], version: s
         if not lake.exists("features", spec.name, d):
             found["awaiting_actuals"].append(d.isoformat())
             continue
-        naive = naive_column(spec)
-        actual_cols = [*keys, spec.data.target] + ([naive] if naive and naive != spec.data.target else [])
-        actual = lake.read_partition("features", spec.name, d, columns=list(dict.fromkeys(actual_cols)))
+        actual = lake.read_partition("features", spec.name, d, columns=actual_cols)
         frames.append(pred.merge(actual, on=keys, how="inner", validate="one_to_one"))
         found["joined"].append(d.isoformat())
     joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -112,7 +112,8 @@ def _champion_version(client, pipeline: str) -> str | None:
 
 def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, current_version: str | None, force: bool):
     """The gate's decision for ``trained`` against ``current_version``, with the champion's metrics."""
-    from ml_tasks.training import load_features, naive_column, segment_column
+    from ml_tasks.evaluation import naive_column, segment_column
+    from ml_tasks.training import load_features
 
     version = trained["version"]
     cfg = gate_config(spec)
@@ -139,22 +140,21 @@ def _evaluate_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: di
     current_version = _champion_version(client, spec.name)
     decision, champion_metrics = _gate(settings, spec, trained, current_version, force)
     log.info("promotion decision for %s v%s vs champion v%s: %s", spec.name, version, current_version, decision.reason)
-    evidence = {"challenger": trained["metrics"], "champion": champion_metrics, **decision.checks}
+    gated = _record(client, spec, trained, current_version, decision, champion_metrics)
     previous_challenger = registry.version_by_alias(client, spec.name, registry.CHALLENGER)
     registry.move_alias(client, registry.AliasMove(
         spec.name, registry.CHALLENGER, str(previous_challenger.version) if previous_challenger else None, version,
-        "trained", evidence), run_context, settings=settings)
-    client.set_model_version_tag(registry.model_name(spec.name), version, "conveyor.promotion_decision",
+        "trained", gated["evidence"]), run_context, settings=settings)
+    return gated
+
+
+def _record(client, spec: PipelineSpec, trained: dict, against: str | None, decision, champion_metrics) -> dict:
+    """Store the decision on the challenger's version; returns it in the shape the next step takes."""
+    client.set_model_version_tag(registry.model_name(spec.name), trained["version"], "conveyor.promotion_decision",
                                  json.dumps(decision.as_dict(), default=str))
-    return {
-        "promote": decision.promote,
-        "forced": decision.forced,
-        "version": version,
-        "gated_against": current_version,
-        "reason": decision.reason,
-        "checks": decision.checks,
-        "evidence": evidence,
-    }
+    return {"promote": decision.promote, "forced": decision.forced, "version": trained["version"],
+            "gated_against": against, "reason": decision.reason, "checks": decision.checks,
+            "evidence": {"challenger": trained["metrics"], "champion": champion_metrics, **decision.checks}}
 
 
 def _apply_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, gated: dict,
@@ -167,11 +167,8 @@ def _apply_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: dict,
         decision, champion_metrics = _gate(settings, spec, trained, current_version, gated["forced"])
         log.info("champion moved v%s -> v%s since the gate; re-gated: %s", gated["gated_against"], current_version,
                  decision.reason)
-        client.set_model_version_tag(registry.model_name(spec.name), version, "conveyor.promotion_decision",
-                                     json.dumps(decision.as_dict(), default=str))
-        gated = {**gated, "promote": decision.promote, "forced": decision.forced, "checks": decision.checks,
-                 "reason": f"re-gated against v{current_version}: {decision.reason}", "gated_against": current_version,
-                 "evidence": {"challenger": trained["metrics"], "champion": champion_metrics, **decision.checks}}
+        regated = _record(client, spec, trained, current_version, decision, champion_metrics)
+        gated = {**gated, **regated, "reason": f"re-gated against v{current_version}: {decision.reason}"}
     promote = gated["promote"]
     if promote and current_version != version:  # equal: a retry of a move that already happened
         context = {**(run_context or {}), "forced": str(gated["forced"])}

@@ -152,15 +152,13 @@ def _json(data: dict) -> str:
 
 
 def read_sample(path: Path) -> pd.DataFrame:
-    """A sample of raw data: Parquet (file or folder) or CSV (timestamps parsed later by the gate)."""
-    if not path.exists():
-        raise ScaffoldError(f"--from-sample {path}: no such file")
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
+    """A sample of raw data: Parquet (file or folder) or CSV."""
+    from ml_tasks.landing import LandingError, read_table
+
     try:
-        return pd.read_parquet(path)
-    except Exception as exc:
-        raise ScaffoldError(f"--from-sample {path}: not readable as Parquet or CSV ({exc})") from exc
+        return read_table(path)
+    except LandingError as exc:
+        raise ScaffoldError(f"--from-sample {exc}") from exc
 
 
 DAG_FILE = '''"""The `{name}` pipeline's Airflow DAGs, built from `dags/specs/{name}.yaml` by the DAG factory."""

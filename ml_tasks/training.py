@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ml_tasks import registry
-from ml_tasks.evaluation import (SEASONAL_NAIVE, permutation_importance, segment_metrics, task_metrics,
-                                 tune_threshold)
+from ml_tasks.evaluation import (naive_column, permutation_importance, segment_column, segment_metrics,
+                                 task_metrics, tune_threshold)
 from ml_tasks.promotion_gate import row_loss
 from ml_tasks.gates import validation_lineage
 from ml_tasks.lake import Lake
@@ -152,15 +152,6 @@ SUMMARY_METRICS = {"regression": ("mae", "rmse", "wape", "mase"),
 SEGMENT_METRICS = {"regression": ("mae", "mase"), "classification": ("log_loss", "roc_auc")}
 
 
-def segment_column(spec: PipelineSpec) -> str:
-    return spec.promotion.segment_by or spec.data.keys[0]
-
-
-def naive_column(spec: PipelineSpec) -> str | None:
-    """The seasonal-naive forecast MASE compares with (regression only)."""
-    return SEASONAL_NAIVE if spec.task == "regression" else None
-
-
 def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind: str) -> dict:
     """Backtest, fit and evaluate one model family in a child run; returns its XCom-sized summary.
 
@@ -225,10 +216,8 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind
         signature = infer_signature(holdout[features].head(5), pd.Series(prediction[:5], name="prediction"))
         info = model.log_model(holdout[features].head(5), signature)
         log.info("%s: holdout %s", kind, metrics)
-    headline = "mase" if task == "regression" else "roc_auc"
     return {"kind": kind, "run_id": run.info.run_id, "model_uri": info.model_uri, "metrics": metrics,
-            "backtest_mean": backtest_mean, f"backtest_mean_{headline}": backtest_mean.get(headline),
-            "segments": {s: round(m[SEGMENT_METRICS[task][0]], 4) for s, m in segments.items()}, "fit": facts}
+            "backtest_mean": backtest_mean, "segments": {s: round(m[SEGMENT_METRICS[task][0]], 4) for s, m in segments.items()}, "fit": facts}
 
 
 def _evaluation_plots(spec: PipelineSpec, kind: str, scored: pd.DataFrame, importance: dict, threshold: float,

@@ -1,6 +1,6 @@
 """The demand feature job on a local Spark session: values, leakage, staging and publishing."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import pytest
