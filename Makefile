@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-fast constraints clean bench bench-features bench-training bench-serving bench-drift
+.PHONY: venv up down status demo test test-e2e test-all constraints clean bench bench-features bench-training bench-serving bench-drift
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,16 +34,20 @@ status: venv
 demo: venv
 	$(BIN)/conveyor demo
 
-## The whole test suite (CI runs exactly this).
+## Every test but the slow end-to-end ones (CI runs this, then test-e2e).
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-## Everything but the slow end-to-end tests.
-test-fast: venv
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
+## The end-to-end tests: real stacks (embedded, Celery on PostgreSQL + Redis), a Spark cluster.
+test-e2e: venv
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+## Both, as CI runs them.
+test-all: test test-e2e
+
 constraints: venv
-	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/' > constraints.txt
+	{ echo "# Frozen transitive set that resolved together on Python 3.11 ($$(date +%F)). Regenerate with \`make constraints\`."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > constraints.txt
 
 clean: down
 	rm -rf $(VENV) .conveyor

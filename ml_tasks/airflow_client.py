@@ -114,9 +114,12 @@ class AirflowClient:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        """Airflow's records of a run's tasks: state, queue, pool, hostname, timings."""
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        tis = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
-        return {t["task_id"]: t["state"] for t in tis}
+        return {t["task_id"]: t["state"] for t in self.task_instances(dag_id, run_id)}
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600, poll: float = 3.0) -> str:
         deadline = time.monotonic() + timeout

@@ -35,7 +35,7 @@ def backfill_features(
     from spark_jobs.features_job import stage_features
     from spark_jobs.session import spark_session
 
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     report = BackfillReport()
     good, raw_records = [], {}
     for i, d in enumerate(sorted(days), start=1):
@@ -80,5 +80,6 @@ def _whole_range_result(lake: Lake, settings: ConveyorSettings, spec: PipelineSp
     params = {"interval_start": interval_parameters(first)["interval_start"],
               "interval_last_hour": interval_parameters(last)["interval_last_hour"]}
     # The day folders themselves: Spark skips a path whose name starts with '_' (the staging root).
-    sdf = spark.read.parquet(*(lake.local_path(p) for p in staged.values()))
-    return validate(sdf, load_suite(settings.expectations_dir, spec.data.features_suite), params)
+    with lake.spark_inputs(list(staged.values())) as paths:
+        sdf = spark.read.parquet(*paths)
+        return validate(sdf, load_suite(settings.expectations_dir, spec.data.features_suite), params)

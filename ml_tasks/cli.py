@@ -37,7 +37,7 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     from ml_tasks.lake import Lake
 
     settings = load_settings()
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     if seed and not lake.partitions("features", "demand"):
         seed_demo(settings)
     if seed and not lake.partitions("features", "churn"):
@@ -127,9 +127,9 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
     except ValueError as exc:
         _fail(str(exc))
     settings = load_settings()
-    land_demand_data(cfg, Lake(settings.lake_uri), pipeline,
+    land_demand_data(cfg, Lake.from_settings(settings), pipeline,
                      progress=lambda i, n, d: typer.echo(f"  {i}/{n} {d}") if i % 7 == 0 or i == n else None)
-    typer.echo(f"landed {cfg.days * cfg.rows_per_day} rows under {Lake(settings.lake_uri).zone('raw', pipeline)}")
+    typer.echo(f"landed {cfg.days * cfg.rows_per_day} rows under {Lake.from_settings(settings).zone('raw', pipeline)}")
 
 
 @app.command()
@@ -142,7 +142,7 @@ def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or
     settings = load_settings()
     try:
         spec = load_spec(pipeline, settings.specs_dir)
-        days = land_files(Lake(settings.lake_uri), spec, list(files), say=typer.echo)
+        days = land_files(Lake.from_settings(settings), spec, list(files), say=typer.echo)
     except (SpecError, LandingError) as exc:
         _fail(str(exc))
     if days:
@@ -169,7 +169,7 @@ def backfill_features_cmd(pipeline: str, start: Optional[str] = typer.Argument(N
     except SpecError as exc:
         _fail(str(exc))
     if start is None or end is None:
-        raw = Lake(settings.lake_uri).partitions("raw", pipeline)
+        raw = Lake.from_settings(settings).partitions("raw", pipeline)
         if len(raw) <= lookback_days(spec):
             _fail(f"{len(raw)} raw day(s) landed for {pipeline!r}; features need {lookback_days(spec)} days of "
                   "look-back before the first one: land more days (conveyor land)")
@@ -193,7 +193,7 @@ def quarantine(pipeline: str) -> None:
     from ml_tasks.lake import Lake
     from ml_tasks.quarantine import list_quarantine
 
-    entries = list_quarantine(Lake(load_settings().lake_uri), pipeline)
+    entries = list_quarantine(Lake.from_settings(load_settings()), pipeline)
     if not entries:
         typer.echo(f"no quarantined partitions for {pipeline}")
     for e in entries:

@@ -48,7 +48,7 @@ def seed_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), end: date
     end = end or yesterday()
     cfg = DemandDataConfig(stores=size.stores, items=size.items, days=size.days,
                            start=end - timedelta(days=size.days - 1))
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     say(f"landing {cfg.days} days x {cfg.rows_per_day} rows of raw demand data ({cfg.start} .. {end})")
     land_demand_data(cfg, lake, progress=lambda i, n, d: say(f"  raw {i}/{n}: {d}") if i % 14 == 0 or i == n else None)
     _build_features(settings, spec, cfg.dates, leave_unbuilt, say)
@@ -62,7 +62,7 @@ def seed_churn(settings: ConveyorSettings, customers: int = 2000, days: int = 8 
     end = end or yesterday()
     cfg = ChurnDataConfig(customers=customers, days=days, start=end - timedelta(days=days - 1))
     say(f"landing {cfg.days} days x ~{customers} subscribers of raw churn data ({cfg.start} .. {end})")
-    land_churn_data(cfg, Lake(settings.lake_uri))
+    land_churn_data(cfg, Lake.from_settings(settings))
     _build_features(settings, spec, cfg.dates, leave_unbuilt, say)
     return cfg
 
@@ -108,7 +108,7 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
     normal_end = end - timedelta(days=drift_days)
     cfg = seed_demo(settings, size, end=normal_end, say=say)
     migrate_airflow_db(settings)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
 
     say("running the demand DAGs with `airflow dags test`")
     airflow_dags_test(settings, "demand_features", {"dt": normal_end.isoformat()}, say)

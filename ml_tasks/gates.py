@@ -149,7 +149,8 @@ def gate_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec,
                          spark) -> GateResult:
     """Validate staged feature rows on Spark (no collection); on failure quarantine them and raise."""
     suite = load_suite(expectations_dir, spec.data.features_suite)
-    result = validate(spark.read.parquet(lake.local_path(staged)), suite, interval_parameters(dt))
+    with lake.spark_inputs([staged]) as paths:
+        result = validate(spark.read.parquet(*paths), suite, interval_parameters(dt))
     if not result.success:
         where = quarantine(lake, spec.name, dt, "features", staged, result)
         raise GateFailed(f"features for {spec.name} dt={dt} failed the gate and were moved to {where}\n"

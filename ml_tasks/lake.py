@@ -8,9 +8,14 @@ half-written under a ``dt=`` name, and re-running an interval replaces the parti
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Iterator
 
 import fsspec
 import pandas as pd
@@ -27,11 +32,22 @@ class Lake:
     """Paths and atomic partition I/O under one lake root URI."""
 
     root: str
+    storage_options: dict = field(default_factory=dict)
+    spark_s3a: bool = False
+
+    @classmethod
+    def from_settings(cls, settings) -> "Lake":
+        """The lake the settings name: root URI, S3 endpoint, whether Spark speaks S3 itself."""
+        return cls(settings.lake_uri, settings.storage_options, settings.spark_s3a)
 
     @property
     def fs(self) -> fsspec.AbstractFileSystem:
-        fs, _ = fsspec.core.url_to_fs(self.root)
+        fs, _ = fsspec.core.url_to_fs(self.root, **self.storage_options)
         return fs
+
+    @property
+    def is_remote(self) -> bool:
+        return "://" in self.root and not self.root.startswith("file://")
 
     def zone(self, zone: str, pipeline: str) -> str:
         if zone not in ZONES:
@@ -70,12 +86,24 @@ class Lake:
         retired = None
         if fs.exists(target):
             retired = f"{self.zone(zone, pipeline)}/_retired-dt={dt.isoformat()}-{uuid.uuid4().hex[:8]}"
-            fs.mv(target, retired, recursive=True)
-        fs.mv(staged, target, recursive=True)
+            self.move(target, retired)
+        self.move(staged, target)
         if retired:
             fs.rm(retired, recursive=True)
         self._drop_empty_staging_root(staged)
         return target
+
+    def move(self, src: str, dst: str) -> None:
+        """A rename on a file system; on an object store, a copy of every object and a delete."""
+        fs = self.fs
+        if not self.is_remote:
+            fs.mv(src, dst, recursive=True)
+            return
+        base = fs._strip_protocol(src).rstrip("/")
+        for obj in fs.find(src):
+            fs.copy(obj, f"{dst.rstrip('/')}/{obj[len(base) + 1:]}")
+        fs.rm(src, recursive=True)
+        fs.invalidate_cache()
 
     def _drop_empty_staging_root(self, staged: str) -> None:
         """Remove a multi-day staging root once its last day has been published."""
@@ -83,6 +111,8 @@ class Lake:
         if not parent.rsplit("/", 1)[-1].startswith("_staging-"):
             return
         fs = self.fs
+        if not fs.exists(parent):  # an object store has no empty folders
+            return
         left = [p for p in fs.ls(parent, detail=False) if p.rstrip("/").rsplit("/", 1)[-1].startswith("dt=")]
         if not left:
             fs.rm(parent, recursive=True)
@@ -147,7 +177,49 @@ class Lake:
         )
 
     def local_path(self, uri: str) -> str:
-        """The path Spark should use for a lake URI (s3:// becomes s3a:// for Hadoop)."""
+        """The path Spark uses for a lake URI (s3:// becomes s3a:// for Hadoop's S3A connector)."""
         if uri.startswith("s3://"):
             return "s3a://" + uri[len("s3://"):]
         return uri
+
+    @property
+    def spark_reads_directly(self) -> bool:
+        return not self.is_remote or (self.root.startswith("s3://") and self.spark_s3a)
+
+    @contextmanager
+    def spark_inputs(self, uris: list[str]) -> Iterator[list[str]]:
+        """Paths Spark can read for these lake folders, valid inside the ``with`` block.
+
+        Local lakes and S3 with the S3A connector are read in place. Without the connector the
+        folders are copied to a local scratch folder first (one job's partitions, not the lake).
+        """
+        if self.spark_reads_directly:
+            yield [self.local_path(u) for u in uris]
+            return
+        scratch = tempfile.mkdtemp(prefix="conveyor-spark-in-")
+        try:
+            local = []
+            for i, uri in enumerate(uris):
+                target = f"{scratch}/{i:05d}-{uri.rstrip('/').rsplit('/', 1)[-1]}"
+                self.fs.get(uri.rstrip("/") + "/", target + "/", recursive=True)
+                local.append(target)
+            yield local
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    @contextmanager
+    def spark_output(self, uri: str) -> Iterator[str]:
+        """A path Spark writes to that ends up at ``uri`` when the block finishes without error."""
+        if self.spark_reads_directly:
+            yield self.local_path(uri)
+            return
+        scratch = tempfile.mkdtemp(prefix="conveyor-spark-out-")
+        try:
+            out = f"{scratch}/out"
+            yield out
+            for path in sorted(Path(out).rglob("*")):
+                if path.is_file() and not path.name.startswith((".", "_")):
+                    dest = f"{uri.rstrip('/')}/{path.relative_to(out).as_posix()}"
+                    self.fs.put_file(str(path), dest)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)

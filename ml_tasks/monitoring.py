@@ -64,7 +64,7 @@ def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context:
     if champion is None:
         raise NoChampionError(f"pipeline {spec.name!r} has no @champion: nothing to compare drift against")
     version = str(champion.version)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     dates = window_dates(lake, spec, dt)
 
     current, population = sample_partitions(lake, "features", spec.name, dates, None, spec.drift.sample_rows,

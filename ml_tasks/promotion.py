@@ -119,7 +119,7 @@ def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, current
     cfg = gate_config(spec)
     if current_version is None or current_version == version:
         return decide(cfg, trained["metrics"], force=force), None
-    frame = load_features(Lake(settings.lake_uri), spec, [date.fromisoformat(d) for d in trained["holdout_dates"]])
+    frame = load_features(Lake.from_settings(settings), spec, [date.fromisoformat(d) for d in trained["holdout_dates"]])
     challenger_pred = predict_version(settings, spec, version, frame)
     champion_pred = predict_version(settings, spec, current_version, frame)
     target = frame[spec.data.target]

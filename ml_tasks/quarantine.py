@@ -45,10 +45,10 @@ def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | No
     target = f"{lake.partition('quarantine', pipeline, dt)}/{stage}"
     if fs.exists(target):
         # An earlier quarantine of the same day and stage: keep it beside, never overwrite data.
-        fs.mv(target, f"{target}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}", recursive=True)
+        lake.move(target, f"{target}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}")
     fs.makedirs(target, exist_ok=True)
     if source is not None and fs.exists(source):
-        fs.mv(source, f"{target}/data", recursive=True)
+        lake.move(source, f"{target}/data")
     record = {
         "pipeline": pipeline,
         "dt": dt.isoformat(),

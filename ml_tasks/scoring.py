@@ -31,7 +31,7 @@ def score_partition(settings: ConveyorSettings, spec: PipelineSpec, dt: date) ->
     champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
     if champion is None:
         raise NoChampionError(f"pipeline {spec.name!r} has no @champion model yet: run {spec.name}_train first")
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     features = lake.read_partition("features", spec.name, dt)
     model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(spec.name)}/{champion.version}")
     prediction = model.predict(features)

@@ -101,7 +101,7 @@ def raw_schema_columns(settings: ConveyorSettings, spec: PipelineSpec) -> tuple[
     """Raw columns and where they came from: the newest raw partition, else the raw suite."""
     from ml_tasks.lake import Lake
 
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     days = lake.partitions("raw", spec.name)
     if days:
         import pyarrow.parquet as pq

@@ -4,6 +4,11 @@
 under ``<home>/logs/``), `conveyor down` stops exactly those process groups, and
 `conveyor status` reports them. Everything binds to loopback. Secrets (the Airflow password,
 the JWT and API secrets) are generated on first start and kept under ``<home>``, never in git.
+
+With ``CONVEYOR_CELERY_BROKER_URL`` set, the same launcher runs Airflow's CeleryExecutor: the
+metadata database is ``CONVEYOR_AIRFLOW_DB_URI`` (PostgreSQL), and one Celery worker serves each
+queue in ``CONVEYOR_CELERY_QUEUES`` (``default`` and ``gpu``). This is how the distributed mode
+is exercised on one machine; docker-compose.yaml runs the same processes in containers.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -24,12 +29,36 @@ import requests
 from ml_tasks.settings import REPO_ROOT, ConveyorSettings
 
 SERVICES = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer")
+# Celery worker concurrency per queue: the gpu queue runs one training at a time per GPU.
+WORKER_CONCURRENCY = {"gpu": 1}
 
 
 @dataclass(frozen=True)
 class Service:
     name: str
     command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def service_names(settings: ConveyorSettings) -> tuple[str, ...]:
+    workers = tuple(f"worker-{q}" for q in settings.worker_queues) if settings.executor == "CeleryExecutor" else ()
+    return SERVICES + workers
+
+
+def worker_hostname() -> str:
+    """Airflow's ``hostname_callable`` for Celery workers: the host, plus the worker's name.
+
+    Several workers on one host (the loopback test, a GPU box that also serves ``default``)
+    would otherwise share one hostname in Airflow's task records; logs are read from the shared
+    log folder, so the name does not need to resolve.
+    """
+    import socket
+
+    from ml_tasks.settings import load_settings
+
+    name = load_settings().worker_name
+    host = socket.getfqdn()
+    return f"{host}-{name}" if name else host
 
 
 class StackError(RuntimeError):
@@ -69,14 +98,14 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": settings.executor,
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_db_uri,
         "AIRFLOW__API__HOST": settings.airflow_host,
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": settings.airflow_url,
@@ -95,19 +124,39 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "CONVEYOR_EXPECTATIONS_DIR": str(settings.expectations_dir),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
         "CONVEYOR_SPARK_MASTER": settings.spark_master,
+        "CONVEYOR_MODE": settings.mode,
+        "CONVEYOR_SPARK_S3A": str(settings.spark_s3a).lower(),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "GX_ANALYTICS_ENABLED": "false",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "PYTHONUNBUFFERED": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     })
+    if settings.s3_endpoint_url:  # the lake (s3fs) and the MLflow server's artifact store (boto3)
+        env.update({"CONVEYOR_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+                    "MLFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url})
+    if settings.executor == "CeleryExecutor":
+        env.update({
+            "AIRFLOW__CELERY__BROKER_URL": settings.celery_broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": settings.celery_result_backend,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "ml_tasks.stack.worker_hostname",
+        })
     return env
 
 
 def services(settings: ConveyorSettings) -> list[Service]:
+    workers = [
+        Service(f"worker-{queue}", [
+            venv_executable("airflow"), "celery", "worker", "--queues", queue,
+            "--concurrency", str(WORKER_CONCURRENCY.get(queue, 2)), "--celery-hostname", f"{queue}@%h",
+            # one log server per host is enough, and the api-server reads the shared log folder
+            "--skip-serve-logs",
+        ], env={"CONVEYOR_WORKER_NAME": queue})
+        for queue in settings.worker_queues
+    ] if settings.executor == "CeleryExecutor" else []
     return [
         Service("mlflow", [
-            venv_executable("mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_uri,
+            venv_executable("mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_store_uri,
             "--artifacts-destination", settings.mlflow_artifacts_dir, "--serve-artifacts",
             "--host", settings.mlflow_host, "--port", str(settings.mlflow_port), "--workers", "1",
         ]),
@@ -115,6 +164,7 @@ def services(settings: ConveyorSettings) -> list[Service]:
         Service("scheduler", [venv_executable("airflow"), "scheduler"]),
         Service("dag-processor", [venv_executable("airflow"), "dag-processor"]),
         Service("triggerer", [venv_executable("airflow"), "triggerer"]),
+        *workers,
     ]
 
 
@@ -125,7 +175,7 @@ def _pid_file(settings: ConveyorSettings, name: str) -> Path:
 def running(settings: ConveyorSettings) -> dict[str, int | None]:
     """Service name -> PID when its process group is alive, else None."""
     out: dict[str, int | None] = {}
-    for name in SERVICES:
+    for name in service_names(settings):
         path = _pid_file(settings, name)
         pid = int(path.read_text()) if path.exists() else None
         if pid is not None:
@@ -141,7 +191,7 @@ def _start(service: Service, settings: ConveyorSettings, env: dict[str, str]) ->
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{service.name}.log", "ab") as log:
-        proc = subprocess.Popen(service.command, env=env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(service.command, env={**env, **service.env}, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.home)
     path = _pid_file(settings, service.name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +223,16 @@ def migrate_airflow_db(settings: ConveyorSettings, env: dict[str, str] | None = 
         raise StackError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
 
 
+def ensure_registry_pool(env: dict[str, str]) -> None:
+    """The one-slot pool the promote task uses outside embedded mode (see dags routing)."""
+    from conveyor_factory.routing import REGISTRY_POOL
+
+    result = subprocess.run([venv_executable("airflow"), "pools", "set", REGISTRY_POOL, "1",
+                             "registry alias moves, one at a time"], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StackError(f"could not create pool {REGISTRY_POOL}:\n{result.stderr[-2000:]}")
+
+
 def up(settings: ConveyorSettings, say=print) -> None:
     """Start every service that is not already running and wait until they answer."""
     for directory in (settings.home / "mlflow" / "artifacts", settings.home / "logs", settings.airflow_home):
@@ -183,8 +243,10 @@ def up(settings: ConveyorSettings, say=print) -> None:
         say("the embedded stack is already running")
         return
     _check_ports_free(settings, state)
-    say("migrating the Airflow metadata database (SQLite)")
+    say(f"migrating the Airflow metadata database ({settings.airflow_db_uri.split(':', 1)[0]})")
     migrate_airflow_db(settings, env)
+    if settings.mode != "embedded":
+        ensure_registry_pool(env)
     for service in services(settings):
         if state.get(service.name) is None:
             pid = _start(service, settings, env)
@@ -211,7 +273,7 @@ def down(settings: ConveyorSettings, say=print, grace: float = 20.0) -> list[str
     """Stop the process groups `up` started (SIGTERM, then SIGKILL after ``grace`` seconds)."""
     stopped = []
     state = running(settings)
-    for name in reversed(SERVICES):
+    for name in reversed(service_names(settings)):
         pid = state.get(name)
         if pid is None:
             _pid_file(settings, name).unlink(missing_ok=True)

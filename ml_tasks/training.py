@@ -117,7 +117,7 @@ def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: d
     """Fix the window and open the parent run that every model's run hangs under."""
     import mlflow
 
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     window = select_window(lake, spec, end)
     registry.ensure_experiment(settings, registry.training_experiment(spec.name))
     validation = validation_lineage(lake, spec, window.all_dates)
@@ -164,7 +164,7 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind
 
     from ml_tasks.model_trainers import TRAINERS
 
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     window = _window(plan)
     features, target, task, naive = feature_names(spec), spec.data.target, spec.task, naive_column(spec)
     holdout = load_features(lake, spec, window.holdout_dates).reset_index(drop=True)

@@ -51,7 +51,7 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
 
     if not days:
         raise ValueError("stage_features needs at least one day")
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     days = sorted(set(days))
     missing = [d for d in days if not lake.exists("raw", spec.name, d)]
     if missing:
@@ -62,17 +62,17 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
     available = set(lake.partitions("raw", spec.name))
     first = days[0] - timedelta(days=lookback_days(spec))
     needed = [d for d in sorted(available) if first <= d <= days[-1]]
-    paths = [lake.local_path(lake.partition("raw", spec.name, d)) for d in needed]
+    raw_folders = [lake.partition("raw", spec.name, d) for d in needed]
 
     spark = spark or spark_session(settings, f"{spec.name}_features")
-    raw = spark.read.parquet(*paths)
     module = feature_module(spec)
-    features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
-
     staging_root = f"{lake.zone('features', spec.name)}/_staging-{uuid.uuid4().hex[:12]}"
     log.info("building %s features for %d day(s) from %d raw partitions into %s",
-             spec.name, len(days), len(paths), staging_root)
-    features.write.mode("overwrite").partitionBy("dt").parquet(lake.local_path(staging_root))
+             spec.name, len(days), len(raw_folders), staging_root)
+    with lake.spark_inputs(raw_folders) as paths, lake.spark_output(staging_root) as out:
+        raw = spark.read.parquet(*paths)
+        features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
+        features.write.mode("overwrite").partitionBy("dt").parquet(out)
 
     staged = {}
     for d in days:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     spark = spark_session(settings, f"{spec.name}_features")
     t1 = time.time()
     staged = stage_features(settings, spec, args.days, spark=spark)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     for d, path in staged.items():
         print(lake.publish(path, "features", spec.name, d))
     t2 = time.time()

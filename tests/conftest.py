@@ -23,7 +23,7 @@ def settings(tmp_path):
 
 @pytest.fixture
 def lake(settings):
-    return Lake(settings.lake_uri)
+    return Lake.from_settings(settings)
 
 
 @pytest.fixture(scope="session")

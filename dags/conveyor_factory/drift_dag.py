@@ -52,7 +52,7 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             context = get_current_context()
-            dt = day_to_check(context, Lake(settings.lake_uri), name)
+            dt = day_to_check(context, Lake.from_settings(settings), name)
             with skip_without_champion():
                 verdict = check(settings, spec_, dt, run_tags(context), progress=print)
             print(f"report: {verdict['report_uri']}")

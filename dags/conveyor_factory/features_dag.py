@@ -62,7 +62,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             settings, spec_ = settings_and_spec(name)
             dt = partition_date(get_current_context())
             with fail_without_retry_on_bad_data():
-                result = gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, spec_, dt)
+                result = gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, spec_, dt)
             print(result.summary())
             return {"dt": dt.isoformat(), "record": gate_record(result)}
 
@@ -85,7 +85,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from spark_jobs.session import spark_session
 
             settings, spec_ = settings_and_spec(name)
-            lake, dt = Lake(settings.lake_uri), date.fromisoformat(day)
+            lake, dt = Lake.from_settings(settings), date.fromisoformat(day)
             spark = spark_session(settings, f"{name}_features_gate")
             with fail_without_retry_on_bad_data():
                 result = gate_staged_features(lake, settings.expectations_dir, spec_, dt, staged, spark)
@@ -100,7 +100,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from ml_tasks.lake import Lake
 
             settings, _ = settings_and_spec(name)
-            path = Lake(settings.lake_uri).publish(staged, "features", name, date.fromisoformat(day))
+            path = Lake.from_settings(settings).publish(staged, "features", name, date.fromisoformat(day))
             get_current_context()["outlet_events"][features_asset(name)].extra = {"dt": day, "path": path}
             print(f"published {path}")
             return path

@@ -37,7 +37,7 @@ def build_score_dag(spec, default_args: dict) -> DAG:
             from ml_tasks.scoring import score_partition
 
             settings, spec_ = settings_and_spec(name)
-            dt = day_to_check(get_current_context(), Lake(settings.lake_uri), name)
+            dt = day_to_check(get_current_context(), Lake.from_settings(settings), name)
             with skip_without_champion():
                 result = score_partition(settings, spec_, dt)
             print(f"scored {result}")

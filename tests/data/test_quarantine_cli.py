@@ -23,7 +23,7 @@ def test_quarantine_command_lists_days_with_their_reasons(tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     settings = load_settings()
     try:
-        gate_raw_partition(Lake(settings.lake_uri), settings.expectations_dir, load_spec("demand", settings.specs_dir),
+        gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, load_spec("demand", settings.specs_dir),
                            date(2026, 3, 2))
     except GateFailed:
         pass
@@ -37,13 +37,13 @@ def test_generate_rejects_an_unknown_bad_record_day_format(tmp_path, monkeypatch
     monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path))
     result = runner.invoke(app, ["generate", "--days", "1", "--bad-day", "03/02/2026", "--bad-records", "1"])
     assert result.exit_code == 1 and "--bad-day '03/02/2026' is not a date; expected YYYY-MM-DD" in result.output
-    assert Lake(load_settings().lake_uri).partitions("raw", "demand") == []
+    assert Lake.from_settings(load_settings()).partitions("raw", "demand") == []
 
 
 def test_generated_days_land_as_parquet_partitions(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path))
     result = runner.invoke(app, ["generate", "--days", "3", "--start", "2026-03-02", "--stores", "1", "--items", "2"])
     assert result.exit_code == 0, result.output
-    lake = Lake(load_settings().lake_uri)
+    lake = Lake.from_settings(load_settings())
     assert len(lake.partitions("raw", "demand")) == 3
     assert isinstance(lake.read_partition("raw", "demand", date(2026, 3, 3)), pd.DataFrame)

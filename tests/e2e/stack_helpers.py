@@ -55,3 +55,24 @@ def wait_asset_runs(client: AirflowClient, dag_id: str, timeout: float = 900) ->
             return runs
         time.sleep(5)
     raise TimeoutError(f"{dag_id}: no finished asset-triggered run after {timeout:.0f}s: {runs}")
+
+
+def explain_run(client: AirflowClient, settings, dag_id: str, run_id: str, lines: int = 25) -> str:
+    """Task states of a run and the last log lines of its failed tasks, for assertion messages."""
+    import json
+
+    out = [f"{dag_id} {run_id}: {client.task_states(dag_id, run_id)}"]
+    logs = settings.home / "logs" / "airflow" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    for ti in client.task_instances(dag_id, run_id):
+        if ti["state"] not in ("failed", "upstream_failed") or not (logs / f"task_id={ti['task_id']}").exists():
+            continue
+        for log in sorted((logs / f"task_id={ti['task_id']}").glob("*.log")):
+            tail = []
+            for line in log.read_text(errors="replace").splitlines()[-lines:]:
+                try:
+                    event = json.loads(line)
+                    tail.append(f"{event.get('level', '')} {event.get('event', '')} {event.get('error_detail', '')}"[:600])
+                except ValueError:
+                    tail.append(line[:600])
+            out.append(f"--- {ti['task_id']} {log.name}\n" + "\n".join(tail))
+    return "\n".join(out)

@@ -20,7 +20,7 @@ from ml_tasks.audit import history
 from ml_tasks.demo import DemoSize, seed_demo
 from ml_tasks.settings import load_settings
 
-from .stack_helpers import free_port, running_stack, wait_all_runs
+from .stack_helpers import explain_run, free_port, running_stack, wait_all_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=2, items=6, days=28)
@@ -59,14 +59,25 @@ def _train_until_approval(client, force: bool) -> tuple[str, dict]:
     wait_all_runs(client, TRAIN)
     run_id = client.trigger(TRAIN, conf={"force": force})
     client.wait_for_task_state(TRAIN, run_id, "approve", {"awaiting_input"}, timeout=600)
-    _settle()
+    _settle(client, run_id)
     return run_id, client.hitl_detail(TRAIN, run_id, "approve")
 
 
-def _settle() -> None:
-    """A person answers seconds after the request shows. Airflow 3.3 fails the task when an answer
-    lands while its worker is still parking it (seen once in CI, 0.5 s after the state flipped)."""
-    time.sleep(3)
+def _settle(client, run_id: str, timeout: float = 120) -> None:
+    """Answer once the process that parked the task has exited, as a person (seconds later) would.
+
+    Airflow 3.3 fails a human-in-the-loop task whose answer lands while the task process that
+    parked it is still winding down: the answer re-queues the task and the old process's last
+    calls then conflict with the new attempt. Seen in CI twice, 0.5 s and 3 s after the state
+    flipped on a busy machine. The task's PID is in Airflow's record of the task instance.
+    """
+    import psutil
+
+    ti = next(t for t in client.task_instances(TRAIN, run_id) if t["task_id"] == "approve")
+    deadline = time.monotonic() + timeout
+    while ti.get("pid") and psutil.pid_exists(ti["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
 
 
 def _first_waiting_run(client, timeout: float = 600) -> str:
@@ -85,7 +96,7 @@ def test_first_model_waits_for_approval_and_approving_makes_it_champion(platform
     client, settings = platform["client"], platform["settings"]
     client.trigger(TRAIN, conf={"force": False})
     run_id = _first_waiting_run(client)
-    _settle()
+    _settle(client, run_id)
     request = client.hitl_detail(TRAIN, run_id, "approve")
     version = _latest_version(settings)
     assert request["options"] == ["Approve", "Reject"] and not request["response_received"]
@@ -93,7 +104,7 @@ def test_first_model_waits_for_approval_and_approving_makes_it_champion(platform
     assert _champion(settings) is None  # nothing moves while the run waits
 
     client.respond(TRAIN, run_id, "approve", "Approve")
-    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success"
+    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success", explain_run(client, settings, TRAIN, run_id)
     assert _champion(settings) == version
     moves = history(settings, "demand")
     assert moves[-1]["to_version"] == version and moves[-1]["approved_by"].startswith("admin")
@@ -119,14 +130,14 @@ def test_rejecting_keeps_the_champion_and_approving_a_forced_one_moves_it(platfo
     run_id, request = _train_until_approval(client, force=True)
     assert "FORCED" in request["body"]
     client.respond(TRAIN, run_id, "approve", "Reject")
-    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success"
+    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success", explain_run(client, settings, TRAIN, run_id)
     states = client.task_states(TRAIN, run_id)
     assert states["promote"] == "skipped" and states["announce_champion"] == "skipped", states
     assert _champion(settings) == champion
 
     run_id, _ = _train_until_approval(client, force=True)
     client.respond(TRAIN, run_id, "approve", "Approve")
-    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success"
+    assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success", explain_run(client, settings, TRAIN, run_id)
     assert _champion(settings) not in (None, champion)
     platform["first_champion"] = champion
 

@@ -58,13 +58,13 @@ def test_scoring_writes_probabilities(platform):
     client.set_paused("churn_score", False)
     run_id = client.trigger("churn_score", conf={"dt": platform["normal_end"].isoformat()})
     assert client.wait_for_run("churn_score", run_id, timeout=300) == "success"
-    preds = Lake(settings.lake_uri).read_partition("predictions", "churn", platform["normal_end"])
+    preds = Lake.from_settings(settings).read_partition("predictions", "churn", platform["normal_end"])
     assert len(preds) > 0.9 * CUSTOMERS and preds["prediction"].between(0, 1).all()
 
 
 def test_categorical_drift_requests_a_retrain_that_the_scheduler_runs(platform):
     client, settings = platform["client"], platform["settings"]
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     spec = load_spec("churn", settings.specs_dir)
     start = platform["normal_end"] - timedelta(days=NORMAL_DAYS - 1)
     campaign = ChurnDataConfig(customers=CUSTOMERS, start=start, days=NORMAL_DAYS + CAMPAIGN_DAYS,

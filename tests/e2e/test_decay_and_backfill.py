@@ -64,7 +64,7 @@ def test_no_drift_no_retrain(platform):
 
 def test_backfills_replay_scoring_and_monitoring_without_requesting_retrains(platform):
     client, settings = platform["client"], platform["settings"]
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     start = platform["normal_end"] + timedelta(days=1)
     changed = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=CHANGED_DAYS, start=start,
                                drift_from=start, drift_kind="concept")

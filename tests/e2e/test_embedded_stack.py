@@ -64,13 +64,13 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
 
     registry.connect(settings)
     model = mlflow.pyfunc.load_model(registry.model_uri("demand"))
-    features = Lake(settings.lake_uri).read_partition("features", "demand", platform["normal_end"])
+    features = Lake.from_settings(settings).read_partition("features", "demand", platform["normal_end"])
     assert len(model.predict(features)) == len(features)
 
 
 def test_scoring_writes_predictions_from_the_champion(platform):
     client, settings = platform["client"], platform["settings"]
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     start = platform["normal_end"] + timedelta(days=1)
     drifted = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=DRIFT_DAYS, start=start,
                                drift_from=start, drift_kind="price")
@@ -118,7 +118,7 @@ def test_many_drift_checks_make_one_retrain_and_the_retrained_model_wins(platfor
 
 def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(platform):
     client, settings = platform["client"], platform["settings"]
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     day = platform["normal_end"] - timedelta(days=1)
     cfg = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=1, start=day)
     good = generate_day(cfg, series_params(cfg), day)

@@ -20,7 +20,7 @@ def loop(tmp_path_factory, demand_spec, spark):
     """A lake with HISTORY days of features and a registered champion."""
     home = tmp_path_factory.mktemp("loop")
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     cfg = DemandDataConfig(stores=2, items=6, days=lookback_days(demand_spec) + HISTORY, start=DAY0)
     land_demand_data(cfg, lake)
     report = backfill_features(settings, demand_spec, cfg.dates[-HISTORY:], progress=lambda m: None, spark=spark)

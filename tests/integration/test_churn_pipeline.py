@@ -33,7 +33,7 @@ def churn(tmp_path_factory, spark):
     home = tmp_path_factory.mktemp("churn")
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     spec = load_spec("churn", settings.specs_dir)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     cfg = ChurnDataConfig(customers=1500, start=START, days=DAYS)
     land_churn_data(cfg, lake)
     report = backfill_features(settings, spec, cfg.dates[8:], progress=lambda m: None, spark=spark)

@@ -34,7 +34,7 @@ def monitored(tmp_path_factory, demand_spec, spark):
     home = tmp_path_factory.mktemp("monitor")
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     spec = variant(demand_spec)
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     cfg = DemandDataConfig(stores=3, items=10, days=NORMAL + CHANGED, start=DAY0,
                            drift_from=DAY0 + timedelta(days=NORMAL), drift_kind="concept")
     land_demand_data(cfg, lake)

@@ -94,7 +94,7 @@ def test_raw_days_to_promoted_champion_through_the_real_gates_spark_and_training
     from ml_tasks.training import train_challenger
 
     settings = scaffolded["settings"]
-    lake = Lake(settings.lake_uri)
+    lake = Lake.from_settings(settings)
     for d in DAYS:
         lake.write_partition(energy_day(d), "raw", "energy", d)
     spec = load_spec("energy", settings.specs_dir)

@@ -34,7 +34,7 @@ def _job(home, days, wait=True):
 
 def _land(home, spec):
     cfg = DemandDataConfig(stores=6, items=25, days=lookback_days(spec) + DAYS, start=DAY0)
-    lake = Lake(load_settings(home=home).lake_uri)
+    lake = Lake.from_settings(load_settings(home=home))
     land_demand_data(cfg, lake)
     return lake, cfg.dates[-DAYS:]
 
