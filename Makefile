@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-e2e test-all constraints clean bench bench-features bench-training bench-serving bench-drift
+.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,15 +45,34 @@ test-e2e: venv
 ## Both, as CI runs them.
 test-all: test test-e2e
 
+## Known vulnerabilities in the frozen set (constraints.txt), by pip-audit from its own virtualenv
+## (so its packages never reach a freeze). --strict: a package the service cannot look up fails
+## the audit instead of passing silently. AUDIT_ARGS="-s osv" asks OSV instead of PyPI.
+AUDIT_VENV ?= .venv-audit
+AUDIT_ARGS ?=
+audit:
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/python -m pip install --quiet pip-audit==2.10.1; }
+	$(AUDIT_VENV)/bin/pip-audit --requirement constraints.txt --no-deps --disable-pip --strict --progress-spinner off $(AUDIT_ARGS)
+
 constraints: venv
 	{ echo "# Frozen transitive set that resolved together on Python 3.11 ($$(date +%F)). Regenerate with \`make constraints\`."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > constraints.txt
 
 clean: down
-	rm -rf $(VENV) .conveyor
+	rm -rf $(VENV) $(AUDIT_VENV) .conveyor
 
-## Every benchmark; each prints ratios against a peer measured in the same run.
-bench: bench-features bench-training bench-serving bench-drift
+## Every benchmark, then one report (bench/results.json, bench/results.md): each row a ratio
+## against a peer measured in the same run.
+bench: bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse
+	$(BIN)/python bench/report.py
+
+## The loop through the scheduler: wall time vs time a task ran, from Airflow's task records.
+bench-loop: venv
+	$(BIN)/python bench/bench_loop.py
+
+## DAG parse time per file (Airflow's DagBag, a fresh process each) vs a one-task DAG file.
+bench-dag-parse: venv
+	$(BIN)/python bench/bench_dag_parse.py
 
 ## Spark feature job vs DuckDB at 1M and 10M rows, gate cost, incremental day vs full recompute.
 bench-features: venv

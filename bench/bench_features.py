@@ -30,6 +30,8 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 from bench.features_duckdb import features_sql  # noqa: E402
+from bench.features_pandas import build_features as pandas_features  # noqa: E402
+from bench.features_pandas import read_raw  # noqa: E402
 from ml_tasks.demand_data import DemandDataConfig, land_demand_data  # noqa: E402
 from ml_tasks.lake import Lake  # noqa: E402
 from ml_tasks.settings import load_settings  # noqa: E402
@@ -73,11 +75,22 @@ def run_duckdb(settings, spec, days, out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def compare(staged: dict, duck_path: Path) -> dict:
-    """Largest absolute difference per feature between the two outputs, joined on the keys."""
+def run_pandas(settings, spec, days, out: Path) -> float:
+    """The same features in one pandas process, reading the same raw Parquet files."""
+    lake = Lake(settings.lake_uri)
+    files = [Path(f) for d in lake.partitions("raw", "demand") for f in lake.parquet_files(lake.partition("raw", "demand", d))]
+    t0 = time.perf_counter()
+    frame = pandas_features(read_raw(files), spec, days[0], days[-1])
+    took = time.perf_counter() - t0
+    frame.to_parquet(out, index=False)
+    return took
+
+
+def compare(staged: dict, peer_path: Path) -> dict:
+    """Largest absolute difference per feature between Spark's output and a peer's, joined on the keys."""
     key = ["store_id", "item_id", "ts"]
     spark_df = pd.concat([pd.read_parquet(p, columns=key + COMPARE) for p in staged.values()], ignore_index=True)
-    duck_df = pd.read_parquet(duck_path, columns=key + COMPARE)
+    duck_df = pd.read_parquet(peer_path, columns=key + COMPARE)
     for df in (spark_df, duck_df):
         df["ts"] = pd.to_datetime(df["ts"], utc=True)
     spark_df = spark_df.sort_values(key).reset_index(drop=True)
@@ -126,11 +139,16 @@ def bench_size(name: str, spark, spec, workdir: Path) -> dict:
     duck_s = run_duckdb(settings, spec, cfg.dates, workdir / f"{name}-duckdb.parquet")
     say(f"[{name}] DuckDB: {duck_s:.1f}s")
     check = compare(staged, workdir / f"{name}-duckdb.parquet")
-    say(f"[{name}] outputs agree: {check['agree']} {check.get('max_abs_diff', check)}")
+    say(f"[{name}] Spark and DuckDB outputs agree: {check['agree']} {check.get('max_abs_diff', check)}")
+    pandas_s = run_pandas(settings, spec, cfg.dates, workdir / f"{name}-pandas.parquet")
+    say(f"[{name}] pandas: {pandas_s:.1f}s")
+    pandas_check = compare(staged, workdir / f"{name}-pandas.parquet")
+    say(f"[{name}] Spark and pandas outputs agree: {pandas_check['agree']} {pandas_check.get('max_abs_diff', pandas_check)}")
     gate_s = gate_seconds(settings, spec, staged, spark)
     say(f"[{name}] features gate on the Spark DataFrame: {gate_s:.1f}s")
-    return {"rows": rows, "spark_s": round(spark_s, 2), "duckdb_s": round(duck_s, 2),
-            "spark_over_duckdb": round(spark_s / duck_s, 2), "outputs_agree": check["agree"],
+    return {"rows": rows, "spark_s": round(spark_s, 2), "duckdb_s": round(duck_s, 2), "pandas_s": round(pandas_s, 2),
+            "spark_over_duckdb": round(spark_s / duck_s, 2), "spark_over_pandas": round(spark_s / pandas_s, 2),
+            "outputs_agree": check["agree"] and pandas_check["agree"],
             "gate_s": round(gate_s, 2), "gate_over_job": round(gate_s / spark_s, 2)}
 
 
@@ -191,18 +209,18 @@ def main() -> None:
         if "1M" in args.sizes:
             results["process"] = bench_exit(workdir)
     Path(args.out).write_text(json.dumps(results, indent=2))
-    say("\n| size | rows | Spark s | DuckDB s | Spark/DuckDB | outputs agree | gate s | gate/job |")
-    say("|---|---|---|---|---|---|---|---|")
+    say("\n| size | rows | Spark s | DuckDB s | pandas s | Spark/DuckDB | Spark/pandas | outputs agree | gate s | gate/job |")
+    say("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
         r = results[name]
-        say(f"| {name} | {r['rows']:,} | {r['spark_s']} | {r['duckdb_s']} | {r['spark_over_duckdb']}x | "
-            f"{r['outputs_agree']} | {r['gate_s']} | {r['gate_over_job']} |")
+        say(f"| {name} | {r['rows']:,} | {r['spark_s']} | {r['duckdb_s']} | {r['pandas_s']} | {r['spark_over_duckdb']}x | "
+            f"{r['spark_over_pandas']}x | {r['outputs_agree']} | {r['gate_s']} | {r['gate_over_job']} |")
     inc = results.get("incremental", {"rows": 0, "one_day_s": "-", "full_recompute_s": "-", "full_over_one_day": "-"})
     say(f"\nincremental: one day of a {inc['rows']:,}-row year in {inc['one_day_s']}s vs full recompute "
         f"{inc['full_recompute_s']}s ({inc['full_over_one_day']}x)")
     say(f"results written to {args.out}")
     if not all(results[n]["outputs_agree"] for n in args.sizes):
-        raise SystemExit("Spark and DuckDB outputs disagree")
+        raise SystemExit("Spark's output disagrees with a peer's (DuckDB or pandas)")
 
 
 if __name__ == "__main__":

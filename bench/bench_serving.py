@@ -67,6 +67,28 @@ def build_registry(home: Path):
     return settings, spec, first, second, rows
 
 
+def in_process_peer(settings, rows: list[dict], seconds: float = 10.0) -> dict:
+    """The floor under the service: the same champion's pyfunc predict on the same rows, in process."""
+    import mlflow
+    import pandas as pd
+
+    from ml_tasks import registry
+
+    registry.connect(settings)
+    model = mlflow.pyfunc.load_model(registry.model_uri("demand"))
+    frame = pd.DataFrame(rows)
+    model.predict(frame)  # warm up
+    took: list[float] = []
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        t0 = time.perf_counter()
+        model.predict(frame)
+        took.append(time.perf_counter() - t0)
+    lat = np.array(took) * 1000
+    return {"calls": len(took), "calls_per_s": round(len(took) / seconds, 1),
+            "p50_ms": round(float(np.percentile(lat, 50)), 3), "p99_ms": round(float(np.percentile(lat, 99)), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -77,6 +99,9 @@ def main() -> None:
         home = Path(tmp)
         say("building a lake and a registry with a champion and a second version ...")
         settings, spec, first, second, rows = build_registry(home)
+        peer = in_process_peer(settings, rows)
+        say(f"peer: the champion's predict in process on the same {len(rows)} rows: p50 {peer['p50_ms']} ms, "
+            f"{peer['calls_per_s']} calls/s on one thread")
         port = free_port()
         env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
         server = subprocess.Popen([sys.executable, "-m", "ml_tasks.cli", "serve", "demand", "--port", str(port),
@@ -137,6 +162,9 @@ def main() -> None:
         "failed_requests": len(failures), "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2),
         "answered_by_version": versions,
+        "peer_in_process": peer,
+        "p50_over_in_process_p50": round(float(np.percentile(lat, 50)) / peer["p50_ms"], 2),
+        "rps_over_in_process_calls_per_s": round(len(latencies) / elapsed / peer["calls_per_s"], 2),
     }
     Path(args.out).write_text(json.dumps(result, indent=2))
     say(json.dumps(result, indent=2))

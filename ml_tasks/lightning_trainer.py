@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -103,6 +104,18 @@ def inverse_link(output: torch.Tensor, task: str) -> torch.Tensor:
     return torch.sigmoid(output) if task == "classification" else output.exp()
 
 
+class EpochLog(pl.Callback):
+    """One log line per epoch, since the progress bar is off outside a terminal (task logs)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        shown = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("train_loss", "val_loss", "val_mae")}
+        log.info("epoch %d/%d: %s (%.1f s)", trainer.current_epoch + 1, trainer.max_epochs,
+                 ", ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items())), time.monotonic() - self.started)
+
+
 def fit_lightning(datamodule: FeatureDataModule, cfg: LightningSpec, seed: int, gpus: int = 0, logger=None,
                   progress: bool | None = None, task: str = "regression",
                   pos_weight: float = 1.0) -> tuple[TabularForecaster, dict]:
@@ -115,12 +128,14 @@ def fit_lightning(datamodule: FeatureDataModule, cfg: LightningSpec, seed: int, 
     model = TabularForecaster(datamodule.schema.cardinalities, len(datamodule.schema.numeric), cfg.embedding_dim,
                               tuple(cfg.hidden), cfg.dropout, cfg.lr, cfg.weight_decay, task, pos_weight)
     model.net.set_scaling(datamodule.mean, datamodule.std)
+    show_bar = sys.stderr.isatty() if progress is None else progress
     with tempfile.TemporaryDirectory() as ckpt_dir:
         checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_loss", mode="min", save_top_k=1)
+        callbacks = [EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience), checkpoint]
         trainer = pl.Trainer(
             max_epochs=cfg.max_epochs, deterministic=True, logger=logger if logger is not None else False,
-            callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience), checkpoint],
-            enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
+            callbacks=callbacks if show_bar else [*callbacks, EpochLog()],
+            enable_progress_bar=show_bar,
             enable_model_summary=False, reload_dataloaders_every_n_epochs=1, log_every_n_steps=50,
             num_sanity_val_steps=0, **trainer_kwargs(gpus),
         )

@@ -62,6 +62,22 @@ def ensure_experiment(settings: ConveyorSettings, name: str) -> str:
     return exp_id
 
 
+def close_abandoned_runs(settings: ConveyorSettings, experiment_id: str, tags: dict[str, str]) -> list[str]:
+    """Mark runs left RUNNING by a killed attempt with the same ``tags`` as KILLED; returns their ids.
+
+    A task killed mid-training (OOM, a lost worker, kill -9) cannot end its MLflow run; its retry
+    calls this first, so the tracking server shows one finished run per attempt that finished and
+    no run that looks alive forever.
+    """
+    client = connect(settings)
+    where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in sorted(tags.items())] + ["attributes.status = 'RUNNING'"])
+    stale = client.search_runs([experiment_id], filter_string=where, max_results=100)
+    for run in stale:
+        client.set_tag(run.info.run_id, "conveyor.abandoned", "a later attempt of the same task replaced this run")
+        client.set_terminated(run.info.run_id, status="KILLED")
+    return [run.info.run_id for run in stale]
+
+
 def version_by_alias(client, pipeline: str, alias: str):
     """The model version an alias points to, or None when the alias is not set."""
     from mlflow.exceptions import MlflowException

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import logging
 import math
 import threading
@@ -165,7 +167,8 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
     @app.middleware("http")
     async def guard(request: Request, call_next):
         start = time.perf_counter()
-        if token and request.url.path != "/health" and request.headers.get("authorization") != f"Bearer {token}":
+        if token and request.url.path != "/health" and not hmac.compare_digest(
+                request.headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
             response = JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)
         else:
             response = await call_next(request)

@@ -71,11 +71,17 @@ def venv_executable(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Create a file readable by its owner only, from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
 def _secret(path: Path, make) -> str:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(make())
-        path.chmod(0o600)
+        _write_private(path, make())
     return path.read_text().strip()
 
 
@@ -83,9 +89,7 @@ def airflow_password(settings: ConveyorSettings) -> str:
     """The generated password of the embedded admin user (created on first use)."""
     path = settings.airflow_home / "passwords.json"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({settings.airflow_user: secrets.token_urlsafe(12)}))
-        path.chmod(0o600)
+        _write_private(path, json.dumps({settings.airflow_user: secrets.token_urlsafe(12)}))
     return json.loads(path.read_text())[settings.airflow_user]
 
 
@@ -129,6 +133,9 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "SPARK_LOCAL_IP": "127.0.0.1",
         "GX_ANALYTICS_ENABLED": "false",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        # MLflow's usage telemetry calls out to the network and, from a thread, writes os.environ
+        # while requests reads it (a KeyError seen once in a task); nothing here needs it.
+        "MLFLOW_DISABLE_TELEMETRY": "true",
         "PYTHONUNBUFFERED": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     })
@@ -178,13 +185,29 @@ def running(settings: ConveyorSettings) -> dict[str, int | None]:
     for name in service_names(settings):
         path = _pid_file(settings, name)
         pid = int(path.read_text()) if path.exists() else None
-        if pid is not None:
-            try:
-                os.killpg(pid, 0)
-            except (ProcessLookupError, PermissionError):
-                pid = None
-        out[name] = pid
+        out[name] = pid if pid is not None and group_alive(pid) else None
     return out
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process group still has a live member (zombies, killed but not yet reaped, don't count)."""
+    import psutil
+
+    try:
+        os.waitpid(pgid, os.WNOHANG)  # reap the leader if it is our own child (tests start the stack in-process)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 def _start(service: Service, settings: ConveyorSettings, env: dict[str, str]) -> int:
@@ -287,9 +310,7 @@ def down(settings: ConveyorSettings, say=print, grace: float = 20.0) -> list[str
     for name in stopped:
         pid = state[name]
         while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
+            if not group_alive(pid):
                 break
             time.sleep(0.3)
         else:

@@ -168,8 +168,12 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, kind
     window = _window(plan)
     features, target, task, naive = feature_names(spec), spec.data.target, spec.task, naive_column(spec)
     holdout = load_features(lake, spec, window.holdout_dates).reset_index(drop=True)
-    registry.ensure_experiment(settings, registry.training_experiment(spec.name))
+    experiment_id = registry.ensure_experiment(settings, registry.training_experiment(spec.name))
     tags = {**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind}
+    abandoned = registry.close_abandoned_runs(
+        settings, experiment_id, {"mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind})
+    if abandoned:
+        log.warning("%s: marked run(s) %s of an earlier, killed attempt as KILLED", kind, ", ".join(abandoned))
     with mlflow.start_run(run_name=f"{spec.name}-{kind}", tags=tags) as run:
         backtest, out_of_fold = [], []
         for i, (train_days, test_days) in enumerate(window.folds(spec.training.backtest_folds, spec.training.holdout_days)):
@@ -242,8 +246,16 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, re
     client = registry.connect(settings)
     metric = spec.promotion.metric
     best = min(results, key=lambda r: (np.nan_to_num(r["metrics"][metric], nan=np.inf), r["kind"]))
-    version = mlflow.register_model(best["model_uri"], registry.model_name(spec.name))
-    name, v = registry.model_name(spec.name), str(version.version)
+    name = registry.model_name(spec.name)
+    # A retry after a killed attempt reuses the version that attempt registered: one training
+    # run, one version, however often the task ran.
+    earlier = client.search_model_versions(f"name='{name}' and run_id='{best['run_id']}'")
+    if earlier:
+        v = str(min(int(e.version) for e in earlier))
+        log.warning("version %s of %s was already registered from run %s by an earlier attempt; reusing it",
+                    v, name, best["run_id"])
+    else:
+        v = str(mlflow.register_model(best["model_uri"], name).version)
     for key, value in {**plan["tags"], "conveyor.model_family": best["kind"], "conveyor.run_id": best["run_id"],
                        "conveyor.parent_run_id": plan["parent_run_id"], "conveyor.reference_run_id": plan["parent_run_id"],
                        "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",

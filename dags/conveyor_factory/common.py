@@ -22,6 +22,8 @@ def pipeline_dag(spec, kind: str, *, schedule, description: str, doc_md: str, dt
         max_active_runs=max_active_runs,
         default_args=default_args,
         tags=["conveyor", spec.name, *spec.tags, kind],
-        params={"dt": Param("", type="string", description=dt_help), **(extra_params or {})},
+        # Optional (null) so the trigger form accepts its own default; a given day must be a date.
+        params={"dt": Param(None, type=["null", "string"], format="date", description=dt_help),
+                **(extra_params or {})},
         doc_md=doc_md,
     )

@@ -64,3 +64,22 @@ def test_a_spec_asking_for_approval_puts_airflows_approval_task_between_gate_and
     assert approve.downstream_task_ids == {"promote"}
     assert dag.get_task("promote").pool == "conveyor_registry"  # one alias move at a time across workers
     assert dag.get_task("gate").pool == "default_pool"
+
+
+def test_every_dags_trigger_form_accepts_its_own_defaults(dags):
+    """The UI's trigger form keeps Trigger disabled while a param is required and empty: a
+    string-only `dt` with default "" is exactly that, so `dt` must be optional (null)."""
+    for dag_id, dag in dags.items():
+        assert dag.params.validate()["dt"] is None, dag_id
+        dt = dag.params.get_param("dt").schema
+        assert "null" in dt["type"] and dt["format"] == "date", (dag_id, dt)
+
+
+def test_a_dt_that_is_not_a_date_is_refused_with_a_clear_error(dags):
+    from airflow.sdk import Param
+    from airflow.sdk.exceptions import ParamValidationError
+
+    param = dags["demand_train"].params.get_param("dt")
+    assert param.resolve("2026-03-01") == "2026-03-01"
+    with pytest.raises(ParamValidationError, match="is not a 'date'"):
+        Param(param.value, **param.schema).resolve("03/01/2026")

@@ -191,12 +191,12 @@ def test_compose_file_has_no_secret_literals_or_default_secrets():
 
 
 @pytest.mark.parametrize("snippet", [
-    "    POSTGRES_PASSWORD: airflow\n",
+    "    POSTGRES_PASSWORD: airflow\n",  # pragma: allowlist secret
     "    AIRFLOW__CORE__FERNET_KEY: 'c2VjcmV0'\n",
-    "    AIRFLOW__API__SECRET_KEY: ${AIRFLOW_API_SECRET_KEY:-insecure}\n",
-    "    SQL: postgresql+psycopg2://airflow:airflow@postgres/airflow\n",
-    "      - MINIO_ROOT_PASSWORD=minioadmin\n",
-    "    POSTGRES_PASSWORD: ${PG_PASSWORD_OR_DEFAULT:-airflow}\n",
+    "    AIRFLOW__API__SECRET_KEY: ${AIRFLOW_API_SECRET_KEY:-insecure}\n",  # pragma: allowlist secret
+    "    SQL: postgresql+psycopg2://airflow:airflow@postgres/airflow\n",  # pragma: allowlist secret
+    "      - MINIO_ROOT_PASSWORD=minioadmin\n",  # pragma: allowlist secret
+    "    POSTGRES_PASSWORD: ${PG_PASSWORD_OR_DEFAULT:-airflow}\n",  # pragma: allowlist secret
     "    DB: postgresql://airflow:${PG:-airflow}@postgres/airflow\n",
 ])
 def test_secret_scan_catches_literals_and_defaults(snippet):
@@ -254,6 +254,39 @@ def test_airflow_init_creates_the_registry_pool_with_one_slot(services):
     assert lines.index("airflow db migrate") < lines.index(next(l for l in lines if l.startswith("airflow pools set")))
 
 
+def _run_init(service: dict, tmp_path: Path, **overrides) -> subprocess.CompletedProcess:
+    """airflow-init's script as the container runs it, with a stand-in `airflow` that records calls."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir(exist_ok=True)
+    (fake_bin / "airflow").write_text(f'#!/usr/bin/env bash\necho "$@" >> {tmp_path}/airflow-calls\n')
+    (fake_bin / "airflow").chmod(0o755)
+    env = {k: str(v) for k, v in service["environment"].items() if v is not None}
+    env.update(PATH=f"{fake_bin}:{Path(sys.executable).parent}:/usr/bin:/bin",
+               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(tmp_path / "passwords.json"), **overrides)
+    script = command_text(service).replace("$$", "$")  # Compose's escape for a literal $
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_airflow_init_refuses_the_placeholder_passwords_of_env_example(services, tmp_path):
+    out = _run_init(services["airflow-init"], tmp_path)  # .env.example as it is: change-me everywhere
+    assert out.returncode == 1 and "still holds the change-me placeholder" in out.stderr, out
+    assert not (tmp_path / "airflow-calls").exists()  # nothing was migrated or created
+
+
+def test_airflow_init_migrates_creates_the_pool_and_writes_the_login_with_real_secrets(services, tmp_path):
+    real = {"AIRFLOW_ADMIN_PASSWORD": "Xq9-real", "AIRFLOW__CORE__FERNET_KEY": "k" * 44,  # pragma: allowlist secret
+            "AIRFLOW__API_AUTH__JWT_SECRET": "j" * 64, "AIRFLOW__API__SECRET_KEY": "a" * 64,
+            "AWS_SECRET_ACCESS_KEY": "s" * 40,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:pw@postgres/airflow"}  # pragma: allowlist secret
+    out = _run_init(services["airflow-init"], tmp_path, **real)
+    assert out.returncode == 0, out
+    calls = (tmp_path / "airflow-calls").read_text().splitlines()
+    assert calls[0] == "db migrate" and calls[1].startswith(f"pools set {REGISTRY_POOL} 1")
+    passwords = tmp_path / "passwords.json"
+    assert json.loads(passwords.read_text()) == {"admin": "Xq9-real"}
+    assert passwords.stat().st_mode & 0o077 == 0
+
+
 # --- health and start order ------------------------------------------------------------------
 
 
@@ -263,6 +296,13 @@ def test_every_long_running_service_has_a_healthcheck(services):
                                             or service["healthcheck"].get("disable")
                                             or service["healthcheck"]["test"] == ["NONE"])]
     assert missing == []
+
+
+def test_published_ports_listen_on_loopback_unless_told_otherwise(services):
+    published = [(name, port) for name, svc in services.items() for port in svc.get("ports", [])]
+    assert published, "nothing is published"
+    for name, port in published:
+        assert port.get("host_ip") == "127.0.0.1", (name, port)
 
 
 def test_one_shot_services_are_not_restarted(services):
@@ -391,7 +431,7 @@ def test_spark_cluster_runs_pyspark_from_the_airflow_image(services):
         args = services[name]["command"]
         assert args[:2] == ["spark-class", "org.apache.spark.deploy.worker.Worker"]
         assert args[-1] == master_url
-        assert services[name]["environment"]["AWS_SECRET_ACCESS_KEY"] == "change-me"
+        assert services[name]["environment"]["AWS_SECRET_ACCESS_KEY"] == "change-me"  # pragma: allowlist secret
 
 
 # --- a broken file fails the check ---------------------------------------------------------------
@@ -458,7 +498,7 @@ def test_image_installs_the_project_with_the_frozen_constraints_and_pinned_torch
     assert args["TORCH_VERSION"] == pinned("torch")
     assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
     env = " ".join(a for instruction, a in instructions if instruction == "ENV")
-    assert "AIRFLOW__CORE__DAGS_FOLDER=/opt/conveyor/dags" in env
+    assert "AIRFLOW__CORE__DAGS_FOLDER=/opt/conveyor/dags" in env  # pragma: allowlist secret
 
 
 def test_image_adds_the_s3a_connector_matching_the_hadoop_pyspark_bundles():

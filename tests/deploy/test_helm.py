@@ -436,12 +436,12 @@ def test_schema_is_draft_07_and_accepts_the_shipped_values(chart, ci_values):
         pytest.param({"mlflow": {"replica": 2}}, "additional properties 'replica' not allowed", id="typo-in-mlflow"),
         pytest.param({"mlfow": {"replicas": 2}}, "additional properties 'mlfow' not allowed", id="typo-at-top-level"),
         pytest.param(
-            {"mlflow": {"backendStore": {"password": "hunter2"}}},
+            {"mlflow": {"backendStore": {"password": "hunter2"}}},  # pragma: allowlist secret
             "additional properties 'password' not allowed",
             id="plain-text-password",
         ),
         pytest.param(
-            {"mlflow": {"backendStore": {"uri": "postgresql://mlflow:hunter2@db/mlflow"}}},
+            {"mlflow": {"backendStore": {"uri": "postgresql://mlflow:hunter2@db/mlflow"}}},  # pragma: allowlist secret
             "additional properties 'uri' not allowed",
             id="plain-text-database-uri",
         ),
@@ -449,7 +449,7 @@ def test_schema_is_draft_07_and_accepts_the_shipped_values(chart, ci_values):
         pytest.param({"conveyor": {"s3Credentials": {"secretName": 42}}}, "got number, want string", id="secret-name-not-a-string"),
         pytest.param({"airflow": {"data": {"metadataSecretName": ""}}}, "/airflow/data/metadataSecretName", id="empty-metadata-secret"),
         pytest.param({"airflow": {"fernetKey": "plain-text-fernet-key"}}, "/airflow/fernetKey", id="plain-text-fernet-key"),
-        pytest.param({"airflow": {"jwtSecret": "plain-text-jwt"}}, "/airflow/jwtSecret", id="plain-text-jwt-secret"),
+        pytest.param({"airflow": {"jwtSecret": "plain-text-jwt"}}, "/airflow/jwtSecret", id="plain-text-jwt-secret"),  # pragma: allowlist secret
         pytest.param({"airflow": {"executor": "CeleryExecutor"}}, "/airflow/executor", id="other-executor"),
         pytest.param({"conveyor": {"mode": "compose"}}, "/conveyor/mode", id="other-mode"),
         pytest.param(

@@ -1,0 +1,109 @@
+"""One benchmark report: every row a Conveyor figure, its peer measured in the same run, the ratio.
+
+Reads the per-benchmark results (``bench/results-*.json``, written by ``make bench``'s steps)
+and writes ``bench/results.json`` and ``bench/results.md``. A row whose benchmark has not run is
+an error, so a report never silently drops a comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("features", "training", "drift", "loop", "serving", "dag-parse")
+
+
+def load(folder: Path) -> dict[str, dict]:
+    found = {}
+    for name in SOURCES:
+        path = folder / f"results-{name}.json"
+        if not path.exists():
+            raise SystemExit(f"{path} is missing: run `make bench` (or `make bench-{name}`) first")
+        found[name] = json.loads(path.read_text())
+    return found
+
+
+def row(what: str, conveyor: float, unit: str, peer: str, peer_value: float, note: str = "") -> dict:
+    return {"what": what, "conveyor": conveyor, "unit": unit, "peer": peer, "peer_value": peer_value,
+            "ratio": round(conveyor / peer_value, 3) if peer_value else None, "note": note}
+
+
+def rows(r: dict[str, dict]) -> list[dict]:
+    out = []
+    f = r["features"]
+    for size in ("1M", "10M"):
+        if size not in f:
+            continue
+        s = f[size]
+        agree = "outputs agree" if s["outputs_agree"] else "OUTPUTS DISAGREE"
+        out.append(row(f"feature job, {s['rows']:,} raw rows (Spark, local[2])", s["spark_s"], "s",
+                       "DuckDB SQL, same features", s["duckdb_s"], agree))
+        if "pandas_s" in s:
+            out.append(row(f"feature job, {s['rows']:,} raw rows (Spark, local[2])", s["spark_s"], "s",
+                           "pandas, same features", s["pandas_s"], agree))
+        out.append(row(f"features gate (Great Expectations on Spark), {s['rows']:,} rows", s["gate_s"], "s",
+                       "the feature job it gates", s["spark_s"]))
+    t = r["training"]
+    out.append(row(f"Lightning training loop, {t['rows']:,} rows ({t['device']})", t["lightning_samples_per_s"],
+                   "samples/s", "plain PyTorch loop, same model and data", t["plain_pytorch_samples_per_s"],
+                   "higher is better"))
+    d = r["drift"]
+    for case in ("quiet", "drifted"):
+        if case in d:
+            c = d[case]
+            out.append(row(f"drift check, {c['rows']:,}-row window ({case})", c["conveyor_seconds"], "s",
+                           "scipy on every row", c["scipy_seconds"],
+                           "verdicts agree" if c["verdicts_agree"] else "VERDICTS DISAGREE"))
+    loop = r["loop"]
+    out.append(row("end-to-end loop through the scheduler (features, train, score, drift)", loop["loop_wall_s"], "s",
+                   "time a task was running (Airflow's task records)", loop["loop_busy_s"],
+                   f"orchestration overhead {loop['orchestration_overhead_s']} s ({loop['overhead_share']:.0%})"))
+    sv = r["serving"]
+    if "peer_in_process" in sv:
+        peer = sv["peer_in_process"]
+        out.append(row(f"serving p50 latency, {sv['rows_per_request']} rows/request, {sv['threads']} clients",
+                       sv["p50_ms"], "ms", "the model's predict in process", peer["p50_ms"]))
+        out.append(row("serving p99 latency", sv["p99_ms"], "ms", "the model's predict in process, p99", peer["p99_ms"]))
+        out.append(row("serving throughput", sv["rps"], "requests/s", "in-process predict calls/s, one thread",
+                       peer["calls_per_s"], f"{sv['failed_requests']} failed across a champion change"))
+    p = r["dag-parse"]
+    for name, stats in p["files"].items():
+        out.append(row(f"DAG parse, dags/{name} ({stats['dags']} DAGs, {stats['tasks']} tasks)",
+                       round(stats["seconds"] * 1000, 1), "ms", "a one-task DAG file",
+                       round(p["peer_one_task_dag_s"] * 1000, 1)))
+    return out
+
+
+def markdown(table: list[dict], machine: str) -> str:
+    lines = [f"Machine: {machine}. Every row's peer was measured in the same run.", "",
+             "| what | Conveyor | peer | peer value | ratio | note |", "|---|---|---|---|---|---|"]
+    for t in table:
+        lines.append(f"| {t['what']} | {t['conveyor']} {t['unit']} | {t['peer']} | {t['peer_value']} {t['unit']} | "
+                     f"{t['ratio']}x | {t['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, default=ROOT / "bench")
+    args = parser.parse_args()
+    results = load(args.folder)
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    table = rows(results)
+    missing_peer = [t["what"] for t in table if not t["peer_value"]]
+    if missing_peer:
+        raise SystemExit(f"rows without a peer figure: {missing_peer}")
+    (args.folder / "results.json").write_text(json.dumps(
+        {"date": date.today().isoformat(), "machine": machine, "rows": table, "sources": results}, indent=1))
+    text = markdown(table, machine)
+    (args.folder / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
