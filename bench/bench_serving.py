@@ -68,15 +68,12 @@ def build_registry(home: Path):
 
 
 def in_process_peer(settings, rows: list[dict], seconds: float = 10.0) -> dict:
-    """The floor under the service: the same champion's pyfunc predict on the same rows, in process."""
-    import mlflow
-    import pandas as pd
+    """The floor under the service: the champion's predict on the same rows, typed as the service
+    types them (its own loader and conversion), in process: the service minus HTTP and threads."""
+    from ml_tasks.serving import _frame, load_champion
 
-    from ml_tasks import registry
-
-    registry.connect(settings)
-    model = mlflow.pyfunc.load_model(registry.model_uri("demand"))
-    frame = pd.DataFrame(rows)
+    served = load_champion(settings, "demand")
+    model, frame = served.model, _frame(rows, served.fields)
     model.predict(frame)  # warm up
     took: list[float] = []
     stop_at = time.monotonic() + seconds

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from contextlib import contextmanager
 from pathlib import Path
+
+from .local_services import apt_install
 
 CHROMIUM = Path("/usr/bin/chromium")
 PACKAGES = ("chromium",)
@@ -27,16 +28,7 @@ def ensure_chromium() -> Path:
     """The system Chromium, installed from Debian's packages when absent (only as root)."""
     if CHROMIUM.exists():
         return CHROMIUM
-    if os.geteuid() != 0:
-        raise BrowserSetupError(
-            f"Chromium is needed at {CHROMIUM}: run `sudo apt-get install -y {' '.join(PACKAGES)}` "
-            "(the tests install it themselves only when running as root, as in CI)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        if result.returncode != 0:
-            raise BrowserSetupError(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    apt_install(PACKAGES, f"Chromium at {CHROMIUM} is")
     if not CHROMIUM.exists():
         raise BrowserSetupError(f"apt installed {PACKAGES} but {CHROMIUM} is missing "
                                 f"(`chromium` on PATH: {shutil.which('chromium')})")

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .stack_helpers import free_port
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PACKAGES = ("postgresql-15", "redis-server")
 
@@ -25,26 +27,25 @@ class ServiceSetupError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def apt_install(packages: tuple[str, ...], needed: str) -> None:
+    """Install Debian packages (CI runs as root on a fresh machine); elsewhere, say what to run."""
+    if os.geteuid() != 0:
+        raise ServiceSetupError(
+            f"{needed} needed: run `sudo apt-get install -y {' '.join(packages)}` "
+            "(the tests install it themselves only when running as root, as in CI)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            raise ServiceSetupError(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
 
 def ensure_installed() -> None:
     """Install PostgreSQL 15 and Redis from Debian's packages when they are absent."""
     if (PG_BIN / "initdb").exists() and shutil.which("redis-server"):
         return
-    if os.geteuid() != 0:
-        raise ServiceSetupError(
-            f"PostgreSQL 15 and Redis are needed: run `sudo apt-get install -y {' '.join(PACKAGES)}` "
-            "(the tests install them themselves only when running as root, as in CI)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        if result.returncode != 0:
-            raise ServiceSetupError(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    apt_install(PACKAGES, "PostgreSQL 15 and Redis are")
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
