@@ -30,6 +30,14 @@ def running_stack(settings):
         stack.down(settings, say=lambda m: None)
 
 
+def champion_version(settings, pipeline: str = "demand") -> str | None:
+    """The version `@champion` points at, or None before the first promotion."""
+    from ml_tasks import registry
+
+    version = registry.version_by_alias(registry.connect(settings), pipeline, registry.CHAMPION)
+    return str(version.version) if version is not None else None
+
+
 def wait_all_runs(client: AirflowClient, dag_id: str, at_least: int = 1, timeout: float = 900) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

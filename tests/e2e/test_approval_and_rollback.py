@@ -20,7 +20,7 @@ from ml_tasks.audit import history
 from ml_tasks.demo import DemoSize, seed_demo
 from ml_tasks.settings import load_settings
 
-from .stack_helpers import explain_run, free_port, running_stack, wait_all_runs
+from .stack_helpers import champion_version, explain_run, free_port, running_stack, wait_all_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=2, items=6, days=28)
@@ -43,11 +43,6 @@ def platform(tmp_path_factory):
         client.set_paused(TRAIN, False)
         yield {"settings": settings, "client": client}
     shutil.rmtree(specs, ignore_errors=True)
-
-
-def _champion(settings) -> str | None:
-    version = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
-    return str(version.version) if version is not None else None
 
 
 def _latest_version(settings) -> str:
@@ -101,11 +96,11 @@ def test_first_model_waits_for_approval_and_approving_makes_it_champion(platform
     version = _latest_version(settings)
     assert request["options"] == ["Approve", "Reject"] and not request["response_received"]
     assert "first model of the pipeline" in request["body"] and f"demand v{version}**" in request["body"]
-    assert _champion(settings) is None  # nothing moves while the run waits
+    assert champion_version(settings) is None  # nothing moves while the run waits
 
     client.respond(TRAIN, run_id, "approve", "Approve")
     assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success", explain_run(client, settings, TRAIN, run_id)
-    assert _champion(settings) == version
+    assert champion_version(settings) == version
     moves = history(settings, "demand")
     assert moves[-1]["to_version"] == version and moves[-1]["approved_by"].startswith("admin")
     assert moves[-1]["airflow.run_id"] == run_id
@@ -115,17 +110,17 @@ def test_first_model_waits_for_approval_and_approving_makes_it_champion(platform
 
 def test_a_run_the_gate_rejects_never_asks(platform):
     client, settings = platform["client"], platform["settings"]
-    champion = _champion(settings)
+    champion = champion_version(settings)
     run_id = client.trigger(TRAIN, conf={"force": False})  # same data and seed: a tie, not better
     assert client.wait_for_run(TRAIN, run_id, timeout=600) == "success"
     states = client.task_states(TRAIN, run_id)
     assert states["gate"] == "success" and states["approve"] == "skipped" and states["promote"] == "skipped", states
-    assert _champion(settings) == champion
+    assert champion_version(settings) == champion
 
 
 def test_rejecting_keeps_the_champion_and_approving_a_forced_one_moves_it(platform):
     client, settings = platform["client"], platform["settings"]
-    champion = _champion(settings)
+    champion = champion_version(settings)
 
     run_id, request = _train_until_approval(client, force=True)
     assert "FORCED" in request["body"]
@@ -133,22 +128,22 @@ def test_rejecting_keeps_the_champion_and_approving_a_forced_one_moves_it(platfo
     assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success", explain_run(client, settings, TRAIN, run_id)
     states = client.task_states(TRAIN, run_id)
     assert states["promote"] == "skipped" and states["announce_champion"] == "skipped", states
-    assert _champion(settings) == champion
+    assert champion_version(settings) == champion
 
     run_id, _ = _train_until_approval(client, force=True)
     client.respond(TRAIN, run_id, "approve", "Approve")
     assert client.wait_for_run(TRAIN, run_id, timeout=300) == "success", explain_run(client, settings, TRAIN, run_id)
-    assert _champion(settings) not in (None, champion)
+    assert champion_version(settings) not in (None, champion)
     platform["first_champion"] = champion
 
 
 def test_rollback_from_the_ui_trigger_form_restores_the_previous_champion(platform):
     client, settings = platform["client"], platform["settings"]
-    before = _champion(settings)
+    before = champion_version(settings)
     client.set_paused("demand_rollback", False)
     run_id = client.trigger("demand_rollback", conf={"to_version": "", "reason": "approved model misbehaves"})
     assert client.wait_for_run("demand_rollback", run_id, timeout=300) == "success"
-    assert _champion(settings) == platform["first_champion"] != before
+    assert champion_version(settings) == platform["first_champion"] != before
     last = history(settings, "demand")[-1]
     assert last["reason"] == "rollback: approved model misbehaves" and last["trigger"] == "airflow_ui"
     assert (last["from_version"], last["to_version"]) == (before, platform["first_champion"])

@@ -20,7 +20,7 @@ from ml_tasks.audit import history
 from ml_tasks.demo import DemoSize, seed_demo
 from ml_tasks.settings import load_settings
 
-from .stack_helpers import explain_run, free_port, running_stack, wait_all_runs
+from .stack_helpers import champion_version, explain_run, free_port, running_stack, wait_all_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 SIZE = DemoSize(stores=2, items=6, days=28)
@@ -73,11 +73,6 @@ def _training_runs(settings, run_id: str) -> list:
     return client.search_runs([exp.experiment_id], filter_string=f"tags.`airflow.run_id` = '{run_id}'")
 
 
-def _champion(settings) -> str | None:
-    version = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
-    return str(version.version) if version is not None else None
-
-
 def _assert_consistent(settings, run_id: str) -> None:
     """One version per training run; no run left RUNNING; each model family finished exactly once."""
     assert len(_versions_of(settings, run_id)) == 1, _versions_of(settings, run_id)
@@ -108,8 +103,8 @@ def test_training_killed_mid_epoch_is_retried_and_registers_once(platform):
     runs = wait_all_runs(client, TRAIN)
     assert {r["state"] for r in runs} == {"success"}, runs
     moves = history(settings, "demand")
-    assert len(moves) == 1 and moves[0]["to_version"] == _champion(settings)
-    platform["champion"] = _champion(settings)
+    assert len(moves) == 1 and moves[0]["to_version"] == champion_version(settings)
+    platform["champion"] = champion_version(settings)
 
 
 def test_scheduler_killed_mid_run_finishes_after_a_restart(platform):
@@ -127,7 +122,7 @@ def test_scheduler_killed_mid_run_finishes_after_a_restart(platform):
     assert client.wait_for_run(TRAIN, run_id, timeout=900) == "success", explain_run(client, settings, TRAIN, run_id)
     _assert_consistent(settings, run_id)
     # same data, same seed: the gate sees a tie and keeps the champion, with no new move
-    assert _champion(settings) == platform["champion"]
+    assert champion_version(settings) == platform["champion"]
     assert len(history(settings, "demand")) == 1
 
 
@@ -148,4 +143,4 @@ def test_mlflow_killed_while_a_task_logs_recovers_with_one_version(platform):
 
     model = mlflow.pyfunc.load_model(f"models:/{registry.model_name('demand')}/{version}")  # artifacts intact
     assert model.metadata.run_id
-    assert _champion(settings) == platform["champion"] and len(history(settings, "demand")) == 1
+    assert champion_version(settings) == platform["champion"] and len(history(settings, "demand")) == 1

@@ -9,7 +9,6 @@ builds from the settings stores artifacts in the bucket and serves them back.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from ml_tasks.settings import load_settings
 from spark_jobs.features_job import lookback_days
 
 from ..conftest import DAY0
+from ..e2e.stack_helpers import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 DAYS = 5
@@ -34,18 +34,12 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "conveyor-test", "AWS_SECRET_ACCESS_KEY": "c
                "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
     """moto's S3 server on loopback with the buckets `conveyor-lake` and `conveyor-artifacts`."""
     import boto3
 
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
     server = Path(sys.executable).parent / "moto_server"
     proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
@@ -126,7 +120,7 @@ def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_e
 
     from ml_tasks.stack import services, stack_env
 
-    port = _free_port()
+    port = free_port()
     settings = load_settings(home=tmp_path / "home", mlflow_port=port, s3_endpoint_url=s3_endpoint,
                              mlflow_artifacts_dir="s3://conveyor-artifacts/mlflow")
     (settings.home / "mlflow").mkdir(parents=True)

@@ -8,7 +8,6 @@ published features must be the same rows and values as in local mode.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,16 +23,11 @@ from ml_tasks.settings import load_settings
 from spark_jobs.features_job import lookback_days
 
 from ..conftest import DAY0
+from ..e2e.stack_helpers import free_port
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(600)]
 DAYS = 4
 KEY = ["store_id", "item_id", "ts"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _spark_class() -> str:
@@ -46,14 +40,14 @@ def _spark_class() -> str:
 def cluster(tmp_path_factory):
     """A standalone master and two one-core workers; yields (master URL, master web URL)."""
     work = tmp_path_factory.mktemp("spark-cluster")
-    port, web = _free_port(), _free_port()
+    port, web = free_port(), free_port()
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(work),
            "SPARK_WORKER_DIR": str(work / "worker"), "PYSPARK_PYTHON": sys.executable}
     master_url, web_url = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{web}"
     commands = [[_spark_class(), "org.apache.spark.deploy.master.Master",
                  "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(web)]]
     commands += [[_spark_class(), "org.apache.spark.deploy.worker.Worker", master_url, "--host", "127.0.0.1",
-                  "--cores", "1", "--memory", "1500m", "--webui-port", str(_free_port()),
+                  "--cores", "1", "--memory", "1500m", "--webui-port", str(free_port()),
                   "--work-dir", str(work / f"worker-{i}")] for i in (1, 2)]
     procs = []
     for i, cmd in enumerate(commands):
