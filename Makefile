@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse
+.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@# torch first and on its own: a loose torch requirement would pull the multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# Data only: tests/realdata read ISLP's bundled CSV files and never import the package.
+	$(BIN)/python -m pip install --quiet --no-deps ISLP==0.6.0
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -63,7 +65,7 @@ clean: down
 
 ## Every benchmark, then one report (bench/results.json, bench/results.md): each row a ratio
 ## against a peer measured in the same run.
-bench: bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse
+bench: bench-features bench-backfill bench-training bench-serving bench-drift bench-loop bench-dag-parse
 	$(BIN)/python bench/report.py
 
 ## The loop through the scheduler: wall time vs time a task ran, from Airflow's task records.
@@ -81,6 +83,11 @@ bench-features: venv
 ## Online service on loopback: p50/p99, requests/s, zero failures across a champion change.
 bench-serving: venv
 	$(BIN)/python bench/bench_serving.py
+
+## `conveyor backfill-features` end to end: one validation pass vs the per-day loop (two years of
+## one hourly series, a year of the demand demo).
+bench-backfill: venv
+	$(BIN)/python bench/bench_backfill.py
 
 ## Lightning loop vs plain PyTorch (samples/s), data-module throughput, LightGBM fit time.
 bench-drift: venv

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("features", "training", "drift", "loop", "serving", "dag-parse")
+SOURCES = ("features", "backfill", "training", "drift", "loop", "serving", "dag-parse")
 
 
 def load(folder: Path) -> dict[str, dict]:
@@ -48,6 +48,15 @@ def rows(r: dict[str, dict]) -> list[dict]:
                            "pandas, same features", s["pandas_s"], agree))
         out.append(row(f"features gate (Great Expectations on Spark), {s['rows']:,} rows", s["gate_s"], "s",
                        "the feature job it gates", s["spark_s"]))
+    b = r["backfill"]
+    for case, label in (("two_years_one_hourly_series", "two years of one hourly series"),
+                        ("one_year_demand_demo", "a year of the demand demo")):
+        if case in b:
+            c = b[case]
+            out.append(row(f"`conveyor backfill-features`, {label} ({c['days']} days, {c['raw_rows']:,} rows)",
+                           c["one_pass_s"], "s", "the same command gating each day on its own (--gate-each-day)",
+                           c["per_day_s"], ("same days published" if c["same_outcome"] else "OUTCOMES DIFFER")
+                           + (f"; target {b['target_s']:.0f} s" if case.startswith("two_years") else "")))
     t = r["training"]
     out.append(row(f"Lightning training loop, {t['rows']:,} rows ({t['device']})", t["lightning_samples_per_s"],
                    "samples/s", "plain PyTorch loop, same model and data", t["plain_pytorch_samples_per_s"],

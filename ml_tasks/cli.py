@@ -85,7 +85,9 @@ def status() -> None:
 
 
 @app.command()
-def demo(stores: int = 5, items: int = 20, days: int = 63) -> None:
+def demo(stores: int = 5, items: int = 20, days: int = 63,
+         messy: bool = typer.Option(False, help="data like a real export: missing hours and days, null bursts in "
+                                                "an unused column, unsorted and repeated rows")) -> None:
     """Run the full loop headless on small data; exit non-zero on any failure."""
     from ml_tasks.demo import DemoFailed, DemoSize, run_demo
 
@@ -93,7 +95,7 @@ def demo(stores: int = 5, items: int = 20, days: int = 63) -> None:
     home = base.home / "demo"
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     try:
-        summary = run_demo(settings, DemoSize(stores=stores, items=items, days=days))
+        summary = run_demo(settings, DemoSize(stores=stores, items=items, days=days, messy=messy))
     except DemoFailed as exc:
         _fail(str(exc))
     typer.secho("\nDemo loop finished.", fg="green", bold=True)
@@ -108,6 +110,8 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
              drift_kind: str = typer.Option("price", help="price | demand | concept"),
              bad_day: list[str] = typer.Option([], help="day(s) to corrupt with bad records"),
              bad_records: int = typer.Option(0, help="corrupted rows per kind on each bad day"),
+             messy: bool = typer.Option(False, help="like a real export: missing hours and days, a sensor column "
+                                                    "with null bursts, unsorted and repeated rows"),
              pipeline: str = "demand") -> None:
     """Land generated raw demand data as one Parquet partition per day."""
     from datetime import timedelta
@@ -123,13 +127,14 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
         cfg = DemandDataConfig(stores=stores, items=items, days=days, seed=seed, start=first,
                                drift_from=_date("--drift-from", drift_from) if drift_from else None,
                                drift_kind=drift_kind, bad_days=tuple(_date("--bad-day", d) for d in bad_day),
-                               bad_records=bad_records)
+                               bad_records=bad_records, messy=messy)
     except ValueError as exc:
         _fail(str(exc))
     settings = load_settings()
-    land_demand_data(cfg, Lake.from_settings(settings), pipeline,
-                     progress=lambda i, n, d: typer.echo(f"  {i}/{n} {d}") if i % 7 == 0 or i == n else None)
-    typer.echo(f"landed {cfg.days * cfg.rows_per_day} rows under {Lake.from_settings(settings).zone('raw', pipeline)}")
+    landed = land_demand_data(cfg, Lake.from_settings(settings), pipeline,
+                              progress=lambda i, n, d: typer.echo(f"  {i}/{n} {d}") if i % 7 == 0 or i == n else None)
+    typer.echo(f"landed {len(landed)} day(s) under {Lake.from_settings(settings).zone('raw', pipeline)}"
+               + (f"; {cfg.days - len(landed)} day(s) never arrived (messy)" if len(landed) < cfg.days else ""))
 
 
 @app.command()
@@ -151,14 +156,22 @@ def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or
 
 
 @app.command("backfill-features")
-def backfill_features_cmd(pipeline: str, start: Optional[str] = typer.Argument(None), end: Optional[str] = typer.Argument(None)) -> None:
-    """Gate, build and publish features for every day from START to END (one Spark job).
+def backfill_features_cmd(
+    pipeline: str, start: Optional[str] = typer.Argument(None), end: Optional[str] = typer.Argument(None),
+    max_quarantine_share: float = typer.Option(
+        0.05, help="stop without quarantining anything when more than this share of the days would fail "
+                   "(that is a suite problem); 1 quarantines every failing day"),
+    gate_each_day: bool = typer.Option(False, help="validate every day on its own, as the daily DAG does, "
+                                                   "instead of one pass over all days (slower; for comparison)"),
+) -> None:
+    """Gate, build and publish features for every landed day from START to END (one Spark job).
 
-    Without START and END: every landed raw day that has its full look-back before it.
+    Without START and END: every landed raw day that has its full look-back before it. Days in
+    the range with no raw data are skipped (their neighbours' lags are simply missing).
     """
     from datetime import timedelta
 
-    from ml_tasks.backfill import backfill_features
+    from ml_tasks.backfill import SuiteProblem, backfill_features
     from ml_tasks.lake import Lake
     from ml_tasks.spec import SpecError, load_spec
     from spark_jobs.features_job import lookback_days
@@ -178,8 +191,18 @@ def backfill_features_cmd(pipeline: str, start: Optional[str] = typer.Argument(N
     first, last = _date("START", start), _date("END", end)
     if last < first:
         _fail(f"end {last} is before start {first}")
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    report = backfill_features(settings, spec, days)
+    landed = set(Lake.from_settings(settings).partitions("raw", pipeline))
+    wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    days = [d for d in wanted if d in landed]
+    if len(days) < len(wanted):
+        typer.echo(f"{len(wanted) - len(days)} day(s) in {first} .. {last} have no raw data; skipping them")
+    if not days:
+        _fail(f"no raw data landed for {pipeline!r} between {first} and {last} (conveyor land)")
+    try:
+        report = backfill_features(settings, spec, days, max_quarantine_share=max_quarantine_share,
+                                   one_pass=not gate_each_day)
+    except SuiteProblem as exc:
+        _fail(str(exc))
     typer.echo(f"published {len(report.published)} day(s); quarantined {len(report.quarantined)}")
     for d, why in report.quarantined.items():
         typer.echo(f"  {d}: {why.splitlines()[0]}")
@@ -247,6 +270,10 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
                f"{checks['partitions']} partitions passed both (recorded in each partition's _validation.json)"
                + (f"; no record for {checks['unrecorded']}" if checks["unrecorded"] else "")
                + (f"; warnings on {sorted(checks['warnings'])}" if checks["warnings"] else ""))
+    if checks.get("coverage"):
+        c = checks["coverage"]
+        typer.echo(f"     raw coverage: mean {c['mean']:.1%}, lowest {c['min']:.1%}, {c['days_below_full']} day(s) "
+                   "with rows missing (gaps the models take)")
     typer.echo(f"  -> {feats['zone']}  {feats['first']} .. {feats['last']}  ({feats['days']} days, sha256 {str(feats['sha256'])[:16]}...)")
     typer.echo(f"  -> training run {chain['training_run']} ({chain['model_family']}), parent {chain['parent_run']}; "
                f"train {chain['training_window']}, holdout {chain['holdout_window']}")
@@ -259,19 +286,30 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
 def new_pipeline(
     name: str,
     task: str = typer.Option("regression", help="regression | classification"),
-    keys: str = typer.Option(..., help="series key columns, comma-separated, e.g. region,meter_id"),
-    timestamp: str = typer.Option(..., help="the event-time column (hourly)"),
+    keys: str = typer.Option("", help="series key columns, comma-separated, e.g. region,meter_id; none for a "
+                                      "single series"),
+    timestamp: str = typer.Option(..., help="the event-time column (hourly or daily)"),
     target: str = typer.Option(..., help="the column to predict"),
-    from_sample: Optional[Path] = typer.Option(None, help="Parquet or CSV sample of the raw data to profile"),
+    from_sample: Optional[Path] = typer.Option(None, help="Parquet or CSV file of the raw data to profile (read in "
+                                                          "full; uniformly sampled when very large)"),
+    known_ahead: str = typer.Option("", help="raw columns known before the time they describe (planned prices, "
+                                             "holidays, forecasts), comma-separated; text ones become categories"),
+    frequency: Optional[str] = typer.Option(None, help="hourly | daily (default: detected from the sample)"),
     force: bool = typer.Option(False, help="overwrite existing files of this pipeline"),
 ) -> None:
-    """Write a new pipeline's spec, DAG file, feature module, suites and test."""
+    """Write a new pipeline's spec, DAG file, suites and test."""
     from ml_tasks.scaffold import NewPipeline, ScaffoldError, read_sample
     from ml_tasks.settings import REPO_ROOT
 
+    def names(text: str) -> list[str]:
+        return [k.strip() for k in text.split(",") if k.strip()]
+
+    # The project the specs folder belongs to (this checkout unless CONVEYOR_SPECS_DIR says otherwise).
+    root = load_settings().specs_dir.parent.parent
     try:
         sample = read_sample(from_sample) if from_sample else None
-        new = NewPipeline(name, task, [k.strip() for k in keys.split(",") if k.strip()], timestamp, target, sample)
+        new = NewPipeline(name, task, names(keys), timestamp, target, sample, root=root,
+                          known_ahead=names(known_ahead), frequency=frequency)
         written = new.write(force=force)
     except ScaffoldError as exc:
         _fail(str(exc))
@@ -280,6 +318,41 @@ def new_pipeline(
     typer.echo(f"next: review those files, `conveyor land {name} FILE...` (or write raw/{name}/dt=YYYY-MM-DD/ "
                f"partitions), `conveyor validate {name}`, `conveyor backfill-features {name}`; the DAGs "
                f"{name}_features/_train/_score/_drift/_rollback appear in Airflow at the next parse")
+
+
+@app.command()
+def profile(pipeline: str, rows: int = typer.Option(500_000, help="rows sampled uniformly across the landed days"),
+            dry_run: bool = typer.Option(False, help="print the changes without writing the suite")) -> None:
+    """Re-profile the raw suite's null shares from the landed raw days (the suite file is rewritten)."""
+    import pandas as pd
+
+    from ml_tasks.lake import Lake
+    from ml_tasks.spec import SpecError, load_spec
+    from ml_tasks.suite_profile import reprofile_null_shares
+
+    settings = load_settings()
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+    except SpecError as exc:
+        _fail(str(exc))
+    lake = Lake.from_settings(settings)
+    days = lake.partitions("raw", pipeline)
+    if not days:
+        _fail(f"no raw days landed for {pipeline!r}: `conveyor land {pipeline} FILE...` first")
+    frames = [lake.read_partition("raw", pipeline, d) for d in days]
+    total = sum(len(f) for f in frames)
+    share = min(1.0, rows / max(total, 1))
+    history = pd.concat([f.sample(frac=share, random_state=i) if share < 1 else f for i, f in enumerate(frames)],
+                        ignore_index=True)
+    path = settings.expectations_dir / f"{spec.data.raw_suite}.json"
+    data = json.loads(path.read_text())
+    updated, changes = reprofile_null_shares(data, history)
+    typer.echo(f"{spec.data.raw_suite}: {len(changes)} change(s) from {len(days)} landed day(s)")
+    for line in changes:
+        typer.echo(f"  {line}")
+    if changes and not dry_run:
+        path.write_text(json.dumps(updated, indent=1) + "\n")
+        typer.echo(f"wrote {path}")
 
 
 @app.command()

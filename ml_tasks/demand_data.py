@@ -5,6 +5,11 @@ seasonality, a trend, price and promotion effects, holidays and noise; a share o
 intermittent (mostly zero hours). Every day is generated independently from ``(seed, day)``,
 so any day can be re-landed identically, memory stays at one day's rows whatever the total
 size, and drift or bad records can be injected into chosen days only.
+
+``messy=True`` makes the data look like a real export instead of a clean simulation: about 1%
+of the hours and one day in 150 are missing, an extra column no feature uses
+(``temperature_c``, a sensor reading) is null in bursts, each day's rows come unsorted, and some
+rows are delivered twice, identically (landing drops those, as ``conveyor land`` does).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class DemandDataConfig:
     bad_days: tuple[date, ...] = ()
     bad_records: int = 0
     bad_kinds: tuple[str, ...] = BAD_RECORD_KINDS
+    messy: bool = False
 
     def __post_init__(self) -> None:
         if self.stores < 1 or self.items < 1 or self.days < 1:
@@ -170,7 +176,29 @@ def generate_day(cfg: DemandDataConfig, params: SeriesParams, day: date) -> pd.D
     )
     if day in cfg.bad_days and cfg.bad_records > 0:
         df = inject_bad_records(df, cfg.bad_records, cfg.bad_kinds, rng)
+    if cfg.messy:
+        df = make_messy(df, rng)
     return df
+
+
+MISSING_DAY_EVERY = 150  # messy data: one day in this many never arrives
+
+
+def is_missing_day(cfg: DemandDataConfig, day: date) -> bool:
+    """Messy data: whether ``day`` never arrives (decided by the seed, so re-generation agrees)."""
+    return cfg.messy and np.random.default_rng([cfg.seed, day.toordinal(), 1]).random() < 1 / MISSING_DAY_EVERY
+
+
+def make_messy(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """About 1% of the hours missing, a sensor column with null bursts, repeated rows, no order."""
+    df = df[rng.random(len(df)) >= 0.01].copy()
+    temperature = np.round(rng.normal(15, 6, len(df)), 1)
+    if rng.random() < 0.1:  # the sensor feed is down all day
+        temperature[:] = np.nan
+    temperature[rng.random(len(df)) < 0.05] = np.nan
+    df["temperature_c"] = temperature
+    repeated = df.sample(frac=0.02, random_state=int(rng.integers(1 << 31)))
+    return pd.concat([df, repeated]).sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
 
 
 def inject_bad_records(
@@ -186,8 +214,8 @@ def inject_bad_records(
             df.loc[rows, "price"] = np.nan
         elif kind == "zero_price":
             df.loc[rows, "price"] = 0.0
-        elif kind == "duplicate_keys":
-            df = pd.concat([df, df.iloc[rows]], ignore_index=True)
+        elif kind == "duplicate_keys":  # the same hour again with another count (identical repeats land once)
+            df = pd.concat([df, df.iloc[rows].assign(units=df["units"].iloc[rows] + 1)], ignore_index=True)
     return df
 
 
@@ -197,11 +225,18 @@ def land_demand_data(
     pipeline: str = "demand",
     progress: Callable[[int, int, date], None] | None = None,
 ) -> list[date]:
-    """Generate every day of ``cfg`` and land it as one raw partition per day (atomically)."""
+    """Generate every day of ``cfg`` and land it as one raw partition per day (atomically).
+
+    Messy data lands like ``conveyor land``: rows repeated identically land once, and days that
+    never arrived are not landed (the days written are returned).
+    """
+    from ml_tasks.landing import drop_repeated_rows
+
     params = series_params(cfg)
-    dates = cfg.dates
+    dates = [d for d in cfg.dates if not is_missing_day(cfg, d)]
     for i, day in enumerate(dates, start=1):
-        lake.write_partition(generate_day(cfg, params, day), "raw", pipeline, day)
+        frame, _ = drop_repeated_rows(generate_day(cfg, params, day))
+        lake.write_partition(frame, "raw", pipeline, day)
         if progress:
             progress(i, len(dates), day)
     return dates

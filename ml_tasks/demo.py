@@ -35,6 +35,7 @@ class DemoSize:
     stores: int = 5
     items: int = 20
     days: int = 63
+    messy: bool = False  # data like a real export: missing hours and days, null bursts, repeats
 
 
 def yesterday() -> date:
@@ -47,11 +48,12 @@ def seed_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), end: date
     spec = load_spec("demand", settings.specs_dir)
     end = end or yesterday()
     cfg = DemandDataConfig(stores=size.stores, items=size.items, days=size.days,
-                           start=end - timedelta(days=size.days - 1))
+                           start=end - timedelta(days=size.days - 1), messy=size.messy)
     lake = Lake.from_settings(settings)
-    say(f"landing {cfg.days} days x {cfg.rows_per_day} rows of raw demand data ({cfg.start} .. {end})")
-    land_demand_data(cfg, lake, progress=lambda i, n, d: say(f"  raw {i}/{n}: {d}") if i % 14 == 0 or i == n else None)
-    _build_features(settings, spec, cfg.dates, leave_unbuilt, say)
+    say(f"landing {cfg.days} days x {cfg.rows_per_day} rows of {'messy ' if size.messy else ''}raw demand data "
+        f"({cfg.start} .. {end})")
+    landed = land_demand_data(cfg, lake, progress=lambda i, n, d: say(f"  raw {i}/{n}: {d}") if i % 14 == 0 or i == n else None)
+    _build_features(settings, spec, landed, leave_unbuilt, say)
     return cfg
 
 
@@ -109,6 +111,7 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
     cfg = seed_demo(settings, size, end=normal_end, say=say)
     migrate_airflow_db(settings)
     lake = Lake.from_settings(settings)
+    normal_end = lake.partitions("raw", "demand")[-1]  # messy data: the last day that arrived
 
     say("running the demand DAGs with `airflow dags test`")
     airflow_dags_test(settings, "demand_features", {"dt": normal_end.isoformat()}, say)
@@ -120,11 +123,12 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
 
     say(f"injecting drift: a price regime change (+60%) for the {drift_days} days after {normal_end}")
     drifted = DemandDataConfig(stores=size.stores, items=size.items, start=normal_end + timedelta(days=1),
-                               days=drift_days, drift_from=normal_end + timedelta(days=1), drift_kind="price")
-    land_demand_data(drifted, lake)
-    backfill_features(settings, spec, drifted.dates[:-1], progress=lambda m: say(f"  {m}"))
-    airflow_dags_test(settings, "demand_features", {"dt": end.isoformat()}, say)
-    airflow_dags_test(settings, "demand_drift", {"dt": end.isoformat()}, say)
+                               days=(end - normal_end).days, drift_from=normal_end + timedelta(days=1),
+                               drift_kind="price", messy=size.messy)
+    arrived = land_demand_data(drifted, lake)
+    backfill_features(settings, spec, arrived[:-1], progress=lambda m: say(f"  {m}"))
+    airflow_dags_test(settings, "demand_features", {"dt": arrived[-1].isoformat()}, say)
+    airflow_dags_test(settings, "demand_drift", {"dt": arrived[-1].isoformat()}, say)
     after = _latest_drift(settings)
     if not after["drift_detected"]:
         raise DemoFailed(f"injected drift was not detected: {after}")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 
-SEASONAL_NAIVE = "lag_168h"  # the naive forecast MASE is measured against: the same hour a week before
-
-
 def naive_column(spec) -> str | None:
-    """The seasonal-naive forecast MASE compares with (regression only)."""
-    return SEASONAL_NAIVE if spec.task == "regression" else None
+    """The seasonal-naive forecast MASE compares with (regression only): the target one week
+    before when the spec has that lag (``lag_168h``, ``lag_7d``), else its shortest lag."""
+    from ml_tasks.feature_columns import seasonal_naive_column
+
+    return seasonal_naive_column(spec) if spec.task == "regression" else None
 
 
-def segment_column(spec) -> str:
-    """The column whose values are the gate's guardrail segments."""
-    return spec.promotion.segment_by or spec.data.keys[0]
+def segment_column(spec) -> str | None:
+    """The column whose values are the gate's guardrail segments (None for a single series)."""
+    return spec.promotion.segment_by or (spec.data.keys[0] if spec.data.keys else None)
 
 
 def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
@@ -103,7 +103,9 @@ def task_metrics(task: str, y_true, prediction, naive=None, threshold: float = 0
 
 def segment_metrics(frame, prediction, segment: str, target: str, naive: str | None,
                     task: str = "regression", threshold: float = 0.5) -> dict[str, dict[str, float]]:
-    """The same metrics per value of ``segment`` (per store, say), on the same rows."""
+    """The same metrics per value of ``segment`` (per store, say), on the same rows; none without one."""
+    if segment is None:
+        return {}
     data = frame.assign(_pred=np.asarray(prediction, dtype=float))
     out = {}
     for value, part in data.groupby(segment, observed=True):

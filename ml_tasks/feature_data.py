@@ -56,9 +56,12 @@ def scan_schema(lake: Lake, files: list[str], categorical: list[str], numeric: l
         for c in categorical:
             values[c].update(pc.unique(table[c].cast("string")).to_pylist())
         for i, c in enumerate(numeric):
+            # Missing values (null or NaN) are the model's to handle (it sees a missing flag); they
+            # only stay out of the scaling statistics. A column can be entirely null in a file.
             col = table[c].cast("double")
-            n[i] += len(col) - col.null_count - pc.sum(pc.is_nan(col).cast("int64")).as_py() if len(col) else 0
-            clean = pc.filter(col, pc.invert(pc.is_nan(col))) if len(col) else col
+            present = pc.drop_null(col)
+            clean = pc.filter(present, pc.invert(pc.is_nan(present)))
+            n[i] += len(clean)
             s[i] += pc.sum(clean).as_py() or 0.0
             q[i] += pc.sum(pc.multiply(clean, clean)).as_py() or 0.0
     mean = np.divide(s, n, out=np.zeros_like(s), where=n > 0)

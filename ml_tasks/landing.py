@@ -4,6 +4,12 @@ Ingestion tools usually write the raw zone themselves; for a first pipeline, a s
 historical export, `conveyor land PIPELINE FILE...` does it from Parquet or CSV files. Event
 times are converted to UTC (naive ones are taken as UTC already, strings are parsed); a day
 that already has a partition is replaced whole, as re-landing fixed data should.
+
+Real deliveries repeat themselves: the same file twice, or one day in two overlapping files.
+Rows identical in every column are landed once, so a repeated delivery is idempotent; rows that
+share a series and time but differ in a value are kept, and the raw gate quarantines their day
+(which of two conflicting values is right is not the platform's to guess). Files may come in
+any order and unsorted; each day's rows are written sorted by time.
 """
 
 from __future__ import annotations
@@ -46,6 +52,12 @@ def utc_times(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
         raise LandingError(f"{source}: column {column!r} has values that are not times, e.g. {bad}") from exc
 
 
+def drop_repeated_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The frame without rows identical in every column to an earlier one, and how many went."""
+    repeated = frame.duplicated()
+    return (frame[~repeated].reset_index(drop=True), int(repeated.sum())) if repeated.any() else (frame, 0)
+
+
 def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[[str], None] = print) -> list[date]:
     """Land every row of ``paths`` into ``raw/<pipeline>/dt=<UTC day>/``; returns the days written."""
     frames = []
@@ -53,7 +65,10 @@ def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[
         frame = read_table(path)
         frame[spec.data.timestamp] = utc_times(frame, spec.data.timestamp, str(path))
         frames.append(frame)
-    rows = pd.concat(frames, ignore_index=True)
+    rows, repeated = drop_repeated_rows(pd.concat(frames, ignore_index=True))
+    if repeated:
+        say(f"{repeated:,} row(s) repeated identically across or within the files: landed once")
+    rows = rows.sort_values([spec.data.timestamp, *spec.data.keys], kind="stable")
     days = rows[spec.data.timestamp].dt.date
     written = []
     for i, (day, part) in enumerate(rows.groupby(days, sort=True), start=1):

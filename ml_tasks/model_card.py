@@ -17,8 +17,12 @@ def _row(name: str, m: dict, task: str) -> str:
     return f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in COLUMNS[task]) + " |"
 
 
-def render_model_card(spec: PipelineSpec, version: str, best: dict, results: list[dict], plan: dict) -> str:
-    """Markdown: what the model is, what it learned from, how well it does and where it is weak."""
+def render_model_card(spec: PipelineSpec, version: str, best: dict, results: list[dict], plan: dict,
+                      failed: dict[str, str] | None = None) -> str:
+    """Markdown: what the model is, what it learned from, how well it does and where it is weak.
+
+    ``failed`` names the model families whose training failed (they were not compared).
+    """
     others = [r for r in results if r is not best]
     segments = sorted(best.get("segments", {}).items(), key=lambda kv: -kv[1])
     lines = [
@@ -26,8 +30,9 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         "",
         f"{spec.description}",
         "",
-        f"- **Task**: {spec.task}; target `{spec.data.target}` per {', '.join(spec.data.keys)}, "
-        f"{spec.features.horizon_hours} h ahead.",
+        f"- **Task**: {spec.task}; target `{spec.data.target}` "
+        f"{'per ' + ', '.join(spec.data.keys) if spec.data.keys else '(one series)'}, {spec.features.frequency}, "
+        f"{spec.features.horizon} {'h' if spec.features.frequency == 'hourly' else 'd'} ahead.",
         f"- **Training days**: {plan['train_dates'][0]} .. {plan['train_dates'][-1]}; "
         f"**holdout**: {plan['holdout_dates'][0]} .. {plan['holdout_dates'][-1]} (never seen in training).",
         f"- **Features**: `features/{spec.name}` partitions, SHA-256 {plan['tags'].get('conveyor.features_sha256', '?')[:16]}...",
@@ -43,11 +48,15 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         "",
         NOTES[spec.task],
     ]
+    if failed:
+        lines += ["", "## Failed candidates (not compared)", "",
+                  *[f"- **{kind}**: {error[:300]}" for kind, error in sorted(failed.items())],
+                  "", "Only the families above the line were trained to the end; see the training task's log."]
     if best.get("backtest_mean"):
         lines += ["", "Rolling-origin backtest before the holdout (means): "
                   + ", ".join(f"{k} {v:.4f}" for k, v in best["backtest_mean"].items()) + "."]
     if segments:
-        by = spec.promotion.segment_by or spec.data.keys[0]
+        by = spec.promotion.segment_by or spec.data.keys[0]  # segments exist only with a key
         what = "MAE" if spec.task == "regression" else "log loss"
         lines += ["", f"## Error by {by} (holdout {what}, worst first)", "",
                   *[f"- {seg}: {value:.4f}" for seg, value in segments[:10]]]

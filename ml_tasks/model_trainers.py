@@ -28,11 +28,13 @@ def _requirements(*packages: str) -> list[str]:
 
 
 def categorical_features(spec: PipelineSpec, features: list[str]) -> list[str]:
-    """The categorical model inputs: the feature module's ``categorical_columns(spec)``, else the keys."""
+    """The categorical model inputs: the feature module's ``categorical_columns(spec)``, else the
+    keys and the text known-ahead columns of the spec."""
+    from ml_tasks.feature_columns import categorical_columns
     from spark_jobs.features_job import feature_module
 
     module = feature_module(spec)
-    columns = module.categorical_columns(spec) if hasattr(module, "categorical_columns") else list(spec.data.keys)
+    columns = module.categorical_columns(spec) if hasattr(module, "categorical_columns") else categorical_columns(spec)
     return [c for c in columns if c in features]
 
 

@@ -23,6 +23,8 @@ def forecast_plot(frame: pd.DataFrame, spec: PipelineSpec, path: Path, n_series:
     """Forecast vs actual for the busiest few series of ``frame`` (needs a ``prediction`` column)."""
     plt = _plt()
     keys, ts, target = list(spec.data.keys), spec.data.timestamp, spec.data.target
+    if not keys:  # a single series
+        frame, keys = frame.assign(_series=spec.data.target), ["_series"]
     busiest = frame.groupby(keys)[target].sum().nlargest(n_series).index
     fig, axes = plt.subplots(len(busiest), 1, figsize=(11, 2.6 * max(len(busiest), 1)), squeeze=False)
     for ax, key in zip(axes[:, 0], busiest):
@@ -41,16 +43,18 @@ def forecast_plot(frame: pd.DataFrame, spec: PipelineSpec, path: Path, n_series:
 
 
 def residual_plots(frame: pd.DataFrame, spec: PipelineSpec, path: Path) -> Path:
-    """Residual distribution and mean absolute error by hour of day, side by side."""
+    """Residual distribution and mean absolute error by hour of day (daily data: by weekday), side by side."""
     plt = _plt()
     residual = frame["prediction"] - frame[spec.data.target]
-    by_hour = residual.abs().groupby(pd.to_datetime(frame[spec.data.timestamp]).dt.hour).mean()
+    times = pd.to_datetime(frame[spec.data.timestamp])
+    hourly = spec.features.frequency == "hourly"
+    by_time = residual.abs().groupby(times.dt.hour if hourly else times.dt.dayofweek).mean()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
     left.hist(residual.clip(residual.quantile(0.005), residual.quantile(0.995)), bins=60)
     left.set_title("residuals (forecast - actual)")
-    right.bar(by_hour.index, by_hour.to_numpy())
-    right.set_title("mean absolute error by hour of day (UTC)")
-    right.set_xlabel("hour")
+    right.bar(by_time.index, by_time.to_numpy())
+    right.set_title("mean absolute error by hour of day (UTC)" if hourly else "mean absolute error by weekday (Mon = 0)")
+    right.set_xlabel("hour" if hourly else "weekday")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -126,10 +126,13 @@ def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: dict, current
     naive = naive_column(spec)
     champion_metrics = task_metrics(spec.task, target, champion_pred, frame[naive] if naive else None,
                                     trained["metrics"].get("threshold", 0.5))
-    clusters = frame[list(spec.data.keys)].astype(str).agg("|".join, axis=1) + "|" + frame["dt"].astype(str)
+    # Rows of one series and day share their errors: the bootstrap resamples those clusters (a
+    # single series resamples days).
+    clusters = frame[[*spec.data.keys, "dt"]].astype(str).agg("|".join, axis=1)
+    segment = segment_column(spec)
     decision = decide(cfg, trained["metrics"], target, challenger_pred, champion_pred,
-                      clusters=clusters.to_numpy(), segments=frame[segment_column(spec)].astype(str).to_numpy(),
-                      force=force)
+                      clusters=clusters.to_numpy(),
+                      segments=frame[segment].astype(str).to_numpy() if segment else None, force=force)
     return decision, champion_metrics
 
 
@@ -150,10 +153,13 @@ def _evaluate_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: di
 
 def _record(client, spec: PipelineSpec, trained: dict, against: str | None, decision, champion_metrics) -> dict:
     """Store the decision on the challenger's version; returns it in the shape the next step takes."""
+    failed = trained.get("failed") or {}
+    reason = decision.reason + (f"; not compared, training failed: {', '.join(sorted(failed))}" if failed else "")
     client.set_model_version_tag(registry.model_name(spec.name), trained["version"], "conveyor.promotion_decision",
-                                 json.dumps(decision.as_dict(), default=str))
+                                 json.dumps({**decision.as_dict(), "reason": reason, "failed_families": failed},
+                                            default=str))
     return {"promote": decision.promote, "forced": decision.forced, "version": trained["version"],
-            "gated_against": against, "reason": decision.reason, "checks": decision.checks,
+            "gated_against": against, "reason": reason, "checks": decision.checks, "failed_families": failed,
             "evidence": {"challenger": trained["metrics"], "champion": champion_metrics, **decision.checks}}
 
 

@@ -12,7 +12,12 @@ A challenger becomes champion only if
 (c) no guardrail regresses: in every segment (for example every store) the challenger's error
     stays within ``guardrail_tolerance`` of the champion's.
 
-The first model of a pipeline needs only (a). ``force`` promotes regardless and says so.
+Before all of these, (0): a regression candidate whose holdout MAE is below
+``leakage_ratio`` (1%) of the naive forecast's is not promoted, whatever else it shows: no
+honest forecast is that good, and the usual cause is an input that carries the answer (the
+target, or a sum that makes it, listed as known ahead). The decision says "suspected leakage".
+
+The first model of a pipeline needs only (0) and (a). ``force`` promotes regardless and says so.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class GateConfig:
     thresholds: dict[str, float] = field(default_factory=dict)
     guardrail_tolerance: float = 0.15
     seed: int = 0
+    leakage_ratio: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,10 @@ def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, c
     failed_thresholds = {m: (challenger_metrics.get(m), bound) for m, bound in cfg.thresholds.items()
                          if not _meets(m, challenger_metrics.get(m), bound)}
     checks["thresholds"] = {"limits": cfg.thresholds, "failed": failed_thresholds}
+    leak = suspected_leakage(cfg, challenger_metrics)
+    checks["leakage"] = {"ratio_limit": cfg.leakage_ratio, "suspected": leak is not None}
+    if leak is not None:
+        return _maybe_forced(force, leak, checks)
     if champion_pred is None:
         if failed_thresholds:
             return _maybe_forced(force, f"first model fails thresholds {failed_thresholds}", checks)
@@ -116,6 +126,18 @@ def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, c
                                     f"{cfg.guardrail_tolerance:.0%}", checks)
     return Decision(True, f"{cfg.metric} difference {mean:+.4f}, {cfg.level:.0%} CI [{lo:+.4f}, {hi:+.4f}] "
                           f"below {bound:+.4f}; no segment regresses", checks=checks)
+
+
+def suspected_leakage(cfg: GateConfig, metrics: dict[str, float]) -> str | None:
+    """The reason to refuse an implausibly good regression candidate, or None."""
+    mae, naive = metrics.get("mae"), metrics.get("naive_mae")
+    if mae is None or naive is None or not np.isfinite(naive) or naive <= 0:
+        return None
+    if mae < cfg.leakage_ratio * naive:
+        return (f"suspected leakage: holdout MAE {mae:.4g} is {mae / naive:.2%} of the naive forecast's {naive:.4g} "
+                f"(below {cfg.leakage_ratio:.0%}); an input probably carries the target: check features.known_ahead "
+                f"(`conveyor validate` lists inputs that nearly equal the target)")
+    return None
 
 
 def _meets(metric: str, value, bound: float) -> bool:

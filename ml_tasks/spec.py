@@ -28,28 +28,92 @@ class _Strict(BaseModel):
 
 class DataSpec(_Strict):
     timestamp: str
-    keys: list[str] = Field(min_length=1)
+    keys: list[str] = Field(default=[], description="columns that identify a series; none for a single series")
     target: str
     raw_suite: str
     features_suite: str
 
 
+UNIT_HOURS = {"hourly": 1, "daily": 24}
+SpecColumnType = Literal["double", "int", "string"]
+
+
 class FeaturesSpec(_Strict):
-    module: str
-    horizon_hours: int = Field(ge=1)
-    lags_hours: list[int] = Field(min_length=1)
-    rolling_hours: list[int] = Field(min_length=1)
+    """How features are built. ``horizon``, ``lags`` and ``windows`` count in ``frequency`` units.
+
+    The older spelling ``horizon_hours`` / ``lags_hours`` / ``rolling_hours`` is accepted for
+    hourly pipelines and means the same.
+    """
+
+    module: str = Field(default="spark_jobs.series_features",
+                        description="the feature module; the default builds calendar, known-ahead columns, lags and "
+                                    "windows from this spec alone")
+    frequency: Literal["hourly", "daily"] = "hourly"
+    horizon: int = Field(ge=1, description="how far ahead the forecast is made, in frequency units")
+    lags: list[int] = Field(min_length=1)
+    windows: list[int] = Field(min_length=1, description="rolling mean/std widths, in frequency units")
+    known_ahead: dict[str, SpecColumnType] = Field(
+        default={}, description="raw columns known before the time they describe (planned prices, holidays, "
+                                "forecasts), used for the row itself; 'string' ones are categorical")
+    history_of: list[str] = Field(default=[], description="columns whose past becomes lags and windows "
+                                                          "(default: the target)")
+    keys_as_inputs: bool = Field(default=True, description="keys are categorical model inputs (a few stores: "
+                                                           "yes; a million customers: no)")
+    acknowledged_target_proxies: list[str] = Field(
+        default=[], description="known-ahead columns `conveyor validate` found almost equal to the target, kept "
+                                "on purpose (they are truly known in advance)")
     schedule: str = "@daily"
     start_date: date
 
-    @field_validator("lags_hours")
+    @model_validator(mode="before")
+    @classmethod
+    def _hours_spelling(cls, raw):
+        if not isinstance(raw, dict):
+            return raw
+        legacy = {"horizon_hours": "horizon", "lags_hours": "lags", "rolling_hours": "windows"}
+        used = [k for k in legacy if k in raw]
+        if used and raw.get("frequency", "hourly") != "hourly":
+            raise ValueError(f"{used} count hours; with frequency {raw['frequency']!r} use horizon, lags and windows "
+                             f"(in days)")
+        clash = [k for k in used if legacy[k] in raw]
+        if clash:
+            raise ValueError(f"give either {clash} or {[legacy[k] for k in clash]}, not both")
+        return {legacy.get(k, k): v for k, v in raw.items()}
+
+    @field_validator("lags")
     @classmethod
     def _lags_respect_horizon(cls, lags: list[int], info) -> list[int]:
-        horizon = info.data.get("horizon_hours", 1)
+        horizon = info.data.get("horizon", 1)
         short = [lag for lag in lags if lag < horizon]
         if short:
-            raise ValueError(f"lags {short} are shorter than horizon_hours={horizon} and would leak")
+            raise ValueError(f"lags {short} are shorter than the horizon ({horizon}) and would leak")
         return lags
+
+    @property
+    def unit_hours(self) -> int:
+        return UNIT_HOURS[self.frequency]
+
+    @property
+    def suffix(self) -> str:
+        """Unit suffix of lag and window feature names: ``lag_24h`` (hourly), ``lag_7d`` (daily)."""
+        return "h" if self.frequency == "hourly" else "d"
+
+    @property
+    def horizon_hours(self) -> int:
+        return self.horizon * self.unit_hours
+
+    @property
+    def lags_hours(self) -> list[int]:
+        return [lag * self.unit_hours for lag in self.lags]
+
+    @property
+    def rolling_hours(self) -> list[int]:
+        return [w * self.unit_hours for w in self.windows]
+
+    @property
+    def rows_per_day(self) -> int:
+        """Rows one series has in a complete day: 24 hourly, 1 daily."""
+        return 24 // self.unit_hours
 
 
 class LightGBMSpec(_Strict):
@@ -191,6 +255,27 @@ class PipelineSpec(_Strict):
             lgbm.setdefault("objective", "binary")
             raw.update(promotion=promotion, drift=drift, training={**training, "lightgbm": lgbm})
         return raw
+
+    @model_validator(mode="after")
+    def _inputs_are_not_the_answer(self) -> "PipelineSpec":
+        """The target, the timestamp or a key listed as an input is a configuration leak: refuse it."""
+        d, f = self.data, self.features
+        problems = []
+        for col in f.known_ahead:
+            if col == d.target:
+                problems.append(f"features.known_ahead lists the target {col!r}: the model would be given the answer; "
+                                f"remove it (the target's past is used through features.lags)")
+            elif col == d.timestamp:
+                problems.append(f"features.known_ahead lists the timestamp {col!r}; remove it (calendar features "
+                                f"come from it already)")
+            elif col in d.keys:
+                problems.append(f"features.known_ahead lists the key {col!r}; remove it (keys are inputs already, "
+                                f"as categories)")
+        if d.timestamp in f.history_of or any(k in f.history_of for k in d.keys):
+            problems.append("features.history_of may not list the timestamp or a key; list numeric columns")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _metrics_fit_the_task(self) -> "PipelineSpec":

@@ -4,7 +4,9 @@ Parsing (``ml_tasks.spec.load_spec``) catches unknown keys, wrong types and valu
 adds what needs the rest of the project: schedules that are valid cron, a feature module that
 imports and has the two functions the job calls, expectation suites that exist and load, the
 timestamp, keys and target present in the raw schema (from the raw suite, and from the newest
-raw partition when one exists), and drift columns the feature module produces. Every problem
+raw partition when one exists), drift columns the feature module produces, and leakage by
+configuration: the target among the model inputs, or a known-ahead input that is almost the
+target in the landed data (``ml_tasks.leakage``) and not acknowledged in the spec. Every problem
 names the file, the key and the fix.
 """
 
@@ -46,6 +48,7 @@ def check_file(settings: ConveyorSettings, path: Path) -> list[Problem]:
     module, module_problems = _feature_module(path, spec)
     problems += module_problems
     problems += _raw_columns(settings, path, spec)
+    problems += _leakage(settings, path, spec, module)
     if module is not None:
         produced = set(module.feature_columns(spec))
         for col in spec.drift.columns:
@@ -129,4 +132,53 @@ def _raw_columns(settings: ConveyorSettings, path: Path, spec: PipelineSpec) -> 
             if name not in columns:
                 out.append(Problem(path, key, f"{name!r} is not a raw column ({source} has {sorted(columns)}); "
                                               "use one of those or fix the raw data"))
+    return out
+
+
+LEAKAGE_SAMPLE_DAYS = 60
+LEAKAGE_SAMPLE_ROWS = 200_000
+
+
+def _leakage(settings: ConveyorSettings, path: Path, spec: PipelineSpec, module) -> list[Problem]:
+    """The target as an input, or inputs that nearly are the target in the newest raw data."""
+    out = []
+    if module is not None:
+        inputs = module.feature_columns(spec)
+        for col in (spec.data.target, spec.data.timestamp):
+            if col in inputs:
+                out.append(Problem(path, "features.module", f"{spec.features.module}.feature_columns(spec) includes "
+                                   f"{col!r} ({'the target: the model would be given the answer' if col == spec.data.target else 'the timestamp'}); "
+                                   f"remove it from the module's inputs (KNOWN_AHEAD or feature_columns)"))
+        known = list(spec.features.known_ahead) or list(getattr(module, "KNOWN_AHEAD", {}) or {})
+    else:
+        known = list(spec.features.known_ahead)
+    candidates = [c for c in known if c not in spec.features.acknowledged_target_proxies]
+    if not candidates:
+        return out
+    from ml_tasks.lake import Lake
+    from ml_tasks.leakage import target_proxies
+
+    import pandas as pd
+
+    lake = Lake.from_settings(settings)
+    days, frames, rows = [], [], 0
+    for day in reversed(lake.partitions("raw", spec.name)[-LEAKAGE_SAMPLE_DAYS:]):  # newest first, enough rows
+        try:
+            frame = lake.read_partition("raw", spec.name, day)
+        except Exception:  # unreadable raw data is the gate's to report
+            continue
+        frames.append(frame[[c for c in (spec.data.target, *candidates) if c in frame.columns]])
+        days.append(day)
+        rows += len(frame)
+        if rows >= LEAKAGE_SAMPLE_ROWS:
+            break
+    if not frames:
+        return out
+    frame = pd.concat(frames, ignore_index=True)
+    for proxy in target_proxies(frame, spec.data.target, candidates):
+        out.append(Problem(path, "features.known_ahead", f"{', '.join(proxy.columns)}: {proxy.reason} in the newest "
+                           f"{len(days)} raw day(s): the model would learn the answer, not a forecast. Remove "
+                           f"{'it' if len(proxy.columns) == 1 else 'them'} from features.known_ahead, or, if truly "
+                           f"known in advance, list {'it' if len(proxy.columns) == 1 else 'them'} under "
+                           f"features.acknowledged_target_proxies"))
     return out

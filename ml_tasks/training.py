@@ -5,8 +5,9 @@
 and their content hash, the Airflow run, the code version. `train_model` fits one family on the
 training days inside a child run, with a rolling-origin backtest before the holdout, holdout
 metrics overall and per store, plots and the logged model. `register_best` registers the family
-with the lower holdout error as a new version, with a model card. In Airflow these are separate
-tasks (the neural one can run on a GPU worker); `train_challenger` runs them in sequence.
+with the lower holdout error among those that finished as a new version, with a model card that
+names any family that failed. In Airflow these are separate tasks (the neural one can run on a
+GPU worker, and one failing does not stop the others); `train_challenger` runs them in sequence.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 
 class TrainingDataError(RuntimeError):
     """Not enough (or unusable) feature data to train on."""
+
+
+class NoCandidateError(RuntimeError):
+    """Every model family failed: there is nothing to register."""
 
 
 @dataclass(frozen=True)
@@ -237,12 +242,22 @@ def _evaluation_plots(spec: PipelineSpec, kind: str, scored: pd.DataFrame, impor
     importance_plot(importance, f"{kind}: permutation importance (holdout)", folder / "feature_importance.png")
 
 
-def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, results: list[dict]) -> dict:
-    """Register the family with the lower holdout error (the spec's metric) as a new version."""
+def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, results: list[dict],
+                  failed: dict[str, str] | None = None) -> dict:
+    """Register the family with the lower holdout error (the spec's metric) as a new version.
+
+    ``results`` are the families that finished; ``failed`` maps each family that did not to what
+    went wrong. Failed families are named on the version (tag ``conveyor.failed_families``), in
+    the model card and in what this returns, so the gate's decision can say what was compared.
+    """
     import mlflow
 
     from ml_tasks.model_card import render_model_card
 
+    failed = dict(failed or {})
+    if not results:
+        raise NoCandidateError(f"pipeline {spec.name!r}: every model family failed, nothing to register: "
+                               + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     client = registry.connect(settings)
     metric = spec.promotion.metric
     best = min(results, key=lambda r: (np.nan_to_num(r["metrics"][metric], nan=np.inf), r["kind"]))
@@ -260,22 +275,35 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: dict, re
                        "conveyor.parent_run_id": plan["parent_run_id"], "conveyor.reference_run_id": plan["parent_run_id"],
                        "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",
                        "conveyor.holdout_window": f"{plan['holdout_dates'][0]}..{plan['holdout_dates'][-1]}",
-                       "conveyor.candidates": json.dumps({r["kind"]: r["metrics"][metric] for r in results})}.items():
+                       "conveyor.candidates": json.dumps({r["kind"]: r["metrics"][metric] for r in results}),
+                       "conveyor.failed_families": json.dumps(failed)}.items():
         client.set_model_version_tag(name, v, key, str(value))
-    card = render_model_card(spec, v, best, results, plan)
+    card = render_model_card(spec, v, best, results, plan, failed)
     client.update_model_version(name, v, description=card)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "model_card.md").write_text(card)
         client.log_artifact(best["run_id"], str(Path(tmp) / "model_card.md"))
     log.info("registered %s version %s from %s (%s=%.4f)", name, v, best["kind"], metric, best["metrics"][metric])
+    if failed:
+        log.warning("families that failed and were not compared: %s", failed)
     return {"run_id": best["run_id"], "version": v, "model": best["kind"], "metrics": best["metrics"],
             "holdout_dates": plan["holdout_dates"], "train_dates": [plan["train_dates"][0], plan["train_dates"][-1]],
-            "candidates": {r["kind"]: r["metrics"] for r in results}}
+            "candidates": {r["kind"]: r["metrics"] for r in results}, "failed": failed}
 
 
 def train_challenger(settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None,
                      end: date | None = None) -> dict:
-    """Plan, train every family the spec lists, register the better one; returns its summary."""
+    """Plan, train every family the spec lists, register the best that finished; returns its summary.
+
+    A family that raises is logged and named as failed; the others are still compared and the
+    best registered (as the Airflow DAG does with one task per family).
+    """
     plan = plan_training(settings, spec, run_context, end)
-    results = [train_model(settings, spec, plan, kind) for kind in spec.training.models]
-    return register_best(settings, spec, plan, results)
+    results, failed = [], {}
+    for kind in spec.training.models:
+        try:
+            results.append(train_model(settings, spec, plan, kind))
+        except Exception as exc:  # one family's failure must not lose the others' models
+            log.exception("%s training failed; continuing with the other families", kind)
+            failed[kind] = f"{type(exc).__name__}: {exc}"
+    return register_best(settings, spec, plan, results, failed)

@@ -27,6 +27,7 @@ class GateResult:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     statistics: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, Any] | None = None  # rows present vs expected (raw partitions)
 
     def summary(self) -> str:
         evaluated = self.statistics.get("evaluated_expectations", "?")
@@ -45,10 +46,8 @@ def _describe(f: dict[str, Any]) -> str:
             + (f" [why: {f['notes']}]" if f["notes"] else ""))
 
 
-def load_suite(expectations_dir: Path, name: str):
-    """Load ``<expectations_dir>/<name>.json`` as a Great Expectations suite."""
-    import great_expectations as gx
-
+def read_suite(expectations_dir: Path, name: str) -> dict[str, Any]:
+    """The suite file ``<expectations_dir>/<name>.json`` as data, checked for notes on every expectation."""
     path = Path(expectations_dir) / f"{name}.json"
     if not path.is_file():
         raise FileNotFoundError(f"expectation suite {name!r} not found at {path}")
@@ -60,10 +59,23 @@ def load_suite(expectations_dir: Path, name: str):
     if missing_notes:
         raise ValueError(f"{path}: every expectation needs meta.notes saying why it exists; missing for {missing_notes}")
     data["name"] = name
+    data["_path"] = str(path)
+    return data
+
+
+def build_suite(data: dict[str, Any]):
+    """A Great Expectations suite from suite data (as :func:`read_suite` returns, possibly adjusted)."""
+    import great_expectations as gx
+
     try:
         return gx.ExpectationSuite(**{k: v for k, v in data.items() if k in ("name", "expectations", "meta")})
     except Exception as exc:  # GE raises several types for a bad expectation entry
-        raise ValueError(f"{path}: invalid expectation suite: {exc}") from exc
+        raise ValueError(f"{data.get('_path', data.get('name'))}: invalid expectation suite: {exc}") from exc
+
+
+def load_suite(expectations_dir: Path, name: str):
+    """Load ``<expectations_dir>/<name>.json`` as a Great Expectations suite."""
+    return build_suite(read_suite(expectations_dir, name))
 
 
 def _context():
@@ -108,11 +120,14 @@ def _failure(result, keys: list[str]) -> dict[str, Any]:
     })
 
 
-def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str] | None = None) -> GateResult:
+def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str] | None = None,
+             verdict_only: bool = False) -> GateResult:
     """Validate a pandas or Spark DataFrame against a suite (Spark data is never collected).
 
     ``keys`` name the columns that identify a row (pandas only): failures then show the keys of
-    a few offending rows next to the bad value.
+    a few offending rows next to the bad value. ``verdict_only`` asks for pass/fail alone (no
+    failure details; blocking and warning expectations alike decide), which is several times
+    cheaper: the range gates use it to find bad days before checking each of them in full.
     """
     if len(df.columns) == 0:
         return read_error_result(suite.name, "the data has no columns at all")
@@ -121,6 +136,10 @@ def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str
     source = ctx.data_sources.add_spark("spark") if is_spark else ctx.data_sources.add_pandas("pandas")
     batch_def = source.add_dataframe_asset("partition").add_batch_definition_whole_dataframe("whole")
     present_keys = [k for k in (keys or []) if k in df.columns]
+    if verdict_only:
+        quick = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
+            suite, expectation_parameters=parameters or {}, result_format="BOOLEAN_ONLY")
+        return GateResult(suite=suite.name, success=bool(quick.success), statistics=_jsonable(quick.statistics))
     if is_spark:
         # Every expectation scans the data again: keep only the columns the suite reads, in memory.
         df = _referenced_columns(df, suite).cache()

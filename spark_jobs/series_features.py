@@ -1,11 +1,17 @@
-"""Leak-free features for hourly series, shared by every pipeline's feature module.
+"""Leak-free features for hourly or daily series, from the spec alone or from a pipeline's module.
 
-A pipeline's feature module says which raw columns it uses and calls :func:`series_features`.
+This module is itself a complete feature module (the spec's default ``features.module``):
+:func:`build_features` and :func:`feature_columns` make calendar columns, the spec's
+``known_ahead`` columns, and lags and rolling windows of ``history_of`` (default: the target).
+A pipeline with its own module calls :func:`series_features` with extra pieces.
+
 Every lag and rolling window is a time range over the series' own past that ends at least
-``horizon_hours`` before the row's hour, so a row's features only use what was known a horizon
-earlier (no leakage). Ranges are over event time (seconds), not row counts, so missing hours in
-the raw data do not shift a lag onto the wrong hour. Columns named ``known_ahead`` (prices,
-promotions, holidays: planned in advance) are used for the hour itself.
+``horizon`` (in the spec's unit, hours or days) before the row's time, so a row's features only
+use what was known a horizon earlier (no leakage). Ranges are over event time (seconds), not
+row counts, so missing hours or days in the raw data do not shift a lag onto the wrong time:
+the lag of a missing time is null, and both model families take nulls. Known-ahead columns
+(prices, promotions, holidays: planned in advance) are used for the row itself; text ones stay
+text and become categories. Without keys the whole table is one series.
 
 Speed: a sliding range frame re-aggregates its whole window for every row (O(rows x width)).
 Rolling sums are instead differences of running sums: one pass accumulates the running sum,
@@ -19,25 +25,12 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from ml_tasks.feature_columns import (calendar_columns, categorical_columns, feature_columns,  # noqa: F401
+                                     history_columns, lag_and_window_columns)
 from ml_tasks.spec import PipelineSpec
 
 HOUR = 3600
-CALENDAR = ["hour", "day_of_week", "is_weekend"]
-
-
-def lag_and_window_columns(spec: PipelineSpec, history_of: list[str] | None = None) -> list[str]:
-    """Names of the lag and rolling-window features of each ``history_of`` column (default: the target).
-
-    The target's are ``lag_24h``, ``rolling_mean_168h``...; another column's carry its name first,
-    ``logins_lag_24h``, ``logins_rolling_mean_168h``.
-    """
-    f = spec.features
-    out = []
-    for col in history_of or [spec.data.target]:
-        prefix = "" if col == spec.data.target else f"{col}_"
-        out += [f"{prefix}lag_{h}h" for h in f.lags_hours]
-        out += [f"{prefix}rolling_{stat}_{h}h" for h in f.rolling_hours for stat in ("mean", "std")]
-    return out
+CALENDAR = ["hour", "day_of_week", "is_weekend"]  # the hourly calendar, for modules written before daily data
 
 
 def event_time(raw: DataFrame, column: str) -> Column:
@@ -54,42 +47,65 @@ def event_time(raw: DataFrame, column: str) -> Column:
     return F.col(column).cast("timestamp")
 
 
-def _edge(series: Window, column: str, hours_back: int) -> Column:
-    """The running value of ``column`` at the last row at or before ``hours_back`` hours ago."""
-    frame = series.rangeBetween(Window.unboundedPreceding, -hours_back * HOUR)
+def _edge(series: Window, column: str, seconds_back: int) -> Column:
+    """The running value of ``column`` at the last row at or before ``seconds_back`` ago."""
+    frame = series.rangeBetween(Window.unboundedPreceding, -seconds_back)
     return F.coalesce(F.last(column).over(frame), F.lit(0.0))
+
+
+def _calendar(spec: PipelineSpec, ts: str) -> list[Column]:
+    day_of_week = ((F.dayofweek(ts) + 5) % 7).alias("day_of_week")  # Monday = 0, like Python
+    weekend = F.dayofweek(ts).isin(1, 7).cast("int").alias("is_weekend")
+    if spec.features.frequency == "daily":
+        return [day_of_week, weekend, F.month(ts).alias("month")]
+    return [F.hour(ts).alias("hour"), day_of_week, weekend]
+
+
+def _known_ahead_column(raw: DataFrame, column: str, kind: str) -> Column:
+    """A known-ahead column as its spec type; yes/no or true/false text becomes 0/1 for ``int``."""
+    from pyspark.sql.types import BooleanType, StringType
+
+    source = raw.schema[column].dataType
+    if kind == "int" and isinstance(source, StringType):
+        text = F.lower(F.trim(F.col(column)))
+        return (F.when(text.isin("yes", "true", "y", "t"), 1).when(text.isin("no", "false", "n", "f"), 0)
+                .otherwise(F.col(column).cast("int")).alias(column))
+    if kind == "string" and isinstance(source, BooleanType):
+        return F.col(column).cast("int").cast("string").alias(column)
+    return F.col(column).cast(kind).alias(column)
 
 
 def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, str] | None = None,
                     ratio_to_recent_mean: dict[str, int] | None = None,
                     history_of: list[str] | None = None) -> DataFrame:
-    """Keys, timestamp, ``dt``, target, calendar, the ``known_ahead`` columns (name -> Spark type),
-    lags and rolling mean/std of each ``history_of`` column (default: the target; leave the target
-    out when its value is only known later, like a churn label), and for each column in
-    ``ratio_to_recent_mean`` its value over its mean in the given number of hours before the
-    horizon (``<col>_ratio_<hours>h``).
+    """Keys, timestamp, ``dt``, target, calendar, the ``known_ahead`` columns (name -> Spark type;
+    default: the spec's), lags and rolling mean/std of each ``history_of`` column (default: the
+    spec's, else the target; leave the target out when its value is only known later, like a
+    churn label), and for each column in ``ratio_to_recent_mean`` its value over its mean in the
+    given number of hours before the horizon (``<col>_ratio_<hours>h``).
 
     Columns come out as keys, timestamp, ``dt``, target, then the features in a fixed order.
     """
     ts, target = spec.data.timestamp, spec.data.target
-    horizon = spec.features.horizon_hours
+    unit = spec.features.unit_hours * HOUR
+    horizon = spec.features.horizon
     keys = list(spec.data.keys)
-    known_ahead = known_ahead or {}
+    known_ahead = spec.features.known_ahead if known_ahead is None else known_ahead
     ratios = ratio_to_recent_mean or {}
-    history = history_of or [target]
+    history = history_of or history_columns(spec)
     prefix = {c: "" if c == target else f"{c}_" for c in history}
-    series = Window.partitionBy(*keys).orderBy("_t")
+    series = Window.partitionBy(*keys).orderBy("_t") if keys else Window.orderBy("_t")
     running = series.rowsBetween(Window.unboundedPreceding, Window.currentRow)
 
     df = raw.select(
         *[F.col(k).cast("string").alias(k) for k in keys],
         event_time(raw, ts).alias(ts),
         F.col(target).cast("double").alias(target),
-        *[F.col(c).cast(kind).alias(c) for c, kind in known_ahead.items()],
+        *[_known_ahead_column(raw, c, kind) for c, kind in known_ahead.items()],
         *[F.col(c).cast("double").alias(c) for c in history if c != target and c not in known_ahead],
     ).withColumn("_t", F.col(ts).cast("long"))
 
-    # Pass 1: running sums per series (an incremental frame).
+    # Pass 1: running sums per series (an incremental frame). Nulls add nothing and count nothing.
     sums, counts = {}, {}
     for c in history:
         sums[f"_{c}_hs"], sums[f"_{c}_hq"] = F.col(c), F.col(c) * F.col(c)
@@ -101,38 +117,42 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
                    *[F.count(c).over(running).alias(n) for n, c in counts.items()])
 
     # Pass 2: lags (zero-width frames) and window edges (incremental frames), same ordering.
-    cols = [
-        F.hour(ts).alias("hour"),
-        ((F.dayofweek(ts) + 5) % 7).alias("day_of_week"),  # Monday = 0, like Python
-        F.dayofweek(ts).isin(1, 7).cast("int").alias("is_weekend"),
-    ]
+    # Edges are in seconds: the spec's widths times its unit; ratio widths are always hours.
+    cols = _calendar(spec, ts)
     for c in history:
-        for lag in spec.features.lags_hours:
-            exact = series.rangeBetween(-lag * HOUR, -lag * HOUR)
-            cols.append(F.first(c, ignorenulls=True).over(exact).alias(f"{prefix[c]}lag_{lag}h"))
+        for lag in spec.features.lags:
+            exact = series.rangeBetween(-lag * unit, -lag * unit)
+            cols.append(F.first(c, ignorenulls=True).over(exact).alias(f"{prefix[c]}lag_{lag}{spec.features.suffix}"))
     edges = {}
-    widths = {horizon, *(horizon + w for w in spec.features.rolling_hours), *(horizon + w for w in ratios.values())}
-    for hours in widths:
+    widths = {horizon * unit, *((horizon + w) * unit for w in spec.features.windows),
+              *(horizon * unit + w * HOUR for w in ratios.values())}
+    for seconds in widths:
         for col in [*sums, *counts]:
-            edges[(col, hours)] = f"{col}_at_{hours}"
-            cols.append(_edge(series, col, hours).alias(edges[(col, hours)]))
+            edges[(col, seconds)] = f"{col}_at_{seconds}"
+            cols.append(_edge(series, col, seconds).alias(edges[(col, seconds)]))
     out = df.select("*", *cols)
 
-    def window_sum(col: str, width: int) -> Column:
-        return F.col(edges[(col, horizon)]) - F.col(edges[(col, horizon + width)])
+    def window_sum(col: str, seconds: int) -> Column:
+        return F.col(edges[(col, horizon * unit)]) - F.col(edges[(col, horizon * unit + seconds)])
 
     derived = []
     for c in history:
-        for width in spec.features.rolling_hours:
-            n, s, q = window_sum(f"_{c}_hn", width), window_sum(f"_{c}_hs", width), window_sum(f"_{c}_hq", width)
+        for width in spec.features.windows:
+            n, s, q = (window_sum(f"_{c}_h{k}", width * unit) for k in ("n", "s", "q"))
             mean = F.when(n > 0, s / n)
             var = F.when(n > 1, F.greatest((q - s * s / n) / (n - 1), F.lit(0.0)))
-            derived += [mean.alias(f"{prefix[c]}rolling_mean_{width}h"), F.sqrt(var).alias(f"{prefix[c]}rolling_std_{width}h")]
+            name = f"{width}{spec.features.suffix}"
+            derived += [mean.alias(f"{prefix[c]}rolling_mean_{name}"), F.sqrt(var).alias(f"{prefix[c]}rolling_std_{name}")]
     for c, width in ratios.items():
-        n, s = window_sum(f"_{c}_n", width), window_sum(f"_{c}_s", width)
+        n, s = window_sum(f"_{c}_n", width * HOUR), window_sum(f"_{c}_s", width * HOUR)
         derived.append(F.coalesce(F.col(c) / F.when(n > 0, s / n), F.lit(1.0)).alias(f"{c}_ratio_{width}h"))
 
     out = out.select("*", *derived).withColumn("dt", F.to_date(ts))
-    features = [*CALENDAR, *known_ahead, *[f"{c}_ratio_{w}h" for c, w in ratios.items()],
+    features = [*calendar_columns(spec), *known_ahead, *[f"{c}_ratio_{w}h" for c, w in ratios.items()],
                 *lag_and_window_columns(spec, history)]
     return out.select(*keys, ts, "dt", target, *features)
+
+
+def build_features(raw: DataFrame, spec: PipelineSpec) -> DataFrame:
+    """The default feature module: everything from the spec (see :func:`feature_columns`)."""
+    return series_features(raw, spec)

@@ -40,6 +40,10 @@ def spark_session(settings: ConveyorSettings, app_name: str) -> SparkSession:
         # as long (nanoseconds since the epoch); spark_jobs.series_features converts them.
         .config("spark.sql.legacy.parquet.nanosAsLong", "true")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        # A backfill reads hundreds of day folders and writes as many: list them on the driver
+        # (a listing job per read costs seconds) and let tasks commit their files in place.
+        .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "4096")
+        .config("spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version", "2")
         # executors run the same interpreter as the driver (a cluster on one machine, or our image)
         .config("spark.pyspark.python", sys.executable)
     )

@@ -68,13 +68,24 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
 
             return train
 
-        @task
-        def register(planned: dict, results: list[dict]) -> dict:
+        # Runs when every family is done and at least one upstream succeeded: a failed family stays
+        # a failed task in the UI while the families that finished are still compared and gated.
+        @task(trigger_rule="all_done_min_one_success")
+        def register(planned: dict) -> dict:
             from ml_tasks.training import register_best
 
             settings, spec_ = settings_and_spec(name)
-            result = register_best(settings, spec_, planned, list(results))
-            print(f"registered {name} version {result['version']} ({result['model']}): {result['metrics']}")
+            ti = get_current_context()["ti"]
+            results, failed = [], {}
+            for kind in spec_.training.models:
+                result = ti.xcom_pull(task_ids=f"train_{kind}")
+                if result is None:
+                    failed[kind] = f"task train_{kind} did not finish in this run (see its log)"
+                else:
+                    results.append(result)
+            result = register_best(settings, spec_, planned, results, failed)
+            print(f"registered {name} version {result['version']} ({result['model']}): {result['metrics']}"
+                  + (f"; failed, not compared: {sorted(failed)}" if failed else ""))
             return result
 
         @task
@@ -118,7 +129,8 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
 
         planned = plan()
         results = [trainer(kind)(planned) for kind in spec.training.models]
-        trained = register(planned, results)
+        trained = register(planned)
+        results >> trained
         gated = gate(trained)
         decision = promote(trained, gated)
         if spec.promotion.require_approval:

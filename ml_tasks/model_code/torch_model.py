@@ -36,7 +36,7 @@ class TorchForecaster(PythonModel):
             raise ValueError(f"model input lacks feature columns {missing}")
         cats = np.stack([
             pd.Categorical(model_input[c].astype("string"), categories=self.meta["vocab"][c]).codes.astype(np.int64) + 1
-            for c in self.meta["categorical"]], axis=1)
+            for c in self.meta["categorical"]], axis=1) if self.meta["categorical"] else np.zeros((len(model_input), 0), np.int64)
         nums = model_input[self.meta["numeric"]].to_numpy(dtype=np.float32, na_value=np.nan)
         with torch.no_grad():
             output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))

@@ -83,3 +83,12 @@ def test_a_dt_that_is_not_a_date_is_refused_with_a_clear_error(dags):
     assert param.resolve("2026-03-01") == "2026-03-01"
     with pytest.raises(ParamValidationError, match="is not a 'date'"):
         Param(param.value, **param.schema).resolve("03/01/2026")
+
+
+def test_register_waits_for_every_family_and_runs_when_one_of_them_failed(dags):
+    dag = dags["demand_train"]
+    register = dag.get_task("register")
+    assert register.upstream_task_ids == {"plan", "train_lightgbm", "train_lightning"}
+    # all done, at least one upstream succeeded: a failed family stays red, the others are registered
+    assert register.trigger_rule == "all_done_min_one_success"
+    assert all(dag.get_task(t).trigger_rule == "all_success" for t in ("gate", "promote", "train_lightning"))

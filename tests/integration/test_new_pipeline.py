@@ -49,21 +49,17 @@ def scaffolded(tmp_path_factory):
     sample = pd.concat([energy_day(d) for d in DAYS[:2]], ignore_index=True)
     new = NewPipeline("energy", "regression", ["site", "meter"], "reading_at", "kwh", sample, root=root)
     written = new.write()
-    import spark_jobs
-
-    spark_jobs.__path__.append(str(root / "spark_jobs"))  # as if written into this checkout's spark_jobs/
     home = root / "home"
     settings = load_settings(home=home, specs_dir=root / "dags" / "specs", expectations_dir=root / "expectations",
                              mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    yield {"root": root, "written": written, "settings": settings, "new": new}
-    spark_jobs.__path__.remove(str(root / "spark_jobs"))
+    return {"root": root, "written": written, "settings": settings, "new": new}
 
 
 def test_the_scaffold_writes_only_the_pipelines_own_files(scaffolded):
     root = scaffolded["root"]
     assert sorted(str(p.relative_to(root)) for p in scaffolded["written"]) == [
         "dags/energy.py", "dags/specs/energy.yaml", "expectations/energy_features.json", "expectations/energy_raw.json",
-        "spark_jobs/energy_features.py", "tests/pipelines/test_energy.py"]
+        "tests/pipelines/test_energy.py"]
     raw = json.loads((root / "expectations" / "energy_raw.json").read_text())
     kinds = {(e["type"], e["kwargs"].get("column")) for e in raw["expectations"]}
     assert ("expect_column_to_exist", "temperature_c") in kinds and ("expect_column_values_to_be_between", "kwh") in kinds

@@ -192,3 +192,25 @@ def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, 
     assert "features/demand" in chain.output and "raw/demand" in chain.output and "sha256" in chain.output
     assert "partitions passed both" in chain.output and "no record" not in chain.output
     assert runner.invoke(app, ["lineage", "demand"]).exit_code == 1
+
+
+def test_a_failed_family_is_named_and_the_finished_one_is_still_registered_and_gated(loop, demand_spec, monkeypatch):
+    """The neural task dies (an out-of-memory on its worker, say): LightGBM's model is not lost."""
+    from ml_tasks.model_trainers import LightningTrainer
+    from ml_tasks.promotion import promote_if_better
+    from ml_tasks.training import train_challenger
+
+    def out_of_memory(self, lake, dates, logger=None):
+        raise RuntimeError("CUDA out of memory (injected)")
+
+    monkeypatch.setattr(LightningTrainer, "fit", out_of_memory)
+    trained = train_challenger(loop["settings"], demand_spec)
+    assert trained["model"] == "lightgbm" and set(trained["candidates"]) == {"lightgbm"}
+    assert "CUDA out of memory" in trained["failed"]["lightning"]
+    client = registry.connect(loop["settings"])
+    version = client.get_model_version("demand", trained["version"])
+    assert "lightning" in json.loads(version.tags["conveyor.failed_families"])
+    assert "## Failed candidates" in version.description and "CUDA out of memory" in version.description
+    decision = promote_if_better(loop["settings"], demand_spec, trained)
+    assert "not compared, training failed: lightning" in decision["reason"]
+    assert "paired_bootstrap" in decision["checks"]  # gated against the champion like any challenger

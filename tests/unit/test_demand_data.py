@@ -83,3 +83,18 @@ def test_memory_stays_at_one_day_for_large_sizes():
     assert len(df) == cfg.rows_per_day
     assert df.memory_usage(deep=True).sum() < 200 * 2**20
     assert np.isfinite(df["price"]).all()
+
+
+def test_messy_mode_looks_like_a_real_export(lake):
+    cfg = DemandDataConfig(stores=2, items=3, days=300, start=date(2025, 1, 1), messy=True)
+    params = series_params(cfg)
+    day = generate_day(cfg, params, cfg.start)
+    assert not day["ts"].is_monotonic_increasing  # unsorted
+    assert day.duplicated().any()  # rows delivered twice, identically
+    assert 0 < 2 * 3 * 24 - len(day.drop_duplicates()) < 12  # about 1% of the hours missing
+    assert "temperature_c" in day and day["temperature_c"].isna().any()
+    landed = land_demand_data(cfg, lake)
+    assert 0 < cfg.days - len(landed) < 8  # about one day in 150 never arrives
+    first = lake.read_partition("raw", "demand", landed[0])
+    assert not first.duplicated().any()  # landing drops the identical repeats
+    assert any(lake.read_partition("raw", "demand", d)["temperature_c"].isna().all() for d in landed[:60])  # bursts

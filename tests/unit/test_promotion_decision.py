@@ -95,3 +95,15 @@ def test_classification_thresholds_are_floors_and_the_gate_uses_log_loss():
     vague = np.full(len(y), 0.1)
     d = decide(cfg, {"roc_auc": 0.9, "ece": 0.01}, y, sharp, vague, CLUSTERS, SEGMENTS)
     assert d.promote and d.checks["paired_bootstrap"]["metric"] == "log_loss"
+
+
+def test_an_implausibly_good_candidate_is_not_promoted_as_suspected_leakage():
+    cfg = GateConfig(thresholds={"mase": 1.0})
+    leaked = {"mae": 0.004, "naive_mae": 2.0, "mase": 0.002}  # 0.2% of the naive forecast's error
+    first = decide(cfg, leaked)
+    assert not first.promote and first.reason.startswith("suspected leakage") and "known_ahead" in first.reason
+    assert first.checks["leakage"]["suspected"]
+    against_champion = decide(cfg, leaked, Y, Y, _pred(1.0), CLUSTERS, SEGMENTS)
+    assert not against_champion.promote and "suspected leakage" in against_champion.reason
+    honest = decide(cfg, {"mae": 0.5, "naive_mae": 2.0, "mase": 0.25})
+    assert honest.promote and not honest.checks["leakage"]["suspected"]

@@ -1,0 +1,461 @@
+"""Gating many days at once: one validation pass over a backfill's days, per-day checks only where needed.
+
+The daily DAG validates one partition at a time. A backfill of two years that did the same would
+pay Great Expectations' fixed cost 730 times (about a quarter of a second a day on 2 cores, plus
+reading each day's history). Here the days of a backfill are judged together:
+
+1. **Per-day facts, for all days at once** (pandas for raw days, one Spark aggregation for
+   features): row counts, distinct keys, each series' total against its recent daily mean,
+   null shares, column sets and types, and the per-day parameterised bounds (a partition holds
+   exactly its own day). Expectations whose verdict depends on the day (volume against history,
+   the day's interval, null shares calibrated to the day's size or explained by raw gaps) are
+   checked on these facts; a day that breaks one is *flagged*.
+2. **One pass for the rest.** The remaining blocking expectations hold for a set of rows only
+   if they hold for every day in it (no value out of range, no null, no duplicate key, types,
+   nothing in the future). They run once over all days. When that pass fails, halves are
+   validated until the failing days are found (about 2 k log2(n/k) passes for k bad days of n).
+3. **The per-day gate decides.** Flagged and failing days get the full per-day check, the same
+   one the daily DAG runs; its result is the verdict and the quarantine report. Every other day
+   passes with the range pass's record and its own coverage.
+
+A suite with an expectation of another kind (a column mean, a quantile: not decided per day by
+a pass over many days) is checked per day for every day, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ml_tasks.gates import (JUMP_COLUMN, calibrate, check_raw_partition, check_staged_features, coverage, gate_record,
+                            history_parameters, interval_parameters, null_share_bound, raw_rows_by_day, explained_null_shares,
+                            features_lookback_days, utc_naive, HISTORY_DAYS)
+from ml_tasks.lake import Lake
+from ml_tasks.spec import PipelineSpec
+from ml_tasks.validation import GateResult, build_suite, read_suite, validate
+
+log = logging.getLogger(__name__)
+
+# Row-level expectations: if they hold for a set of days' rows, they hold for each day's rows.
+MONOTONE = {
+    "expect_column_values_to_not_be_null", "expect_column_values_to_be_null", "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type",
+    "expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique",
+    "expect_select_column_values_to_be_unique_within_record", "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex", "expect_column_pair_values_a_to_be_greater_than_b",
+    "expect_column_pair_values_to_be_equal", "expect_multicolumn_sum_to_equal",
+}
+# Decided per day on the facts of step 1.
+PER_DAY = {"expect_table_row_count_to_be_between", "expect_column_unique_value_count_to_be_between",
+           "expect_column_to_exist", "expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list"}
+
+
+@dataclass
+class RangeVerdict:
+    """Per-day outcome of gating a range: records of the days that passed, results of those that failed."""
+
+    passed: dict[date, dict[str, Any]] = field(default_factory=dict)
+    failed: dict[date, GateResult] = field(default_factory=dict)
+    checked_per_day: list[date] = field(default_factory=list)
+    passes: int = 0  # validation passes over several days
+
+    def merge(self, other: "RangeVerdict") -> None:
+        self.passed.update(other.passed)
+        self.failed.update(other.failed)
+        self.checked_per_day += other.checked_per_day
+        self.passes += other.passes
+
+
+def _parameterised(kwargs: dict[str, Any]) -> bool:
+    return any(isinstance(v, dict) and "$PARAMETER" in v for v in kwargs.values())
+
+
+def _resolve(kwargs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params.get(v["$PARAMETER"]) if isinstance(v, dict) and "$PARAMETER" in v else v for k, v in kwargs.items()}
+
+
+def split_suite(data: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]]:
+    """(expectations for the pass over all days, blocking ones decided on per-day facts, kinds
+    that neither can decide). Warnings ride along in the pass; they decide nothing."""
+    in_pass, per_day, unsupported = [], [], []
+    for e in data.get("expectations", []):
+        kind, kwargs = e["type"], e.get("kwargs", {})
+        blocking = e.get("severity", "critical") != "warning"
+        partial = kwargs.get("mostly", 1) < 1 or bool({"null_share", "outside_share"} & set(e.get("meta") or {}))
+        if kind in PER_DAY or (partial and kind in ("expect_column_values_to_not_be_null",
+                                                    "expect_column_values_to_be_between")):
+            (per_day if blocking else in_pass).append(e)
+        elif kind in MONOTONE and not partial:
+            in_pass.append(e)
+            if blocking and kind == "expect_column_values_to_be_between" and _parameterised(kwargs):
+                per_day.append(e)  # the pass checks the range's bounds, the facts each day's own
+        elif kind == "expect_column_max_to_be_between" and "min_value" not in kwargs:
+            in_pass.append(e)  # a maximum below a bound over all days is below it on each day
+        elif kind == "expect_column_min_to_be_between" and "max_value" not in kwargs:
+            in_pass.append(e)
+        elif blocking:
+            unsupported.append(kind)
+        else:
+            in_pass.append(e)
+    return in_pass, per_day, unsupported
+
+
+def _bisect(days: list[date], fails: Callable[[list[date]], bool], limit: int, found: list[date]) -> int:
+    """Append the days of ``days`` whose rows fail to ``found`` (stops past ``limit``); returns passes run."""
+    if len(found) > limit:
+        return 0
+    if not fails(days):
+        return 1
+    if len(days) == 1:
+        found.append(days[0])
+        return 1
+    middle = len(days) // 2
+    return 1 + _bisect(days[:middle], fails, limit, found) + _bisect(days[middle:], fails, limit, found)
+
+
+def _settle(stage: str, days: list[date], flagged: dict[date, list[str]], failing: list[date], verdict: RangeVerdict,
+            max_failures: int | None, progress: Callable[[str], None], check: Callable[[date], None]) -> None:
+    """Give every flagged or failing day the full per-day gate (stopping once past ``max_failures``)."""
+    for d in failing:
+        flagged.setdefault(d, []).append("failed in the pass over all days")
+    progress(f"{stage} gate: {len(days)} day(s) in {verdict.passes} validation pass(es); "
+             f"{len(flagged)} day(s) get the per-day gate")
+    for d in sorted(flagged):
+        if max_failures is not None and len(verdict.failed) > max_failures:
+            break
+        check(d)
+
+
+def _read_days(lake: Lake, spec: PipelineSpec, days: list[date]) -> tuple[dict[date, pd.DataFrame], list[date]]:
+    frames, unreadable = {}, []
+    for d in days:
+        try:
+            frames[d] = lake.read_partition("raw", spec.name, d)
+        except Exception as exc:  # the per-day gate reports it as a failure
+            log.warning("raw %s unreadable (%s); it gets the per-day gate", d, exc)
+            unreadable.append(d)
+    return frames, unreadable
+
+
+def _signature(frame: pd.DataFrame) -> tuple:
+    return tuple((c, str(t)) for c, t in sorted(frame.dtypes.astype(str).items()))
+
+
+def _count_ok(n: int, kw: dict[str, Any]) -> bool:
+    return (kw.get("min_value") is None or n >= kw["min_value"]) and (kw.get("max_value") is None or n <= kw["max_value"])
+
+
+def _per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, Any]) -> list[str]:
+    """The per-day expectations ``frame`` (one day) breaks, judged on its facts."""
+    broken = []
+    rows = len(frame)
+    for e in checks:
+        kind, kw = e["type"], _resolve(e.get("kwargs", {}), params)
+        column = kw.get("column")
+        if kind == "expect_table_row_count_to_be_between":
+            ok = _count_ok(rows, kw)
+        elif kind == "expect_column_unique_value_count_to_be_between":
+            ok = _count_ok(frame[column].nunique() if column in frame else 0, kw)
+        elif kind == "expect_column_to_exist":
+            ok = column in frame
+        elif kind in ("expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list"):
+            ok = False  # cheap to decide per day, rare to be blocking: leave it to the per-day gate
+        elif kind == "expect_column_values_to_not_be_null":
+            share = (e.get("meta") or {}).get("null_share")
+            limit = null_share_bound(share, rows) if share is not None else 1 - kw.get("mostly", 1)
+            ok = column in frame and (frame[column].isna().mean() if rows else 0.0) <= limit + 1e-12
+        elif kind == "expect_column_values_to_be_between":
+            values = frame[column] if column in frame else None
+            share = (e.get("meta") or {}).get("outside_share")
+            if values is None:
+                ok = False
+            elif share is not None or kw.get("mostly", 1) < 1:
+                limit = null_share_bound(share, rows) if share is not None else 1 - kw.get("mostly", 1)
+                ok = _outside_share(values, kw) <= limit + 1e-12
+            else:
+                ok = _between(values, kw)
+        else:
+            ok = False
+        if not ok:
+            broken.append(f"{kind}({column or 'table'})")
+    return broken
+
+
+def _outside_share(values: pd.Series, kw: dict[str, Any]) -> float:
+    """Share of the non-null values outside the expectation's bounds."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return 0.0
+    low, high = kw.get("min_value"), kw.get("max_value")
+    outside = pd.Series(False, index=values.index)
+    if low is not None:
+        outside |= values <= low if kw.get("strict_min") else values < low
+    if high is not None:
+        outside |= values >= high if kw.get("strict_max") else values > high
+    return float(outside.mean())
+
+
+def _between(values: pd.Series, kw: dict[str, Any]) -> bool:
+    values = values.dropna()
+    if values.empty:
+        return True
+    low, high = kw.get("min_value"), kw.get("max_value")
+    try:
+        if low is not None and not (values > low if kw.get("strict_min") else values >= low).all():
+            return False
+        if high is not None and not (values < high if kw.get("strict_max") else values <= high).all():
+            return False
+    except TypeError:
+        return False
+    return True
+
+
+def gate_raw_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, days: list[date],
+                  now: datetime | None = None, max_failures: int | None = None,
+                  chunk_rows: int = 2_000_000, progress: Callable[[str], None] = lambda m: None) -> RangeVerdict:
+    """Gate the raw partitions of ``days`` in as few validation passes as the suite allows; moves nothing.
+
+    ``max_failures`` stops the search for bad days once more than that many are found (the
+    caller is about to refuse the backfill anyway).
+    """
+    days = sorted(set(days))
+    rows = raw_rows_by_day(lake, spec, days)
+    verdict = RangeVerdict()
+    chunk: list[date] = []
+    total = 0
+    for d in days:
+        if chunk and total + rows[d] > chunk_rows:
+            verdict.merge(_gate_raw_chunk(lake, expectations_dir, spec, chunk, now, max_failures, progress))
+            chunk, total = [], 0
+        chunk.append(d)
+        total += rows[d]
+    if chunk:
+        verdict.merge(_gate_raw_chunk(lake, expectations_dir, spec, chunk, now, max_failures, progress))
+    return verdict
+
+
+def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progress) -> RangeVerdict:
+    keys, target, ts = list(spec.data.keys), spec.data.target, spec.data.timestamp
+    data = read_suite(expectations_dir, spec.data.raw_suite)
+    in_pass, per_day, unsupported = split_suite(calibrate(data, spec, 0, "raw"))
+    verdict = RangeVerdict()
+    if unsupported:
+        log.warning("suite %s has %s, which a pass over many days cannot decide per day: gating each day",
+                    spec.data.raw_suite, sorted(set(unsupported)))
+        return _per_day(lake, expectations_dir, spec, days, now, data, verdict)
+
+    published = lake.partitions("raw", spec.name)
+    before = [d for d in published if d < days[0]][-HISTORY_DAYS:]
+    frames, unreadable = _read_days(lake, spec, [*before, *days])
+    flagged: dict[date, list[str]] = {d: ["unreadable partition"] for d in unreadable if d in days}
+    order = [d for d in [*before, *days] if d in frames]
+    signatures = pd.Series({d: _signature(frames[d]) for d in days if d in frames})
+    usual = signatures.mode().iloc[0] if len(signatures) else None
+    for d, sig in signatures.items():
+        if sig != usual:
+            flagged.setdefault(d, []).append("columns or types differ from the other days")
+
+    # Per-day facts from the partitions before each day (as the per-day gate reads its history).
+    counts = {d: len(frames[d]) for d in order}
+    distinct = {k: {d: frames[d][k].nunique() if k in frames[d] else 0 for d in order} for k in keys}
+    series_n = {d: (len(frames[d].drop_duplicates(keys)) if keys and set(keys) <= set(frames[d]) else 1) for d in order}
+    numeric = {d for d in order if target in frames[d] and pd.api.types.is_numeric_dtype(frames[d][target])}
+    totals = pd.DataFrame({d: _totals(frames[d], keys, target) for d in order if d in numeric}).T
+    usual_totals = totals.shift(1).rolling(HISTORY_DAYS, min_periods=1).mean() if len(totals) else totals
+    position = {d: i for i, d in enumerate(order)}
+    pass_frames, day_of_row = [], []
+    for d in days:
+        if d not in frames:
+            continue
+        past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
+        hist = {"row_counts": [counts[p] for p in past], "distinct": {k: [distinct[k][p] for p in past] for k in keys}}
+        params = {**interval_parameters(d, now, naive=True), **history_parameters(hist, keys)}
+        frame = utc_naive(_with_jump(frames[d], keys, target, usual_totals, d), ts)
+        broken = _per_day_flags(frame, per_day, params)
+        if broken:
+            flagged.setdefault(d, []).extend(broken)
+        if signatures.get(d) == usual:
+            pass_frames.append(frame)
+            day_of_row.append(np.full(len(frame), d.toordinal()))
+    joined = pd.concat(pass_frames, ignore_index=True) if pass_frames else pd.DataFrame()
+    day_of_row = np.concatenate(day_of_row) if day_of_row else np.zeros(0, dtype=int)
+    range_params = {"interval_start": interval_parameters(days[0], now, naive=True)["interval_start"],
+                    "interval_last_hour": interval_parameters(days[-1], now, naive=True)["interval_last_hour"],
+                    "now": interval_parameters(days[0], now, naive=True)["now"]}
+    pass_suite = build_suite({**data, "expectations": in_pass})
+    blocking = build_suite({**data, "expectations": [e for e in in_pass if e.get("severity", "critical") != "warning"]})
+    range_result = validate(joined, pass_suite, range_params, keys=[*keys, ts]) if len(joined) else None
+    verdict.passes += 1
+    failing: list[date] = []
+    if range_result is not None and not range_result.success:
+        candidates = sorted({date.fromordinal(int(o)) for o in np.unique(day_of_row)})
+
+        def fails(subset: list[date]) -> bool:
+            mask = np.isin(day_of_row, [d.toordinal() for d in subset])
+            return not validate(joined[mask], blocking, range_params, verdict_only=True).success
+
+        verdict.passes += _bisect(candidates, fails, max_failures if max_failures is not None else len(days), failing)
+    _settle("raw", days, flagged, failing, verdict, max_failures, progress,
+            lambda d: _check_one(lake, expectations_dir, spec, d, now, data, verdict))
+    scope = f"range {days[0]}..{days[-1]}"
+    for d in days:
+        if d in flagged or d not in frames:
+            continue
+        past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
+        record = gate_record(range_result, scope=scope) if range_result is not None else {}
+        record["coverage"] = coverage(frames[d], spec, [series_n[p] for p in past])
+        verdict.passed[d] = record
+    return verdict
+
+
+def _totals(frame: pd.DataFrame, keys: list[str], target: str) -> pd.Series:
+    if not keys:
+        return pd.Series({"all": frame[target].sum()})
+    grouped = frame.groupby(keys)[target].sum()
+    grouped.index = grouped.index.map(lambda k: k if isinstance(k, tuple) else (k,))
+    return grouped
+
+
+def _with_jump(frame: pd.DataFrame, keys: list[str], target: str, usual_totals: pd.DataFrame, d: date) -> pd.DataFrame:
+    """``_target_jump_ratio`` as :func:`ml_tasks.gates.with_jump_ratio` computes it, from the range's totals."""
+    out = frame.copy()
+    out[JUMP_COLUMN] = float("nan")
+    if d not in usual_totals.index or not set([*keys, target]) <= set(frame.columns):
+        return out
+    if not pd.api.types.is_numeric_dtype(frame[target]):
+        return out
+    usual = usual_totals.loc[d]
+    if not keys:
+        out[JUMP_COLUMN] = (frame[target].sum() + 1.0) / (usual.get("all", np.nan) + 1.0)
+        return out
+    today = frame.groupby(keys)[target].transform("sum")
+    index = pd.Index(list(frame[keys].itertuples(index=False, name=None)))
+    out[JUMP_COLUMN] = (today.to_numpy() + 1.0) / (usual.reindex(index).to_numpy(dtype=float) + 1.0)
+    return out
+
+
+def _check_one(lake, expectations_dir, spec, d, now, data, verdict: RangeVerdict) -> None:
+    result = check_raw_partition(lake, expectations_dir, spec, d, now, suite_data=data)
+    verdict.checked_per_day.append(d)
+    if result.success:
+        verdict.passed[d] = gate_record(result)
+    else:
+        verdict.failed[d] = result
+
+
+def _per_day(lake, expectations_dir, spec, days, now, data, verdict: RangeVerdict) -> RangeVerdict:
+    for d in days:
+        _check_one(lake, expectations_dir, spec, d, now, data, verdict)
+    return verdict
+
+
+def gate_raw_each_day(lake: Lake, expectations_dir: Path, spec: PipelineSpec, days: list[date],
+                      now: datetime | None = None) -> RangeVerdict:
+    """The per-day loop: every day through the full per-day gate (the daily DAG's way; the bench's peer)."""
+    return _per_day(lake, expectations_dir, spec, sorted(set(days)), now, read_suite(expectations_dir, spec.data.raw_suite),
+                    RangeVerdict())
+
+
+def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, staged: dict[date, str], spark,
+                       max_failures: int | None = None, one_pass: bool = True,
+                       progress: Callable[[str], None] = lambda m: None) -> RangeVerdict:
+    """Gate staged feature days: one Spark pass plus per-day null shares from one aggregation; moves nothing."""
+    from pyspark.sql import functions as F
+
+    days = sorted(staged)
+    first = days[0] - timedelta(days=features_lookback_days(spec))
+    span = [first + timedelta(days=k) for k in range((days[-1] - first).days + 1)]  # every calendar day
+    rows = raw_rows_by_day(lake, spec, span)
+    data = read_suite(expectations_dir, spec.data.features_suite)
+    verdict = RangeVerdict()
+    in_pass, per_day, unsupported = split_suite(data)
+    explained = {d: explained_null_shares(spec, d, rows) for d in days}
+    lag_nulls = [e for e in in_pass if e["type"] == "expect_column_values_to_not_be_null"
+                 and e["kwargs"].get("column") in explained[days[0]]]
+    in_pass = [e for e in in_pass if e not in lag_nulls]
+    if not one_pass or unsupported:
+        if unsupported:
+            log.warning("suite %s has %s: gating each staged day", spec.data.features_suite, sorted(set(unsupported)))
+        for d in days:
+            _check_features_one(lake, expectations_dir, spec, d, staged[d], spark, rows, verdict)
+        return verdict
+
+    flagged: dict[date, list[str]] = {}
+    with lake.spark_inputs([staged[d] for d in days]) as paths:
+        sdf = spark.read.parquet(*paths)
+        day = F.to_date(F.col(spec.data.timestamp))  # the feature job's partition column (not in the files)
+        checks = [*lag_nulls, *per_day]
+        null_columns = [e["kwargs"]["column"] for e in checks
+                        if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"].get("column") in sdf.columns]
+        bounded = [e["kwargs"]["column"] for e in checks
+                   if e["type"] == "expect_column_values_to_be_between" and e["kwargs"].get("column") in sdf.columns]
+        facts = sdf.groupBy(day.alias("dt")).agg(
+            F.count(F.lit(1)).alias("_rows"),
+            *[F.sum(F.col(c).isNull().cast("int")).alias(c) for c in dict.fromkeys(null_columns)],
+            *[F.min(c).alias(f"_min_{c}") for c in dict.fromkeys(bounded)],
+            *[F.max(c).alias(f"_max_{c}") for c in dict.fromkeys(bounded)]).toPandas()
+        facts["dt"] = pd.to_datetime(facts["dt"]).dt.date
+        facts = facts.set_index("dt")
+        for d in days:
+            if d not in facts.index:
+                flagged.setdefault(d, []).append("no feature rows")
+                continue
+            n = int(facts.at[d, "_rows"])
+            params = interval_parameters(d)
+            for e in checks:
+                column = e["kwargs"].get("column")
+                if e["type"] == "expect_table_row_count_to_be_between" and not _parameterised(e["kwargs"]):
+                    if not _count_ok(n, e["kwargs"]):
+                        flagged.setdefault(d, []).append(f"{e['type']}(table)")
+                    continue
+                if e["type"] == "expect_column_values_to_be_between" and column in bounded:
+                    extremes = pd.Series([facts.at[d, f"_min_{column}"], facts.at[d, f"_max_{column}"]])
+                    if "now" in params and hasattr(extremes.iloc[0], "tzinfo") and extremes.iloc[0].tzinfo is None:
+                        params = interval_parameters(d, naive=True)
+                    if not _between(extremes, _resolve(e["kwargs"], params)):
+                        flagged.setdefault(d, []).append(f"{e['type']}({column})")
+                    continue
+                if e["type"] != "expect_column_values_to_not_be_null" or column not in facts.columns:
+                    flagged.setdefault(d, []).append(f"{e['type']}({column})")
+                    continue
+                share = explained[d].get(column, (e.get("meta") or {}).get("null_share"))
+                limit = null_share_bound(share, rows.get(d, n)) if share is not None else 1 - e["kwargs"].get("mostly", 1)
+                if n and facts.at[d, column] / n > limit + 1e-12:
+                    flagged.setdefault(d, []).append(f"{e['type']}({column})")
+        first, last = interval_parameters(days[0]), interval_parameters(days[-1])
+        range_params = {"interval_start": first["interval_start"], "interval_last_hour": last["interval_last_hour"],
+                        "now": first["now"]}
+        result = validate(sdf, build_suite({**data, "expectations": in_pass}), range_params)
+        verdict.passes += 1
+        failing: list[date] = []
+        if not result.success:
+            blocking = build_suite({**data, "expectations": [e for e in in_pass if e.get("severity", "critical") != "warning"]})
+
+            def fails(subset: list[date]) -> bool:
+                part = sdf.where(day.isin([d.isoformat() for d in subset]))
+                return not validate(part, blocking, range_params, verdict_only=True).success
+
+            verdict.passes += _bisect(days, fails, max_failures if max_failures is not None else len(days), failing)
+    _settle("features", days, flagged, failing, verdict, max_failures, progress,
+            lambda d: _check_features_one(lake, expectations_dir, spec, d, staged[d], spark, rows, verdict))
+    record = gate_record(result, scope=f"range {days[0]}..{days[-1]}")
+    for d in days:
+        if d not in flagged:
+            verdict.passed[d] = record
+    return verdict
+
+
+def _check_features_one(lake, expectations_dir, spec, d, path, spark, rows, verdict: RangeVerdict) -> None:
+    result = check_staged_features(lake, expectations_dir, spec, d, path, spark, rows)
+    verdict.checked_per_day.append(d)
+    if result.success:
+        verdict.passed[d] = gate_record(result)
+    else:
+        verdict.failed[d] = result
