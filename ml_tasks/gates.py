@@ -268,15 +268,28 @@ def raw_rows_by_day(lake: Lake, spec: PipelineSpec, days: list[date]) -> dict[da
     return {d: rows(d) for d in days}
 
 
-def explained_null_shares(spec: PipelineSpec, dt: date, rows_by_day: dict[date, int]) -> dict[str, float]:
+def raw_null_shares(expectations_dir: Path, spec: PipelineSpec) -> dict[str, float]:
+    """Null shares the raw suite profiled per column (``meta.null_share``); lags of a column that
+    is itself sometimes null are null that often too."""
+    try:
+        data = read_suite(expectations_dir, spec.data.raw_suite)
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {e["kwargs"]["column"]: float(e["meta"]["null_share"]) for e in data.get("expectations", [])
+            if e.get("type") == "expect_column_values_to_not_be_null" and "null_share" in (e.get("meta") or {})}
+
+
+def explained_null_shares(spec: PipelineSpec, dt: date, rows_by_day: dict[date, int],
+                          column_nulls: dict[str, float] | None = None) -> dict[str, float]:
     """How null each lag and window feature of day ``dt`` may be because of raw gaps alone.
 
     A lag's source rows lie ``lag`` earlier: its explained null share is the share of the
     source day's rows missing from the raw zone, against a full day (the most rows any day of
     the look-back has; which hours are missing is not known here, so a day with 18 of 24 hours
     explains a quarter of the lags that reach into it). A window is null only when every raw
-    day it spans is empty. ``rows_by_day`` must cover the look-back (see
-    :func:`features_lookback_days`).
+    day it spans is empty. A lag of a column that is itself null at a profiled rate
+    (``column_nulls``, from the raw suite) is null that much more often. ``rows_by_day`` must cover
+    the look-back (see :func:`features_lookback_days`).
     """
     from datetime import timedelta
 
@@ -290,10 +303,12 @@ def explained_null_shares(spec: PipelineSpec, dt: date, rows_by_day: dict[date, 
     out: dict[str, float] = {}
     for col in history_columns(spec):
         prefix = "" if col == spec.data.target else f"{col}_"
+        base = (column_nulls or {}).get(col, 0.0)
         for lag, hours in zip(f.lags, f.lags_hours):
             whole, part = divmod(hours, 24)
             later, earlier = dt - timedelta(days=whole), dt - timedelta(days=whole + 1)
-            out[lag_name(spec, lag, col)] = (1 - part / 24) * missing(later) + (part / 24) * missing(earlier)
+            gone = (1 - part / 24) * missing(later) + (part / 24) * missing(earlier)
+            out[lag_name(spec, lag, col)] = gone + (1 - gone) * base
         for width, hours in zip(f.windows, f.rolling_hours):
             first = (f.horizon_hours + hours + 23) // 24
             last = f.horizon_hours // 24
@@ -318,7 +333,7 @@ def features_suite_for(lake: Lake, expectations_dir: Path, spec: PipelineSpec, d
         span = [dt - timedelta(days=k) for k in range(features_lookback_days(spec) + 1)]
         rows_by_day = raw_rows_by_day(lake, spec, span)
     data = data if data is not None else read_suite(expectations_dir, spec.data.features_suite)
-    explained = explained_null_shares(spec, dt, rows_by_day)
+    explained = explained_null_shares(spec, dt, rows_by_day, raw_null_shares(expectations_dir, spec))
     return build_suite(calibrate(data, spec, rows_by_day.get(dt, 0), "features", explained))
 
 

@@ -33,9 +33,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ml_tasks.gates import (JUMP_COLUMN, calibrate, check_raw_partition, check_staged_features, coverage, gate_record,
-                            history_parameters, interval_parameters, null_share_bound, raw_rows_by_day, explained_null_shares,
-                            features_lookback_days, utc_naive, HISTORY_DAYS)
+from ml_tasks.gates import (HISTORY_DAYS, JUMP_COLUMN, calibrate, check_raw_partition, check_staged_features,
+                            coverage, explained_null_shares, features_lookback_days, gate_record, history_parameters,
+                            interval_parameters, null_share_bound, raw_null_shares, raw_rows_by_day, utc_naive)
 from ml_tasks.lake import Lake
 from ml_tasks.spec import PipelineSpec
 from ml_tasks.validation import GateResult, build_suite, read_suite, validate
@@ -82,8 +82,8 @@ def _resolve(kwargs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 
 def split_suite(data: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]]:
-    """(expectations for the pass over all days, blocking ones decided on per-day facts, kinds
-    that neither can decide). Warnings ride along in the pass; they decide nothing."""
+    """(expectations for the pass over all days, ones decided on per-day facts, blocking kinds
+    that neither can decide). Warnings of other kinds ride along in the pass; they decide nothing."""
     in_pass, per_day, unsupported = [], [], []
     for e in data.get("expectations", []):
         kind, kwargs = e["type"], e.get("kwargs", {})
@@ -91,7 +91,7 @@ def split_suite(data: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]
         partial = kwargs.get("mostly", 1) < 1 or bool({"null_share", "outside_share"} & set(e.get("meta") or {}))
         if kind in PER_DAY or (partial and kind in ("expect_column_values_to_not_be_null",
                                                     "expect_column_values_to_be_between")):
-            (per_day if blocking else in_pass).append(e)
+            per_day.append(e)
         elif kind in MONOTONE and not partial:
             in_pass.append(e)
             if blocking and kind == "expect_column_values_to_be_between" and _parameterised(kwargs):
@@ -152,9 +152,9 @@ def _count_ok(n: int, kw: dict[str, Any]) -> bool:
     return (kw.get("min_value") is None or n >= kw["min_value"]) and (kw.get("max_value") is None or n <= kw["max_value"])
 
 
-def _per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, Any]) -> list[str]:
-    """The per-day expectations ``frame`` (one day) breaks, judged on its facts."""
-    broken = []
+def _per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The per-day expectations ``frame`` (one day) breaks, judged on its facts: (blocking, warnings)."""
+    broken, warned = [], []
     rows = len(frame)
     for e in checks:
         kind, kw = e["type"], _resolve(e.get("kwargs", {}), params)
@@ -165,8 +165,11 @@ def _per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, An
             ok = _count_ok(frame[column].nunique() if column in frame else 0, kw)
         elif kind == "expect_column_to_exist":
             ok = column in frame
-        elif kind in ("expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list"):
-            ok = False  # cheap to decide per day, rare to be blocking: leave it to the per-day gate
+        elif kind == "expect_table_columns_to_match_set":
+            expected, present = set(kw.get("column_set") or []), set(frame.columns)
+            ok = present == expected if kw.get("exact_match", True) else expected <= present
+        elif kind == "expect_table_columns_to_match_ordered_list":
+            ok = list(frame.columns) == list(kw.get("column_list") or [])
         elif kind == "expect_column_values_to_not_be_null":
             share = (e.get("meta") or {}).get("null_share")
             limit = null_share_bound(share, rows) if share is not None else 1 - kw.get("mostly", 1)
@@ -184,8 +187,9 @@ def _per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, An
         else:
             ok = False
         if not ok:
-            broken.append(f"{kind}({column or 'table'})")
-    return broken
+            label = f"{kind}({column or 'table'})"
+            (broken if e.get("severity", "critical") != "warning" else warned).append(label)
+    return broken, warned
 
 
 def _outside_share(values: pd.Series, kw: dict[str, Any]) -> float:
@@ -270,7 +274,7 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
     totals = pd.DataFrame({d: _totals(frames[d], keys, target) for d in order if d in numeric}).T
     usual_totals = totals.shift(1).rolling(HISTORY_DAYS, min_periods=1).mean() if len(totals) else totals
     position = {d: i for i, d in enumerate(order)}
-    pass_frames, day_of_row = [], []
+    pass_frames, day_of_row, warnings = [], [], {}
     for d in days:
         if d not in frames:
             continue
@@ -278,7 +282,7 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
         hist = {"row_counts": [counts[p] for p in past], "distinct": {k: [distinct[k][p] for p in past] for k in keys}}
         params = {**interval_parameters(d, now, naive=True), **history_parameters(hist, keys)}
         frame = utc_naive(_with_jump(frames[d], keys, target, usual_totals, d), ts)
-        broken = _per_day_flags(frame, per_day, params)
+        broken, warnings[d] = _per_day_flags(frame, per_day, params)
         if broken:
             flagged.setdefault(d, []).extend(broken)
         if signatures.get(d) == usual:
@@ -310,6 +314,7 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
             continue
         past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
         record = gate_record(range_result, scope=scope) if range_result is not None else {}
+        record["warnings"] = [*record.get("warnings", []), *warnings.get(d, [])]
         record["coverage"] = coverage(frames[d], spec, [series_n[p] for p in past])
         verdict.passed[d] = record
     return verdict
@@ -376,7 +381,8 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
     data = read_suite(expectations_dir, spec.data.features_suite)
     verdict = RangeVerdict()
     in_pass, per_day, unsupported = split_suite(data)
-    explained = {d: explained_null_shares(spec, d, rows) for d in days}
+    column_nulls = raw_null_shares(expectations_dir, spec)
+    explained = {d: explained_null_shares(spec, d, rows, column_nulls) for d in days}
     lag_nulls = [e for e in in_pass if e["type"] == "expect_column_values_to_not_be_null"
                  and e["kwargs"].get("column") in explained[days[0]]]
     in_pass = [e for e in in_pass if e not in lag_nulls]
@@ -410,6 +416,8 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
             n = int(facts.at[d, "_rows"])
             params = interval_parameters(d)
             for e in checks:
+                if e.get("severity", "critical") == "warning":
+                    continue  # the per-day features gate reports warnings; the range does not need them
                 column = e["kwargs"].get("column")
                 if e["type"] == "expect_table_row_count_to_be_between" and not _parameterised(e["kwargs"]):
                     if not _count_ok(n, e["kwargs"]):

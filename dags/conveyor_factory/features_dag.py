@@ -17,7 +17,8 @@ DOC = """
 
 One run per daily data interval (or the day given as param `dt`):
 
-1. **gate_raw**: the `{raw_suite}` Great Expectations suite on `raw/{name}/dt=<day>/`. A failing
+1. **gate_raw**: the `{raw_suite}` Great Expectations suite on `raw/{name}/dt=<day>/`, calibrated to
+   the day's size (columns no feature uses only warn; the log shows the day's coverage). A failing
    partition is moved to `quarantine/{name}/dt=<day>/raw/` with its validation JSON and HTML
    report, and the run stops here without retrying (the data, not the task, is at fault).
    After re-landing fixed data, clear this task (with downstream) to process the day.
@@ -64,6 +65,9 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             with fail_without_retry_on_bad_data():
                 result = gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, spec_, dt)
             print(result.summary())
+            c = result.coverage
+            print(f"coverage: {c['rows']} of {c['expected_rows']} expected rows ({c['share']:.1%}) for {c['series']} "
+                  f"series; missing times give null lags, which the models take")
             return {"dt": dt.isoformat(), "record": gate_record(result)}
 
         @task
