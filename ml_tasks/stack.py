@@ -93,6 +93,12 @@ def airflow_password(settings: ConveyorSettings) -> str:
     return json.loads(path.read_text())[settings.airflow_user]
 
 
+# How long SQLite waits for a lock before "database is locked": the scheduler, the API server and
+# a CLI command (`conveyor airflow backfill create`) write the same file, and pysqlite's default of
+# 5 s ran out once on 2 busy cores. Airflow imports this dict (sql_alchemy_connect_args).
+SQLITE_CONNECT_ARGS = {"timeout": 60}
+
+
 def stack_env(settings: ConveyorSettings) -> dict[str, str]:
     """Environment for every stack process: Airflow's config plus Conveyor's own settings."""
     home = settings.airflow_home
@@ -139,6 +145,8 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     })
+    if settings.airflow_db_uri.startswith("sqlite"):
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "ml_tasks.stack.SQLITE_CONNECT_ARGS"
     if settings.s3_endpoint_url:  # the lake (s3fs) and the MLflow server's artifact store (boto3)
         env.update({"CONVEYOR_S3_ENDPOINT_URL": settings.s3_endpoint_url,
                     "MLFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url})

@@ -73,8 +73,8 @@ def test_scoring_writes_predictions_from_the_champion(platform):
     lake = Lake.from_settings(settings)
     start = platform["normal_end"] + timedelta(days=1)
     drifted = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=DRIFT_DAYS, start=start,
-                               drift_from=start, drift_kind="price")
-    land_demand_data(drifted, lake)  # prices up 60% from here to yesterday
+                               drift_from=start, drift_kind="price", drift_strength=1.0)
+    land_demand_data(drifted, lake)  # prices doubled from here to yesterday
     backfill_features(settings, load_spec("demand", settings.specs_dir), drifted.dates, progress=lambda m: None)
 
     client.set_paused("demand_score", False)  # its scheduled run scores the day before its tick
