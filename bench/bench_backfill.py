@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data  # noqa: E402
-from ml_tasks.lake import Lake  # noqa: E402
+from ml_tasks.core.lake import Lake  # noqa: E402
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data  # noqa: E402
 
 TARGET_SECONDS = 60.0
 LOOKBACK = 8  # the demand spec's look-back days, landed before the backfilled range

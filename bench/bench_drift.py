@@ -6,8 +6,8 @@ distributions as the reference (quiet) and once with shifts in some columns (dri
 each it times
 
 - Conveyor's check as the drift DAG runs it: a simple random sample of ``drift.sample_rows``
-  rows without replacement across the window (``ml_tasks.window_sample``), then Evidently with
-  the spec's methods and thresholds (``ml_tasks.drift.data_drift``);
+  rows without replacement across the window (``ml_tasks.monitoring.sampling``), then Evidently with
+  the spec's methods and thresholds (``ml_tasks.monitoring.drift.data_drift``);
 - the peer: the same tests computed directly with scipy on all 10M rows (normed Wasserstein
   distance for numeric columns, Jensen-Shannon distance of category frequencies for
   categorical ones), reading the same files;
@@ -32,10 +32,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml_tasks.drift import data_drift  # noqa: E402
-from ml_tasks.lake import Lake  # noqa: E402
-from ml_tasks.spec import load_spec  # noqa: E402
-from ml_tasks.window_sample import sample_partitions  # noqa: E402
+from ml_tasks.core.lake import Lake  # noqa: E402
+from ml_tasks.core.spec import load_spec  # noqa: E402
+from ml_tasks.monitoring.drift import data_drift  # noqa: E402
+from ml_tasks.monitoring.sampling import sample_partitions  # noqa: E402
 
 DAYS = [date(2026, 6, 1) + timedelta(days=i) for i in range(7)]
 TARGET_SECONDS = 60.0

@@ -32,10 +32,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 from bench.features_duckdb import features_sql  # noqa: E402
 from bench.features_pandas import build_features as pandas_features  # noqa: E402
 from bench.features_pandas import read_raw  # noqa: E402
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data  # noqa: E402
-from ml_tasks.lake import Lake  # noqa: E402
-from ml_tasks.settings import load_settings  # noqa: E402
-from ml_tasks.spec import load_spec  # noqa: E402
+from ml_tasks.core.lake import Lake  # noqa: E402
+from ml_tasks.core.settings import load_settings  # noqa: E402
+from ml_tasks.core.spec import load_spec  # noqa: E402
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data  # noqa: E402
 
 SIZES = {"1M": (20, 50, 42), "10M": (100, 100, 42)}  # stores, items, days -> rows = s * i * 24 * d
 START = date(2026, 1, 5)
@@ -112,9 +112,9 @@ def gate_seconds(settings, spec, staged, spark) -> float:
     Only days with a full look-back are gated: the first days of the benchmark's history have
     no lags yet, which the suite rightly rejects.
     """
-    from ml_tasks.gates import interval_parameters
-    from ml_tasks.validation import load_suite, validate
-    from spark_jobs.features_job import lookback_days
+    from ml_tasks.data.expectations import load_suite, validate
+    from ml_tasks.data.gates import interval_parameters
+    from ml_tasks.features.columns import lookback_days
 
     staged = dict(sorted(staged.items())[lookback_days(spec):])
     suite = load_suite(settings.expectations_dir, spec.data.features_suite)

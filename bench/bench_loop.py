@@ -18,17 +18,17 @@ import os
 import socket
 import sys
 import tempfile
-import time
 from datetime import date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml_tasks import stack  # noqa: E402
-from ml_tasks.airflow_client import AirflowClient  # noqa: E402
-from ml_tasks.demo import DemoSize, seed_demo  # noqa: E402
-from ml_tasks.settings import load_settings  # noqa: E402
+from ml_tasks.core.polling import WaitTimeout, wait_until  # noqa: E402
+from ml_tasks.core.settings import load_settings  # noqa: E402
+from ml_tasks.demo.seed import DemoSize, seed_demo  # noqa: E402
+from ml_tasks.platform import stack  # noqa: E402
+from ml_tasks.platform.airflow_client import AirflowClient  # noqa: E402
 
 DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift"]
 
@@ -59,15 +59,14 @@ def busy_seconds(intervals: list[tuple[float, float]]) -> float:
 def run_and_measure(client: AirflowClient, dag_id: str, timeout: float = 1200) -> dict:
     """Unpause ``dag_id`` (its latest scheduled tick runs), wait for the run, read its records."""
     client.set_paused(dag_id, False)
-    deadline = time.monotonic() + timeout
-    runs: list[dict] = []
-    while time.monotonic() < deadline:
+    def finished() -> list[dict] | None:
         runs = client.runs(dag_id)
-        if runs and all(r["state"] in ("success", "failed") for r in runs):
-            break
-        time.sleep(3)
-    else:
-        raise SystemExit(f"{dag_id}: no finished run after {timeout:.0f}s: {runs}")
+        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    try:
+        runs = wait_until(finished, timeout, f"a finished {dag_id} run", every=3)
+    except WaitTimeout as exc:
+        raise SystemExit(f"{exc}: {client.runs(dag_id)}") from None
     client.set_paused(dag_id, True)
     run = runs[0]
     if run["state"] != "success":

@@ -42,14 +42,14 @@ def free_port() -> int:
 
 
 def build_registry(home: Path):
-    from ml_tasks.backfill import backfill_features
-    from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-    from ml_tasks.lake import Lake
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.settings import load_settings
-    from ml_tasks.spec import load_spec
-    from ml_tasks.training import train_challenger
-    from spark_jobs.features_job import lookback_days
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.core.settings import load_settings
+    from ml_tasks.core.spec import load_spec
+    from ml_tasks.data.backfill import backfill_features
+    from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+    from ml_tasks.features.columns import lookback_days
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     spec = load_spec("demand", settings.specs_dir)
@@ -70,7 +70,8 @@ def build_registry(home: Path):
 def in_process_peer(settings, rows: list[dict], seconds: float = 10.0) -> dict:
     """The floor under the service: the champion's predict on the same rows, typed as the service
     types them (its own loader and conversion), in process: the service minus HTTP and threads."""
-    from ml_tasks.serving import _frame, load_champion
+    from ml_tasks.serving.holder import load_champion
+    from ml_tasks.serving.online import _frame
 
     served = load_champion(settings, "demand")
     model, frame = served.model, _frame(rows, served.fields)
@@ -87,6 +88,8 @@ def in_process_peer(settings, rows: list[dict], seconds: float = 10.0) -> dict:
 
 
 def main() -> None:
+    from ml_tasks.core.polling import wait_until
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=4)
@@ -101,17 +104,12 @@ def main() -> None:
             f"{peer['calls_per_s']} calls/s on one thread")
         port = free_port()
         env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
-        server = subprocess.Popen([sys.executable, "-m", "ml_tasks.cli", "serve", "demand", "--port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "ml_tasks.platform.cli", "serve", "demand", "--port", str(port),
                                    "--refresh-seconds", "1"], env=env, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.5)
+            wait_until(lambda: requests.get(f"{url}/health", timeout=2).status_code == 200, 120,
+                       f"the server at {url} to serve a champion", every=0.5, transient=(requests.RequestException,))
             say(f"serving v{first['version']} at {url}; load for {args.seconds:.0f}s from {args.threads} threads")
             latencies: list[float] = []
             failures: list[str] = []
@@ -142,7 +140,7 @@ def main() -> None:
             for t in threads:
                 t.start()
             time.sleep(args.seconds / 2)
-            from ml_tasks.promotion import promote_if_better
+            from ml_tasks.registry.promotion import promote_if_better
 
             promote_if_better(settings, spec, second, {"trigger": "bench"}, force=True)
             say(f"promoted v{second['version']} at {time.monotonic() - start:.0f}s")

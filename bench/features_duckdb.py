@@ -8,7 +8,7 @@ that agreement of the two outputs checks both.
 
 from __future__ import annotations
 
-from ml_tasks.spec import PipelineSpec
+from ml_tasks.core.spec import PipelineSpec
 
 
 def features_sql(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str) -> str:

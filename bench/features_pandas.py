@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ml_tasks.spec import PipelineSpec
+from ml_tasks.core.spec import PipelineSpec
 
 
 def read_raw(raw_files: list[Path]) -> pd.DataFrame:

@@ -9,11 +9,13 @@ of the day and are used as they are.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from typing import TYPE_CHECKING
 
-from ml_tasks.feature_columns import categorical_columns, lag_and_window_columns  # noqa: F401
-from ml_tasks.spec import PipelineSpec
-from spark_jobs.series_features import series_features
+from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.features.columns import categorical_columns, lag_and_window_columns  # noqa: F401
+
+if TYPE_CHECKING:  # naming the columns needs no Spark; building them does
+    from pyspark.sql import DataFrame
 
 
 def feature_columns(spec: PipelineSpec) -> list[str]:
@@ -23,5 +25,7 @@ def feature_columns(spec: PipelineSpec) -> list[str]:
 
 
 def build_features(raw: DataFrame, spec: PipelineSpec) -> DataFrame:
+    from spark_jobs.series_features import series_features
+
     out = series_features(raw, spec)
     return out.select(*spec.data.keys, spec.data.timestamp, "dt", spec.data.target, *feature_columns(spec))

@@ -9,11 +9,13 @@ discount signal).
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from typing import TYPE_CHECKING
 
-from ml_tasks.feature_columns import calendar_columns, lag_and_window_columns
-from ml_tasks.spec import PipelineSpec
-from spark_jobs.series_features import series_features
+from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.features.columns import calendar_columns, lag_and_window_columns
+
+if TYPE_CHECKING:  # naming the columns needs no Spark; building them does
+    from pyspark.sql import DataFrame
 
 PRICE_WINDOW_HOURS = 168
 
@@ -30,4 +32,6 @@ def feature_columns(spec: PipelineSpec) -> list[str]:
 
 def build_features(raw: DataFrame, spec: PipelineSpec) -> DataFrame:
     """Compute the feature table for every row of ``raw`` (the caller filters to the interval)."""
+    from spark_jobs.series_features import series_features
+
     return series_features(raw, spec, ratio_to_recent_mean={"price": PRICE_WINDOW_HOURS})

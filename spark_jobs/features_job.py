@@ -12,35 +12,16 @@ Run by hand: ``python -m spark_jobs.features_job demand 2026-03-01 [2026-03-02 .
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import math
 import uuid
 from datetime import date, timedelta
-from types import ModuleType
 
-from ml_tasks.lake import Lake, LakeError
-from ml_tasks.settings import ConveyorSettings, load_settings
-from ml_tasks.spec import PipelineSpec, load_spec
+from ml_tasks.core.lake import Lake, LakeError
+from ml_tasks.core.settings import ConveyorSettings, load_settings
+from ml_tasks.core.spec import PipelineSpec, load_spec
+from ml_tasks.features.columns import feature_module, lookback_days
 
 log = logging.getLogger(__name__)
-
-
-def feature_module(spec: PipelineSpec) -> ModuleType:
-    """Import the pipeline's feature module named in its spec."""
-    try:
-        return importlib.import_module(spec.features.module)
-    except ImportError as exc:
-        raise ImportError(
-            f"pipeline {spec.name!r}: features.module {spec.features.module!r} cannot be imported: {exc}"
-        ) from exc
-
-
-def lookback_days(spec: PipelineSpec) -> int:
-    """Days of raw history a day's features need before it."""
-    f = spec.features
-    hours = max(max(f.lags_hours), f.horizon_hours + max(f.rolling_hours + [168]))
-    return math.ceil(hours / 24)
 
 
 def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[date], spark=None) -> dict[date, str]:

@@ -25,9 +25,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from ml_tasks.feature_columns import (calendar_columns, categorical_columns, feature_columns,  # noqa: F401
+from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.features.columns import (calendar_columns, categorical_columns, feature_columns,  # noqa: F401
                                      history_columns, lag_and_window_columns)
-from ml_tasks.spec import PipelineSpec
 
 HOUR = 3600
 CALENDAR = ["hour", "day_of_week", "is_weekend"]  # the hourly calendar, for modules written before daily data

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
-from ml_tasks.settings import ConveyorSettings
+from ml_tasks.core.settings import ConveyorSettings
 
 
 def spark_session(settings: ConveyorSettings, app_name: str) -> SparkSession:

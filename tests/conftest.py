@@ -11,9 +11,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-from ml_tasks.lake import Lake  # noqa: E402
-from ml_tasks.settings import load_settings  # noqa: E402
-from ml_tasks.spec import load_spec  # noqa: E402
+from ml_tasks.core.lake import Lake  # noqa: E402
+from ml_tasks.core.settings import load_settings  # noqa: E402
+from ml_tasks.core.spec import load_spec  # noqa: E402
 
 
 @pytest.fixture

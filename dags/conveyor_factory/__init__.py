@@ -17,8 +17,8 @@ from conveyor_factory.train_dag import build_train_dag
 
 def build_pipeline_dags(pipeline: str) -> dict:
     """All DAGs of one pipeline, keyed by dag_id, ready for ``globals().update(...)``."""
-    from ml_tasks.settings import load_settings
-    from ml_tasks.spec import load_spec
+    from ml_tasks.core.settings import load_settings
+    from ml_tasks.core.spec import load_spec
 
     settings = load_settings()
     spec = load_spec(pipeline, settings.specs_dir)

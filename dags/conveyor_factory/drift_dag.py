@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, get_current_context, task
+from typing import TYPE_CHECKING
+
+from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import retrain_request_asset
 from conveyor_factory.common import pipeline_dag
-from conveyor_factory.runtime import run_tags, run_type, settings_and_spec
-from conveyor_factory.score_dag import _cron, day_to_check, skip_without_champion
+from conveyor_factory.runtime import (day_to_check, run_tags, run_type, schedule_cron, settings_and_spec,
+                                      skip_without_champion)
+
+if TYPE_CHECKING:
+    from ml_tasks.monitoring.checks import DriftVerdict
 
 DOC = """
 ### {name}_drift
@@ -36,7 +41,7 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
     with pipeline_dag(
         spec, "drift",
         description=f"{name}: drift and decay monitoring -> retrain request",
-        schedule=CronTriggerTimetable(_cron(d.schedule), timezone="UTC"),
+        schedule=CronTriggerTimetable(schedule_cron(d.schedule), timezone="UTC"),
         dt_help="Last feature day of the window (YYYY-MM-DD); empty = the day before the tick, or the newest",
         default_args=default_args,
         doc_md=DOC.format(name=name, window=d.window_days, sample=d.sample_rows, columns=", ".join(d.columns),
@@ -46,12 +51,15 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
     ) as dag:
 
         @task
-        def check_drift() -> dict:
-            from ml_tasks.lake import Lake
-            from ml_tasks.monitoring import check
+        def check_drift(**context) -> DriftVerdict:
+            """Data drift, prediction drift and performance decay of `@champion` over the window (Evidently).
+
+            Reports, metrics over time and a plot go to the `<pipeline>_monitoring` MLflow experiment.
+            """
+            from ml_tasks.core.lake import Lake
+            from ml_tasks.monitoring.checks import check
 
             settings, spec_ = settings_and_spec(name)
-            context = get_current_context()
             dt = day_to_check(context, Lake.from_settings(settings), name)
             with skip_without_champion():
                 verdict = check(settings, spec_, dt, run_tags(context), progress=print)
@@ -59,16 +67,16 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
             return verdict
 
         @task(inlets=[retrain_request_asset(name)])
-        def decide_retrain(verdict: dict) -> dict:
+        def decide_retrain(verdict: DriftVerdict, ti=None, inlet_events=None, **context) -> dict:
+            """Whether the verdict asks for retraining, within the cooldown and unless a training run is pending."""
             from datetime import datetime, timedelta, timezone
 
-            from ml_tasks.monitoring import record_decision
-            from ml_tasks.retrain_policy import decide_retrain as decide
+            from ml_tasks.monitoring.checks import record_decision
+            from ml_tasks.monitoring.retrain_policy import decide_retrain as decide
 
             settings, spec_ = settings_and_spec(name)
-            context = get_current_context()
-            last = list(context["inlet_events"][retrain_request_asset(name)].ascending(False).limit(1))
-            active = context["ti"].get_dr_count(dag_id=f"{name}_train", states=["queued", "running"])
+            last = list(inlet_events[retrain_request_asset(name)].ascending(False).limit(1))
+            active = ti.get_dr_count(dag_id=f"{name}_train", states=["queued", "running"])
             decision = decide(verdict, list(spec_.drift.retrain_on), datetime.now(timezone.utc),
                               last[0].timestamp if last else None, active,
                               timedelta(hours=spec_.drift.cooldown_hours), backfill=run_type(context) == "backfill")
@@ -78,11 +86,13 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
 
         @task.short_circuit
         def should_retrain(decision: dict) -> bool:
+            """Goes on to the request only when the decision fires."""
             return bool(decision["fire"])
 
         @task(outlets=[retrain_request_asset(name)])
-        def request_retrain(decision: dict) -> None:
-            get_current_context()["outlet_events"][retrain_request_asset(name)].extra = {
+        def request_retrain(decision: dict, outlet_events=None) -> None:
+            """Updates Asset `retrain_request:<pipeline>` with the evidence; this schedules `<pipeline>_train`."""
+            outlet_events[retrain_request_asset(name)].extra = {
                 "reason": decision["reason"], "signals": decision["signals"], **decision["evidence"]}
             print(f"retrain requested for {name}: {decision['reason']}")
 

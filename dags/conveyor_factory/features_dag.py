@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 
-
-from airflow.sdk import DAG, get_current_context, task
+from airflow.sdk import DAG, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from conveyor_factory.assets import features_asset
 from conveyor_factory.common import pipeline_dag
-from conveyor_factory.runtime import partition_date, settings_and_spec
+from conveyor_factory.runtime import fail_without_retry_on_bad_data, partition_date, settings_and_spec
 
 DOC = """
 ### {name}_features
@@ -29,19 +27,6 @@ One run per daily data interval (or the day given as param `dt`):
 """
 
 
-@contextmanager
-def fail_without_retry_on_bad_data():
-    """A failed gate is a verdict on the data: retrying the same data cannot change it."""
-    from airflow.exceptions import AirflowFailException
-
-    from ml_tasks.gates import GateFailed
-
-    try:
-        yield
-    except GateFailed as exc:
-        raise AirflowFailException(str(exc)) from exc
-
-
 def build_features_dag(spec, default_args: dict) -> DAG:
     name = spec.name
     with pipeline_dag(
@@ -56,12 +41,17 @@ def build_features_dag(spec, default_args: dict) -> DAG:
     ) as dag:
 
         @task(multiple_outputs=True)
-        def gate_raw() -> dict:
-            from ml_tasks.gates import gate_raw_partition, gate_record
-            from ml_tasks.lake import Lake
+        def gate_raw(**context) -> dict:
+            """Great Expectations raw gate on the day's landed partition; quarantines it when it fails.
+
+            The gate is calibrated to the day's size; the log shows the day's coverage. A failure
+            fails the task without retry (the data is at fault): re-land fixed data and clear it.
+            """
+            from ml_tasks.core.lake import Lake
+            from ml_tasks.data.gates import gate_raw_partition, gate_record
 
             settings, spec_ = settings_and_spec(name)
-            dt = partition_date(get_current_context())
+            dt = partition_date(context)
             with fail_without_retry_on_bad_data():
                 result = gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, spec_, dt)
             print(result.summary())
@@ -72,6 +62,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
         @task
         def build_features(day: str) -> str:
+            """The pipeline's Spark feature job for the day, written to a hidden staging folder."""
             from datetime import date
 
             from spark_jobs.features_job import stage_features
@@ -82,10 +73,11 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
         @task
         def gate_features(day: str, raw_record: dict, staged: str) -> str:
+            """Great Expectations features gate on the staged day; both gates' records go into it."""
             from datetime import date
 
-            from ml_tasks.gates import gate_record, gate_staged_features, stamp_validation
-            from ml_tasks.lake import Lake
+            from ml_tasks.core.lake import Lake
+            from ml_tasks.data.gates import gate_record, gate_staged_features, stamp_validation
             from spark_jobs.session import spark_session
 
             settings, spec_ = settings_and_spec(name)
@@ -98,14 +90,15 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             return staged
 
         @task(outlets=[features_asset(name)])
-        def publish_features(day: str, staged: str) -> str:
+        def publish_features(day: str, staged: str, outlet_events=None) -> str:
+            """Atomic rename of the staged day into the features zone; updates Asset `features:<pipeline>`."""
             from datetime import date
 
-            from ml_tasks.lake import Lake
+            from ml_tasks.core.lake import Lake
 
             settings, _ = settings_and_spec(name)
             path = Lake.from_settings(settings).publish(staged, "features", name, date.fromisoformat(day))
-            get_current_context()["outlet_events"][features_asset(name)].extra = {"dt": day, "path": path}
+            outlet_events[features_asset(name)].extra = {"dt": day, "path": path}
             print(f"published {path}")
             return path
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, get_current_context, task
+from airflow.sdk import DAG, task
 
 from conveyor_factory.assets import model_asset
 from conveyor_factory.common import Param, pipeline_dag
@@ -33,16 +33,16 @@ def build_rollback_dag(spec, default_args: dict) -> DAG:
     ) as dag:
 
         @task(outlets=[model_asset(name)])
-        def rollback() -> dict:
-            from ml_tasks.audit import rollback as do_rollback
+        def rollback(params=None, outlet_events=None, **context) -> dict:
+            """Points `@champion` at `to_version` (default `@previous_champion`), recorded with the reason."""
+            from ml_tasks.registry.audit import rollback as do_rollback
 
             settings, _ = settings_and_spec(name)
-            context = get_current_context()
-            params = context.get("params") or {}
+            params = params or {}
             record = do_rollback(settings, name, params.get("to_version") or None, params.get("reason") or "",
                                  {**run_tags(context), "trigger": "airflow_ui"})
             print(f"@champion of {name}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")
-            context["outlet_events"][model_asset(name)].extra = {"version": record["to_version"], "reason": record["reason"]}
+            outlet_events[model_asset(name)].extra = {"version": record["to_version"], "reason": record["reason"]}
             return {k: record[k] for k in ("from_version", "to_version", "reason")}
 
         rollback()

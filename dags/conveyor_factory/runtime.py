@@ -1,7 +1,9 @@
-"""What a running task needs from Airflow's context: the partition date and lineage tags."""
+"""Run-time helpers every DAG's tasks share: the day a run works on, lineage tags, settings and spec,
+and how bad data and a missing champion end a task (fail without retry, skip)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 
@@ -65,8 +67,60 @@ def run_tags(context) -> dict[str, str]:
 
 def settings_and_spec(pipeline: str):
     """Settings from the environment and the pipeline's spec, read when the task runs."""
-    from ml_tasks.settings import load_settings
-    from ml_tasks.spec import load_spec
+    from ml_tasks.core.settings import load_settings
+    from ml_tasks.core.spec import load_spec
 
     settings = load_settings()
     return settings, load_spec(pipeline, settings.specs_dir)
+
+
+def schedule_cron(schedule: str) -> str:
+    """A preset as the cron its DAG runs on (scoring and monitoring tick after the features day)."""
+    return {"@daily": "0 3 * * *", "@hourly": "0 * * * *"}.get(schedule, schedule)
+
+
+def day_to_check(context, lake, name: str) -> date:
+    """The checked day (see ``checked_day``); a scheduled or backfill run whose day has no
+    features skips (the features DAG's own failure is the alarm; clear this task once it is fixed)."""
+    from airflow.exceptions import AirflowSkipException
+
+    dt = checked_day(context)
+    if dt is None:
+        return newest_features_day(lake, name)
+    if run_type(context) in ("scheduled", "backfill") and not lake.exists("features", name, dt):
+        raise AirflowSkipException(f"features of {name} for {dt} are not published (yet): nothing to check. "
+                                   f"Clear this task once {name}_features has published that day.")
+    return dt
+
+
+def newest_features_day(lake, name: str) -> date:
+    days = lake.partitions("features", name)
+    if not days:
+        raise FileNotFoundError(f"no feature partitions under {lake.zone('features', name)}")
+    return days[-1]
+
+
+@contextmanager
+def skip_without_champion():
+    """A pipeline that has never promoted a model has nothing to score or monitor yet."""
+    from airflow.exceptions import AirflowSkipException
+
+    from ml_tasks.registry.client import NoChampionError
+
+    try:
+        yield
+    except NoChampionError as exc:
+        raise AirflowSkipException(f"{exc} (skipping until the first promotion)") from exc
+
+
+@contextmanager
+def fail_without_retry_on_bad_data():
+    """A failed gate is a verdict on the data: retrying the same data cannot change it."""
+    from airflow.exceptions import AirflowFailException
+
+    from ml_tasks.data.gates import GateFailed
+
+    try:
+        yield
+    except GateFailed as exc:
+        raise AirflowFailException(str(exc)) from exc

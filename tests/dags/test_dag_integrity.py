@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_tasks.settings import REPO_ROOT
+from ml_tasks.core.settings import REPO_ROOT
 
 DAG_FILES = sorted(p for p in (REPO_ROOT / "dags").glob("*.py"))
 HEAVY = ("torch", "pyspark", "mlflow", "great_expectations", "evidently", "lightning", "pytorch_lightning",
@@ -31,7 +31,8 @@ bag = DagBag(dag_folder=sys.argv[1])
 seconds = time.perf_counter() - t0
 heavy = sorted({m.split('.')[0] for m in set(sys.modules) - before} & set(json.loads(sys.argv[2])))
 dags = {d: {"tags": sorted(dag.tags), "owner": dag.default_args.get("owner"), "retries": dag.default_args.get("retries"),
-            "doc": bool(dag.doc_md), "tasks": sorted(dag.task_ids)} for d, dag in bag.dags.items()}
+            "doc": bool(dag.doc_md), "tasks": sorted(dag.task_ids),
+            "undocumented": sorted(t.task_id for t in dag.tasks if not t.doc_md)} for d, dag in bag.dags.items()}
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "heavy": heavy, "seconds": seconds, "dags": dags}))
 """
 
@@ -77,7 +78,21 @@ def test_dags_have_tags_owner_retries_and_docs(parsed, name):
         assert d["doc"], dag_id
 
 
-def test_demand_pipeline_has_its_four_dags(parsed):
+@pytest.mark.parametrize("name", [p.name for p in DAG_FILES])
+def test_every_task_has_docs_in_the_ui(parsed, name):
+    """A task's docstring is its "Task Instance Details" doc in the UI: every task says what it does."""
+    for dag_id, d in parsed[name]["dags"].items():
+        assert d["undocumented"] == [], dag_id
+
+
+def test_tasks_take_their_context_as_keyword_arguments():
+    """Airflow injects ``params``, ``ti``, ``outlet_events``... into the task's signature; no factory
+    module reaches for the context any other way."""
+    for path in (REPO_ROOT / "dags" / "conveyor_factory").glob("*.py"):
+        assert "get_current_context" not in path.read_text(), path.name
+
+
+def test_demand_pipeline_has_its_five_dags(parsed):
     dags = parsed["demand.py"]["dags"]
     assert sorted(dags) == ["demand_drift", "demand_features", "demand_rollback", "demand_score", "demand_train"]
     assert dags["demand_features"]["tasks"] == ["build_features", "gate_features", "gate_raw", "publish_features"]

@@ -10,11 +10,11 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from ml_tasks.backfill import SuiteProblem, backfill_features
-from ml_tasks.demand_data import DemandDataConfig, generate_day, series_params
-from ml_tasks.gates import calibrate, check_raw_partition, explained_null_shares, null_share_bound
-from ml_tasks.settings import load_settings
-from ml_tasks.suite_profile import profiled_range
+from ml_tasks.core.settings import load_settings
+from ml_tasks.data.backfill import SuiteProblem, backfill_features
+from ml_tasks.data.gates import calibrate, check_raw_partition, explained_null_shares, null_share_bound
+from ml_tasks.data.suite_profile import profiled_range
+from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 
 from ..conftest import DAY0
 

@@ -8,14 +8,14 @@ import shutil
 import numpy as np
 from typer.testing import CliRunner
 
-from ml_tasks.demand_data import DemandDataConfig, generate_day, series_params
-from ml_tasks.settings import load_settings
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 
 from ..conftest import DAY0
 
 
 def test_profile_turns_fixed_null_shares_into_profiled_ones_from_landed_history(tmp_path, lake, settings):
-    from ml_tasks.cli import app
+    from ml_tasks.platform.cli import app
 
     expectations = tmp_path / "expectations"
     shutil.copytree(load_settings().expectations_dir, expectations)

@@ -5,11 +5,11 @@ from datetime import date
 import pandas as pd
 from typer.testing import CliRunner
 
-from ml_tasks.cli import app
-from ml_tasks.gates import GateFailed, gate_raw_partition
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from ml_tasks.spec import load_spec
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.core.spec import load_spec
+from ml_tasks.data.gates import GateFailed, gate_raw_partition
+from ml_tasks.platform.cli import app
 
 runner = CliRunner()
 

@@ -11,8 +11,9 @@ from datetime import timedelta
 
 import pytest
 
-from ml_tasks.demand_data import DemandDataConfig, generate_day, series_params
-from ml_tasks.range_gates import gate_raw_days, gate_raw_each_day, split_suite
+from ml_tasks.data.range_checks import split_suite
+from ml_tasks.data.range_gates import gate_raw_days, gate_raw_each_day
+from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 
 from ..conftest import DAY0
 from .test_raw_gate import BAD_FILES, BAD_FRAMES

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_tasks.demand_data import DemandDataConfig, generate_day, series_params
-from ml_tasks.gates import GateFailed, gate_raw_partition
-from ml_tasks.quarantine import list_quarantine
+from ml_tasks.data.gates import GateFailed, gate_raw_partition
+from ml_tasks.data.quarantine import list_quarantine
+from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 
 from ..conftest import DAY0
 
@@ -185,7 +185,7 @@ def test_bad_matrix_covers_at_least_fourteen_cases():
 
 
 def _spec():
-    from ml_tasks.settings import load_settings
-    from ml_tasks.spec import load_spec
+    from ml_tasks.core.settings import load_settings
+    from ml_tasks.core.spec import load_spec
 
     return load_spec("demand", load_settings().specs_dir)

@@ -25,7 +25,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from conveyor_factory.routing import REGISTRY_POOL
-from ml_tasks.settings import ConveyorSettings
+from ml_tasks.core.settings import ConveyorSettings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"

@@ -329,7 +329,7 @@ def test_pool_job_creates_the_registry_pool_after_install_and_upgrade(case):
 
 
 def test_settings_configmap_runs_conveyor_in_kubernetes_mode_with_spark_on_kubernetes(case, monkeypatch):
-    from ml_tasks.settings import ConveyorSettings
+    from ml_tasks.core.settings import ConveyorSettings
 
     _, merged, docs = case
     data = _one(docs, "ConfigMap", "settings")["data"]
@@ -496,7 +496,7 @@ def test_gpu_training_pod_override_is_a_valid_pod_on_the_gpu_nodes(chart):
     from kubernetes.client import ApiClient
 
     from conveyor_factory.routing import gpu_pod
-    from ml_tasks.spec import load_spec
+    from ml_tasks.core.spec import load_spec
 
     spec = load_spec("demand", REPO_ROOT / "dags" / "specs")
     manifest = ApiClient().sanitize_for_serialization(gpu_pod(spec))
@@ -513,7 +513,7 @@ def test_gpu_training_pod_override_is_a_valid_pod_on_the_gpu_nodes(chart):
 
 
 def test_every_gpu_spec_targets_the_gpu_nodes_the_chart_documents(chart):
-    from ml_tasks.spec import load_spec
+    from ml_tasks.core.spec import load_spec
 
     gpu = chart.values["gpu"]
     gpu_specs = [load_spec(p) for p in sorted((REPO_ROOT / "dags" / "specs").glob("*.yaml"))]

@@ -12,10 +12,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ml_tasks.core.polling import WaitTimeout, wait_until
 
 from .stack_helpers import free_port
 
@@ -97,14 +98,15 @@ def postgres_and_redis(databases: tuple[str, ...] = ("airflow", "mlflow")):
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", tempfile.gettempdir()],
             stdout=open(data / "redis.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
+        def accepting() -> bool:
             with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", redis_port)) == 0:
-                    break
-            if redis.poll() is not None or time.monotonic() > deadline:
-                raise ServiceSetupError(f"redis-server did not start:\n{(data / 'redis.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+                return s.connect_ex(("127.0.0.1", redis_port)) == 0
+
+        try:
+            wait_until(accepting, 30, f"redis-server on port {redis_port}", every=0.3,
+                       give_up=lambda: "it exited" if redis.poll() is not None else None)
+        except WaitTimeout as exc:
+            raise ServiceSetupError(f"{exc}:\n{(data / 'redis.log').read_text()[-2000:]}") from None
         yield services
     finally:
         if redis is not None:

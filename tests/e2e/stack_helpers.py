@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import socket
-import time
 from contextlib import contextmanager
 
-from ml_tasks import stack
-from ml_tasks.airflow_client import AirflowClient
+from ml_tasks.core.polling import wait_until
+from ml_tasks.platform import stack
+from ml_tasks.platform.airflow_client import AirflowClient
 
 PIPELINE_DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
 
@@ -32,20 +32,20 @@ def running_stack(settings):
 
 def champion_version(settings, pipeline: str = "demand") -> str | None:
     """The version `@champion` points at, or None before the first promotion."""
-    from ml_tasks import registry
+    from ml_tasks.core import tracking
+    from ml_tasks.registry import client as registry
 
-    version = registry.version_by_alias(registry.connect(settings), pipeline, registry.CHAMPION)
+    version = registry.version_by_alias(tracking.connect(settings), pipeline, registry.CHAMPION)
     return str(version.version) if version is not None else None
 
 
 def wait_all_runs(client: AirflowClient, dag_id: str, at_least: int = 1, timeout: float = 900) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished() -> list[dict] | None:
         runs = client.runs(dag_id)
-        if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs):
-            return runs
-        time.sleep(5)
-    raise TimeoutError(f"{dag_id}: runs not finished after {timeout}s: {client.runs(dag_id)}")
+        return runs if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    return wait_until(finished, timeout, lambda: f"{dag_id}: {at_least}+ finished runs; runs: {client.runs(dag_id)}",
+                      every=5)
 
 
 def asset_runs(client: AirflowClient, dag_id: str) -> list[dict]:
@@ -55,14 +55,12 @@ def asset_runs(client: AirflowClient, dag_id: str) -> list[dict]:
 
 def wait_asset_runs(client: AirflowClient, dag_id: str, timeout: float = 900) -> list[dict]:
     """The asset-triggered runs of ``dag_id`` once at least one exists and all have finished."""
-    deadline = time.monotonic() + timeout
-    runs: list[dict] = []
-    while time.monotonic() < deadline:
+    def finished() -> list[dict] | None:
         runs = asset_runs(client, dag_id)
-        if runs and all(r["state"] in ("success", "failed") for r in runs):
-            return runs
-        time.sleep(5)
-    raise TimeoutError(f"{dag_id}: no finished asset-triggered run after {timeout:.0f}s: {runs}")
+        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    return wait_until(finished, timeout, lambda: f"{dag_id}: a finished asset-triggered run; runs: "
+                      f"{asset_runs(client, dag_id)}", every=5)
 
 
 def explain_run(client: AirflowClient, settings, dag_id: str, run_id: str, lines: int = 25) -> str:

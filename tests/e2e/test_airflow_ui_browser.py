@@ -16,9 +16,10 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
-from ml_tasks import stack
-from ml_tasks.demo import DemoSize, seed_demo
-from ml_tasks.settings import load_settings
+from ml_tasks.core.polling import wait_until
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.seed import DemoSize, seed_demo
+from ml_tasks.platform import stack
 
 from .browser import artifacts_dir, chromium_page
 from .stack_helpers import explain_run, free_port, running_stack
@@ -58,19 +59,20 @@ def _watch_run_until_finished(page, client, settings, run_id: str, timeout: floa
     from playwright.sync_api import expect
 
     badge = page.get_by_test_id("header-card").get_by_test_id("state-badge")
-    deadline = time.monotonic() + timeout
-    last_reload = time.monotonic()
-    while time.monotonic() < deadline:
+    last_reload = [time.monotonic()]
+
+    def finished() -> str | None:
         shown = badge.inner_text().strip()
         if shown in ("Success", "Failed"):
             return shown
-        if client.run_state(TRAIN, run_id) in ("success", "failed") and time.monotonic() - last_reload > 20:
+        if client.run_state(TRAIN, run_id) in ("success", "failed") and time.monotonic() - last_reload[0] > 20:
             page.reload()
-            last_reload = time.monotonic()
+            last_reload[0] = time.monotonic()
             expect(badge).to_be_visible()
-        time.sleep(3)
-    raise TimeoutError(f"{run_id}: the run page still shows {badge.inner_text()!r} after {timeout:.0f}s\n"
-                       + explain_run(client, settings, TRAIN, run_id))
+        return None
+
+    return wait_until(finished, timeout, lambda: f"{run_id}: the run page to show the run finished (it shows "
+                      f"{badge.inner_text()!r})\n" + explain_run(client, settings, TRAIN, run_id), every=3)
 
 
 def test_trigger_form_starts_a_run_with_its_param_and_the_ui_shows_it_succeed(platform):

@@ -15,10 +15,12 @@ import time
 import pytest
 import yaml
 
-from ml_tasks import registry
-from ml_tasks.audit import history
-from ml_tasks.demo import DemoSize, seed_demo
-from ml_tasks.settings import load_settings
+from ml_tasks.core import tracking
+from ml_tasks.core.polling import wait_until
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.seed import DemoSize, seed_demo
+from ml_tasks.registry import client as registry
+from ml_tasks.registry.audit import history
 
 from .stack_helpers import champion_version, explain_run, free_port, running_stack, wait_all_runs
 
@@ -46,7 +48,7 @@ def platform(tmp_path_factory):
 
 
 def _latest_version(settings) -> str:
-    versions = registry.connect(settings).search_model_versions(f"name='{registry.model_name('demand')}'")
+    versions = tracking.connect(settings).search_model_versions(f"name='{registry.model_name('demand')}'")
     return str(max(int(v.version) for v in versions))
 
 
@@ -69,22 +71,22 @@ def _settle(client, run_id: str, timeout: float = 120) -> None:
     import psutil
 
     ti = next(t for t in client.task_instances(TRAIN, run_id) if t["task_id"] == "approve")
-    deadline = time.monotonic() + timeout
-    while ti.get("pid") and psutil.pid_exists(ti["pid"]) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    if ti.get("pid"):
+        wait_until(lambda: not psutil.pid_exists(ti["pid"]), timeout, f"the task process {ti['pid']} to exit",
+                   every=0.5)
     time.sleep(2)
 
 
 def _first_waiting_run(client, timeout: float = 600) -> str:
     """Unpausing may also start the latest nightly run: whichever run asks first is the first model."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def waiting() -> str | None:
         for run in client.runs(TRAIN):
             if client.task_states(TRAIN, run["dag_run_id"]).get("approve") == "awaiting_input":
                 return run["dag_run_id"]
             assert run["state"] != "failed", run
-        time.sleep(3)
-    raise TimeoutError(f"no {TRAIN} run reached `approve`: {client.runs(TRAIN)}")
+        return None
+
+    return wait_until(waiting, timeout, lambda: f"a {TRAIN} run to reach `approve`: {client.runs(TRAIN)}", every=3)
 
 
 def test_first_model_waits_for_approval_and_approving_makes_it_champion(platform):

@@ -13,10 +13,11 @@ from datetime import timedelta
 
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.demo import DemoSize, seed_demo, yesterday
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
+from ml_tasks.registry import client as registry
 
 from .local_services import postgres_and_redis
 from .stack_helpers import explain_run, free_port, running_stack, wait_all_runs
@@ -87,7 +88,7 @@ def test_training_runs_lightning_on_the_gpu_worker_and_promotes_through_the_pool
     assert all(ti["queue"] == "default" for ti in others), others
     assert by_task["promote"]["pool"] == "conveyor_registry"
 
-    client_ml = registry.connect(settings)
+    client_ml = tracking.connect(settings)
     champion = registry.version_by_alias(client_ml, "demand", registry.CHAMPION)
     assert champion is not None
     assert settings.mlflow_backend_store_uri.startswith("postgresql+psycopg2://")
@@ -99,7 +100,7 @@ def test_scoring_writes_yesterdays_predictions_from_the_champion(platform):
     records = _records(client, settings, "demand_score")
     assert all(ti["queue"] == "default" for ti in records if _ran(ti)), records
     preds = Lake.from_settings(settings).read_partition("predictions", "demand", yesterday())
-    champion = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
+    champion = registry.version_by_alias(tracking.connect(settings), "demand", registry.CHAMPION)
     assert len(preds) == SIZE.stores * SIZE.items * 24
     assert set(preds["model_version"]) == {str(champion.version)}
     assert yesterday() - timedelta(days=1) in Lake.from_settings(settings).partitions("features", "demand")

@@ -15,13 +15,14 @@ from datetime import timedelta
 
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.backfill import backfill_features
-from ml_tasks.churn_data import ChurnDataConfig, land_churn_data
-from ml_tasks.demo import seed_churn, yesterday
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from ml_tasks.spec import load_spec
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.core.spec import load_spec
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.churn_data import ChurnDataConfig, land_churn_data
+from ml_tasks.demo.seed import seed_churn, yesterday
+from ml_tasks.registry import client as registry
 
 from .stack_helpers import free_port, running_stack, wait_all_runs, wait_asset_runs
 
@@ -47,7 +48,7 @@ def test_training_through_the_scheduler_promotes_a_classifier(platform):
     client.trigger("churn_train")
     runs = wait_all_runs(client, "churn_train", at_least=1)
     assert {r["state"] for r in runs} == {"success"}, runs
-    champion = registry.version_by_alias(registry.connect(settings), "churn", registry.CHAMPION)
+    champion = registry.version_by_alias(tracking.connect(settings), "churn", registry.CHAMPION)
     candidates = json.loads(champion.tags["conveyor.candidates"])
     assert set(candidates) == {"lightgbm", "lightning"}  # both families, judged on log loss
     assert "ROC AUC" in champion.description
@@ -87,7 +88,7 @@ def test_categorical_drift_requests_a_retrain_that_the_scheduler_runs(platform):
 
     asset_runs = wait_asset_runs(client, "churn_train")
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
-    versions = registry.connect(settings).search_model_versions("name='churn'")
+    versions = tracking.connect(settings).search_model_versions("name='churn'")
     latest = max(versions, key=lambda v: int(v.version))
     decision = json.loads(latest.tags["conveyor.promotion_decision"])
     assert decision["checks"]["paired_bootstrap"]["metric"] == "log_loss"

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.demo import DemoSize, seed_demo, yesterday
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from ml_tasks.spec import load_spec
-from ml_tasks.stack import venv_executable
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.core.spec import load_spec
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
+from ml_tasks.platform.stack import venv_executable
 
 from .stack_helpers import asset_runs, free_port, running_stack, wait_all_runs, wait_asset_runs
 

@@ -16,13 +16,14 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, generate_day, land_demand_data, series_params
-from ml_tasks.demo import DemoSize, seed_demo, yesterday
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from ml_tasks.spec import load_spec
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.core.spec import load_spec
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, land_demand_data, series_params
+from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
+from ml_tasks.registry import client as registry
 
 from .stack_helpers import free_port, running_stack, wait_all_runs, wait_asset_runs
 
@@ -62,7 +63,7 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
     assert {r["state"] for r in runs} == {"success"}, runs
     import mlflow
 
-    registry.connect(settings)
+    tracking.connect(settings)
     model = mlflow.pyfunc.load_model(registry.model_uri("demand"))
     features = Lake.from_settings(settings).read_partition("features", "demand", platform["normal_end"])
     assert len(model.predict(features)) == len(features)
@@ -83,13 +84,13 @@ def test_scoring_writes_predictions_from_the_champion(platform):
     runs = wait_all_runs(client, "demand_score", at_least=1)
     assert {r["state"] for r in runs} == {"success"}, runs
     preds = lake.read_partition("predictions", "demand", platform["normal_end"])
-    champion = registry.version_by_alias(registry.connect(settings), "demand", registry.CHAMPION)
+    champion = registry.version_by_alias(tracking.connect(settings), "demand", registry.CHAMPION)
     assert len(preds) == SIZE.stores * SIZE.items * 24 and set(preds["model_version"]) == {str(champion.version)}
 
 
 def test_many_drift_checks_make_one_retrain_and_the_retrained_model_wins(platform):
     client, settings = platform["client"], platform["settings"]
-    registry_client = registry.connect(settings)
+    registry_client = tracking.connect(settings)
     before = str(registry.version_by_alias(registry_client, "demand", registry.CHAMPION).version)
 
     client.set_paused("demand_drift", False)  # the scheduled run checks a drifted window too

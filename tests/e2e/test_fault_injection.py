@@ -15,10 +15,13 @@ import time
 
 import pytest
 
-from ml_tasks import registry, stack
-from ml_tasks.audit import history
-from ml_tasks.demo import DemoSize, seed_demo
-from ml_tasks.settings import load_settings
+from ml_tasks.core import tracking
+from ml_tasks.core.polling import wait_until
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.seed import DemoSize, seed_demo
+from ml_tasks.platform import stack
+from ml_tasks.registry import client as registry
+from ml_tasks.registry.audit import history
 
 from .stack_helpers import champion_version, explain_run, free_port, running_stack, wait_all_runs
 
@@ -47,13 +50,7 @@ def _log_text(settings, run_id: str, task_id: str, try_number: int) -> str:
 
 
 def _wait_for(what: str, check, timeout: float = 600, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(poll)
-    raise TimeoutError(f"timed out waiting for {what}")
+    return wait_until(check, timeout, what, every=poll)
 
 
 def _kill_group(pid: int) -> None:
@@ -62,14 +59,14 @@ def _kill_group(pid: int) -> None:
 
 
 def _versions_of(settings, run_id: str) -> list[str]:
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     versions = client.search_model_versions(f"name='{registry.model_name('demand')}'")
     return [str(v.version) for v in versions if v.tags.get("airflow.run_id") == run_id]
 
 
 def _training_runs(settings, run_id: str) -> list:
-    client = registry.connect(settings)
-    exp = client.get_experiment_by_name(registry.training_experiment("demand"))
+    client = tracking.connect(settings)
+    exp = client.get_experiment_by_name(tracking.training_experiment("demand"))
     return client.search_runs([exp.experiment_id], filter_string=f"tags.`airflow.run_id` = '{run_id}'")
 
 

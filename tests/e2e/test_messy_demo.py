@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from ml_tasks.demo import DemoSize, run_demo
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.seed import DemoSize
+from ml_tasks.platform.demo_loop import run_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from spark_jobs.features_job import lookback_days
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.features.columns import lookback_days
 
 from ..conftest import DAY0
 
@@ -25,8 +25,8 @@ def loop(tmp_path_factory, demand_spec, spark):
     land_demand_data(cfg, lake)
     report = backfill_features(settings, demand_spec, cfg.dates[-HISTORY:], progress=lambda m: None, spark=spark)
     assert len(report.published) == HISTORY
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     trained = train_challenger(settings, demand_spec, {"airflow.dag_id": "test"})
     decision = promote_if_better(settings, demand_spec, trained)

@@ -14,11 +14,12 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.churn_data import ChurnDataConfig, land_churn_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from ml_tasks.spec import load_spec
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.core.spec import load_spec
+from ml_tasks.demo.churn_data import ChurnDataConfig, land_churn_data
+from ml_tasks.registry import client as registry
 
 pytestmark = pytest.mark.spark
 START, DAYS = date(2026, 3, 2), 8 + 28
@@ -26,9 +27,9 @@ START, DAYS = date(2026, 3, 2), 8 + 28
 
 @pytest.fixture(scope="module")
 def churn(tmp_path_factory, spark):
-    from ml_tasks.backfill import backfill_features
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.data.backfill import backfill_features
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     home = tmp_path_factory.mktemp("churn")
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
@@ -59,7 +60,7 @@ def test_first_model_is_promoted_on_its_thresholds_and_serves_probabilities(chur
 
     assert churn["decision"]["promoted"], churn["decision"]
     assert churn["decision"]["checks"]["thresholds"]["limits"] == {"roc_auc": 0.65}
-    client = registry.connect(churn["settings"])
+    client = tracking.connect(churn["settings"])
     champion = registry.version_by_alias(client, "churn", registry.CHAMPION)
     assert "ROC AUC" in champion.description and "threshold" in champion.description
     files = {a.path for a in client.list_artifacts(champion.run_id, "evaluation")}
@@ -71,8 +72,8 @@ def test_first_model_is_promoted_on_its_thresholds_and_serves_probabilities(chur
 
 
 def test_gate_keeps_the_champion_against_a_retrain_on_the_same_data(churn):
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     again = promote_if_better(churn["settings"], churn["spec"], train_challenger(churn["settings"], churn["spec"]))
     assert not again["promoted"], again["reason"]
@@ -82,8 +83,8 @@ def test_gate_keeps_the_champion_against_a_retrain_on_the_same_data(churn):
 
 
 def test_a_plan_mix_campaign_is_categorical_drift(churn, spark):
-    from ml_tasks.backfill import backfill_features
-    from ml_tasks.monitoring import check
+    from ml_tasks.data.backfill import backfill_features
+    from ml_tasks.monitoring.checks import check
 
     settings, spec, lake = churn["settings"], churn["spec"], churn["lake"]
     quiet = check(settings, spec, churn["cfg"].dates[-1])

@@ -6,8 +6,9 @@ import multiprocessing as mp
 
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.audit import history
+from ml_tasks.core import tracking
+from ml_tasks.registry import client as registry
+from ml_tasks.registry.audit import history
 
 from .variants import variant as _variant
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.spark
 
 
 def _promote(settings_json: str, trained: dict, barrier) -> None:
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.settings import ConveyorSettings
-    from ml_tasks.spec import load_spec
+    from ml_tasks.core.settings import ConveyorSettings
+    from ml_tasks.core.spec import load_spec
+    from ml_tasks.registry.promotion import promote_if_better
 
     settings = ConveyorSettings.model_validate_json(settings_json)
     spec = load_spec("demand", settings.specs_dir)
@@ -26,8 +27,8 @@ def _promote(settings_json: str, trained: dict, barrier) -> None:
 
 
 def test_concurrent_forced_promotions_serialise(loop, demand_spec, tmp_path):
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'c.db'}",
                                                    "mlflow_artifacts_dir": str(tmp_path / "a")})
@@ -49,7 +50,7 @@ def test_concurrent_forced_promotions_serialise(loop, demand_spec, tmp_path):
     assert len(moves) == 3
     for before, after in zip(moves, moves[1:]):  # every move starts where the previous one ended
         assert after["from_version"] == before["to_version"], moves
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     champion = str(registry.version_by_alias(client, "demand", registry.CHAMPION).version)
     previous = str(registry.version_by_alias(client, "demand", registry.PREVIOUS_CHAMPION).version)
     assert champion == moves[-1]["to_version"] and previous == moves[-1]["from_version"]
@@ -58,8 +59,8 @@ def test_concurrent_forced_promotions_serialise(loop, demand_spec, tmp_path):
 
 def test_a_decision_is_never_applied_to_a_champion_it_was_not_made_against(loop, demand_spec, tmp_path):
     """Gate and move are two steps (approval may stand between them); a champion moved in between is re-gated."""
-    from ml_tasks.promotion import apply_promotion, evaluate_challenger, promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import apply_promotion, evaluate_challenger, promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'g.db'}",
                                                    "mlflow_artifacts_dir": str(tmp_path / "a")})
@@ -76,7 +77,7 @@ def test_a_decision_is_never_applied_to_a_champion_it_was_not_made_against(loop,
     late = apply_promotion(settings, demand_spec, b, gated_b, {"airflow.run_id": "late"})
     assert late["reason"].startswith(f"re-gated against v{a['version']}: "), late
     assert not late["promoted"], late  # b is not shown better than a: a tie stays a tie
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == a["version"]
     decision = client.get_model_version(registry.model_name("demand"), b["version"]).tags["conveyor.promotion_decision"]
     assert "re-gated" not in decision and '"promote": false' in decision  # the tag holds the final decision

@@ -12,19 +12,19 @@ from datetime import date
 import numpy as np
 import pytest
 
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from spark_jobs.features_job import lookback_days
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.features.columns import lookback_days
 
 pytestmark = pytest.mark.spark
 
 
 def test_messy_demand_data_is_published_whole_and_trains_a_champion(tmp_path, demand_spec, spark):
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.scoring import score_partition
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
+    from ml_tasks.serving.batch import score_partition
 
     settings = load_settings(home=tmp_path, mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     lake = Lake.from_settings(settings)

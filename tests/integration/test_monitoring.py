@@ -9,14 +9,15 @@ from datetime import timedelta
 
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.monitoring import EPOCH, check, latest_check, record_decision
-from ml_tasks.retrain_policy import decide_retrain
-from ml_tasks.scoring import score_partition
-from ml_tasks.settings import load_settings
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.monitoring.checks import EPOCH, check, latest_check, record_decision
+from ml_tasks.monitoring.retrain_policy import decide_retrain
+from ml_tasks.registry import client as registry
+from ml_tasks.serving.batch import score_partition
 
 from ..conftest import DAY0
 from .variants import variant
@@ -28,8 +29,8 @@ NORMAL, CHANGED = 8 + 24, 7  # lookback + history days, then days with the conce
 @pytest.fixture(scope="module")
 def monitored(tmp_path_factory, demand_spec, spark):
     """A champion trained before a concept change, and its predictions for the last normal week."""
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     home = tmp_path_factory.mktemp("monitor")
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
@@ -80,7 +81,7 @@ def test_decay_without_input_drift_is_found_once_actuals_arrive(monitored):
 def test_reports_and_metrics_over_time_land_in_the_monitoring_run(monitored):
     settings, spec = monitored["settings"], monitored["spec"]
     fired = monitored["fired"]
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     run = client.get_run(fired["monitor_run_id"])
     champion = registry.version_by_alias(client, "demand", registry.CHAMPION)
     assert run.data.tags["conveyor.monitor_of"] == str(champion.version)

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.lake import Lake
-from ml_tasks.scaffold import NewPipeline, ScaffoldError
-from ml_tasks.settings import REPO_ROOT, load_settings
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import REPO_ROOT, load_settings
+from ml_tasks.platform.scaffold import NewPipeline, ScaffoldError
+from ml_tasks.registry import client as registry
 
 pytestmark = pytest.mark.spark
 DAYS = [date(2026, 5, 4) + timedelta(days=i) for i in range(8 + 24)]
@@ -69,7 +70,7 @@ def test_the_scaffold_writes_only_the_pipelines_own_files(scaffolded):
 
 
 def test_the_new_spec_validates_and_its_dags_appear_at_the_next_parse(scaffolded):
-    from ml_tasks.spec_check import check_all
+    from ml_tasks.platform.spec_check import check_all
 
     assert check_all(scaffolded["settings"]) == {"energy": []}
     probe = ("import json, sys; from airflow.dag_processing.dagbag import DagBag; b = DagBag(dag_folder=sys.argv[1]); "
@@ -84,10 +85,10 @@ def test_the_new_spec_validates_and_its_dags_appear_at_the_next_parse(scaffolded
 
 
 def test_raw_days_to_promoted_champion_through_the_real_gates_spark_and_training(scaffolded, spark):
-    from ml_tasks.backfill import backfill_features
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.spec import load_spec
-    from ml_tasks.training import train_challenger
+    from ml_tasks.core.spec import load_spec
+    from ml_tasks.data.backfill import backfill_features
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     settings = scaffolded["settings"]
     lake = Lake.from_settings(settings)
@@ -99,7 +100,7 @@ def test_raw_days_to_promoted_champion_through_the_real_gates_spark_and_training
 
     decision = promote_if_better(settings, spec, train_challenger(settings, spec))
     assert decision["promoted"], decision
-    champion = registry.version_by_alias(registry.connect(settings), "energy", registry.CHAMPION)
+    champion = registry.version_by_alias(tracking.connect(settings), "energy", registry.CHAMPION)
     assert str(champion.version) == decision["version"]
     metrics = json.loads(champion.tags["conveyor.candidates"])
     assert set(metrics) == {"lightgbm", "lightning"}

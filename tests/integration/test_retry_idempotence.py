@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ml_tasks import registry
-from ml_tasks.training import plan_training, register_best, train_model
+from ml_tasks.core import tracking
+from ml_tasks.registry import client as registry
+from ml_tasks.registry.registration import register_best
+from ml_tasks.training.candidate import train_model
+from ml_tasks.training.plan import plan_training
 
 
 def test_register_after_a_killed_attempt_reuses_the_version(loop, demand_spec):
@@ -11,7 +14,7 @@ def test_register_after_a_killed_attempt_reuses_the_version(loop, demand_spec):
     spec = demand_spec.model_copy(update={"training": demand_spec.training.model_copy(update={"models": ["lightgbm"]})})
     plan = plan_training(settings, spec, {"airflow.run_id": "retry-test"})
     result = train_model(settings, spec, plan, "lightgbm")
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     before = client.search_model_versions(f"name='{registry.model_name(spec.name)}'")
 
     first = register_best(settings, spec, plan, [result])
@@ -26,8 +29,8 @@ def test_a_retried_training_closes_the_run_its_killed_attempt_left_running(loop,
     settings = loop["settings"]
     spec = demand_spec.model_copy(update={"training": demand_spec.training.model_copy(update={"models": ["lightgbm"]})})
     plan = plan_training(settings, spec, {"airflow.run_id": "kill-test"})
-    client = registry.connect(settings)
-    exp = client.get_experiment_by_name(registry.training_experiment(spec.name)).experiment_id
+    client = tracking.connect(settings)
+    exp = client.get_experiment_by_name(tracking.training_experiment(spec.name)).experiment_id
     killed = client.create_run(exp, tags={**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"],
                                           "conveyor.model_family": "lightgbm"})
     train_model(settings, spec, plan, "lightgbm")

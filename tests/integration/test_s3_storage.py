@@ -11,18 +11,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from spark_jobs.features_job import lookback_days
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.polling import WaitTimeout, wait_until
+from ml_tasks.core.settings import load_settings
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.features.columns import lookback_days
 
 from ..conftest import DAY0
 from ..e2e.stack_helpers import free_port
@@ -48,14 +48,8 @@ def s3_endpoint(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(endpoint, timeout=2)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline, "moto server did not start"
-                time.sleep(0.5)
+        wait_until(lambda: requests.get(endpoint, timeout=2) is not None, 60, "the moto S3 server", every=0.5,
+                   transient=(requests.RequestException,))
         s3 = boto3.client("s3", endpoint_url=endpoint)
         for bucket in ("conveyor-lake", "conveyor-artifacts"):
             s3.create_bucket(Bucket=bucket)
@@ -118,7 +112,7 @@ def test_the_feature_stage_on_s3_matches_a_local_lake(s3_endpoint, tmp_path, dem
 def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_endpoint, tmp_path):
     import mlflow
 
-    from ml_tasks.stack import services, stack_env
+    from ml_tasks.platform.stack import services, stack_env
 
     port = free_port()
     settings = load_settings(home=tmp_path / "home", mlflow_port=port, s3_endpoint_url=s3_endpoint,
@@ -130,15 +124,12 @@ def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_e
     log = open(tmp_path / "mlflow.log", "wb")
     proc = subprocess.Popen(server.command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{settings.mlflow_url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "mlflow.log").read_text()[-3000:]
-            time.sleep(1)
+        try:
+            wait_until(lambda: requests.get(f"{settings.mlflow_url}/health", timeout=2).status_code == 200, 120,
+                       "the MLflow server", transient=(requests.RequestException,),
+                       give_up=lambda: "it exited" if proc.poll() is not None else None)
+        except WaitTimeout as exc:
+            pytest.fail(f"{exc}\n" + (tmp_path / "mlflow.log").read_text()[-3000:])
         report = tmp_path / "metrics.json"
         report.write_text('{"mae": 0.42}')
         mlflow.set_tracking_uri(settings.mlflow_url)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from ml_tasks import registry
-from ml_tasks.serving import create_app
+from ml_tasks.core import tracking
+from ml_tasks.registry import client as registry
+from ml_tasks.serving.online import create_app
 
 from .variants import variant
 
@@ -29,7 +30,7 @@ def client(loop):
 
 
 def test_health_names_the_serving_champion(client, loop):
-    champion = registry.version_by_alias(registry.connect(loop["settings"]), "demand", registry.CHAMPION)
+    champion = registry.version_by_alias(tracking.connect(loop["settings"]), "demand", registry.CHAMPION)
     assert client.get("/health").json() == {"status": "ok", "pipeline": "demand", "version": str(champion.version)}
 
 
@@ -70,8 +71,8 @@ def test_token_is_required_when_configured(loop):
 
 
 def test_a_new_champion_is_picked_up_without_a_restart(loop, demand_spec, tmp_path):
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 's.db'}",
                                                    "mlflow_artifacts_dir": str(tmp_path / "a")})

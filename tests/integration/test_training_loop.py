@@ -8,9 +8,10 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from ml_tasks import registry
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.core import tracking
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.registry import client as registry
 
 from .variants import variant as _variant
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.spark
 
 def test_first_model_becomes_champion_with_lineage(loop):
     assert loop["decision"]["promoted"] and loop["decision"]["reason"].startswith("first model of the pipeline")
-    client = registry.connect(loop["settings"])
+    client = tracking.connect(loop["settings"])
     champion = registry.version_by_alias(client, "demand", registry.CHAMPION)
     assert str(champion.version) == loop["trained"]["version"]
     run = client.get_run(champion.run_id)
@@ -61,20 +62,20 @@ def test_model_beats_seasonal_naive_on_demo_data(loop):
 
 
 def test_retraining_on_identical_data_keeps_the_champion(loop, demand_spec):
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     again = train_challenger(loop["settings"], demand_spec)
     decision = promote_if_better(loop["settings"], demand_spec, again)
     for kind in ("lightgbm", "lightning"):  # same seed, same data, same metrics
         assert again["candidates"][kind]["mae"] == pytest.approx(loop["trained"]["candidates"][kind]["mae"], rel=1e-6)
     assert not decision["promoted"] and decision["champion"] == loop["trained"]["version"]
-    client = registry.connect(loop["settings"])
+    client = tracking.connect(loop["settings"])
     assert str(registry.version_by_alias(client, "demand", registry.CHALLENGER).version) == again["version"]
 
 
 def test_scoring_writes_the_same_predictions_on_rerun(loop, demand_spec):
-    from ml_tasks.scoring import score_partition
+    from ml_tasks.serving.batch import score_partition
 
     day = loop["cfg"].dates[-1]
     first = score_partition(loop["settings"], demand_spec, day)
@@ -86,7 +87,7 @@ def test_scoring_writes_the_same_predictions_on_rerun(loop, demand_spec):
 
 
 def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loop, demand_spec, spark):
-    from ml_tasks.monitoring import check
+    from ml_tasks.monitoring.checks import check
 
     settings, lake, cfg = loop["settings"], loop["lake"], loop["cfg"]
     quiet = check(settings, demand_spec, cfg.dates[-1])
@@ -100,7 +101,7 @@ def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loo
     loud = check(settings, demand_spec, drifted.dates[-1])
     assert loud["signals"]["data_drift"]["detected"] and "price" in loud["signals"]["data_drift"]["drifted_columns"]
     assert loud["signals"]["prediction_drift"]["detected"]  # demand answers to price: so does the model
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     files = {a.path for a in client.list_artifacts(loud["monitor_run_id"], f"checks/dt={drifted.dates[-1]}")}
     assert {f"checks/dt={drifted.dates[-1]}/data_drift.html", f"checks/dt={drifted.dates[-1]}/data_drift.json"} <= files
 
@@ -118,7 +119,8 @@ def test_the_lightning_model_loads_from_its_logged_pyfunc_and_predicts(loop, dem
     """The neural model's pyfunc carries its network code; it predicts like the trainer did."""
     import mlflow
 
-    from ml_tasks.training import plan_training, train_model
+    from ml_tasks.training.candidate import train_model
+    from ml_tasks.training.plan import plan_training
 
     plan = plan_training(loop["settings"], demand_spec)
     result = train_model(loop["settings"], demand_spec, plan, "lightning")
@@ -130,8 +132,8 @@ def test_the_lightning_model_loads_from_its_logged_pyfunc_and_predicts(loop, dem
 
 
 def test_gate_promotes_a_clearly_better_model_but_not_one_better_by_noise(loop, demand_spec, tmp_path):
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'gate.db'}",
                                                    "mlflow_artifacts_dir": str(tmp_path / "artifacts")})
@@ -149,16 +151,16 @@ def test_gate_promotes_a_clearly_better_model_but_not_one_better_by_noise(loop, 
     assert not noise["promoted"], noise["reason"]
     boot = noise["checks"]["paired_bootstrap"]
     assert boot["ci_low"] < 0 < boot["ci_high"] or boot["ci_low"] > 0
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == strong["version"]
 
 
 def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from ml_tasks.cli import app
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.platform.cli import app
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     db = f"sqlite:///{tmp_path / 'audit.db'}"
     settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": db, "mlflow_artifacts_dir": str(tmp_path / "a")})
@@ -178,7 +180,7 @@ def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, 
 
     result = runner.invoke(app, ["rollback", "demand", "--reason", "forced model misbehaves"])
     assert result.exit_code == 0, result.output
-    client = registry.connect(settings)
+    client = tracking.connect(settings)
     assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == first["version"]
     out = runner.invoke(app, ["history", "demand"]).output
     assert out.count("@champion") == 3 and "rollback: forced model misbehaves" in out
@@ -196,9 +198,9 @@ def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, 
 
 def test_a_failed_family_is_named_and_the_finished_one_is_still_registered_and_gated(loop, demand_spec, monkeypatch):
     """The neural task dies (an out-of-memory on its worker, say): LightGBM's model is not lost."""
-    from ml_tasks.model_trainers import LightningTrainer
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.training import train_challenger
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
+    from ml_tasks.training.trainers import LightningTrainer
 
     def out_of_memory(self, lake, dates, logger=None):
         raise RuntimeError("CUDA out of memory (injected)")
@@ -207,7 +209,7 @@ def test_a_failed_family_is_named_and_the_finished_one_is_still_registered_and_g
     trained = train_challenger(loop["settings"], demand_spec)
     assert trained["model"] == "lightgbm" and set(trained["candidates"]) == {"lightgbm"}
     assert "CUDA out of memory" in trained["failed"]["lightning"]
-    client = registry.connect(loop["settings"])
+    client = tracking.connect(loop["settings"])
     version = client.get_model_version("demand", trained["version"])
     assert "lightning" in json.loads(version.tags["conveyor.failed_families"])
     assert "## Failed candidates" in version.description and "CUDA out of memory" in version.description

@@ -25,9 +25,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from ml_tasks import registry
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.registry import client as registry
 
 from .datasets import bikeshare, seattle_weather
 
@@ -45,7 +46,7 @@ def _project(tmp_path):
 
 
 def conveyor(env, *args: str) -> str:
-    from ml_tasks.cli import app
+    from ml_tasks.platform.cli import app
 
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     return result.exit_code, result.output
@@ -72,8 +73,9 @@ def _plain_lightgbm_mae(settings, spec, version) -> float:
     """A plain LightGBM (library defaults) on the champion's training and holdout rows and features."""
     import lightgbm as lgb
 
-    from ml_tasks.feature_columns import categorical_columns
-    from ml_tasks.training import feature_names, load_features
+    from ml_tasks.features.columns import categorical_columns
+    from ml_tasks.features.columns import feature_names
+    from ml_tasks.features.store import load_features
 
     lake = Lake.from_settings(settings)
     days = sorted(lake.partitions("features", spec.name))
@@ -91,19 +93,19 @@ def _plain_lightgbm_mae(settings, spec, version) -> float:
 
 
 def _train_and_promote(settings, name):
-    from ml_tasks.promotion import promote_if_better
-    from ml_tasks.spec import load_spec
-    from ml_tasks.training import train_challenger
+    from ml_tasks.core.spec import load_spec
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
 
     spec = load_spec(name, settings.specs_dir)
     trained = train_challenger(settings, spec, {"airflow.dag_id": f"{name}_train"})
     decision = promote_if_better(settings, spec, trained)
-    champion = registry.version_by_alias(registry.connect(settings), name, registry.CHAMPION)
+    champion = registry.version_by_alias(tracking.connect(settings), name, registry.CHAMPION)
     return spec, trained, decision, champion
 
 
 def _quarantine_reasons(settings, name) -> dict[str, set[str]]:
-    from ml_tasks.quarantine import list_quarantine
+    from ml_tasks.data.quarantine import list_quarantine
 
     return {e["dt"]: set(e["reasons"]) for e in list_quarantine(Lake.from_settings(settings), name)}
 

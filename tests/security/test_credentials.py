@@ -14,8 +14,9 @@ import re
 import stat
 import subprocess
 
-from ml_tasks import cli, stack
-from ml_tasks.settings import ConveyorSettings, load_settings
+from ml_tasks.core.settings import ConveyorSettings, load_settings
+from ml_tasks.platform import cli
+from ml_tasks.platform import stack
 from tests.security.secret_scan import REPO, tracked_files
 
 ALLOWLISTED = re.compile(r"pragma: ?allowlist[ -]secret")  # detect-secrets' marker of a deliberate fake

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from bench.bench_features import compare, run_duckdb, run_pandas
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from spark_jobs.features_job import stage_features
 
 from ..conftest import DAY0

@@ -5,10 +5,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ml_tasks.backfill import backfill_features
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.data.backfill import backfill_features
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.features.columns import lookback_days
 from spark_jobs.demand_features import build_features, feature_columns
-from spark_jobs.features_job import lookback_days, stage_features
+from spark_jobs.features_job import stage_features
 
 pytestmark = pytest.mark.spark
 START = date(2026, 3, 2)
@@ -77,7 +78,7 @@ def test_backfill_publishes_gated_partitions_and_reruns_give_identical_rows(sett
 
 
 def test_staging_refuses_days_without_raw_data(settings, demand_spec, spark):
-    from ml_tasks.lake import LakeError
+    from ml_tasks.core.lake import LakeError
 
     with pytest.raises(LakeError, match="raw partitions missing for \\['2026-03-02'\\]"):
         stage_features(settings, demand_spec, [START], spark=spark)

@@ -6,15 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pandas as pd
 import pytest
 
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from spark_jobs.features_job import lookback_days
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.polling import WaitTimeout, wait_until
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.features.columns import lookback_days
 
 from ..conftest import DAY0
 
@@ -52,14 +52,15 @@ def test_kill_9_mid_write_leaves_no_partition_and_the_retry_matches_a_clean_run(
     lake, _ = _land(tmp_path / "killed", demand_spec)
     zone = lake.zone("features", "demand")
     proc = _job(tmp_path / "killed", days, wait=False)
-    deadline = time.monotonic() + 240
-    writing = False
-    while time.monotonic() < deadline and proc.poll() is None:
-        staged = [p for p in lake.fs.glob(f"{zone}/_staging-*/**") if p.endswith(".parquet") or "_temporary" in p]
-        if staged:
-            writing = True
-            break
-        time.sleep(0.05)
+    def started_writing() -> bool:
+        return proc.poll() is None and any(p.endswith(".parquet") or "_temporary" in p
+                                           for p in lake.fs.glob(f"{zone}/_staging-*/**"))
+
+    try:
+        writing = wait_until(started_writing, 240, "the job to start writing", every=0.05,
+                             give_up=lambda: "the job ended" if proc.poll() is not None else None)
+    except WaitTimeout:
+        writing = False
     assert writing, "the job finished or failed before it started writing; nothing was killed"
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM, with no chance to clean up
     proc.wait(timeout=30)

@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import requests
 
-from ml_tasks.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.lake import Lake
-from ml_tasks.settings import load_settings
-from spark_jobs.features_job import lookback_days
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.polling import WaitTimeout, wait_until
+from ml_tasks.core.settings import load_settings
+from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+from ml_tasks.features.columns import lookback_days
 
 from ..conftest import DAY0
 from ..e2e.stack_helpers import free_port
@@ -56,19 +57,16 @@ def cluster(tmp_path_factory):
         if i == 0:
             time.sleep(3)  # workers register with a running master
     try:
-        deadline = time.monotonic() + 120
-        alive = []
-        while time.monotonic() < deadline:
-            try:
-                alive = [w for w in requests.get(f"{web_url}/json/", timeout=5).json()["workers"]
-                         if w["state"] == "ALIVE"]
-            except (requests.RequestException, ValueError, KeyError):
-                alive = []
-            if len(alive) == 2:
-                break
-            time.sleep(2)
+        def alive_workers() -> int:
+            return sum(w["state"] == "ALIVE" for w in requests.get(f"{web_url}/json/", timeout=5).json()["workers"])
+
+        try:
+            up = wait_until(lambda: alive_workers() == 2, 120, "two ALIVE Spark workers", every=2,
+                            transient=(requests.RequestException, ValueError, KeyError))
+        except WaitTimeout:
+            up = False
         logs = "\n".join((work / f"daemon-{i}.log").read_text()[-1500:] for i in range(3))
-        assert len(alive) == 2, f"the standalone cluster did not come up with 2 workers:\n{logs}"
+        assert up, f"the standalone cluster did not come up with 2 workers:\n{logs}"
         yield master_url, web_url
     finally:
         for proc in procs:

@@ -1,0 +1,360 @@
+"""Pipeline specs: the YAML file that describes one pipeline, parsed into typed objects.
+
+A spec is the only thing a data engineer writes to get a pipeline's DAGs. Unknown keys are
+errors (a typo must not silently fall back to a default), and every error names the file.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# The feature module a spec gets unless it names its own (the Spark job in spark_jobs/).
+DEFAULT_FEATURE_MODULE = "spark_jobs.series_features"
+
+
+class SpecError(ValueError):
+    """A pipeline spec is missing, malformed or inconsistent; ``problems`` lists (key, message)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or [("<file>", message)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    timestamp: str
+    keys: list[str] = Field(default=[], description="columns that identify a series; none for a single series")
+    target: str
+    raw_suite: str
+    features_suite: str
+
+
+UNIT_HOURS = {"hourly": 1, "daily": 24}
+SpecColumnType = Literal["double", "int", "string"]
+
+
+class FeaturesSpec(_Strict):
+    """How features are built. ``horizon``, ``lags`` and ``windows`` count in ``frequency`` units.
+
+    The older spelling ``horizon_hours`` / ``lags_hours`` / ``rolling_hours`` is accepted for
+    hourly pipelines and means the same.
+    """
+
+    module: str = Field(default=DEFAULT_FEATURE_MODULE,
+                        description="the feature module; the default builds calendar, known-ahead columns, lags and "
+                                    "windows from this spec alone")
+    frequency: Literal["hourly", "daily"] = "hourly"
+    horizon: int = Field(ge=1, description="how far ahead the forecast is made, in frequency units")
+    lags: list[int] = Field(min_length=1)
+    windows: list[int] = Field(min_length=1, description="rolling mean/std widths, in frequency units")
+    known_ahead: dict[str, SpecColumnType] = Field(
+        default={}, description="raw columns known before the time they describe (planned prices, holidays, "
+                                "forecasts), used for the row itself; 'string' ones are categorical")
+    history_of: list[str] = Field(default=[], description="columns whose past becomes lags and windows "
+                                                          "(default: the target)")
+    keys_as_inputs: bool = Field(default=True, description="keys are categorical model inputs (a few stores: "
+                                                           "yes; a million customers: no)")
+    acknowledged_target_proxies: list[str] = Field(
+        default=[], description="known-ahead columns `conveyor validate` found almost equal to the target, kept "
+                                "on purpose (they are truly known in advance)")
+    schedule: str = "@daily"
+    start_date: date
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hours_spelling(cls, raw):
+        if not isinstance(raw, dict):
+            return raw
+        legacy = {"horizon_hours": "horizon", "lags_hours": "lags", "rolling_hours": "windows"}
+        used = [k for k in legacy if k in raw]
+        if used and raw.get("frequency", "hourly") != "hourly":
+            raise ValueError(f"{used} count hours; with frequency {raw['frequency']!r} use horizon, lags and windows "
+                             f"(in days)")
+        clash = [k for k in used if legacy[k] in raw]
+        if clash:
+            raise ValueError(f"give either {clash} or {[legacy[k] for k in clash]}, not both")
+        return {legacy.get(k, k): v for k, v in raw.items()}
+
+    @field_validator("lags")
+    @classmethod
+    def _lags_respect_horizon(cls, lags: list[int], info) -> list[int]:
+        horizon = info.data.get("horizon", 1)
+        short = [lag for lag in lags if lag < horizon]
+        if short:
+            raise ValueError(f"lags {short} are shorter than the horizon ({horizon}) and would leak")
+        return lags
+
+    @property
+    def unit_hours(self) -> int:
+        return UNIT_HOURS[self.frequency]
+
+    @property
+    def suffix(self) -> str:
+        """Unit suffix of lag and window feature names: ``lag_24h`` (hourly), ``lag_7d`` (daily)."""
+        return "h" if self.frequency == "hourly" else "d"
+
+    @property
+    def horizon_hours(self) -> int:
+        return self.horizon * self.unit_hours
+
+    @property
+    def lags_hours(self) -> list[int]:
+        return [lag * self.unit_hours for lag in self.lags]
+
+    @property
+    def rolling_hours(self) -> list[int]:
+        return [w * self.unit_hours for w in self.windows]
+
+    @property
+    def rows_per_day(self) -> int:
+        """Rows one series has in a complete day: 24 hourly, 1 daily."""
+        return 24 // self.unit_hours
+
+
+class LightGBMSpec(_Strict):
+    objective: str = "regression"
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    n_estimators: int = 300
+    min_child_samples: int = 20
+    subsample: float = 1.0
+    subsample_freq: int = 0
+    colsample_bytree: float = 1.0
+
+
+class LightningSpec(_Strict):
+    max_epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=4096, ge=1)
+    lr: float = Field(default=3e-3, gt=0)
+    weight_decay: float = Field(default=1e-5, ge=0)
+    embedding_dim: int = Field(default=8, ge=1)
+    hidden: list[int] = Field(default=[128, 64], min_length=1)
+    dropout: float = Field(default=0.1, ge=0, lt=1)
+    patience: int = Field(default=2, ge=1)
+    val_days: int = Field(default=3, ge=1, description="newest training days used for early stopping")
+    num_workers: int = Field(default=0, ge=0)
+
+
+class ResourcesSpec(_Strict):
+    """Where the neural training task runs: a GPU worker queue or pod, per executor."""
+
+    gpu: bool = True
+    gpus: int = Field(default=1, ge=1)
+    queue: str = "gpu"
+    node_selector: dict[str, str] = {"nvidia.com/gpu.present": "true"}
+    tolerations: list[dict[str, str]] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    memory: str = "8Gi"
+    cpu: str = "4"
+
+
+class TrainingSpec(_Strict):
+    schedule: str = "0 2 * * *"
+    window_days: int = Field(ge=2)
+    holdout_days: int = Field(ge=1)
+    min_train_rows: int = Field(default=1000, ge=1)
+    seed: int = 42
+    models: list[Literal["lightgbm", "lightning"]] = Field(default=["lightgbm", "lightning"], min_length=1)
+    lightgbm: LightGBMSpec = LightGBMSpec()
+    lightning: LightningSpec = LightningSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
+    class_weight: Literal["none", "balanced"] = Field(
+        default="none", description="classification: 'balanced' weights classes by inverse frequency (more recall "
+                                    "on a rare class, less calibrated probabilities); the tuned F1 threshold already "
+                                    "adapts to imbalance")
+
+    @field_validator("holdout_days")
+    @classmethod
+    def _holdout_inside_window(cls, holdout: int, info) -> int:
+        window = info.data.get("window_days")
+        if window is not None and holdout >= window:
+            raise ValueError(f"holdout_days={holdout} must be smaller than window_days={window}")
+        return holdout
+
+
+class PromotionSpec(_Strict):
+    """The champion/challenger gate (see ml_tasks/registry/gate.py)."""
+
+    metric: Literal["mae", "rmse", "log_loss", "brier"] = "mae"
+    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    bootstrap_samples: int = Field(default=2000, ge=100)
+    mode: Literal["superiority", "non_inferiority"] = "superiority"
+    margin: float = Field(default=0.0, ge=0.0, lt=0.5, description="relative margin for non-inferiority")
+    thresholds: dict[Literal["mae", "rmse", "wape", "mase", "roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"],
+                     float] = {"mase": 1.0}
+    guardrail_tolerance: float = Field(default=0.15, ge=0.0)
+    segment_by: str | None = Field(default=None, description="guardrail segments; default: the first key")
+    require_approval: bool = Field(default=False, description="a person approves each promotion in the Airflow UI")
+    approval_timeout_hours: float = Field(default=72.0, gt=0, description="no answer by then counts as Reject")
+
+
+class ScoringSpec(_Strict):
+    schedule: str = "@daily"
+
+
+DriftMethod = Literal["wasserstein", "ks", "psi", "kl_div", "jensenshannon", "chisquare", "z", "hellinger",
+                      "anderson", "cramer_von_mises", "energy_distance", "mannw", "ed", "es", "t_test", "empirical_mmd"]
+
+
+class DriftSpec(_Strict):
+    """The monitoring DAG: data drift, prediction drift, performance decay, and when to retrain."""
+
+    schedule: str = "@daily"
+    window_days: int = Field(default=7, ge=1)
+    reference_sample_rows: int = Field(default=50_000, ge=100)
+    sample_rows: int = Field(default=100_000, ge=1000,
+                             description="simple random sample of the window (without replacement) that is tested")
+    columns: list[str] = Field(min_length=1)
+    numeric_method: DriftMethod = "wasserstein"
+    numeric_threshold: float = Field(default=0.1, gt=0.0)
+    categorical_method: DriftMethod = "jensenshannon"
+    categorical_threshold: float = Field(default=0.1, gt=0.0)
+    drift_share_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    prediction_threshold: float = Field(default=0.1, gt=0.0, description="numeric_method score on the predictions")
+    decay_metric: Literal["mae", "rmse", "wape", "mase", "log_loss", "brier"] = "mae"
+    decay_tolerance: float = Field(default=0.2, gt=0.0, description="relative worsening vs the champion's holdout")
+    decay_min_rows: int = Field(default=500, ge=1)
+    retrain_on: list[Literal["data_drift", "prediction_drift", "performance_decay"]] = Field(
+        default=["data_drift", "prediction_drift", "performance_decay"], min_length=1)
+    cooldown_hours: float = Field(default=24.0, ge=0.0, description="at most one retrain request per window")
+
+
+class PipelineSpec(_Strict):
+    """Everything the DAG factory and the task code need to know about one pipeline."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    owner: str = "conveyor"
+    task: Literal["regression", "classification"]
+    tags: list[str] = []
+    data: DataSpec
+    features: FeaturesSpec
+    training: TrainingSpec
+    promotion: PromotionSpec = PromotionSpec()
+    scoring: ScoringSpec = ScoringSpec()
+    drift: DriftSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _classification_defaults(cls, raw):
+        """Classification pipelines default to log loss and a ROC-AUC floor, not MAE and MASE."""
+        if isinstance(raw, dict) and raw.get("task") == "classification":
+            raw = {**raw}
+            promotion = dict(raw.get("promotion") or {})
+            promotion.setdefault("metric", "log_loss")
+            promotion.setdefault("thresholds", {"roc_auc": 0.6})
+            drift = dict(raw.get("drift") or {})
+            drift.setdefault("decay_metric", "log_loss")
+            training = dict(raw.get("training") or {})
+            lgbm = dict(training.get("lightgbm") or {})
+            lgbm.setdefault("objective", "binary")
+            raw.update(promotion=promotion, drift=drift, training={**training, "lightgbm": lgbm})
+        return raw
+
+    @model_validator(mode="after")
+    def _inputs_are_not_the_answer(self) -> "PipelineSpec":
+        """The target, the timestamp or a key listed as an input is a configuration leak: refuse it."""
+        d, f = self.data, self.features
+        problems = []
+        for col in f.known_ahead:
+            if col == d.target:
+                problems.append(f"features.known_ahead lists the target {col!r}: the model would be given the answer; "
+                                f"remove it (the target's past is used through features.lags)")
+            elif col == d.timestamp:
+                problems.append(f"features.known_ahead lists the timestamp {col!r}; remove it (calendar features "
+                                f"come from it already)")
+            elif col in d.keys:
+                problems.append(f"features.known_ahead lists the key {col!r}; remove it (keys are inputs already, "
+                                f"as categories)")
+        if d.timestamp in f.history_of or any(k in f.history_of for k in d.keys):
+            problems.append("features.history_of may not list the timestamp or a key; list numeric columns")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_task(self) -> "PipelineSpec":
+        allowed = TASK_METRICS[self.task]
+        wrong = {f"promotion.metric={self.promotion.metric!r}": self.promotion.metric in allowed["loss"],
+                 f"drift.decay_metric={self.drift.decay_metric!r}": self.drift.decay_metric in allowed["decay"],
+                 **{f"promotion.thresholds.{m}": m in allowed["thresholds"] for m in self.promotion.thresholds}}
+        bad = [k for k, ok in wrong.items() if not ok]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} do not fit task {self.task!r}: use promotion.metric in "
+                             f"{sorted(allowed['loss'])}, drift.decay_metric in {sorted(allowed['decay'])}, "
+                             f"thresholds on {sorted(allowed['thresholds'])}")
+        return self
+
+
+TASK_METRICS = {
+    "regression": {"loss": {"mae", "rmse"}, "decay": {"mae", "rmse", "wape", "mase"},
+                   "thresholds": {"mae", "rmse", "wape", "mase"}},
+    "classification": {"loss": {"log_loss", "brier"}, "decay": {"log_loss", "brier"},
+                       "thresholds": {"roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"}},
+}
+
+
+def load_spec(name_or_path: str | Path, specs_dir: Path | None = None) -> PipelineSpec:
+    """Load and validate a pipeline spec by pipeline name (from ``specs_dir``) or by path."""
+    path = Path(name_or_path)
+    if path.suffix not in {".yaml", ".yml"}:
+        if specs_dir is None:
+            raise SpecError(f"pipeline {name_or_path!r}: no specs directory given to look it up in")
+        path = Path(specs_dir) / f"{name_or_path}.yaml"
+    if not path.is_file():
+        available = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
+        raise SpecError(f"{path}: spec file not found (available pipelines: {available or 'none'})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        spec = PipelineSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = describe_errors(exc)
+        listed = "".join(f"\n  - {key}: {message}" for key, message in problems)
+        raise SpecError(f"{path}: invalid pipeline spec:{listed}", problems) from exc
+    if spec.name != path.stem:
+        raise SpecError(f"{path}: name {spec.name!r} must match the file name {path.stem!r}")
+    return spec
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys the spec allows where ``loc`` points (for 'did you mean')."""
+    model: type[BaseModel] | None = PipelineSpec
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model else None
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if model is None:
+            return []
+    return list(model.model_fields) if model else []
+
+
+def describe_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """(dotted key, what is wrong and how to fix it) for every error pydantic found."""
+    import difflib
+
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        kind, msg = err["type"], err["msg"]
+        if kind == "extra_forbidden":
+            close = difflib.get_close_matches(str(err["loc"][-1]), _fields_at(err["loc"]), n=1)
+            msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "; remove it (see docs/adding-a-pipeline.md)")
+        elif kind == "missing":
+            msg = "required key is missing; add it"
+        elif kind == "literal_error":
+            msg = f"{msg} (got {err.get('input')!r})"
+        out.append((key, msg))
+    return out

@@ -1,0 +1,396 @@
+"""The data-quality gates of a pipeline: raw partitions on pandas, staged features on Spark.
+
+A raw partition is compared with its own day (timestamps inside the interval, none in the
+future) and with recent history: its row count and distinct keys against the last
+``HISTORY_DAYS`` published partitions, and each series' daily total against that series' recent
+daily mean (a derived column, ``_target_jump_ratio``, that the suite bounds). A partition that
+fails is moved, never deleted, to quarantine with its validation result and report, and the
+gate raises :class:`GateFailed` with a message that names every failed expectation.
+
+Real data has gaps and nulls, so suites are calibrated per partition before they run
+(:func:`calibrate`): an expectation on a raw column that no feature, key or target uses only
+warns; a null-share expectation with a profiled rate (``meta.null_share``) gets a ``mostly``
+from a binomial bound for the partition's row count (a 24-row day and a 500k-row day cannot
+share one fixed ``mostly``); and a lag or window feature may be as null as the raw data's gaps
+explain (a missing hour or a quarantined neighbour day never quarantines another day). Each
+raw partition's coverage (rows present vs expected per series and day) is measured and recorded
+with the gate's result; a collapse of it fails the volume check.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from functools import lru_cache
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ml_tasks.core.lake import Lake, LakeError
+from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.data.expectations import GateResult, build_suite, read_error_result, read_suite, validate
+from ml_tasks.data.quarantine import quarantine
+from ml_tasks.features.columns import history_columns, lag_name, raw_input_columns
+
+log = logging.getLogger(__name__)
+HISTORY_DAYS = 7
+JUMP_COLUMN = "_target_jump_ratio"
+VALIDATION_RECORD = "_validation.json"  # beside the data of every published feature partition
+NULL_FLOOR = 0.01  # a column may always be this often null before chance alone explains no more
+NULL_ALPHA = 1e-3  # chance that a partition with nulls at the usual rate fails its null-share check
+UNUSED_NOTE = " [warning only: no feature, key or target uses this column]"
+
+
+class GateFailed(RuntimeError):
+    """Data failed its suite; the message names the failed expectations and where the data went."""
+
+
+def interval_parameters(dt: date, now: datetime | None = None, naive: bool = False) -> dict[str, Any]:
+    """Suite parameters for one daily partition: its first and last hour, and 'now' (all UTC).
+
+    ``naive`` gives them without a time zone, to compare with a frame from :func:`utc_naive`.
+    """
+    start = pd.Timestamp(dt, tz="UTC")
+    params = {
+        "interval_start": start,
+        "interval_last_hour": start + pd.Timedelta(hours=23),
+        "now": pd.Timestamp(now or datetime.now(timezone.utc)).tz_convert("UTC"),
+    }
+    return {k: v.tz_localize(None) for k, v in params.items()} if naive else params
+
+
+def utc_naive(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The frame with a time-zone-aware ``column`` converted to naive UTC, for validation only.
+
+    Great Expectations checks column types against NumPy dtypes, which have no time zone; naive
+    input is taken to be UTC already. Strings and other types are left alone for the suite to
+    reject.
+    """
+    if column in df.columns and isinstance(df[column].dtype, pd.DatetimeTZDtype):
+        df = df.copy()
+        df[column] = df[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return df
+
+
+@lru_cache(maxsize=65_536)
+def null_share_bound(expected: float, rows: int) -> float:
+    """The highest null share a partition of ``rows`` rows may show when values are missing at
+    rate ``expected`` (at least :data:`NULL_FLOOR`): the binomial ``1 - NULL_ALPHA`` quantile.
+
+    24 rows at 1% may show 3 nulls (12.5%); 500,000 rows at 1% may show about 1.04%.
+    """
+    from scipy.stats import binom
+
+    if rows <= 0:
+        return 1.0
+    p = min(1.0, max(float(expected), NULL_FLOOR))
+    return float(min(1.0, binom.ppf(1 - NULL_ALPHA, rows, p) / rows))
+
+
+def _columns_of(expectation: dict[str, Any]) -> list[str]:
+    kwargs = expectation.get("kwargs", {})
+    return [c for c in [kwargs.get("column"), *(kwargs.get("column_list") or [])] if c]
+
+
+def calibrate(data: dict[str, Any], spec: PipelineSpec, rows: int, stage: str = "raw",
+              explained_nulls: dict[str, float] | None = None) -> dict[str, Any]:
+    """The suite data adjusted to one partition (a copy; the file is not changed).
+
+    - raw stage: expectations on columns that no feature, key or target uses become warnings;
+    - a not-null expectation on a column with an expected null share (``meta.null_share`` from
+      profiling, or ``explained_nulls`` for lag and window features) gets ``mostly`` =
+      ``1 - null_share_bound(share, rows)``;
+    - a range profiled from the data (``meta.outside_share``: how often values fell outside it)
+      gets its ``mostly`` the same way.
+    """
+    import copy
+
+    out = copy.deepcopy(data)
+    used = {*raw_input_columns(spec), JUMP_COLUMN}
+    for e in out.get("expectations", []):
+        columns = _columns_of(e)
+        if stage == "raw" and columns and not used & set(columns) and e.get("severity") != "warning":
+            e["severity"] = "warning"
+            e["meta"] = {**e.get("meta", {}), "notes": e.get("meta", {}).get("notes", "") + UNUSED_NOTE}
+        if e.get("type") == "expect_column_values_to_be_between" and "outside_share" in (e.get("meta") or {}):
+            e["kwargs"]["mostly"] = round(1.0 - null_share_bound(e["meta"]["outside_share"], rows), 6)
+        if e.get("type") != "expect_column_values_to_not_be_null" or not columns:
+            continue
+        share = (explained_nulls or {}).get(columns[0], (e.get("meta") or {}).get("null_share"))
+        if share is not None:
+            e["kwargs"]["mostly"] = round(1.0 - null_share_bound(share, rows), 6)
+    return out
+
+
+def _row_count(lake: Lake, path: str) -> int:
+    import pyarrow.parquet as pq
+
+    total = 0
+    for f in lake.parquet_files(path):
+        with lake.fs.open(f, "rb") as fh:
+            total += pq.ParquetFile(fh).metadata.num_rows
+    return total
+
+
+def history(lake: Lake, spec: PipelineSpec, dt: date, days: int = HISTORY_DAYS) -> dict[str, Any]:
+    """Volume and per-series statistics of the last ``days`` published raw partitions before ``dt``."""
+    past = [d for d in lake.partitions("raw", spec.name) if d < dt][-days:]
+    keys, target = list(spec.data.keys), spec.data.target
+    counts, distinct, totals, series = [], {k: [] for k in keys}, [], []
+    for d in past:
+        try:
+            counts.append(_row_count(lake, lake.partition("raw", spec.name, d)))
+            frame = lake.read_partition("raw", spec.name, d, columns=[*keys, target])
+        except Exception as exc:  # a bad old partition must not block today's gate
+            log.warning("skipping raw %s in the gate's history: %s", d, exc)
+            continue
+        for k in keys:
+            distinct[k].append(frame[k].nunique())
+        series.append(len(frame.drop_duplicates(keys)) if keys else 1)
+        if pd.api.types.is_numeric_dtype(frame[target]):
+            totals.append(series_totals(frame, keys, target))
+    series_mean = pd.concat(totals, axis=1).mean(axis=1) if totals else pd.Series(dtype=float)
+    return {"days": past, "row_counts": counts, "distinct": distinct, "series_daily_mean": series_mean,
+            "series_counts": series}
+
+
+def series_totals(frame: pd.DataFrame, keys: list[str], target: str) -> pd.Series:
+    """The target's total per series (one series without keys, under the index value ``"all"``)."""
+    if not keys:
+        return pd.Series({"all": frame[target].sum()})
+    return frame.groupby(keys)[target].sum()
+
+
+def coverage(frame: pd.DataFrame, spec: PipelineSpec, usual_series: list[int] | None = None) -> dict[str, Any]:
+    """Rows present vs expected for one raw day: every series seen today or usually (the median of
+    recent days), times the rows one series has in a day (24 hourly, 1 daily)."""
+    keys, per_day = list(spec.data.keys), spec.features.rows_per_day
+    present = frame.drop_duplicates(keys) if keys and set(keys) <= set(frame.columns) else frame.head(1)
+    series = max(len(present), int(statistics.median(usual_series)) if usual_series else 0, 1)
+    rows = len(frame)
+    per_series = frame.groupby(keys).size() if keys and set(keys) <= set(frame.columns) else pd.Series([rows])
+    return {"rows": rows, "series": series, "expected_rows": series * per_day,
+            "share": round(min(1.0, rows / (series * per_day)), 4),
+            "min_series_share": round(min(1.0, float(per_series.min()) / per_day), 4) if rows else 0.0}
+
+
+def history_parameters(hist: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """Bounds from history: half to double the median row count, 80% of the usual distinct keys."""
+    params: dict[str, Any] = {"min_rows": 1, "max_rows": None}
+    if hist["row_counts"]:
+        median = statistics.median(hist["row_counts"])
+        params.update(min_rows=max(1, int(0.5 * median)), max_rows=int(2 * median) + 1)
+    for k in keys:
+        seen = hist["distinct"].get(k) or []
+        params[f"min_distinct_{k}"] = max(1, int(0.8 * statistics.median(seen))) if seen else 1
+    return params
+
+
+def with_jump_ratio(df: pd.DataFrame, spec: PipelineSpec, series_daily_mean: pd.Series) -> pd.DataFrame:
+    """Add ``_target_jump_ratio``: each series' total today over its recent daily mean (+1 smoothing).
+
+    Series without history get NaN (a new series is not a jump); so does data whose keys or
+    target are missing or not numeric (other expectations report those).
+    """
+    keys, target = list(spec.data.keys), spec.data.target
+    out = df.copy()
+    out[JUMP_COLUMN] = float("nan")
+    if series_daily_mean.empty or not set([*keys, target]) <= set(df.columns):
+        return out
+    if not pd.api.types.is_numeric_dtype(df[target]):
+        return out
+    if not keys:
+        today = pd.Series(df[target].sum(), index=df.index)
+        index = pd.Index(["all"] * len(df))
+    else:
+        today = df.groupby(keys)[target].transform("sum")
+        index = pd.MultiIndex.from_frame(df[keys]) if len(keys) > 1 else pd.Index(df[keys[0]])
+    usual = series_daily_mean.reindex(index).to_numpy()
+    out[JUMP_COLUMN] = (today.to_numpy() + 1.0) / (usual + 1.0)
+    return out
+
+
+def raw_suite_for(expectations_dir: Path, spec: PipelineSpec, rows: int, data: dict | None = None):
+    """The raw suite calibrated for a partition of ``rows`` rows (see :func:`calibrate`)."""
+    data = data if data is not None else read_suite(expectations_dir, spec.data.raw_suite)
+    return build_suite(calibrate(data, spec, rows, "raw"))
+
+
+def check_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
+                        now: datetime | None = None, suite_data: dict | None = None) -> GateResult:
+    """Validate one raw partition and measure its coverage; moves nothing (see :func:`gate_raw_partition`)."""
+    source = lake.partition("raw", spec.name, dt)
+    if not lake.fs.exists(source):
+        raise LakeError(f"pipeline {spec.name!r}: raw partition for {dt} not found at {source}")
+    keys = list(spec.data.keys)
+    try:
+        df = lake.read_partition("raw", spec.name, dt)
+    except Exception as exc:  # unreadable data is a gate failure, not a crash
+        return read_error_result(spec.data.raw_suite, f"cannot read {source} as Parquet: {type(exc).__name__}: {exc}")
+    hist = history(lake, spec, dt)
+    params = {**interval_parameters(dt, now, naive=True), **history_parameters(hist, keys)}
+    frame = utc_naive(with_jump_ratio(df, spec, hist["series_daily_mean"]), spec.data.timestamp)
+    result = validate(frame, raw_suite_for(expectations_dir, spec, len(df), suite_data), params,
+                      keys=[*keys, spec.data.timestamp])
+    result.coverage = coverage(df, spec, hist["series_counts"])
+    return result
+
+
+def quarantine_raw(lake: Lake, spec: PipelineSpec, dt: date, result: GateResult) -> GateFailed:
+    """Move a raw partition that failed its gate to quarantine; the error to raise or report."""
+    source = lake.partition("raw", spec.name, dt)
+    where = quarantine(lake, spec.name, dt, "raw", source, result)
+    return GateFailed(f"raw partition {source} failed the gate and was moved to {where}\n{result.summary()}\n"
+                      f"report: {where}/report.html")
+
+
+def gate_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
+                       now: datetime | None = None) -> GateResult:
+    """Validate one raw partition; on failure quarantine it and raise :class:`GateFailed`."""
+    result = check_raw_partition(lake, expectations_dir, spec, dt, now)
+    if not result.success:
+        raise quarantine_raw(lake, spec, dt, result)
+    return result
+
+
+def raw_rows_by_day(lake: Lake, spec: PipelineSpec, days: list[date]) -> dict[date, int]:
+    """Row counts of published raw partitions from Parquet footers (0 for a day with none or an unreadable one)."""
+    available = set(lake.partitions("raw", spec.name))
+
+    def rows(d: date) -> int:
+        try:
+            return _row_count(lake, lake.partition("raw", spec.name, d)) if d in available else 0
+        except Exception:  # unreadable: the gate reports it; here it just has no usable rows
+            return 0
+
+    return {d: rows(d) for d in days}
+
+
+def raw_null_shares(expectations_dir: Path, spec: PipelineSpec) -> dict[str, float]:
+    """Null shares the raw suite profiled per column (``meta.null_share``); lags of a column that
+    is itself sometimes null are null that often too."""
+    try:
+        data = read_suite(expectations_dir, spec.data.raw_suite)
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {e["kwargs"]["column"]: float(e["meta"]["null_share"]) for e in data.get("expectations", [])
+            if e.get("type") == "expect_column_values_to_not_be_null" and "null_share" in (e.get("meta") or {})}
+
+
+def explained_null_shares(spec: PipelineSpec, dt: date, rows_by_day: dict[date, int],
+                          column_nulls: dict[str, float] | None = None) -> dict[str, float]:
+    """How null each lag and window feature of day ``dt`` may be because of raw gaps alone.
+
+    A lag's source rows lie ``lag`` earlier: its explained null share is the share of the
+    source day's rows missing from the raw zone, against a full day (the most rows any day of
+    the look-back has; which hours are missing is not known here, so a day with 18 of 24 hours
+    explains a quarter of the lags that reach into it). A window is null only when every raw
+    day it spans is empty. A lag of a column that is itself null at a profiled rate
+    (``column_nulls``, from the raw suite) is null that much more often. ``rows_by_day`` must cover
+    the look-back (see :func:`features_lookback_days`).
+    """
+    from datetime import timedelta
+
+    f = spec.features
+    span = [dt - timedelta(days=k) for k in range(features_lookback_days(spec) + 1)]
+    full = max([rows_by_day.get(d, 0) for d in span] + [1])
+
+    def missing(day: date) -> float:
+        return max(0.0, 1.0 - rows_by_day.get(day, 0) / full)
+
+    out: dict[str, float] = {}
+    for col in history_columns(spec):
+        prefix = "" if col == spec.data.target else f"{col}_"
+        base = (column_nulls or {}).get(col, 0.0)
+        for lag, hours in zip(f.lags, f.lags_hours):
+            whole, part = divmod(hours, 24)
+            later, earlier = dt - timedelta(days=whole), dt - timedelta(days=whole + 1)
+            gone = (1 - part / 24) * missing(later) + (part / 24) * missing(earlier)
+            out[lag_name(spec, lag, col)] = gone + (1 - gone) * base
+        for width, hours in zip(f.windows, f.rolling_hours):
+            first = (f.horizon_hours + hours + 23) // 24
+            last = f.horizon_hours // 24
+            spanned = [dt - timedelta(days=k) for k in range(last, first + 1)]
+            empty = 1.0 if all(rows_by_day.get(d, 0) == 0 for d in spanned) else 0.0
+            for stat in ("mean", "std"):
+                out[f"{prefix}rolling_{stat}_{width}{f.suffix}"] = empty
+    return out
+
+
+def features_lookback_days(spec: PipelineSpec) -> int:
+    f = spec.features
+    return (max([*f.lags_hours, *(f.horizon_hours + w for w in f.rolling_hours)]) + 23) // 24 + 1
+
+
+def features_suite_for(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
+                       rows_by_day: dict[date, int] | None = None, data: dict | None = None):
+    """The features suite calibrated for day ``dt``: lag and window nulls as raw gaps explain."""
+    from datetime import timedelta
+
+    if rows_by_day is None:
+        span = [dt - timedelta(days=k) for k in range(features_lookback_days(spec) + 1)]
+        rows_by_day = raw_rows_by_day(lake, spec, span)
+    data = data if data is not None else read_suite(expectations_dir, spec.data.features_suite)
+    explained = explained_null_shares(spec, dt, rows_by_day, raw_null_shares(expectations_dir, spec))
+    return build_suite(calibrate(data, spec, rows_by_day.get(dt, 0), "features", explained))
+
+
+def check_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, staged: str,
+                          spark, rows_by_day: dict[date, int] | None = None) -> GateResult:
+    """Validate one day's staged feature rows on Spark (no collection); moves nothing."""
+    suite = features_suite_for(lake, expectations_dir, spec, dt, rows_by_day)
+    with lake.spark_inputs([staged]) as paths:
+        return validate(spark.read.parquet(*paths), suite, interval_parameters(dt))
+
+
+def quarantine_features(lake: Lake, spec: PipelineSpec, dt: date, staged: str, result: GateResult) -> GateFailed:
+    where = quarantine(lake, spec.name, dt, "features", staged, result)
+    return GateFailed(f"features for {spec.name} dt={dt} failed the gate and were moved to {where}\n"
+                      f"{result.summary()}\nreport: {where}/report.html")
+
+
+def gate_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, staged: str,
+                         spark) -> GateResult:
+    """Validate staged feature rows on Spark (no collection); on failure quarantine them and raise."""
+    result = check_staged_features(lake, expectations_dir, spec, dt, staged, spark)
+    if not result.success:
+        raise quarantine_features(lake, spec, dt, staged, result)
+    return result
+
+
+def gate_record(result: GateResult, scope: str = "partition") -> dict[str, Any]:
+    """What a passed gate is remembered by: suite, expectations evaluated, warnings, its scope and
+    (raw) the partition's coverage."""
+    record = {"suite": result.suite, "passed": result.success,
+              "evaluated": result.statistics.get("evaluated_expectations"),
+              "warnings": [f"{w['expectation']}({w['target']})" for w in result.warnings], "scope": scope}
+    if result.coverage is not None:
+        record["coverage"] = result.coverage
+    return record
+
+
+def stamp_validation(lake: Lake, staged: str, dt: date, raw: dict[str, Any], features: dict[str, Any]) -> str:
+    """Record both gates' results inside the staged partition, so they publish (and retire) with it."""
+    return lake.write_json(staged, VALIDATION_RECORD, {
+        "dt": dt.isoformat(), "raw": raw, "features": features,
+        "validated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+def validation_lineage(lake: Lake, spec: PipelineSpec, dates: list[date]) -> dict[str, Any]:
+    """The recorded gate results of the feature partitions ``dates``: a summary and the per-day records."""
+    records = {d.isoformat(): lake.read_json(f"{lake.partition('features', spec.name, d)}/{VALIDATION_RECORD}")
+               for d in dates}
+    unrecorded = sorted(d for d, r in records.items() if r is None)
+    passed = sorted(d for d, r in records.items()
+                    if r is not None and r["raw"]["passed"] and r["features"]["passed"])
+    warnings = {d: r["raw"]["warnings"] + r["features"]["warnings"] for d, r in records.items()
+                if r is not None and (r["raw"]["warnings"] or r["features"]["warnings"])}
+    shares = [r["raw"]["coverage"]["share"] for r in records.values() if r is not None and r["raw"].get("coverage")]
+    summary = {"raw_suite": spec.data.raw_suite, "features_suite": spec.data.features_suite,
+               "partitions": len(dates), "passed_both_gates": len(passed),
+               "unrecorded": unrecorded, "warnings": warnings,
+               "coverage": {"mean": round(sum(shares) / len(shares), 4), "min": min(shares),
+                            "days_below_full": sum(s < 1 for s in shares)} if shares else None}
+    return {"summary": summary, "records": records}

@@ -1,0 +1,85 @@
+"""Quarantine: where data that failed a gate goes, with its reasons, and how to find it again.
+
+Layout: ``quarantine/<pipeline>/dt=<day>/<stage>/`` holding ``data/`` (the moved files, never
+deleted), ``validation.json`` (the full result) and ``report.html`` (for people).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import date, datetime, timezone
+from typing import Any
+
+from ml_tasks.core.lake import Lake
+from ml_tasks.data.expectations import GateResult
+
+STAGES = ("raw", "features")
+
+
+def render_report(result: GateResult, where: str) -> str:
+    """A small standalone HTML page people can open from the quarantine folder."""
+    cols = ("expectation", "target", "observed", "expected", "examples", "notes")
+
+    def rows(items, label):
+        return "".join(
+            f"<tr class='{label}'><td>{label}</td>" + "".join(f"<td>{html.escape(str(f.get(k, '')))}</td>" for k in cols) + "</tr>"
+            for f in items)
+
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Gate report: {html.escape(result.suite)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
+th{{background:#f3f3f3}}tr.blocking td:first-child{{color:#b00;font-weight:bold}}tr.warning td:first-child{{color:#a60}}</style></head>
+<body><h1>Quarantined: {html.escape(where)}</h1><p>Suite <b>{html.escape(result.suite)}</b>: {len(result.failures)} blocking failure(s),
+{len(result.warnings)} warning(s), {result.statistics.get('evaluated_expectations', '?')} expectations evaluated.</p>
+<table><tr><th></th><th>expectation</th><th>column</th><th>observed</th><th>expected</th><th>examples</th><th>why it exists</th></tr>
+{rows(result.failures, 'blocking')}{rows(result.warnings, 'warning')}</table>
+<p>Fix the data, land it again under the raw zone, and clear the failed task in Airflow to process it.</p>
+</body></html>"""
+
+
+def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | None, result: GateResult) -> str:
+    """Move ``source`` (if given) to the quarantine zone with its validation JSON and report."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+    fs = lake.fs
+    target = f"{lake.partition('quarantine', pipeline, dt)}/{stage}"
+    if fs.exists(target):
+        # An earlier quarantine of the same day and stage: keep it beside, never overwrite data.
+        lake.move(target, f"{target}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}")
+    fs.makedirs(target, exist_ok=True)
+    if source is not None and fs.exists(source):
+        lake.move(source, f"{target}/data")
+    record = {
+        "pipeline": pipeline,
+        "dt": dt.isoformat(),
+        "stage": stage,
+        "quarantined_at": datetime.now(timezone.utc).isoformat(),
+        "source": source,
+        "summary": result.summary(),
+        "failures": result.failures,
+        "warnings": result.warnings,
+        "validation": result.validation,
+    }
+    with fs.open(f"{target}/validation.json", "w") as fh:
+        json.dump(record, fh, indent=2, default=str)
+    with fs.open(f"{target}/report.html", "w") as fh:
+        fh.write(render_report(result, f"{pipeline} dt={dt} ({stage})"))
+    return target
+
+
+def list_quarantine(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
+    """Quarantined partitions with their stage and reason, oldest first."""
+    out = []
+    for dt in lake.partitions("quarantine", pipeline):
+        base = lake.partition("quarantine", pipeline, dt)
+        for entry in sorted(lake.fs.ls(base, detail=False)):
+            stage = entry.rstrip("/").rsplit("/", 1)[-1]
+            record = f"{base}/{stage}/validation.json"
+            if not stage.startswith(STAGES) or not lake.fs.exists(record):
+                continue
+            with lake.fs.open(record) as fh:
+                data = json.load(fh)
+            reasons = [f"{f['expectation']}({f['target']})" for f in data.get("failures", [])]
+            out.append({"dt": dt.isoformat(), "stage": stage, "quarantined_at": data.get("quarantined_at", ""),
+                        "reasons": reasons, "summary": data.get("summary", ""), "report": f"{base}/{stage}/report.html"})
+    return out

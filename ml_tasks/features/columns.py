@@ -1,0 +1,117 @@
+"""Feature column names and roles, from a pipeline spec alone (no pyspark, no torch).
+
+The Spark feature job (`spark_jobs.series_features`) builds these columns; training, scoring,
+drift checks and the gates only need their names and roles, so a GPU training pod never imports
+pyspark to learn them. Lag and window names carry the spec's unit: ``lag_24h`` for an hourly
+pipeline, ``lag_7d`` for a daily one.
+
+A pipeline with its own feature module (``features.module``) names its columns there, in
+``feature_columns(spec)`` (and optionally ``categorical_columns(spec)``); such a module imports
+pyspark only inside ``build_features``, so that naming its columns needs no Spark
+(``tests/unit/test_architecture.py`` imports the shipped ones with pyspark blocked).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from types import ModuleType
+
+from ml_tasks.core.spec import DEFAULT_FEATURE_MODULE, PipelineSpec
+
+CALENDAR = {"hourly": ["hour", "day_of_week", "is_weekend"], "daily": ["day_of_week", "is_weekend", "month"]}
+WEEK_HOURS = 168
+
+
+def calendar_columns(spec: PipelineSpec) -> list[str]:
+    return list(CALENDAR[spec.features.frequency])
+
+
+def history_columns(spec: PipelineSpec) -> list[str]:
+    """Columns whose past becomes lags and windows: ``features.history_of``, default the target."""
+    return list(spec.features.history_of) or [spec.data.target]
+
+
+def lag_name(spec: PipelineSpec, lag: int, column: str | None = None) -> str:
+    prefix = "" if column in (None, spec.data.target) else f"{column}_"
+    return f"{prefix}lag_{lag}{spec.features.suffix}"
+
+
+def lag_and_window_columns(spec: PipelineSpec, history_of: list[str] | None = None) -> list[str]:
+    """Names of the lag and rolling-window features of each ``history_of`` column (default: the spec's).
+
+    The target's are ``lag_24h``, ``rolling_mean_168h``...; another column's carry its name first,
+    ``logins_lag_24h``, ``logins_rolling_mean_168h``.
+    """
+    f = spec.features
+    out = []
+    for col in history_of or history_columns(spec):
+        prefix = "" if col == spec.data.target else f"{col}_"
+        out += [f"{prefix}lag_{lag}{f.suffix}" for lag in f.lags]
+        out += [f"{prefix}rolling_{stat}_{w}{f.suffix}" for w in f.windows for stat in ("mean", "std")]
+    return out
+
+
+def categorical_columns(spec: PipelineSpec) -> list[str]:
+    """Model inputs that are categories: the keys (unless ``keys_as_inputs`` is off) and the text
+    known-ahead columns."""
+    keys = spec.data.keys if spec.features.keys_as_inputs else []
+    return [*keys, *(c for c, kind in spec.features.known_ahead.items() if kind == "string")]
+
+
+def feature_columns(spec: PipelineSpec) -> list[str]:
+    """Model inputs in a fixed order: keys, calendar, known-ahead columns, lags and windows."""
+    keys = spec.data.keys if spec.features.keys_as_inputs else []
+    return [*keys, *calendar_columns(spec), *spec.features.known_ahead, *lag_and_window_columns(spec)]
+
+
+def raw_input_columns(spec: PipelineSpec) -> list[str]:
+    """The raw columns the features are made from; gates block only on expectations about these."""
+    d = spec.data
+    return list(dict.fromkeys([d.timestamp, *d.keys, d.target, *spec.features.known_ahead, *history_columns(spec)]))
+
+
+def seasonal_naive_column(spec: PipelineSpec) -> str | None:
+    """The target lag MASE divides by: the same time one week before when the spec has that lag,
+    else the shortest lag (a plain naive forecast). None when the target has no lags."""
+    if spec.data.target not in history_columns(spec):
+        return None
+    f = spec.features
+    weekly = [lag for lag, hours in zip(f.lags, f.lags_hours) if hours == WEEK_HOURS]
+    return lag_name(spec, weekly[0] if weekly else min(f.lags))
+
+
+def feature_module(spec: PipelineSpec) -> ModuleType:
+    """Import the pipeline's feature module named in its spec (the Spark job calls its ``build_features``)."""
+    try:
+        return importlib.import_module(spec.features.module)
+    except ImportError as exc:
+        raise ImportError(
+            f"pipeline {spec.name!r}: features.module {spec.features.module!r} cannot be imported: {exc}"
+        ) from exc
+
+
+def _naming_module(spec: PipelineSpec) -> ModuleType:
+    """Where the column names come from: this module for the default feature module, else the pipeline's own."""
+    return sys.modules[__name__] if spec.features.module == DEFAULT_FEATURE_MODULE else feature_module(spec)
+
+
+def feature_names(spec: PipelineSpec) -> list[str]:
+    """The model inputs of a pipeline, in the fixed order every model family and server uses."""
+    return list(_naming_module(spec).feature_columns(spec))
+
+
+def categorical_features(spec: PipelineSpec, features: list[str]) -> list[str]:
+    """The categorical model inputs: the feature module's ``categorical_columns(spec)``, else the
+    keys and the text known-ahead columns of the spec."""
+    module = _naming_module(spec)
+    columns = module.categorical_columns(spec) if hasattr(module, "categorical_columns") else categorical_columns(spec)
+    return [c for c in columns if c in features]
+
+
+def lookback_days(spec: PipelineSpec) -> int:
+    """Days of raw history a day's features need before it."""
+    f = spec.features
+    hours = max(max(f.lags_hours), f.horizon_hours + max(f.rolling_hours + [WEEK_HOURS]))
+    return math.ceil(hours / 24)

@@ -1,0 +1,270 @@
+"""The `conveyor` commands that work on one pipeline's data and models.
+
+Landing, backfilling and re-profiling data, the quarantine, the registry's history, rollback and
+lineage, scaffolding a new pipeline and checking specs. `ml_tasks.platform.cli` registers them
+(``COMMANDS``) beside the commands that run the stack.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ml_tasks.core.settings import load_settings
+
+
+def fail(message: str) -> None:
+    """Print the error in red and exit with status 1."""
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code=1)
+
+
+def parse_date(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD")
+
+
+def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or CSV files of raw rows")) -> None:
+    """Split raw files by UTC day into raw/PIPELINE/dt=.../ partitions (a day is replaced whole)."""
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.core.spec import SpecError, load_spec
+    from ml_tasks.data.landing import LandingError, land_files
+
+    settings = load_settings()
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+        days = land_files(Lake.from_settings(settings), spec, list(files), say=typer.echo)
+    except (SpecError, LandingError) as exc:
+        fail(str(exc))
+    if days:
+        typer.echo(f"landed {len(days)} day(s), {days[0]} .. {days[-1]}; next: "
+                   f"conveyor validate {pipeline}, then conveyor backfill-features {pipeline}")
+
+
+def backfill_features_cmd(
+    pipeline: str, start: Optional[str] = typer.Argument(None), end: Optional[str] = typer.Argument(None),
+    max_quarantine_share: float = typer.Option(
+        0.05, help="stop without quarantining anything when more than this share of the days would fail "
+                   "(that is a suite problem); 1 quarantines every failing day"),
+    gate_each_day: bool = typer.Option(False, help="validate every day on its own, as the daily DAG does, "
+                                                   "instead of one pass over all days (slower; for comparison)"),
+) -> None:
+    """Gate, build and publish features for every landed day from START to END (one Spark job).
+
+    Without START and END: every landed raw day that has its full look-back before it. Days in
+    the range with no raw data are skipped (their neighbours' lags are simply missing).
+    """
+    from datetime import timedelta
+
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.core.spec import SpecError, load_spec
+    from ml_tasks.data.backfill import SuiteProblem, backfill_features
+    from ml_tasks.features.columns import lookback_days
+
+    settings = load_settings()
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+    except SpecError as exc:
+        fail(str(exc))
+    if start is None or end is None:
+        raw = Lake.from_settings(settings).partitions("raw", pipeline)
+        if len(raw) <= lookback_days(spec):
+            fail(f"{len(raw)} raw day(s) landed for {pipeline!r}; features need {lookback_days(spec)} days of "
+                  "look-back before the first one: land more days (conveyor land)")
+        start, end = (start or raw[lookback_days(spec)].isoformat()), (end or raw[-1].isoformat())
+        typer.echo(f"building features for {start} .. {end} (after {lookback_days(spec)} days of look-back)")
+    first, last = parse_date("START", start), parse_date("END", end)
+    if last < first:
+        fail(f"end {last} is before start {first}")
+    landed = set(Lake.from_settings(settings).partitions("raw", pipeline))
+    wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    days = [d for d in wanted if d in landed]
+    if len(days) < len(wanted):
+        typer.echo(f"{len(wanted) - len(days)} day(s) in {first} .. {last} have no raw data; skipping them")
+    if not days:
+        fail(f"no raw data landed for {pipeline!r} between {first} and {last} (conveyor land)")
+    try:
+        report = backfill_features(settings, spec, days, max_quarantine_share=max_quarantine_share,
+                                   one_pass=not gate_each_day)
+    except SuiteProblem as exc:
+        fail(str(exc))
+    typer.echo(f"published {len(report.published)} day(s); quarantined {len(report.quarantined)}")
+    for d, why in report.quarantined.items():
+        typer.echo(f"  {d}: {why.splitlines()[0]}")
+    if report.quarantined:
+        raise typer.Exit(code=1)
+
+
+def quarantine(pipeline: str) -> None:
+    """List quarantined partitions of a pipeline with their reasons."""
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.data.quarantine import list_quarantine
+
+    entries = list_quarantine(Lake.from_settings(load_settings()), pipeline)
+    if not entries:
+        typer.echo(f"no quarantined partitions for {pipeline}")
+    for e in entries:
+        typer.echo(f"{e['dt']}  {e['stage']:<8} {', '.join(e['reasons'])}\n    quarantined {e['quarantined_at']}; report: {e['report']}")
+
+
+def history(pipeline: str, all_aliases: bool = typer.Option(False, "--all", help="also @challenger moves")) -> None:
+    """Every move of @champion (and with --all, of @challenger): when, from, to, why, by which run."""
+    from ml_tasks.registry.audit import history as read_history
+
+    rows = read_history(load_settings(), pipeline, alias=None if all_aliases else "champion")
+    if not rows:
+        typer.echo(f"no alias moves recorded for {pipeline}")
+    for r in rows:
+        typer.echo(f"{r.get('time', '?')[:19]}  @{r.get('alias')}  v{r.get('from_version', '-')} -> v{r.get('to_version')}  "
+                   f"[{r.get('airflow.dag_id', r.get('trigger', 'cli'))} {r.get('airflow.run_id', '')}]"
+                   f"{'  FORCED' if r.get('forced') == 'True' else ''}\n    {r.get('reason', '')}")
+
+
+def rollback(pipeline: str, to: Optional[str] = typer.Option(None, "--to", help="version (default: @previous_champion)"),
+             reason: str = typer.Option("", help="why, for the audit trail")) -> None:
+    """Point @champion back at an earlier version in one step (recorded in the audit trail)."""
+    import getpass
+
+    from ml_tasks.registry.audit import rollback as do_rollback
+    from ml_tasks.registry.audit import RollbackError
+
+    try:
+        record = do_rollback(load_settings(), pipeline, to, reason, {"user": getpass.getuser(), "trigger": "cli"})
+    except RollbackError as exc:
+        fail(str(exc))
+    typer.echo(f"@champion of {pipeline}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")
+
+
+def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERSION, e.g. demand@champion")) -> None:
+    """The chain from raw partitions to the serving alias, for one model version."""
+    from ml_tasks.registry.lineage import lineage as read_lineage
+    from ml_tasks.registry.lineage import LineageError
+
+    try:
+        chain = read_lineage(load_settings(), ref)
+    except LineageError as exc:
+        fail(str(exc))
+    raw, feats = chain["raw_partitions"], chain["feature_partitions"]
+    typer.echo(f"raw/{ref.split('@')[0].split('/')[0]}  {raw['from']} .. {raw['to']}  ({raw['note']})")
+    checks = chain["validation"]
+    typer.echo(f"  -> gates {checks['raw_suite']}, {checks['features_suite']}: {checks['passed_both_gates']} of "
+               f"{checks['partitions']} partitions passed both (recorded in each partition's _validation.json)"
+               + (f"; no record for {checks['unrecorded']}" if checks["unrecorded"] else "")
+               + (f"; warnings on {sorted(checks['warnings'])}" if checks["warnings"] else ""))
+    if checks.get("coverage"):
+        c = checks["coverage"]
+        typer.echo(f"     raw coverage: mean {c['mean']:.1%}, lowest {c['min']:.1%}, {c['days_below_full']} day(s) "
+                   "with rows missing (gaps the models take)")
+    typer.echo(f"  -> {feats['zone']}  {feats['first']} .. {feats['last']}  ({feats['days']} days, sha256 {str(feats['sha256'])[:16]}...)")
+    typer.echo(f"  -> training run {chain['training_run']} ({chain['model_family']}), parent {chain['parent_run']}; "
+               f"train {chain['training_window']}, holdout {chain['holdout_window']}")
+    typer.echo(f"     Airflow {chain['airflow']['dag_id']} {chain['airflow']['run_id']}; code {chain['code_version']}")
+    typer.echo(f"  -> {chain['model']} v{chain['version']}  aliases: {', '.join('@' + a for a in chain['aliases']) or 'none'}")
+    typer.echo(f"     promotion: {chain['promotion']}")
+
+
+def new_pipeline(
+    name: str,
+    task: str = typer.Option("regression", help="regression | classification"),
+    keys: str = typer.Option("", help="series key columns, comma-separated, e.g. region,meter_id; none for a "
+                                      "single series"),
+    timestamp: str = typer.Option(..., help="the event-time column (hourly or daily)"),
+    target: str = typer.Option(..., help="the column to predict"),
+    from_sample: Optional[Path] = typer.Option(None, help="Parquet or CSV file of the raw data to profile (read in "
+                                                          "full; uniformly sampled when very large)"),
+    known_ahead: str = typer.Option("", help="raw columns known before the time they describe (planned prices, "
+                                             "holidays, forecasts), comma-separated; text ones become categories"),
+    frequency: Optional[str] = typer.Option(None, help="hourly | daily (default: detected from the sample)"),
+    force: bool = typer.Option(False, help="overwrite existing files of this pipeline"),
+) -> None:
+    """Write a new pipeline's spec, DAG file, suites and test."""
+    from ml_tasks.core.settings import REPO_ROOT
+    from ml_tasks.platform.scaffold import NewPipeline, ScaffoldError, read_sample
+
+    def names(text: str) -> list[str]:
+        return [k.strip() for k in text.split(",") if k.strip()]
+
+    # The project the specs folder belongs to (this checkout unless CONVEYOR_SPECS_DIR says otherwise).
+    root = load_settings().specs_dir.parent.parent
+    try:
+        sample = read_sample(from_sample) if from_sample else None
+        new = NewPipeline(name, task, names(keys), timestamp, target, sample, root=root,
+                          known_ahead=names(known_ahead), frequency=frequency)
+        written = new.write(force=force)
+    except ScaffoldError as exc:
+        fail(str(exc))
+    for path in written:
+        typer.echo(f"wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+    typer.echo(f"next: review those files, `conveyor land {name} FILE...` (or write raw/{name}/dt=YYYY-MM-DD/ "
+               f"partitions), `conveyor validate {name}`, `conveyor backfill-features {name}`; the DAGs "
+               f"{name}_features/_train/_score/_drift/_rollback appear in Airflow at the next parse")
+
+
+def profile(pipeline: str, rows: int = typer.Option(500_000, help="rows sampled uniformly across the landed days"),
+            dry_run: bool = typer.Option(False, help="print the changes without writing the suite")) -> None:
+    """Re-profile the raw suite's null shares from the landed raw days (the suite file is rewritten)."""
+    import pandas as pd
+
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.core.spec import SpecError, load_spec
+    from ml_tasks.data.suite_profile import reprofile_null_shares
+
+    settings = load_settings()
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+    except SpecError as exc:
+        fail(str(exc))
+    lake = Lake.from_settings(settings)
+    days = lake.partitions("raw", pipeline)
+    if not days:
+        fail(f"no raw days landed for {pipeline!r}: `conveyor land {pipeline} FILE...` first")
+    frames = [lake.read_partition("raw", pipeline, d) for d in days]
+    total = sum(len(f) for f in frames)
+    share = min(1.0, rows / max(total, 1))
+    history = pd.concat([f.sample(frac=share, random_state=i) if share < 1 else f for i, f in enumerate(frames)],
+                        ignore_index=True)
+    path = settings.expectations_dir / f"{spec.data.raw_suite}.json"
+    data = json.loads(path.read_text())
+    updated, changes = reprofile_null_shares(data, history)
+    typer.echo(f"{spec.data.raw_suite}: {len(changes)} change(s) from {len(days)} landed day(s)")
+    for line in changes:
+        typer.echo(f"  {line}")
+    if changes and not dry_run:
+        path.write_text(json.dumps(updated, indent=1) + "\n")
+        typer.echo(f"wrote {path}")
+
+
+def validate(pipelines: Optional[list[str]] = typer.Argument(None, help="pipeline names; default: every spec")) -> None:
+    """Check every pipeline spec (or the named ones): keys, schedules, files, raw schema, columns."""
+    from ml_tasks.platform.spec_check import check_all
+
+    settings = load_settings()
+    results = check_all(settings, pipelines or None)
+    if not results:
+        fail(f"no pipeline specs (*.yaml) in {settings.specs_dir}")
+    for name, problems in results.items():
+        typer.echo(f"{name}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+        for problem in problems:
+            typer.echo(f"  {problem}")
+    if any(results.values()):
+        raise typer.Exit(1)
+
+
+# command name -> function, in the order `conveyor --help` lists them
+COMMANDS = {
+    "land": land,
+    "backfill-features": backfill_features_cmd,
+    "quarantine": quarantine,
+    "history": history,
+    "rollback": rollback,
+    "lineage": lineage,
+    "new-pipeline": new_pipeline,
+    "profile": profile,
+    "validate": validate,
+}

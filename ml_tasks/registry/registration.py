@@ -1,0 +1,119 @@
+"""Registering a challenger: the best candidate that finished becomes a new model version.
+
+`register_best` registers the family with the lower holdout error (the spec's metric) among those
+that finished, tags the version with its lineage and the candidates' scores, and writes the model
+card (naming any family that failed) onto the version. What it returns, a
+:class:`RegisteredVersion`, is the hand-off from `register` to the promotion `gate`.
+`train_challenger` runs plan, every family and registration in one process (CLI, tests, demo);
+the Airflow DAG runs them as separate tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import TypedDict
+
+import numpy as np
+
+from ml_tasks.core import tracking
+from ml_tasks.core.settings import ConveyorSettings
+from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.registry import client as registry
+from ml_tasks.training.candidate import TrainedCandidate, train_model
+from ml_tasks.training.plan import TrainingPlan, plan_training
+
+log = logging.getLogger(__name__)
+
+
+class NoCandidateError(RuntimeError):
+    """Every model family failed: there is nothing to register."""
+
+
+class RegisteredVersion(TypedDict):
+    """Hand-off from `register` to `gate` and `promote` (an XCom, JSON as is).
+
+    ``metrics`` are the registered family's holdout metrics; ``candidates`` every finished
+    family's; ``failed`` maps each family that did not finish to what went wrong.
+    ``train_dates`` is the first and last training day.
+    """
+
+    run_id: str
+    version: str
+    model: str
+    metrics: dict[str, float]
+    holdout_dates: list[str]
+    train_dates: list[str]
+    candidates: dict[str, dict[str, float]]
+    failed: dict[str, str]
+
+
+def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPlan, results: list[TrainedCandidate],
+                  failed: dict[str, str] | None = None) -> RegisteredVersion:
+    """Register the family with the lower holdout error (the spec's metric) as a new version.
+
+    ``results`` are the families that finished; ``failed`` maps each family that did not to what
+    went wrong. Failed families are named on the version (tag ``conveyor.failed_families``), in
+    the model card and in what this returns, so the gate's decision can say what was compared.
+    """
+    import mlflow
+
+    from ml_tasks.training.model_card import render_model_card
+
+    failed = dict(failed or {})
+    if not results:
+        raise NoCandidateError(f"pipeline {spec.name!r}: every model family failed, nothing to register: "
+                               + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    client = tracking.connect(settings)
+    metric = spec.promotion.metric
+    best = min(results, key=lambda r: (np.nan_to_num(r["metrics"][metric], nan=np.inf), r["kind"]))
+    name = registry.model_name(spec.name)
+    # A retry after a killed attempt reuses the version that attempt registered: one training
+    # run, one version, however often the task ran.
+    earlier = client.search_model_versions(f"name='{name}' and run_id='{best['run_id']}'")
+    if earlier:
+        v = str(min(int(e.version) for e in earlier))
+        log.warning("version %s of %s was already registered from run %s by an earlier attempt; reusing it",
+                    v, name, best["run_id"])
+    else:
+        v = str(mlflow.register_model(best["model_uri"], name).version)
+    for key, value in {**plan["tags"], "conveyor.model_family": best["kind"], "conveyor.run_id": best["run_id"],
+                       "conveyor.parent_run_id": plan["parent_run_id"], "conveyor.reference_run_id": plan["parent_run_id"],
+                       "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",
+                       "conveyor.holdout_window": f"{plan['holdout_dates'][0]}..{plan['holdout_dates'][-1]}",
+                       "conveyor.candidates": json.dumps({r["kind"]: r["metrics"][metric] for r in results}),
+                       "conveyor.failed_families": json.dumps(failed)}.items():
+        client.set_model_version_tag(name, v, key, str(value))
+    card = render_model_card(spec, v, best, results, plan, failed)
+    client.update_model_version(name, v, description=card)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "model_card.md").write_text(card)
+        client.log_artifact(best["run_id"], str(Path(tmp) / "model_card.md"))
+    log.info("registered %s version %s from %s (%s=%.4f)", name, v, best["kind"], metric, best["metrics"][metric])
+    if failed:
+        log.warning("families that failed and were not compared: %s", failed)
+    return RegisteredVersion(run_id=best["run_id"], version=v, model=best["kind"], metrics=best["metrics"],
+                             holdout_dates=plan["holdout_dates"],
+                             train_dates=[plan["train_dates"][0], plan["train_dates"][-1]],
+                             candidates={r["kind"]: r["metrics"] for r in results}, failed=failed)
+
+
+def train_challenger(settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None,
+                     end: date | None = None) -> RegisteredVersion:
+    """Plan, train every family the spec lists, register the best that finished; returns its summary.
+
+    A family that raises is logged and named as failed; the others are still compared and the
+    best registered (as the Airflow DAG does with one task per family).
+    """
+    plan = plan_training(settings, spec, run_context, end)
+    results, failed = [], {}
+    for kind in spec.training.models:
+        try:
+            results.append(train_model(settings, spec, plan, kind))
+        except Exception as exc:  # one family's failure must not lose the others' models
+            log.exception("%s training failed; continuing with the other families", kind)
+            failed[kind] = f"{type(exc).__name__}: {exc}"
+    return register_best(settings, spec, plan, results, failed)

@@ -1,0 +1,196 @@
+"""One model family trained as a candidate: backtest, fit, evaluate on the holdout, log.
+
+`train_model` runs the steps in a child run of the plan's parent run:
+
+1. :func:`backtest`: rolling-origin folds before the holdout, each fit on the days before it;
+2. the final fit on every training day (Lightning logs its epochs into the child run);
+3. :func:`choose_threshold` (classification: tuned on the folds' out-of-sample predictions) and
+   :func:`evaluate_holdout`: metrics overall and per segment on the held-out days;
+4. :func:`log_candidate`: parameters, metrics, plots, permutation importance and the model.
+
+Steps 3's functions and :func:`backtest_means` are pure. What `train_model` returns, a
+:class:`TrainedCandidate`, is the hand-off from a `train_<family>` task to `register`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import ConveyorSettings
+from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.features.columns import feature_names
+from ml_tasks.features.store import load_features
+from ml_tasks.training.evaluation import (naive_column, permutation_importance, row_loss, segment_column,
+                                          segment_metrics, task_metrics, tune_threshold)
+from ml_tasks.training.plan import TrainingPlan, TrainingWindow
+
+log = logging.getLogger(__name__)
+
+SUMMARY_METRICS = {"regression": ("mae", "rmse", "wape", "mase"),
+                   "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "f1")}
+SEGMENT_METRICS = {"regression": ("mae", "mase"), "classification": ("log_loss", "roc_auc")}
+
+
+class TrainedCandidate(TypedDict):
+    """Hand-off from a `train_<family>` task to `register` (an XCom, JSON as is).
+
+    ``metrics`` are the holdout metrics, ``segments`` the first segment metric per segment,
+    ``fit`` what the fit reported (epochs, device, rows...).
+    """
+
+    kind: str
+    run_id: str
+    model_uri: str
+    metrics: dict[str, float]
+    backtest_mean: dict[str, float]
+    segments: dict[str, float]
+    fit: dict[str, Any]
+
+
+@dataclass
+class Backtest:
+    """Per-fold metrics and the folds' (truth, prediction) pairs, oldest fold first."""
+
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    out_of_fold: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def backtest(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, features: list[str],
+             log_step=None) -> Backtest:
+    """Fit ``kind`` on the days before each rolling-origin fold and score the fold."""
+    from ml_tasks.training.trainers import TRAINERS
+
+    target, naive, out = spec.data.target, naive_column(spec), Backtest()
+    for i, (train_days, test_days) in enumerate(window.folds(spec.training.backtest_folds, spec.training.holdout_days)):
+        fold_model = TRAINERS[kind](spec, features)
+        fold_model.fit(lake, train_days)
+        test = load_features(lake, spec, test_days)
+        fold_pred = fold_model.predict(test)
+        out.out_of_fold.append((test[target].to_numpy(), fold_pred))
+        m = task_metrics(spec.task, test[target], fold_pred, test[naive] if naive else None)
+        out.folds.append({"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m})
+        if log_step is not None:
+            log_step(m, i)
+        log.info("%s backtest fold %d (%s..%s): %s", kind, i, test_days[0], test_days[-1], m)
+    return out
+
+
+def backtest_means(task: str, folds: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean of each summary metric over the folds (NaN folds ignored); empty without folds."""
+    return {k: float(np.nanmean([f[k] for f in folds])) for k in SUMMARY_METRICS[task]} if folds else {}
+
+
+def choose_threshold(task: str, out_of_fold: list[tuple[np.ndarray, np.ndarray]], y_holdout: np.ndarray,
+                     p_holdout: np.ndarray) -> tuple[float, str | None]:
+    """The decision threshold and what it was tuned on (None for regression, which has none).
+
+    Tuned for F1 on the backtest folds' out-of-sample predictions; on the holdout itself, flagged
+    as optimistic, when there are no folds.
+    """
+    if task != "classification":
+        return 0.5, None
+    if out_of_fold:
+        return tune_threshold(np.concatenate([y for y, _ in out_of_fold]),
+                              np.concatenate([p for _, p in out_of_fold])), "backtest folds"
+    return tune_threshold(y_holdout, p_holdout), "holdout (optimistic: no backtest folds)"
+
+
+def evaluate_holdout(spec: PipelineSpec, holdout: pd.DataFrame, prediction: np.ndarray,
+                     threshold: float) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Holdout metrics overall and per segment (the gate's guardrail segments)."""
+    target, naive = spec.data.target, naive_column(spec)
+    metrics = task_metrics(spec.task, holdout[target], prediction, holdout[naive] if naive else None, threshold)
+    segments = segment_metrics(holdout, prediction, segment_column(spec), target, naive, spec.task, threshold)
+    return metrics, segments
+
+
+def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPlan, kind: str) -> TrainedCandidate:
+    """Backtest, fit and evaluate one model family in a child run; returns its hand-off."""
+    import mlflow
+
+    from ml_tasks.training.trainers import TRAINERS
+
+    lake = Lake.from_settings(settings)
+    window = TrainingWindow.of(plan)
+    features = feature_names(spec)
+    holdout = load_features(lake, spec, window.holdout_dates).reset_index(drop=True)
+    experiment_id = tracking.ensure_experiment(settings, tracking.training_experiment(spec.name))
+    tags = {**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind}
+    abandoned = tracking.close_abandoned_runs(
+        settings, experiment_id, {"mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind})
+    if abandoned:
+        log.warning("%s: marked run(s) %s of an earlier, killed attempt as KILLED", kind, ", ".join(abandoned))
+    with mlflow.start_run(run_name=f"{spec.name}-{kind}", tags=tags) as run:
+        folds = backtest(lake, spec, kind, window, features,
+                         log_step=lambda m, i: mlflow.log_metrics({f"backtest_{k}": v for k, v in m.items()}, step=i))
+        model = TRAINERS[kind](spec, features)
+        facts = model.fit(lake, window.train_dates, logger=_epoch_logger(settings, spec, kind, run.info.run_id))
+        prediction = model.predict(holdout)
+        threshold, tuned_on = choose_threshold(spec.task, folds.out_of_fold, holdout[spec.data.target].to_numpy(),
+                                               prediction)
+        if tuned_on:
+            facts["threshold_tuned_on"] = tuned_on
+        metrics, segments = evaluate_holdout(spec, holdout, prediction, threshold)
+        means = backtest_means(spec.task, folds.folds)
+        info = log_candidate(spec, kind, model, facts, holdout, prediction, threshold, metrics, segments, folds, means)
+        log.info("%s: holdout %s", kind, metrics)
+    first = SEGMENT_METRICS[spec.task][0]
+    return TrainedCandidate(kind=kind, run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics,
+                            backtest_mean=means, segments={s: round(m[first], 4) for s, m in segments.items()},
+                            fit=facts)
+
+
+def _epoch_logger(settings: ConveyorSettings, spec: PipelineSpec, kind: str, run_id: str):
+    """Lightning logs its epochs into the family's run; LightGBM has no epoch logger."""
+    if kind != "lightning":
+        return None
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    return MLFlowLogger(experiment_name=tracking.training_experiment(spec.name),
+                        tracking_uri=settings.mlflow_tracking_uri, run_id=run_id)
+
+
+def log_candidate(spec: PipelineSpec, kind: str, model, facts: dict, holdout: pd.DataFrame, prediction: np.ndarray,
+                  threshold: float, metrics: dict, segments: dict, folds: Backtest, means: dict):
+    """Log the candidate's parameters, metrics, evaluation artifacts and model into the active run."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    features, target, task = model.features, spec.data.target, spec.task
+    mlflow.log_params({**model.params(), **{f"fit.{k}": v for k, v in facts.items()}})
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
+    mlflow.log_metrics({f"segment.{seg}.{k}": v for seg, m in segments.items() for k, v in m.items()
+                        if k in SEGMENT_METRICS[task] and np.isfinite(v)})
+    mlflow.log_metrics({f"backtest_mean_{k}": v for k, v in means.items()})
+    loss = None if task == "regression" else (lambda y, p: row_loss(y, p, "log_loss").mean())
+    importance = permutation_importance(model.predict, holdout, features, target, seed=spec.training.seed, loss=loss)
+    with tempfile.TemporaryDirectory() as tmp:
+        _evaluation_plots(spec, kind, holdout.assign(prediction=prediction), importance, threshold, Path(tmp))
+        (Path(tmp) / "evaluation.json").write_text(json.dumps(
+            {"holdout": metrics, "backtest": folds.folds, "segments": segments, "importance": importance}, indent=1))
+        mlflow.log_artifacts(tmp, artifact_path="evaluation")
+    signature = infer_signature(holdout[features].head(5), pd.Series(prediction[:5], name="prediction"))
+    return model.log_model(holdout[features].head(5), signature)
+
+
+def _evaluation_plots(spec: PipelineSpec, kind: str, scored: pd.DataFrame, importance: dict, threshold: float,
+                      folder: Path) -> None:
+    from ml_tasks.training.plots import classification_plots, forecast_plot, importance_plot, residual_plots
+
+    if spec.task == "classification":
+        classification_plots(scored[spec.data.target], scored["prediction"], threshold,
+                             f"{spec.name} {kind}: holdout", folder / "roc_pr_calibration.png")
+    else:
+        forecast_plot(scored, spec, folder / "holdout_forecast.png")
+        residual_plots(scored, spec, folder / "residuals_and_error_by_hour.png")
+    importance_plot(importance, f"{kind}: permutation importance (holdout)", folder / "feature_importance.png")

@@ -1,0 +1,162 @@
+"""Feeding feature partitions to a network: streamed from Parquet, never copied whole into pandas.
+
+`ParquetBatches` reads record batches file by file, encodes key columns against a fixed
+vocabulary (0 = unknown) and yields ready tensors; `FeatureDataModule` wires train and
+validation files into loaders for Lightning. Vocabulary and scaling statistics come from a
+first pass over the training files that reads only the columns it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from ml_tasks.core.lake import Lake
+
+
+@dataclass(frozen=True)
+class TabularSchema:
+    """Which columns feed the network, and how key values map to embedding rows."""
+
+    categorical: list[str]
+    numeric: list[str]
+    target: str
+    vocab: dict[str, list[str]]
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return [len(self.vocab[c]) for c in self.categorical]
+
+    def encode(self, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        """(categorical codes, numeric values) for a pandas frame; unknown keys map to 0."""
+        cats = np.stack([
+            pd.Categorical(frame[c].astype("string"), categories=self.vocab[c]).codes.astype(np.int64) + 1
+            for c in self.categorical
+        ], axis=1) if self.categorical else np.zeros((len(frame), 0), dtype=np.int64)
+        nums = frame[self.numeric].to_numpy(dtype=np.float32, na_value=np.nan)
+        return torch.from_numpy(cats), torch.from_numpy(nums)
+
+
+def scan_schema(lake: Lake, files: list[str], categorical: list[str], numeric: list[str], target: str):
+    """Vocabulary of the key columns and mean/std of the numeric ones, over ``files``."""
+    values: dict[str, set] = {c: set() for c in categorical}
+    n = np.zeros(len(numeric))
+    s = np.zeros(len(numeric))
+    q = np.zeros(len(numeric))
+    for f in files:
+        with lake.fs.open(f, "rb") as fh:
+            table = pq.read_table(fh, columns=[*categorical, *numeric])
+        for c in categorical:
+            values[c].update(pc.unique(table[c].cast("string")).to_pylist())
+        for i, c in enumerate(numeric):
+            # Missing values (null or NaN) are the model's to handle (it sees a missing flag); they
+            # only stay out of the scaling statistics. A column can be entirely null in a file.
+            col = table[c].cast("double")
+            present = pc.drop_null(col)
+            clean = pc.filter(present, pc.invert(pc.is_nan(present)))
+            n[i] += len(clean)
+            s[i] += pc.sum(clean).as_py() or 0.0
+            q[i] += pc.sum(pc.multiply(clean, clean)).as_py() or 0.0
+    mean = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
+    var = np.divide(q, n, out=np.zeros_like(q), where=n > 0) - mean**2
+    schema = TabularSchema(categorical=categorical, numeric=numeric, target=target,
+                           vocab={c: sorted(v for v in values[c] if v is not None) for c in categorical})
+    return schema, torch.tensor(mean, dtype=torch.float32), torch.tensor(np.sqrt(np.maximum(var, 0)), dtype=torch.float32)
+
+
+class ParquetBatches(IterableDataset):
+    """Batches of (categorical, numeric, target) tensors streamed from Parquet files.
+
+    Rows from consecutive files are pooled until a buffer of ``buffer_rows`` is full, so batches
+    have ``batch_size`` rows whatever the size of the files (only the last one is smaller). With
+    ``shuffle``, the file order and the rows within each buffer are permuted with a seed that
+    changes every epoch, so runs are reproducible. Several loader workers split the files.
+    """
+
+    def __init__(self, lake: Lake, files: list[str], schema: TabularSchema, batch_size: int,
+                 shuffle: bool = False, seed: int = 0, chunk_rows: int = 65_536, buffer_rows: int | None = None):
+        self.lake, self.files, self.schema = lake, list(files), schema
+        self.batch_size, self.shuffle, self.seed, self.chunk_rows = batch_size, shuffle, seed, chunk_rows
+        self.buffer_rows = buffer_rows or max(16 * batch_size, chunk_rows)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        files = [self.files[i] for i in rng.permutation(len(self.files))] if self.shuffle else self.files
+        info = get_worker_info()
+        if info is not None:
+            files = files[info.id::info.num_workers]
+        pool: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        pooled = 0
+        for chunk in self._chunks(files):
+            pool.append(chunk)
+            pooled += len(chunk[2])
+            if pooled >= self.buffer_rows:
+                yield from self._drain(pool, rng, keep_remainder=True)
+                pooled = sum(len(p[2]) for p in pool)
+        yield from self._drain(pool, rng, keep_remainder=False)
+
+    def _chunks(self, files):
+        columns = [*self.schema.categorical, *self.schema.numeric, self.schema.target]
+        for f in files:
+            with self.lake.fs.open(f, "rb") as fh:
+                for record_batch in pq.ParquetFile(fh).iter_batches(batch_size=self.chunk_rows, columns=columns):
+                    frame = record_batch.to_pandas()
+                    cats, nums = self.schema.encode(frame)
+                    yield cats, nums, torch.from_numpy(frame[self.schema.target].to_numpy(dtype=np.float32))
+
+    def _drain(self, pool, rng, keep_remainder: bool):
+        """Emit full batches from the pooled rows; leave the remainder in ``pool`` if asked."""
+        if not pool:
+            return
+        cats, nums, target = (torch.cat([p[i] for p in pool]) for i in range(3))
+        pool.clear()
+        n = len(target)
+        order = torch.from_numpy(rng.permutation(n)) if self.shuffle else torch.arange(n)
+        full = n - n % self.batch_size if keep_remainder else n
+        for start in range(0, full, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield cats[idx], nums[idx], target[idx]
+        if keep_remainder and full < n:
+            rest = order[full:]
+            pool.append((cats[rest], nums[rest], target[rest]))
+
+
+class FeatureDataModule(pl.LightningDataModule):
+    """Train and validation loaders over feature files, with the schema the network needs."""
+
+    def __init__(self, lake: Lake, train_files: list[str], val_files: list[str], categorical: list[str],
+                 numeric: list[str], target: str, batch_size: int = 1024, num_workers: int = 0, seed: int = 42):
+        super().__init__()
+        self.lake, self.train_files, self.val_files = lake, train_files, val_files
+        self.columns = (categorical, numeric, target)
+        self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.schema: TabularSchema | None = None
+        self.mean = self.std = None
+        self._train: ParquetBatches | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.schema is None:
+            self.schema, self.mean, self.std = scan_schema(self.lake, self.train_files, *self.columns)
+
+    def _loader(self, dataset: ParquetBatches) -> DataLoader:
+        return DataLoader(dataset, batch_size=None, num_workers=self.num_workers,
+                          persistent_workers=False, pin_memory=torch.cuda.is_available())
+
+    def train_dataloader(self) -> DataLoader:
+        self._train = ParquetBatches(self.lake, self.train_files, self.schema, self.batch_size, shuffle=True, seed=self.seed)
+        self._train.set_epoch(self.trainer.current_epoch if self.trainer else 0)
+        return self._loader(self._train)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(ParquetBatches(self.lake, self.val_files, self.schema, self.batch_size * 4))

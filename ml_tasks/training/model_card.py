@@ -1,0 +1,66 @@
+"""The model card: one markdown page per registered version, for the registry and for people."""
+
+from __future__ import annotations
+
+from ml_tasks.core.spec import PipelineSpec
+
+
+COLUMNS = {"regression": ("mae", "rmse", "wape", "mase"),
+           "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1", "threshold")}
+NOTES = {"regression": "MASE divides by the error of the seasonal-naive forecast (same hour one week earlier): "
+                       "below 1 beats it.",
+         "classification": "Probabilities of the positive class. F1, precision and recall are at the tuned "
+                           "threshold (best F1 on the backtest folds); ECE is the calibration error."}
+
+
+def _row(name: str, m: dict, task: str) -> str:
+    return f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in COLUMNS[task]) + " |"
+
+
+def render_model_card(spec: PipelineSpec, version: str, best: dict, results: list[dict], plan: dict,
+                      failed: dict[str, str] | None = None) -> str:
+    """Markdown: what the model is, what it learned from, how well it does and where it is weak.
+
+    ``failed`` names the model families whose training failed (they were not compared).
+    """
+    others = [r for r in results if r is not best]
+    segments = sorted(best.get("segments", {}).items(), key=lambda kv: -kv[1])
+    lines = [
+        f"# {spec.name} v{version}: {best['kind']}",
+        "",
+        f"{spec.description}",
+        "",
+        f"- **Task**: {spec.task}; target `{spec.data.target}` "
+        f"{'per ' + ', '.join(spec.data.keys) if spec.data.keys else '(one series)'}, {spec.features.frequency}, "
+        f"{spec.features.horizon} {'h' if spec.features.frequency == 'hourly' else 'd'} ahead.",
+        f"- **Training days**: {plan['train_dates'][0]} .. {plan['train_dates'][-1]}; "
+        f"**holdout**: {plan['holdout_dates'][0]} .. {plan['holdout_dates'][-1]} (never seen in training).",
+        f"- **Features**: `features/{spec.name}` partitions, SHA-256 {plan['tags'].get('conveyor.features_sha256', '?')[:16]}...",
+        f"- **Code version**: {plan['tags'].get('conveyor.code_version', '?')}; "
+        f"Airflow run: {plan['tags'].get('airflow.dag_id', '-')} / {plan['tags'].get('airflow.run_id', '-')}",
+        "",
+        "## Holdout metrics (same rows for every candidate)",
+        "",
+        "| model | " + " | ".join(c.upper().replace("_", " ") for c in COLUMNS[spec.task]) + " |",
+        "|---|" + "---|" * len(COLUMNS[spec.task]),
+        _row(f"**{best['kind']}** (registered)", best["metrics"], spec.task),
+        *[_row(r["kind"], r["metrics"], spec.task) for r in others],
+        "",
+        NOTES[spec.task],
+    ]
+    if failed:
+        lines += ["", "## Failed candidates (not compared)", "",
+                  *[f"- **{kind}**: {error[:300]}" for kind, error in sorted(failed.items())],
+                  "", "Only the families above the line were trained to the end; see the training task's log."]
+    if best.get("backtest_mean"):
+        lines += ["", "Rolling-origin backtest before the holdout (means): "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in best["backtest_mean"].items()) + "."]
+    if segments:
+        by = spec.promotion.segment_by or spec.data.keys[0]  # segments exist only with a key
+        what = "MAE" if spec.task == "regression" else "log loss"
+        lines += ["", f"## Error by {by} (holdout {what}, worst first)", "",
+                  *[f"- {seg}: {value:.4f}" for seg, value in segments[:10]]]
+    lines += ["", "## Limits", "",
+              "- Trained on the window above only; drift checks compare new data with a sample of it.",
+              "- Promotion to `@champion` is decided separately, against the current champion on the same rows."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,48 @@
+"""The pyfunc model MLflow stores for the neural forecaster (models-from-code).
+
+Stored with `tabular_net.py` (as code) plus the weights and a metadata file (feature lists,
+key vocabularies, network sizes), so a registered model needs only mlflow, pandas and torch.
+"""
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+
+class TorchForecaster(PythonModel):
+    def load_context(self, context):
+        import torch
+
+        try:
+            from tabular_net import TabularNet  # as stored beside the model (code_paths)
+        except ImportError:
+            from ml_tasks.training.model_code.tabular_net import TabularNet
+
+        with open(context.artifacts["metadata"]) as fh:
+            self.meta = json.load(fh)
+        net = self.meta["net"]
+        self.net = TabularNet(net["cardinalities"], net["n_numeric"], net["embedding_dim"], tuple(net["hidden"]), net["dropout"])
+        self.net.load_state_dict(torch.load(context.artifacts["weights"], map_location="cpu"))
+        self.net.eval()
+
+    def predict(self, context, model_input, params=None):
+        import torch
+
+        missing = [c for c in self.meta["features"] if c not in model_input.columns]
+        if missing:
+            raise ValueError(f"model input lacks feature columns {missing}")
+        cats = np.stack([
+            pd.Categorical(model_input[c].astype("string"), categories=self.meta["vocab"][c]).codes.astype(np.int64) + 1
+            for c in self.meta["categorical"]], axis=1) if self.meta["categorical"] else np.zeros((len(model_input), 0), np.int64)
+        nums = model_input[self.meta["numeric"]].to_numpy(dtype=np.float32, na_value=np.nan)
+        with torch.no_grad():
+            output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))
+        # "log": expected counts (Poisson); "logit": probability of the positive class.
+        prediction = (torch.sigmoid(output) if self.meta.get("link") == "logit" else output.exp()).numpy()
+        return pd.Series(prediction, index=model_input.index, name="prediction")
+
+
+mlflow.models.set_model(TorchForecaster())
