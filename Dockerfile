@@ -57,6 +57,7 @@ RUN set -eu; \
 COPY --chown=airflow:0 dags /opt/conveyor/dags
 COPY --chown=airflow:0 ml_tasks /opt/conveyor/ml_tasks
 COPY --chown=airflow:0 spark_jobs /opt/conveyor/spark_jobs
+COPY --chown=airflow:0 plugins /opt/conveyor/plugins
 COPY --chown=airflow:0 expectations /opt/conveyor/expectations
 COPY --chown=airflow:0 docker/entrypoint.sh /opt/conveyor/docker/entrypoint.sh
 # Editable, so the settings' repository root is /opt/conveyor and the DAG folder and the

@@ -9,6 +9,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.assets import retrain_request_asset
 from conveyor_factory.common import pipeline_dag
+from conveyor_factory.links import linked_task, push_links
 from conveyor_factory.runtime import (day_to_check, run_tags, run_type, schedule_cron, settings_and_spec,
                                       skip_without_champion)
 
@@ -50,19 +51,22 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
                           tol=d.decay_tolerance, retrain_on=", ".join(d.retrain_on), cooldown=d.cooldown_hours),
     ) as dag:
 
-        @task
-        def check_drift(**context) -> DriftVerdict:
+        @linked_task("drift_report", "mlflow_run")
+        def check_drift(ti=None, **context) -> DriftVerdict:
             """Data drift, prediction drift and performance decay of `@champion` over the window (Evidently).
 
             Reports, metrics over time and a plot go to the `<pipeline>_monitoring` MLflow experiment.
             """
             from ml_tasks.core.lake import Lake
+            from ml_tasks.core.tracking import run_url
             from ml_tasks.monitoring.checks import check
 
             settings, spec_ = settings_and_spec(name)
             dt = day_to_check(context, Lake.from_settings(settings), name)
             with skip_without_champion():
-                verdict = check(settings, spec_, dt, run_tags(context), progress=print)
+                verdict = check(settings, spec_, dt, run_tags({"ti": ti, **context}), progress=print)
+            push_links(ti, drift_report=verdict.get("report_uri"),
+                       mlflow_run=run_url(settings, verdict["monitor_run_id"]) if verdict.get("monitor_run_id") else None)
             print(f"report: {verdict['report_uri']}")
             return verdict
 

@@ -18,6 +18,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from conveyor_factory.approval import approval_task, responder
 from conveyor_factory.assets import model_asset, retrain_request_asset
 from conveyor_factory.common import Param, pipeline_dag
+from conveyor_factory.links import linked_task, push_links
 from conveyor_factory.routing import gpu_task_kwargs, registry_pool_kwargs
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec
 
@@ -40,13 +41,15 @@ A promotion emits Asset `model:{name}`. Param `force` promotes despite the gate 
 
 
 def plan_task(name: str):
-    @task
-    def plan(**context) -> TrainingPlan:
+    @linked_task("mlflow_run")
+    def plan(ti=None, **context) -> TrainingPlan:
         """Fixes the training and holdout days and opens the parent MLflow run with the data's lineage."""
+        from ml_tasks.core.tracking import run_url
         from ml_tasks.training.plan import plan_training
 
         settings, spec = settings_and_spec(name)
-        planned = plan_training(settings, spec, run_tags(context), end=optional_date(context))
+        planned = plan_training(settings, spec, run_tags({"ti": ti, **context}), end=optional_date(context))
+        push_links(ti, mlflow_run=run_url(settings, planned["parent_run_id"]))
         print(f"training window {planned['train_dates'][0]}..{planned['train_dates'][-1]}, "
               f"holdout {planned['holdout_dates'][0]}..{planned['holdout_dates'][-1]}")
         return planned
@@ -55,13 +58,15 @@ def plan_task(name: str):
 
 
 def family_task(name: str, kind: str, routing: dict):
-    @task(task_id=f"train_{kind}", **routing)
-    def train(planned: TrainingPlan) -> TrainedCandidate:
+    @linked_task("mlflow_run", task_id=f"train_{kind}", **routing)
+    def train(planned: TrainingPlan, ti=None) -> TrainedCandidate:
         """Backtests, fits and evaluates one model family on the plan's days, in a child MLflow run."""
+        from ml_tasks.core.tracking import run_url
         from ml_tasks.training.candidate import train_model
 
         settings, spec = settings_and_spec(name)
         result = train_model(settings, spec, planned, kind)
+        push_links(ti, mlflow_run=run_url(settings, result["run_id"]))
         print(f"{kind}: holdout {result['metrics']}; backtest means {result['backtest_mean']}")
         return result
 
@@ -71,12 +76,14 @@ def family_task(name: str, kind: str, routing: dict):
 def register_task(name: str):
     # Runs when every family is done and at least one upstream succeeded: a failed family stays
     # a failed task in the UI while the families that finished are still compared and gated.
-    @task(trigger_rule="all_done_min_one_success")
+    @linked_task("model_version", "mlflow_run", trigger_rule="all_done_min_one_success")
     def register(planned: TrainingPlan, ti=None) -> RegisteredVersion:
         """Registers the family with the lower holdout error as a new version, with its model card.
 
         A family whose task failed is named on the version and in the gate's reason.
         """
+        from ml_tasks.core.tracking import run_url
+        from ml_tasks.registry.client import version_url
         from ml_tasks.registry.registration import register_best
 
         settings, spec = settings_and_spec(name)
@@ -88,6 +95,8 @@ def register_task(name: str):
             else:
                 results.append(result)
         result = register_best(settings, spec, planned, results, failed)
+        push_links(ti, model_version=version_url(settings, name, result["version"]),
+                   mlflow_run=run_url(settings, result["run_id"]))
         print(f"registered {name} version {result['version']} ({result['model']}): {result['metrics']}"
               + (f"; failed, not compared: {sorted(failed)}" if failed else ""))
         return result
@@ -96,13 +105,16 @@ def register_task(name: str):
 
 
 def gate_task(name: str):
-    @task
-    def gate(trained: RegisteredVersion, params=None, **context) -> GateDecision:
+    @linked_task("model_version")
+    def gate(trained: RegisteredVersion, params=None, ti=None, **context) -> GateDecision:
         """Scores challenger and champion on the same holdout rows and decides; moves `@challenger`."""
+        from ml_tasks.registry.client import version_url
         from ml_tasks.registry.promotion import evaluate_challenger
 
         settings, spec = settings_and_spec(name)
-        gated = evaluate_challenger(settings, spec, trained, run_tags(context), force=bool((params or {}).get("force")))
+        push_links(ti, model_version=version_url(settings, name, trained["version"]))
+        gated = evaluate_challenger(settings, spec, trained, run_tags({"ti": ti, **context}),
+                                    force=bool((params or {}).get("force")))
         print(f"gate: v{gated['version']} vs champion v{gated['gated_against']}: "
               f"{'PROMOTE' if gated['promote'] else 'keep the champion'}: {gated['reason']}")
         return gated
@@ -111,9 +123,10 @@ def gate_task(name: str):
 
 
 def promote_task(name: str, mode: str, require_approval: bool):
-    @task(**registry_pool_kwargs(mode))
+    @linked_task("model_version", **registry_pool_kwargs(mode))
     def promote(trained: RegisteredVersion, gated: GateDecision, ti=None, **context) -> PromotionOutcome:
         """Moves `@champion` when the gate (and the approver, if asked) said so; re-gates if it moved since."""
+        from ml_tasks.registry.client import version_url
         from ml_tasks.registry.promotion import apply_promotion
 
         settings, spec = settings_and_spec(name)
@@ -121,6 +134,8 @@ def promote_task(name: str, mode: str, require_approval: bool):
         if approval:
             gated = {**gated, "approved_by": responder(approval)}
         decision = apply_promotion(settings, spec, trained, gated, run_tags({"ti": ti, **context}))
+        if decision["champion"]:
+            push_links(ti, model_version=version_url(settings, name, decision["champion"]))
         print(f"promotion decision: {decision}")
         return decision
 

@@ -120,7 +120,7 @@ def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context:
     run_id, exp_id = monitor_run(settings, client, spec, version)
     _log_check(settings, client, spec, run_id, dt, verdict, data, predicted, decay, run_context)
     verdict.update(monitor_run_id=run_id,
-                   report_uri=f"{settings.mlflow_url}/#/experiments/{exp_id}/runs/{run_id}/artifacts/checks/dt={dt}/data_drift.html")
+                   report_uri=f"{tracking.run_url(settings, run_id, exp_id)}/artifacts/checks/dt={dt}/data_drift.html")
     return verdict
 
 

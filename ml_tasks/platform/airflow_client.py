@@ -97,6 +97,10 @@ class AirflowClient:
         return wait_until(reached, timeout, lambda: f"{dag_id} {run_id}: task {task_id} to be one of {sorted(states)} "
                           f"(it is {seen['state']!r})", every=poll, give_up=run_over)
 
+    def extra_links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
+        """The buttons on a task instance's page: link name -> URL (None: nothing to show)."""
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/links")
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """A task's XCom value (JSON-native values come back as they were pushed)."""
         import json

@@ -31,6 +31,11 @@ def model_uri(pipeline: str, alias: str = CHAMPION) -> str:
     return f"models:/{model_name(pipeline)}@{alias}"
 
 
+def version_url(settings: ConveyorSettings, pipeline: str, version: str | int) -> str:
+    """The MLflow UI page of a model version (its tags, aliases, model card)."""
+    return f"{settings.mlflow_url}/#/models/{model_name(pipeline)}/versions/{version}"
+
+
 def version_by_alias(client, pipeline: str, alias: str):
     """The model version an alias points to, or None when the alias is not set."""
     from mlflow.exceptions import MlflowException

@@ -92,3 +92,25 @@ def test_register_waits_for_every_family_and_runs_when_one_of_them_failed(dags):
     # all done, at least one upstream succeeded: a failed family stays red, the others are registered
     assert register.trigger_rule == "all_done_min_one_success"
     assert all(dag.get_task(t).trigger_rule == "all_success" for t in ("gate", "promote", "train_lightning"))
+
+
+def test_tasks_with_evidence_offer_buttons_that_survive_serialization(dags):
+    """Training, registry and drift tasks declare their evidence links; the serialized DAG (what the
+    API server renders) keeps one stored link per kind, so two buttons never share a value."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    expected = {
+        ("demand_train", "plan"): {"MLflow run"},
+        ("demand_train", "train_lightgbm"): {"MLflow run"},
+        ("demand_train", "train_lightning"): {"MLflow run"},
+        ("demand_train", "register"): {"Model version", "MLflow run"},
+        ("demand_train", "gate"): {"Model version"},
+        ("demand_train", "promote"): {"Model version"},
+        ("demand_drift", "check_drift"): {"Evidently report", "MLflow run"},
+    }
+    for (dag_id, task_id), names in expected.items():
+        task = dags[dag_id].get_task(task_id)
+        assert {link.name for link in task.operator_extra_links} == names, (dag_id, task_id)
+        serialized = DagSerialization.to_dict(dags[dag_id])["dag"]["tasks"]
+        stored = next(t["__var"] for t in serialized if t["__var"]["task_id"] == task_id)["_operator_extra_links"]
+        assert set(stored) == names and len(set(stored.values())) == len(names), stored

@@ -69,6 +69,23 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
     assert len(model.predict(features)) == len(features)
 
 
+def test_training_tasks_link_to_their_mlflow_run_and_model_version(platform):
+    """The task instance page's buttons, as the API server serves them to the UI, open real MLflow pages."""
+    import requests
+
+    client, settings = platform["client"], platform["settings"]
+    run = next(r for r in wait_all_runs(client, "demand_train", at_least=1) if r["state"] == "success")
+    links = client.extra_links("demand_train", run["dag_run_id"], "train_lightgbm")
+    assert links["MLflow run"].startswith(f"{settings.mlflow_url}/#/experiments/"), links
+    run_id = links["MLflow run"].rsplit("/", 1)[-1]
+    assert tracking.connect(settings).get_run(run_id).data.tags["conveyor.model_family"] == "lightgbm"
+    registered = client.extra_links("demand_train", run["dag_run_id"], "register")
+    version = registered["Model version"].rsplit("/", 1)[-1]
+    assert registered["Model version"] == registry.version_url(settings, "demand", version)
+    assert requests.get(f"{settings.mlflow_url}/ajax-api/2.0/mlflow/model-versions/get",
+                        params={"name": "demand", "version": version}, timeout=10).status_code == 200
+
+
 def test_scoring_writes_predictions_from_the_champion(platform):
     client, settings = platform["client"], platform["settings"]
     lake = Lake.from_settings(settings)

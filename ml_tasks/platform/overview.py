@@ -1,0 +1,130 @@
+"""What the Conveyor view in Airflow shows about one pipeline, gathered from MLflow and the lake.
+
+:func:`pipeline_overview` reads, with a handful of calls whatever the history's length: the
+champion (version, family, holdout metrics, model card), every alias move with its gate decision,
+the days of the lake with their gate outcome (published, published with warnings, quarantined,
+with the reason), the monitoring series of the recent champions with their thresholds, and the
+champion's lineage. :func:`day_report` is one day's gate records, passing or quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import ConveyorSettings
+from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.data.gates import VALIDATION_RECORD
+from ml_tasks.data.quarantine import list_quarantine
+from ml_tasks.registry import client as registry
+from ml_tasks.registry.audit import history
+from ml_tasks.registry.lineage import LineageError, lineage
+
+EPOCH = date(1970, 1, 1)
+SERIES = {"drift_share": "data drift share", "prediction_drift_score": "prediction drift",
+          "decay_ratio": "error / holdout error", "retrain_requested": "retrain requested"}
+
+
+def champion_summary(settings: ConveyorSettings, pipeline: str) -> dict[str, Any] | None:
+    """The champion's version, family, holdout metrics and model card; None before the first promotion."""
+    client = tracking.connect(settings)
+    version = registry.version_by_alias(client, pipeline, registry.CHAMPION)
+    if version is None:
+        return None
+    metrics = client.get_run(version.run_id).data.metrics
+    return {"version": str(version.version), "family": (version.tags or {}).get("conveyor.model_family", "?"),
+            "metrics": {k.removeprefix("holdout_"): v for k, v in sorted(metrics.items()) if k.startswith("holdout_")},
+            "model_card": version.description or "", "url": registry.version_url(settings, pipeline, version.version),
+            "aliases": sorted(getattr(version, "aliases", []) or [])}
+
+
+def alias_history(settings: ConveyorSettings, pipeline: str) -> list[dict[str, Any]]:
+    """Every move of `@champion`, newest first, with the gate's reason, forced flag and approver."""
+    out = []
+    for move in reversed(history(settings, pipeline, alias=registry.CHAMPION)):
+        out.append({"time": move.get("time", "")[:19].replace("T", " "), "from": move.get("from_version"),
+                    "to": move.get("to_version"), "reason": move.get("reason", ""),
+                    "forced": move.get("forced") == "True", "approved_by": move.get("approved_by"),
+                    "trigger": move.get("trigger") or move.get("airflow.run_type") or "",
+                    "run": move.get("airflow.run_id", "")})
+    return out
+
+
+def day_outcomes(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
+    """Each day with raw data, features or a quarantine record: its gate outcome, oldest first."""
+    quarantined: dict[str, dict[str, Any]] = {}
+    for entry in list_quarantine(lake, pipeline):
+        quarantined.setdefault(entry["dt"], entry)
+    published = {d.isoformat() for d in lake.partitions("features", pipeline)}
+    raw = {d.isoformat() for d in lake.partitions("raw", pipeline)}
+    out = []
+    for day in sorted(published | raw | set(quarantined)):
+        if day in quarantined:
+            q = quarantined[day]
+            out.append({"dt": day, "status": "quarantined", "stage": q["stage"],
+                        "reason": ", ".join(q["reasons"]) or q["summary"]})
+            continue
+        if day not in published:
+            out.append({"dt": day, "status": "raw only", "reason": "landed; features not built yet"})
+            continue
+        record = lake.read_json(f"{lake.partition('features', pipeline, date.fromisoformat(day))}/{VALIDATION_RECORD}")
+        warnings = (record["raw"]["warnings"] + record["features"]["warnings"]) if record else []
+        out.append({"dt": day, "status": "warned" if warnings else "published",
+                    "reason": "; ".join(map(str, warnings)) if warnings else ("passed both gates" if record
+                                                                             else "no gate record")})
+    return out
+
+
+def monitoring_series(settings: ConveyorSettings, spec: PipelineSpec, champions: int = 5) -> dict[str, Any]:
+    """Drift and decay over the checked days for the latest ``champions`` monitored versions, with thresholds."""
+    client = tracking.connect(settings)
+    exp = client.get_experiment_by_name(tracking.monitoring_experiment(spec.name))
+    series: dict[str, dict[str, float]] = {label: {} for label in SERIES.values()}
+    if exp is not None:
+        runs = client.search_runs([exp.experiment_id], filter_string="tags.`conveyor.monitor_of` != ''",
+                                  order_by=["attributes.start_time DESC"], max_results=champions)
+        for run in reversed(runs):
+            for key, label in SERIES.items():
+                for m in client.get_metric_history(run.info.run_id, key):
+                    series[label][(EPOCH + timedelta(days=m.step)).isoformat()] = m.value
+    thresholds = {"data drift share": spec.drift.drift_share_threshold,
+                  "prediction drift": spec.drift.prediction_threshold,
+                  "error / holdout error": 1 + spec.drift.decay_tolerance}
+    return {"series": {k: sorted(v.items()) for k, v in series.items()}, "thresholds": thresholds}
+
+
+def pipeline_overview(settings: ConveyorSettings, spec: PipelineSpec) -> dict[str, Any]:
+    """Everything the pipeline page shows."""
+    champion = champion_summary(settings, spec.name)
+    chain = None
+    if champion is not None:
+        try:
+            chain = lineage(settings, f"{spec.name}/{champion['version']}")
+        except LineageError as exc:
+            chain = {"error": str(exc)}
+    return {"pipeline": spec.name, "task": spec.task, "metric": spec.promotion.metric, "champion": champion,
+            "history": alias_history(settings, spec.name), "days": day_outcomes(Lake.from_settings(settings), spec.name),
+            "monitoring": monitoring_series(settings, spec), "lineage": chain}
+
+
+def day_report(settings: ConveyorSettings, pipeline: str, dt: date) -> dict[str, Any] | None:
+    """Both gates' records of one day: the published partition's, else the quarantine's; None if neither."""
+    lake = Lake.from_settings(settings)
+    for entry in list_quarantine(lake, pipeline):
+        if entry["dt"] == dt.isoformat():
+            base = entry["report"].rsplit("/", 1)[0]
+            record = lake.read_json(f"{base}/validation.json") or {}
+            with lake.fs.open(entry["report"]) as fh:
+                html = fh.read().decode()
+            return {"status": "quarantined", "stage": entry["stage"], "record": record, "html": html}
+    record = lake.read_json(f"{lake.partition('features', pipeline, dt)}/{VALIDATION_RECORD}")
+    if record is None:
+        return None
+    return {"status": "published", "stage": None, "record": record, "html": None}
+
+
+def report_json(report: dict[str, Any]) -> str:
+    return json.dumps(report["record"], indent=1, default=str)

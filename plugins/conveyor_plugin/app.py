@@ -1,0 +1,103 @@
+"""The Conveyor view's routes: every pipeline's champion, history, days, monitoring and lineage.
+
+Every route needs an Airflow login (the api-server's ``_token`` cookie or a bearer token, checked
+by Airflow's own auth manager); a request without one gets 401. Pages read MLflow and the lake
+through `ml_tasks.platform.overview` when they are asked for, never at import.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+PREFIX = "/conveyor"
+
+
+async def require_login(request: Request):
+    """Airflow's user for this request, as Airflow's API resolves it: a bearer token wins, else the
+    UI's ``_token`` cookie; missing or expired is 401, invalid is 403 (Airflow's own checks)."""
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+    from airflow.api_fastapi.core_api.security import resolve_user_from_token
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return await resolve_user_from_token(token)
+    return await resolve_user_from_token(request.cookies.get(COOKIE_NAME_JWT_TOKEN))
+
+
+def _settings_and_spec(pipeline: str):
+    from ml_tasks.core.settings import load_settings
+    from ml_tasks.core.spec import SpecError, load_spec
+
+    settings = load_settings()
+    try:
+        return settings, load_spec(pipeline, settings.specs_dir)
+    except SpecError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+def create_view_app() -> FastAPI:
+    app = FastAPI(title="Conveyor", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None)
+
+    @app.middleware("http")
+    async def say_when_mlflow_is_away(request: Request, call_next):
+        """MLflow not answering is a state of the platform, said in words (a 503, not a stack trace)."""
+        try:
+            return await call_next(request)
+        except Exception as exc:
+            import requests
+            from mlflow.exceptions import MlflowException
+
+            if not isinstance(exc, (requests.RequestException, MlflowException)):
+                raise
+            return HTMLResponse(f"<h1>Conveyor view</h1><p>MLflow did not answer: {html.escape(str(exc)[:500])}</p>",
+                                status_code=503)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        """Every pipeline with its champion."""
+        from conveyor_plugin.pages import index_page
+        from ml_tasks.core.settings import load_settings
+        from ml_tasks.core.spec import load_spec
+        from ml_tasks.platform.overview import champion_summary
+
+        settings = load_settings()
+        names = sorted(p.stem for p in settings.specs_dir.glob("*.yaml"))
+        rows = []
+        for name in names:
+            spec = load_spec(name, settings.specs_dir)
+            rows.append({"pipeline": name, "task": spec.task, "metric": spec.promotion.metric,
+                         "champion": champion_summary(settings, name)})
+        return index_page(rows)
+
+    @app.get("/dags/{dag_id}")
+    def for_dag(dag_id: str) -> RedirectResponse:
+        """A pipeline DAG's tab: its pipeline's page."""
+        pipeline = dag_id.rsplit("_", 1)[0]
+        return RedirectResponse(f"{PREFIX}/pipelines/{pipeline}")
+
+    @app.get("/pipelines/{pipeline}", response_class=HTMLResponse)
+    def pipeline_page(pipeline: str) -> str:
+        from conveyor_plugin.pages import overview_page
+        from ml_tasks.platform.overview import pipeline_overview
+
+        settings, spec = _settings_and_spec(pipeline)
+        return overview_page(pipeline_overview(settings, spec))
+
+    @app.get("/pipelines/{pipeline}/days/{dt}", response_class=HTMLResponse)
+    def day_page(pipeline: str, dt: date) -> str:
+        """One day's gate records (passing or quarantined) and, when quarantined, its report."""
+        from conveyor_plugin.pages import day_page as render
+        from ml_tasks.platform.overview import day_report
+
+        settings, _ = _settings_and_spec(pipeline)
+        report = day_report(settings, pipeline, dt)
+        if report is None:
+            raise HTTPException(status_code=404, detail=f"{pipeline} has no gate record for {dt}: the day has not "
+                                                        "been validated (yet)")
+        return render(pipeline, dt, report)
+
+    return app

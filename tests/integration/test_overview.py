@@ -1,0 +1,42 @@
+"""What the Conveyor view shows, read from the shared loop's real registry and lake."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ml_tasks.data.expectations import read_error_result
+from ml_tasks.data.quarantine import quarantine
+from ml_tasks.platform.overview import day_report, pipeline_overview
+
+FAR_DAY = date(2025, 1, 15)  # before the loop's data: a quarantined day no other test reads
+
+
+def test_the_overview_names_the_champion_its_history_days_and_lineage(loop, demand_spec):
+    from conveyor_plugin.pages import overview_page
+
+    settings, champion = loop["settings"], loop["decision"]["champion"]
+    quarantine(loop["lake"], "demand", FAR_DAY, "raw", None, read_error_result("demand_raw", "not Parquet"))
+    o = pipeline_overview(settings, demand_spec)
+    assert o["champion"]["version"] == champion and o["champion"]["family"] in ("lightgbm", "lightning")
+    assert o["champion"]["metrics"]["mae"] > 0 and "## Holdout metrics" in o["champion"]["model_card"]
+    assert o["history"] and o["history"][0]["to"] == champion
+    days = {d["dt"]: d for d in o["days"]}
+    assert days[FAR_DAY.isoformat()]["status"] == "quarantined"
+    assert "readable_parquet_partition" in days[FAR_DAY.isoformat()]["reason"]
+    published = [d for d in o["days"] if d["status"] in ("published", "warned")]
+    assert len(published) >= 24
+    assert o["lineage"]["version"] == champion
+    html = overview_page(o)
+    assert f"v{champion}" in html and FAR_DAY.isoformat() in html and "Champion history" in html
+
+
+def test_a_day_report_shows_both_gates_for_a_published_day_and_the_report_for_a_quarantined_one(loop):
+    settings = loop["settings"]
+    published = loop["lake"].partitions("features", "demand")[-1]
+    report = day_report(settings, "demand", published)
+    assert report["status"] == "published" and report["record"]["raw"]["passed"] and report["record"]["features"]["passed"]
+    if not loop["lake"].exists("quarantine", "demand", FAR_DAY):  # when run on its own
+        quarantine(loop["lake"], "demand", FAR_DAY, "raw", None, read_error_result("demand_raw", "not Parquet"))
+    bad = day_report(settings, "demand", FAR_DAY)
+    assert bad["status"] == "quarantined" and "not Parquet" in bad["html"]
+    assert day_report(settings, "demand", date(2020, 1, 1)) is None
