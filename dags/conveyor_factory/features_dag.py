@@ -8,6 +8,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from conveyor_factory.assets import features_asset
 from conveyor_factory.common import pipeline_dag
+from conveyor_factory.links import linked_task, push_links, view_url
 from conveyor_factory.runtime import fail_without_retry_on_bad_data, partition_date, settings_and_spec
 
 DOC = """
@@ -40,8 +41,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
                           module=spec.features.module),
     ) as dag:
 
-        @task(multiple_outputs=True)
-        def gate_raw(**context) -> dict:
+        @linked_task("validation_report", multiple_outputs=True)
+        def gate_raw(ti=None, **context) -> dict:
             """Great Expectations raw gate on the day's landed partition; quarantines it when it fails.
 
             The gate is calibrated to the day's size; the log shows the day's coverage. A failure
@@ -52,6 +53,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             dt = partition_date(context)
+            push_links(ti, validation_report=view_url(name, "days", dt.isoformat()))  # passing or quarantined
             with fail_without_retry_on_bad_data():
                 result = gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, spec_, dt)
             print(result.summary())
@@ -71,8 +73,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             staged = stage_features(settings, spec_, [date.fromisoformat(day)])
             return staged[date.fromisoformat(day)]
 
-        @task
-        def gate_features(day: str, raw_record: dict, staged: str) -> str:
+        @linked_task("validation_report")
+        def gate_features(day: str, raw_record: dict, staged: str, ti=None) -> str:
             """Great Expectations features gate on the staged day; both gates' records go into it."""
             from datetime import date
 
@@ -82,6 +84,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
             settings, spec_ = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), date.fromisoformat(day)
+            push_links(ti, validation_report=view_url(name, "days", day))
             spark = spark_session(settings, f"{name}_features_gate")
             with fail_without_retry_on_bad_data():
                 result = gate_staged_features(lake, settings.expectations_dir, spec_, dt, staged, spark)
@@ -89,16 +92,21 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             stamp_validation(lake, staged, dt, raw_record, gate_record(result))
             return staged
 
-        @task(outlets=[features_asset(name)])
-        def publish_features(day: str, staged: str, outlet_events=None) -> str:
-            """Atomic rename of the staged day into the features zone; updates Asset `features:<pipeline>`."""
+        @linked_task("validation_report", outlets=[features_asset(name)])
+        def publish_features(day: str, staged: str, ti=None, outlet_events=None) -> str:
+            """Atomic rename of the staged day into the features zone; updates Asset `features:<pipeline>`
+            with the day and both gates' outcome."""
             from datetime import date
 
             from ml_tasks.core.lake import Lake
+            from ml_tasks.data.gates import VALIDATION_RECORD, gate_summary
 
             settings, _ = settings_and_spec(name)
-            path = Lake.from_settings(settings).publish(staged, "features", name, date.fromisoformat(day))
-            outlet_events[features_asset(name)].extra = {"dt": day, "path": path}
+            lake = Lake.from_settings(settings)
+            path = lake.publish(staged, "features", name, date.fromisoformat(day))
+            outlet_events[features_asset(name)].extra = {"dt": day, "path": path,
+                                                         **gate_summary(lake.read_json(f"{path}/{VALIDATION_RECORD}"))}
+            push_links(ti, validation_report=view_url(name, "days", day))
             print(f"published {path}")
             return path
 

@@ -73,3 +73,11 @@ def push_links(ti, **urls: str | None) -> None:
     current = ti.xcom_pull(task_ids=ti.task_id, key=LINKS_XCOM, map_indexes=ti.map_index) or {}
     merged = {**(current if isinstance(current, dict) else {}), **{k: v for k, v in urls.items() if v}}
     ti.xcom_push(key=LINKS_XCOM, value=merged)
+
+
+VIEW_PREFIX = "/conveyor"  # where the Conveyor plugin mounts its view in the api-server
+
+
+def view_url(pipeline: str, *parts: str) -> str:
+    """A page of the Conveyor view (same origin as the Airflow UI, so it opens in place)."""
+    return "/".join([f"{VIEW_PREFIX}/pipelines/{pipeline}", *parts])

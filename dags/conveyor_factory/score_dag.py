@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from conveyor_factory.common import pipeline_dag
+from conveyor_factory.links import linked_task, push_links, view_url
 from conveyor_factory.runtime import day_to_check, schedule_cron, settings_and_spec, skip_without_champion
 
 DOC = """
@@ -29,8 +30,8 @@ def build_score_dag(spec, default_args: dict) -> DAG:
         doc_md=DOC.format(name=name),
     ) as dag:
 
-        @task
-        def score(**context) -> dict:
+        @linked_task("predictions")
+        def score(ti=None, **context) -> dict:
             """`@champion`'s predictions for the checked day, replacing that day's predictions atomically.
 
             Skips while the pipeline has no champion, and for a scheduled day whose features are not published.
@@ -42,6 +43,7 @@ def build_score_dag(spec, default_args: dict) -> DAG:
             dt = day_to_check(context, Lake.from_settings(settings), name)
             with skip_without_champion():
                 result = score_partition(settings, spec_, dt)
+            push_links(ti, predictions=view_url(name, "predictions", result["dt"]))
             print(f"scored {result}")
             return result
 

@@ -145,8 +145,10 @@ def promote_task(name: str, mode: str, require_approval: bool):
 def announce_task(name: str):
     @task(outlets=[model_asset(name)])
     def announce_champion(decision: PromotionOutcome, outlet_events=None) -> str:
-        """Updates Asset `model:<pipeline>` with the new champion's version and the reason."""
-        outlet_events[model_asset(name)].extra = {"version": decision["version"], "reason": decision["reason"]}
+        """Updates Asset `model:<pipeline>` with the new champion's version, the one it replaced and the decision."""
+        outlet_events[model_asset(name)].extra = {"version": decision["version"], "reason": decision["reason"],
+                                                  "previous_champion": decision["previous_champion"],
+                                                  "forced": decision["forced"]}
         return decision["version"]
 
     return announce_champion

@@ -378,6 +378,17 @@ def stamp_validation(lake: Lake, staged: str, dt: date, raw: dict[str, Any], fea
         "validated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
+def gate_summary(record: dict[str, Any] | None) -> dict[str, Any]:
+    """Both gates' outcome for a day in a few words (an Asset event's extra): passed, warnings, coverage."""
+    if not record:
+        return {"gates": "no record"}
+    warnings = len(record["raw"]["warnings"]) + len(record["features"]["warnings"])
+    coverage = (record["raw"].get("coverage") or {}).get("share")
+    passed = record["raw"]["passed"] and record["features"]["passed"]
+    return {"gates": ("passed" if passed else "failed") + (f", {warnings} warning(s)" if warnings else ""),
+            "raw_coverage": coverage}
+
+
 def validation_lineage(lake: Lake, spec: PipelineSpec, dates: list[date]) -> dict[str, Any]:
     """The recorded gate results of the feature partitions ``dates``: a summary and the per-day records."""
     records = {d.isoformat(): lake.read_json(f"{lake.partition('features', spec.name, d)}/{VALIDATION_RECORD}")

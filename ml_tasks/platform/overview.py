@@ -9,7 +9,6 @@ champion's lineage. :func:`day_report` is one day's gate records, passing or qua
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -126,5 +125,13 @@ def day_report(settings: ConveyorSettings, pipeline: str, dt: date) -> dict[str,
     return {"status": "published", "stage": None, "record": record, "html": None}
 
 
-def report_json(report: dict[str, Any]) -> str:
-    return json.dumps(report["record"], indent=1, default=str)
+def predictions_summary(settings: ConveyorSettings, pipeline: str, dt: date, rows: int = 20) -> dict[str, Any] | None:
+    """A scored day: row count, the model version(s) that scored it, prediction quantiles, the first rows."""
+    lake = Lake.from_settings(settings)
+    if not lake.exists("predictions", pipeline, dt):
+        return None
+    frame = lake.read_partition("predictions", pipeline, dt)
+    described = frame["prediction"].describe(percentiles=[0.05, 0.5, 0.95]).round(4).to_dict() if len(frame) else {}
+    return {"rows": len(frame), "versions": sorted(frame["model_version"].astype(str).unique().tolist())
+            if "model_version" in frame else [], "prediction": described,
+            "head": frame.head(rows).to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)}

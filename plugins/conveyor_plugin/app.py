@@ -100,4 +100,16 @@ def create_view_app() -> FastAPI:
                                                         "been validated (yet)")
         return render(pipeline, dt, report)
 
+    @app.get("/pipelines/{pipeline}/predictions/{dt}", response_class=HTMLResponse)
+    def predictions_page(pipeline: str, dt: date) -> str:
+        """One scored day: how many rows, which version scored them, the predictions' spread, the first rows."""
+        from conveyor_plugin.pages import predictions_page as render
+        from ml_tasks.platform.overview import predictions_summary
+
+        settings, _ = _settings_and_spec(pipeline)
+        summary = predictions_summary(settings, pipeline, dt)
+        if summary is None:
+            raise HTTPException(status_code=404, detail=f"{pipeline} has no predictions for {dt} (not scored yet)")
+        return render(pipeline, dt, summary)
+
     return app

@@ -67,6 +67,14 @@ DAY = ENV.from_string(STYLE + """
 <h2>Gate records</h2><pre>{{ record }}</pre>
 """)
 
+PREDICTIONS = ENV.from_string(STYLE + """
+<h1>{{ pipeline }} predictions {{ dt }}</h1>
+<p><a href="../../{{ pipeline }}">{{ pipeline }}</a></p>
+<p>{{ s.rows }} rows scored by version {{ s.versions | join(', ') }}; prediction
+{% for k, v in s.prediction.items() %}{{ k }} {{ v | num }}{{ ", " if not loop.last }}{% endfor %}</p>
+{{ s.head | safe }}
+""")
+
 
 def svg_chart(points: list[tuple[str, float]], threshold: float | None, marks: list[str], width: int = 720,
               height: int = 120) -> str:
@@ -117,3 +125,7 @@ def overview_page(o: dict[str, Any]) -> str:
 
 def day_page(pipeline: str, dt: date, report: dict[str, Any]) -> str:
     return DAY.render(pipeline=pipeline, dt=dt, report=report, record=json.dumps(report["record"], indent=1, default=str))
+
+
+def predictions_page(pipeline: str, dt: date, summary: dict[str, Any]) -> str:
+    return PREDICTIONS.render(pipeline=pipeline, dt=dt, s=summary)

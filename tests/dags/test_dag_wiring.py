@@ -107,6 +107,10 @@ def test_tasks_with_evidence_offer_buttons_that_survive_serialization(dags):
         ("demand_train", "gate"): {"Model version"},
         ("demand_train", "promote"): {"Model version"},
         ("demand_drift", "check_drift"): {"Evidently report", "MLflow run"},
+        ("demand_features", "gate_raw"): {"Validation report"},
+        ("demand_features", "gate_features"): {"Validation report"},
+        ("demand_features", "publish_features"): {"Validation report"},
+        ("demand_score", "score"): {"Predictions"},
     }
     for (dag_id, task_id), names in expected.items():
         task = dags[dag_id].get_task(task_id)

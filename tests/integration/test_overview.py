@@ -6,7 +6,7 @@ from datetime import date
 
 from ml_tasks.data.expectations import read_error_result
 from ml_tasks.data.quarantine import quarantine
-from ml_tasks.platform.overview import day_report, pipeline_overview
+from ml_tasks.platform.overview import day_report, pipeline_overview, predictions_summary
 
 FAR_DAY = date(2025, 1, 15)  # before the loop's data: a quarantined day no other test reads
 
@@ -40,3 +40,17 @@ def test_a_day_report_shows_both_gates_for_a_published_day_and_the_report_for_a_
     bad = day_report(settings, "demand", FAR_DAY)
     assert bad["status"] == "quarantined" and "not Parquet" in bad["html"]
     assert day_report(settings, "demand", date(2020, 1, 1)) is None
+
+
+def test_a_scored_day_says_how_many_rows_and_which_version(loop, demand_spec):
+    from conveyor_plugin.pages import predictions_page
+    from ml_tasks.serving.batch import score_partition
+
+    settings = loop["settings"]
+    day = loop["lake"].partitions("features", "demand")[-1]
+    scored = score_partition(settings, demand_spec, day)
+    summary = predictions_summary(settings, "demand", day)
+    assert summary["rows"] == scored["rows"] and summary["versions"] == [scored["model_version"]]
+    assert summary["prediction"]["50%"] >= 0 and "<table" in summary["head"]
+    assert f"{scored['rows']} rows scored by version {scored['model_version']}" in predictions_page("demand", day, summary)
+    assert predictions_summary(settings, "demand", FAR_DAY) is None

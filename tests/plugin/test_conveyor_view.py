@@ -53,7 +53,8 @@ def view(tmp_path_factory):
     settings = load_settings(home=home / "home", mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     migrate_airflow_db(settings)  # Airflow checks a token against its revoked-token table
     return settings, _view(settings, "/conveyor/", "/conveyor/pipelines/demand", "/conveyor/dags/demand_train",
-                           "/conveyor/pipelines/nope", "/conveyor/pipelines/demand/days/2026-03-02")
+                           "/conveyor/pipelines/nope", "/conveyor/pipelines/demand/days/2026-03-02",
+                           "/conveyor/pipelines/demand/predictions/2026-03-02")
 
 
 def test_the_view_refuses_requests_without_an_airflow_login(view):
@@ -74,3 +75,5 @@ def test_a_logged_in_user_sees_every_pipeline_and_its_page(view):
     assert out["/conveyor/pipelines/nope"]["status"] == 404
     missing = out["/conveyor/pipelines/demand/days/2026-03-02"]
     assert missing["status"] == 404 and "has not been validated" in missing["text"]
+    unscored = out["/conveyor/pipelines/demand/predictions/2026-03-02"]
+    assert unscored["status"] == 404 and "not scored yet" in unscored["text"]
