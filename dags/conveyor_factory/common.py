@@ -10,7 +10,8 @@ __all__ = ["Param", "pipeline_dag"]
 
 
 def pipeline_dag(spec, kind: str, *, schedule, description: str, doc_md: str, dt_help: str,
-                 default_args: dict, max_active_runs: int = 1, extra_params: dict | None = None) -> DAG:
+                 default_args: dict, max_active_runs: int = 1, extra_params: dict | None = None,
+                 deadline=None) -> DAG:
     """A DAG named ``<pipeline>_<kind>`` with the house defaults; use it as a context manager."""
     start = spec.features.start_date
     return DAG(
@@ -26,4 +27,5 @@ def pipeline_dag(spec, kind: str, *, schedule, description: str, doc_md: str, dt
         params={"dt": Param(None, type=["null", "string"], format="date", description=dt_help),
                 **(extra_params or {})},
         doc_md=doc_md,
+        deadline=deadline,
     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from conveyor_factory.alerts import ConveyorNotifier
 from conveyor_factory.assets import retrain_request_asset
 from conveyor_factory.common import pipeline_dag
 from conveyor_factory.links import linked_task, push_links
@@ -93,7 +94,7 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
             """Goes on to the request only when the decision fires."""
             return bool(decision["fire"])
 
-        @task(outlets=[retrain_request_asset(name)])
+        @task(outlets=[retrain_request_asset(name)], on_success_callback=ConveyorNotifier("retrain_requested", name))
         def request_retrain(decision: dict, outlet_events=None) -> None:
             """Updates Asset `retrain_request:<pipeline>` with the evidence; this schedules `<pipeline>_train`."""
             outlet_events[retrain_request_asset(name)].extra = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from conveyor_factory.alerts import ConveyorNotifier, deadline_missed
 from conveyor_factory.assets import features_asset
 from conveyor_factory.common import pipeline_dag
 from conveyor_factory.links import linked_task, push_links, view_url
@@ -28,6 +29,20 @@ One run per daily data interval (or the day given as param `dt`):
 """
 
 
+def features_deadline(spec):
+    """A deadline alert when the spec sets ``features.deadline_hours``: the day's run must succeed that
+    long after the day (its data interval) ends, else `deadline_missed` alerts (a failed run too)."""
+    hours = spec.features.deadline_hours
+    if hours is None:
+        return None
+    from datetime import timedelta
+
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_LOGICAL_DATE, interval=timedelta(days=1, hours=hours),
+                         callback=SyncCallback(deadline_missed, kwargs={"pipeline": spec.name, "hours": hours}))
+
+
 def build_features_dag(spec, default_args: dict) -> DAG:
     name = spec.name
     with pipeline_dag(
@@ -37,11 +52,13 @@ def build_features_dag(spec, default_args: dict) -> DAG:
         dt_help="Day to process (YYYY-MM-DD); empty = the data interval's day (manual runs: yesterday)",
         default_args=default_args,
         max_active_runs=1,  # runs of one pipeline publish partitions one at a time
+        deadline=features_deadline(spec),
         doc_md=DOC.format(name=name, raw_suite=spec.data.raw_suite, features_suite=spec.data.features_suite,
                           module=spec.features.module),
     ) as dag:
 
-        @linked_task("validation_report", multiple_outputs=True)
+        @linked_task("validation_report", multiple_outputs=True,
+                     on_failure_callback=ConveyorNotifier("quarantine", name))
         def gate_raw(ti=None, **context) -> dict:
             """Great Expectations raw gate on the day's landed partition; quarantines it when it fails.
 
@@ -73,7 +90,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             staged = stage_features(settings, spec_, [date.fromisoformat(day)])
             return staged[date.fromisoformat(day)]
 
-        @linked_task("validation_report")
+        @linked_task("validation_report", on_failure_callback=ConveyorNotifier("quarantine", name))
         def gate_features(day: str, raw_record: dict, staged: str, ti=None) -> str:
             """Great Expectations features gate on the staged day; both gates' records go into it."""
             from datetime import date

@@ -15,6 +15,7 @@ from airflow.sdk import DAG, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from conveyor_factory.alerts import ConveyorNotifier
 from conveyor_factory.approval import approval_task, responder
 from conveyor_factory.assets import model_asset, retrain_request_asset
 from conveyor_factory.common import Param, pipeline_dag
@@ -58,7 +59,8 @@ def plan_task(name: str):
 
 
 def family_task(name: str, kind: str, routing: dict):
-    @linked_task("mlflow_run", task_id=f"train_{kind}", **routing)
+    @linked_task("mlflow_run", task_id=f"train_{kind}", on_failure_callback=ConveyorNotifier("training_failed", name),
+                 **routing)
     def train(planned: TrainingPlan, ti=None) -> TrainedCandidate:
         """Backtests, fits and evaluates one model family on the plan's days, in a child MLflow run."""
         from ml_tasks.core.tracking import run_url
@@ -143,7 +145,7 @@ def promote_task(name: str, mode: str, require_approval: bool):
 
 
 def announce_task(name: str):
-    @task(outlets=[model_asset(name)])
+    @task(outlets=[model_asset(name)], on_success_callback=ConveyorNotifier("champion_changed", name))
     def announce_champion(decision: PromotionOutcome, outlet_events=None) -> str:
         """Updates Asset `model:<pipeline>` with the new champion's version, the one it replaced and the decision."""
         outlet_events[model_asset(name)].extra = {"version": decision["version"], "reason": decision["reason"],

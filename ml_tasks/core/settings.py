@@ -43,6 +43,10 @@ class ConveyorSettings(BaseSettings):
     worker_name: str = Field(default="", description="tells workers on one host apart in Airflow's task records")
     mlflow_backend_store_uri: str = Field(default="", description="MLflow's database; defaults to SQLite under home")
 
+    alert_webhook_url: str = Field(default="", description=(
+        "POST one JSON alert here on a quarantined day, a failed training task, a retrain request, a champion "
+        "change and a missed features deadline (docs/alerts.md); empty = no alerts"))
+
     airflow_host: str = "127.0.0.1"
     airflow_port: int = 8080
     mlflow_host: str = "127.0.0.1"

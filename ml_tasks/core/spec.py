@@ -67,6 +67,9 @@ class FeaturesSpec(_Strict):
                                 "on purpose (they are truly known in advance)")
     schedule: str = "@daily"
     start_date: date
+    deadline_hours: float | None = Field(default=None, gt=0, description=(
+        "a day's features must be published within this many hours after the day ends; later (or a failed "
+        "run) raises a deadline alert. Empty: no deadline"))
 
     @model_validator(mode="before")
     @classmethod

@@ -1,5 +1,7 @@
 """How the demand DAGs are scheduled and connected through Assets."""
 
+import json
+
 import pytest
 
 from conveyor_factory import build_pipeline_dags
@@ -118,3 +120,32 @@ def test_tasks_with_evidence_offer_buttons_that_survive_serialization(dags):
         serialized = DagSerialization.to_dict(dags[dag_id])["dag"]["tasks"]
         stored = next(t["__var"] for t in serialized if t["__var"]["task_id"] == task_id)["_operator_extra_links"]
         assert set(stored) == names and len(set(stored.values())) == len(names), stored
+
+
+def test_alerts_hang_on_the_tasks_that_raise_them(dags):
+    from conveyor_factory.alerts import ConveyorNotifier
+
+    def events(task, hook):
+        return [n.event for n in (getattr(task, hook) or []) if isinstance(n, ConveyorNotifier)]
+
+    for gate in ("gate_raw", "gate_features"):
+        assert events(dags["demand_features"].get_task(gate), "on_failure_callback") == ["quarantine"]
+    for family in ("train_lightgbm", "train_lightning"):
+        assert events(dags["demand_train"].get_task(family), "on_failure_callback") == ["training_failed"]
+    assert events(dags["demand_train"].get_task("announce_champion"), "on_success_callback") == ["champion_changed"]
+    assert events(dags["demand_drift"].get_task("request_retrain"), "on_success_callback") == ["retrain_requested"]
+
+
+def test_a_spec_deadline_becomes_a_deadline_alert_on_the_features_dag(demand_spec):
+    from datetime import timedelta
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from conveyor_factory.features_dag import build_features_dag
+
+    assert build_features_dag(demand_spec, {}).deadline in (None, [])
+    features = demand_spec.features.model_copy(update={"deadline_hours": 6})
+    dag = build_features_dag(demand_spec.model_copy(update={"features": features}), {})
+    deadlines = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert [d.interval for d in deadlines] == [timedelta(days=1, hours=6)]
+    assert "deadline_missed" in json.dumps(DagSerialization.to_dict(dag)["dag"], default=str)
