@@ -85,11 +85,11 @@ def deadline_missed(pipeline: str, hours: float, context=None) -> None:
     from ml_tasks.platform.alerts import Alert, send, view_link
 
     settings = load_settings()
-    run = (context or {}).get("dag_run") or {}
-    interval_start = str(run.get("data_interval_start") or run.get("logical_date") or "")
-    day = interval_start[:10]
+    run = (context or {}).get("dag_run") or {}  # Airflow's DAG run API record
+    run_id = run.get("dag_run_id") or run.get("run_id")
+    day = str((run.get("conf") or {}).get("dt") or run.get("data_interval_start") or run.get("logical_date") or "")[:10]
     send(settings, Alert("deadline_missed", pipeline,
                          f"features of {day or 'a day'} not published {hours:g} h after the day ended "
-                         f"(run {run.get('run_id', '?')} is {run.get('state', '?')})",
-                         {"dt": day, "run_id": run.get("run_id"), "state": run.get("state"), "deadline_hours": hours},
+                         f"(run {run_id or '?'} is {run.get('state', '?')})",
+                         {"dt": day, "run_id": run_id, "state": run.get("state"), "deadline_hours": hours},
                          view_link(settings, pipeline, "days", day) if day else view_link(settings, pipeline)))

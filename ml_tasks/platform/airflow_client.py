@@ -61,8 +61,10 @@ class AirflowClient:
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
-    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
-        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None,
+                logical_date: str | None = None) -> str:
+        """Start a run; without ``logical_date`` it has none (a manual run of "now")."""
+        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
         return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
@@ -99,7 +101,7 @@ class AirflowClient:
 
     def extra_links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
         """The buttons on a task instance's page: link name -> URL (None: nothing to show)."""
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/links")
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"]
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """A task's XCom value (JSON-native values come back as they were pushed)."""

@@ -47,7 +47,7 @@ def alias_history(settings: ConveyorSettings, pipeline: str) -> list[dict[str, A
         out.append({"time": move.get("time", "")[:19].replace("T", " "), "from": move.get("from_version"),
                     "to": move.get("to_version"), "reason": move.get("reason", ""),
                     "forced": move.get("forced") == "True", "approved_by": move.get("approved_by"),
-                    "trigger": move.get("trigger") or move.get("airflow.run_type") or "",
+                    "trigger": (move.get("trigger") or move.get("airflow.run_type") or "").removeprefix("DagRunType.").lower(),
                     "run": move.get("airflow.run_id", "")})
     return out
 

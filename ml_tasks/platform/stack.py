@@ -133,6 +133,12 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
         "CONVEYOR_SPECS_DIR": str(settings.specs_dir),
         "CONVEYOR_EXPECTATIONS_DIR": str(settings.expectations_dir),
+        "CONVEYOR_ALERT_WEBHOOK_URL": settings.alert_webhook_url,
+        # Links a task writes (MLflow pages, the Conveyor view) name the servers as people reach them.
+        "CONVEYOR_MLFLOW_HOST": settings.mlflow_host,
+        "CONVEYOR_MLFLOW_PORT": str(settings.mlflow_port),
+        "CONVEYOR_AIRFLOW_HOST": settings.airflow_host,
+        "CONVEYOR_AIRFLOW_PORT": str(settings.airflow_port),
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
         "CONVEYOR_SPARK_MASTER": settings.spark_master,
         "CONVEYOR_MODE": settings.mode,

@@ -19,6 +19,32 @@ def free_port() -> int:
 
 
 @contextmanager
+def alert_receiver():
+    """A webhook on loopback: yields its URL and the list of JSON alerts it received, in order."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
+    finally:
+        server.shutdown()
+
+
+@contextmanager
 def running_stack(settings):
     """`conveyor up` for ``settings`` (already seeded), a logged-in client, `conveyor down` after."""
     stack.up(settings, say=lambda m: None)

@@ -22,7 +22,7 @@ from ml_tasks.demo.seed import DemoSize, seed_demo
 from ml_tasks.platform import stack
 
 from .browser import artifacts_dir, chromium_page
-from .stack_helpers import explain_run, free_port, running_stack
+from .stack_helpers import champion_version, explain_run, free_port, running_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 TRAIN = "demand_train"
@@ -122,5 +122,57 @@ def test_trigger_form_starts_a_run_with_its_param_and_the_ui_shows_it_succeed(pl
         page.screenshot(path=shots / "04-run-succeeded.png")
 
     for name in ("01-logged-in.png", "03-trigger-form.png", "04-run-succeeded.png"):
+        data = (shots / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 20_000, f"{shots / name}: {len(data)} bytes"
+
+
+def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor_view(platform):
+    """With two versions and a quarantined day: the task page's button opens the run in MLflow, and
+    Browse > Conveyor shows the champion, its history and the quarantined day."""
+    from playwright.sync_api import expect
+
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
+
+    settings, client = platform["settings"], platform["client"]
+    second = client.trigger(TRAIN, conf={"force": True})  # a second version, promoted by force
+    assert client.wait_for_run(TRAIN, second, timeout=900) == "success", explain_run(client, settings, TRAIN, second)
+    lake = Lake.from_settings(settings)
+    day = lake.partitions("raw", "demand")[-1]
+    cfg = DemandDataConfig(stores=2, items=6, days=1, start=day)
+    lake.write_partition(generate_day(cfg, series_params(cfg), day).assign(price=-1.0), "raw", "demand", day)
+    client.set_paused("demand_features", False)
+    bad = client.trigger("demand_features", conf={"dt": day.isoformat()})
+    assert client.wait_for_run("demand_features", bad, timeout=400) == "failed"
+
+    champion = champion_version(settings)
+    shots = artifacts_dir("airflow_ui_views")
+    with chromium_page(failure_shot=shots / "failure.png") as page:
+        _log_in(page, settings)
+        page.goto(f"{settings.airflow_url}/dags/{TRAIN}/runs/{second}/tasks/train_lightgbm")
+        page.get_by_role("tab", name="Details").or_(page.get_by_role("link", name="Details")).first.click()
+        button = page.get_by_role("link", name="MLflow run")  # Airflow lists a task's extra links under Details
+        expect(button.first).to_be_visible(timeout=60_000)
+        page.screenshot(path=shots / "05-task-links.png")
+        link = client.extra_links(TRAIN, second, "train_lightgbm")["MLflow run"]
+        with page.expect_popup() as popup_info:
+            button.first.click()
+        mlflow_page = popup_info.value
+        mlflow_page.wait_for_load_state()
+        assert mlflow_page.url == link
+        run_id = link.rsplit("/", 1)[-1]
+        expect(mlflow_page.get_by_text("demand-lightgbm").first).to_be_visible(timeout=60_000)  # the run's name
+        assert run_id in mlflow_page.url
+        mlflow_page.screenshot(path=shots / "06-mlflow-run.png")
+
+        page.goto(f"{settings.airflow_url}/plugin/conveyor")
+        view = page.frame_locator("iframe").first
+        view.get_by_role("link", name="demand", exact=True).click()
+        expect(view.get_by_text("Champion history")).to_be_visible(timeout=60_000)
+        expect(view.get_by_role("link", name=day.isoformat(), exact=True)).to_be_visible()  # the quarantined day
+        expect(view.get_by_text(f"v{champion}").first).to_be_visible()  # the forced second version, now champion
+        page.screenshot(path=shots / "07-conveyor-view.png", full_page=True)
+
+    for name in ("05-task-links.png", "06-mlflow-run.png", "07-conveyor-view.png"):
         data = (shots / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 20_000, f"{shots / name}: {len(data)} bytes"

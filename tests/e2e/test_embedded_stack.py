@@ -11,21 +11,26 @@ the retrained model because it is better on the drifted holdout.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import shutil
+from datetime import datetime, time, timedelta, timezone
 
 import pandas as pd
 import pytest
+import yaml
 
 from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
-from ml_tasks.core.settings import load_settings
+from ml_tasks.core.polling import wait_until
+from ml_tasks.core.settings import REPO_ROOT, load_settings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, land_demand_data, series_params
 from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
 from ml_tasks.registry import client as registry
 
-from .stack_helpers import free_port, running_stack, wait_all_runs, wait_asset_runs
+from ml_tasks.registry.audit import history
+
+from .stack_helpers import alert_receiver, free_port, running_stack, wait_all_runs, wait_asset_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=8, days=30)
@@ -35,11 +40,22 @@ DRIFT_DAYS = 14  # a week in the new training window, a week in its holdout
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("stack")
-    settings = load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port())
-    normal_end = yesterday() - timedelta(days=DRIFT_DAYS)
-    seed_demo(settings, SIZE, end=normal_end, leave_unbuilt=0, say=lambda m: None)
-    with running_stack(settings) as client:
-        yield {"settings": settings, "client": client, "normal_end": normal_end}
+    specs = home / "specs"  # the repo's specs, with a features deadline for the demand pipeline
+    shutil.copytree(REPO_ROOT / "dags" / "specs", specs)
+    demand = yaml.safe_load((specs / "demand.yaml").read_text())
+    demand["features"]["deadline_hours"] = 2
+    (specs / "demand.yaml").write_text(yaml.safe_dump(demand, sort_keys=False))
+    with alert_receiver() as (hook, alerts):
+        settings = load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port(), specs_dir=specs,
+                                 alert_webhook_url=hook)
+        normal_end = yesterday() - timedelta(days=DRIFT_DAYS)
+        seed_demo(settings, SIZE, end=normal_end, leave_unbuilt=0, say=lambda m: None)
+        with running_stack(settings) as client:
+            yield {"settings": settings, "client": client, "normal_end": normal_end, "alerts": alerts}
+
+
+def alerts_of(platform, event: str) -> list[dict]:
+    return [a for a in platform["alerts"] if a["event"] == event]
 
 
 def test_health_and_dags_listed_without_import_errors(platform):
@@ -67,6 +83,9 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
     model = mlflow.pyfunc.load_model(registry.model_uri("demand"))
     features = Lake.from_settings(settings).read_partition("features", "demand", platform["normal_end"])
     assert len(model.predict(features)) == len(features)
+    moves = history(settings, "demand")  # one alert per move of @champion, naming the new version
+    wait_until(lambda: len(alerts_of(platform, "champion_changed")) >= len(moves), 60, "the champion alerts")
+    assert [a["details"]["champion"] for a in alerts_of(platform, "champion_changed")] == [m["to_version"] for m in moves]
 
 
 def test_training_tasks_link_to_their_mlflow_run_and_model_version(platform):
@@ -150,8 +169,26 @@ def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(pl
     assert states["gate_raw"] == "failed" and states["build_features"] == "upstream_failed", states
     assert not lake.exists("raw", "demand", day) and lake.fs.exists(lake.partition("quarantine", "demand", day) + "/raw/report.html")
     pd.testing.assert_frame_equal(lake.read_partition("features", "demand", day), features_before)
+    quarantined = wait_until(lambda: [a for a in alerts_of(platform, "quarantine") if a["details"]["dt"] == day.isoformat()],
+                             60, f"the quarantine alert of {day}")
+    assert len(quarantined) == 1 and quarantined[0]["details"]["stage"] == "raw", quarantined
+    assert quarantined[0]["link"].endswith(f"/conveyor/pipelines/demand/days/{day}")
 
     lake.write_partition(good, "raw", "demand", day)  # fixed upstream and landed again
     client.clear_task("demand_features", run_id, "gate_raw")
     assert client.wait_for_run("demand_features", run_id, timeout=300) == "success"
     assert set(client.task_states("demand_features", run_id).values()) == {"success"}
+
+
+def test_a_day_past_its_deadline_raises_one_deadline_alert(platform):
+    """A run for a day whose raw data never landed, two hours past the day's end: Airflow's deadline fires once."""
+    client = platform["client"]
+    missing = platform["normal_end"] - timedelta(days=SIZE.days + 10)  # long before the seeded data
+    logical = datetime.combine(missing, time(0), tzinfo=timezone.utc).isoformat()
+    client.set_paused("demand_features", False)
+    run_id = client.trigger("demand_features", conf={"dt": missing.isoformat()}, logical_date=logical)
+    found = wait_until(lambda: [a for a in alerts_of(platform, "deadline_missed") if a["details"]["run_id"] == run_id],
+                       300, f"the deadline alert of {run_id}", every=3)
+    assert found[0]["details"]["dt"] == missing.isoformat(), found
+    client.wait_for_run("demand_features", run_id, timeout=400)
+    assert len([a for a in alerts_of(platform, "deadline_missed") if a["details"]["run_id"] == run_id]) == 1
