@@ -18,7 +18,7 @@ class FakeAirflow(BaseHTTPRequestHandler):
     tokens_issued = 0
     uses = 2
     valid: dict[str, int] = {}
-    password = "right"
+    password = "right"  # pragma: allowlist secret
     run_states: list[str] = []
 
     def _send(self, code: int, body: dict) -> None:
@@ -71,7 +71,7 @@ def test_a_failed_renewal_is_an_error_naming_the_user(airflow):
     client = AirflowClient(airflow, "admin", "right")
     client.dag_ids()
     client.dag_ids()
-    FakeAirflow.password = "rotated"  # the token expires and the password no longer works
+    FakeAirflow.password = "rotated"  # pragma: allowlist secret (expired token, and the password changed)
     with pytest.raises(AirflowAPIError, match="login as 'admin'.*401"):
         client.dag_ids()
 
