@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from ml_tasks.core.settings import load_settings
 from ml_tasks.platform.alerts import Alert, send, view_link
 
+from ...e2e.stack_helpers import alert_receiver
+
 
 @pytest.fixture
 def receiver():
-    received: list[dict] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
+    with alert_receiver() as (url, received):
+        yield url, received
 
 
 def test_one_alert_is_one_json_post_with_the_numbers_and_a_link_into_the_view(receiver, tmp_path):
