@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill
+.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,7 +65,7 @@ clean: down
 
 ## Every benchmark, then one report (bench/results.json, bench/results.md): each row a ratio
 ## against a peer measured in the same run.
-bench: bench-features bench-backfill bench-training bench-serving bench-drift bench-loop bench-dag-parse
+bench: bench-features bench-backfill bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-view
 	$(BIN)/python bench/report.py
 
 ## The loop through the scheduler: wall time vs time a task ran, from Airflow's task records.
@@ -89,9 +89,14 @@ bench-serving: venv
 bench-backfill: venv
 	$(BIN)/python bench/bench_backfill.py
 
-## Lightning loop vs plain PyTorch (samples/s), data-module throughput, LightGBM fit time.
+## The Conveyor view's pipeline page on 365 days and 50 versions vs MLflow's own model page.
+bench-view: venv
+	$(BIN)/python bench/bench_view.py
+
+## The drift check on a 10M-row window vs scipy on every row.
 bench-drift: venv
 	$(BIN)/python bench/bench_drift.py
 
+## Lightning loop vs plain PyTorch (samples/s), data-module throughput, LightGBM fit time.
 bench-training: venv
 	$(BIN)/python bench/bench_training.py

@@ -1,10 +1,20 @@
-"""Load test of the online service on loopback, with a champion change in the middle.
+"""Benchmark: `conveyor serve` against `mlflow models serve` on the same model, rows and load.
 
 Run with ``make bench-serving``. It builds a small lake and registry (demo data, features, one
-LightGBM champion), starts ``conveyor serve demand`` on 127.0.0.1, sends requests from several
-threads for ``--seconds`` (60 by default), promotes a second version halfway through, and
-reports p50/p99 latency, requests per second, failed requests and the versions that answered.
-Results go to ``bench/results-serving.json``. Traffic goes to 127.0.0.1 only.
+LightGBM champion and a second version), then, with one load generator for everything
+(``bench/loadgen.py``: asyncio + aiohttp in its own process, on 127.0.0.1) and 8-row requests:
+
+- the floor: the model's own ``predict_rows`` on the same rows in process (and its pandas
+  ``predict`` through MLflow's pyfunc, for scale);
+- the peer: ``mlflow models serve`` of the same version (``--env-manager local``), once per
+  worker count tried (1, 2, 4 and 8); the fastest is the peer of record, the others stay in the JSON;
+- Conveyor: ``conveyor serve demand``: throughput at saturation (closed loop, 4 clients) with
+  `@champion` moved to the second version half-way (zero failed requests, both versions seen),
+  latency at a fixed 100 requests/s (open loop: latency counts from each request's scheduled
+  start), and the same two with key-only rows (keys and hour; features from the lake).
+
+Results go to ``bench/results-serving.json``. Targets: at least 3x the peer's throughput, p99 at
+most 15 ms at 100 requests/s, no failed request.
 """
 
 from __future__ import annotations
@@ -12,11 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -26,19 +34,15 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import free_port, say  # noqa: E402
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+TARGET_RATIO = 3.0
+TARGET_P99_MS = 15.0
+RATE = 100.0
 
 
 def build_registry(home: Path):
@@ -62,110 +66,151 @@ def build_registry(home: Path):
     first = train_challenger(settings, spec)
     promote_if_better(settings, spec, first)
     second = train_challenger(settings, spec.model_copy(update={"training": training.model_copy(update={"seed": 9})}))
-    rows = json.loads(lake.read_partition("features", "demand", cfg.dates[-1]).head(8)
-                      .drop(columns=["ts", "units"]).to_json(orient="records"))
-    return settings, spec, first, second, rows
+    day = lake.read_partition("features", "demand", cfg.dates[-1]).iloc[::37].head(8)
+    rows = json.loads(day.drop(columns=["ts", "units"]).to_json(orient="records"))
+    keys = [{"store_id": r.store_id, "item_id": r.item_id, "ts": r.ts.isoformat()} for r in day.itertuples()]
+    return settings, spec, first, second, rows, keys
 
 
-def in_process_peer(settings, rows: list[dict], seconds: float = 10.0) -> dict:
-    """The floor under the service: the champion's predict on the same rows, typed as the service
-    types them (its own loader and conversion), in process: the service minus HTTP and threads."""
+def floor(settings, rows: list[dict], seconds: float = 5.0) -> dict:
+    """The model's own predict on the same rows, in process, one thread: the service minus HTTP."""
     from ml_tasks.serving.holder import load_champion
     from ml_tasks.serving.online import _frame
 
     served = load_champion(settings, "demand")
-    model, frame = served.model, _frame(rows, served.fields)
-    model.predict(frame)  # warm up
-    took: list[float] = []
-    stop_at = time.monotonic() + seconds
-    while time.monotonic() < stop_at:
-        t0 = time.perf_counter()
-        model.predict(frame)
-        took.append(time.perf_counter() - t0)
-    lat = np.array(took) * 1000
-    return {"calls": len(took), "calls_per_s": round(len(took) / seconds, 1),
-            "p50_ms": round(float(np.percentile(lat, 50)), 3), "p99_ms": round(float(np.percentile(lat, 99)), 3)}
+    frame = _frame(rows, served.fields)  # typed to the signature, as the pandas path of the service does
+
+    def timed(call) -> dict:
+        call()
+        took, stop_at = [], time.monotonic() + seconds
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            call()
+            took.append(time.perf_counter() - t0)
+        lat = np.array(took) * 1000
+        return {"calls_per_s": round(len(took) / seconds, 1), "p50_ms": round(float(np.percentile(lat, 50)), 3),
+                "p99_ms": round(float(np.percentile(lat, 99)), 3)}
+
+    return {"predict_rows": timed(lambda: served.predict_rows(rows)),
+            "pyfunc_predict_pandas": timed(lambda: served.model.predict(frame))}
 
 
-def main() -> None:
-    from ml_tasks.core.polling import wait_until
+def load(url: str, body: dict, mode: str, seconds: float, body_dir: Path, concurrency: int = 4) -> subprocess.Popen:
+    path = body_dir / f"body-{abs(hash(json.dumps(body)))}.json"
+    path.write_text(json.dumps(body))
+    return subprocess.Popen([sys.executable, str(ROOT / "bench" / "loadgen.py"), "--url", url, "--body-file", str(path),
+                             "--mode", mode, "--seconds", str(seconds), "--concurrency", str(concurrency),
+                             "--rate", str(RATE)], stdout=subprocess.PIPE, text=True)
 
+
+def result_of(proc: subprocess.Popen) -> dict:
+    out, _ = proc.communicate(timeout=600)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(url: str, body: dict, seconds: float, body_dir: Path) -> dict:
+    closed = result_of(load(url, body, "closed", seconds, body_dir))
+    opened = result_of(load(url, body, "open", seconds, body_dir))
+    return {"closed": closed, "open_100rps": opened}
+
+
+class Server:
+    def __init__(self, command: list[str], env: dict, health: str, log: Path):
+        self.health, self.log_path, self.log = health, log, open(log, "ab")
+        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def __enter__(self):
+        from ml_tasks.core.polling import wait_until
+
+        try:
+            wait_until(lambda: requests.get(self.health, timeout=2).status_code == 200, 180, f"{self.health} to answer",
+                       every=0.5, transient=(requests.RequestException,),
+                       give_up=lambda: None if self.proc.poll() is None else f"it exited ({self.proc.returncode})")
+        except Exception as exc:
+            self.log.flush()
+            raise RuntimeError(f"{exc}; its log ends:\n{self.log_path.read_text()[-3000:]}") from None
+        return self
+
+    def __exit__(self, *exc):
+        os.killpg(self.proc.pid, 15)
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+def mlflow_peer(settings, version: str, rows: list[dict], workers: int, seconds: float, tmp: Path) -> dict:
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,  # it execs `uvicorn` from PATH
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/demand/{version}",
+               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]
+    with Server(command, env, f"http://127.0.0.1:{port}/ping", tmp / f"mlflow-serve-{workers}.log"):
+        return {"workers": workers, **measure(f"http://127.0.0.1:{port}/invocations", {"dataframe_records": rows},
+                                             seconds, tmp)}
+
+
+def conveyor(settings, spec, second, rows, keys, seconds: float, tmp: Path) -> dict:
+    from ml_tasks.registry.promotion import promote_if_better
+
+    port = free_port()
+    env = {**os.environ, "CONVEYOR_HOME": str(settings.home), "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
+    command = [sys.executable, "-m", "ml_tasks.platform.cli", "serve", "demand", "--port", str(port),
+               "--refresh-seconds", "1"]
+    url = f"http://127.0.0.1:{port}"
+    with Server(command, env, f"{url}/health", tmp / "conveyor-serve.log"):
+        steady = measure(f"{url}/predict", {"rows": rows}, seconds, tmp)
+        by_keys = measure(f"{url}/predict", {"rows": keys}, seconds, tmp)
+        swapping = load(f"{url}/predict", {"rows": rows}, "closed", seconds, tmp)
+        time.sleep(seconds / 2)
+        promote_if_better(settings, spec, second, {"trigger": "bench"}, force=True)
+        say(f"  promoted v{second['version']} half-way through the swap run")
+        swap = result_of(swapping)
+    return {**steady, "key_only": by_keys, "closed_across_champion_change": swap}
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-serving.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-serve-") as tmp:
         home = Path(tmp)
         say("building a lake and a registry with a champion and a second version ...")
-        settings, spec, first, second, rows = build_registry(home)
-        peer = in_process_peer(settings, rows)
-        say(f"peer: the champion's predict in process on the same {len(rows)} rows: p50 {peer['p50_ms']} ms, "
-            f"{peer['calls_per_s']} calls/s on one thread")
-        port = free_port()
-        env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
-        server = subprocess.Popen([sys.executable, "-m", "ml_tasks.platform.cli", "serve", "demand", "--port", str(port),
-                                   "--refresh-seconds", "1"], env=env, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until(lambda: requests.get(f"{url}/health", timeout=2).status_code == 200, 120,
-                       f"the server at {url} to serve a champion", every=0.5, transient=(requests.RequestException,))
-            say(f"serving v{first['version']} at {url}; load for {args.seconds:.0f}s from {args.threads} threads")
-            latencies: list[float] = []
-            failures: list[str] = []
-            versions: dict[str, int] = {}
-            lock = threading.Lock()
-            stop_at = time.monotonic() + args.seconds
-
-            def worker():
-                session = requests.Session()
-                while time.monotonic() < stop_at:
-                    t0 = time.perf_counter()
-                    try:
-                        r = session.post(f"{url}/predict", json={"rows": rows}, timeout=10)
-                        ok = r.status_code == 200
-                        version = r.json().get("model_version") if ok else None
-                    except requests.RequestException as exc:
-                        ok, version, r = False, None, exc
-                    took = time.perf_counter() - t0
-                    with lock:
-                        if ok:
-                            latencies.append(took)
-                            versions[version] = versions.get(version, 0) + 1
-                        else:
-                            failures.append(str(getattr(r, "status_code", r)))
-
-            threads = [threading.Thread(target=worker) for _ in range(args.threads)]
-            start = time.monotonic()
-            for t in threads:
-                t.start()
-            time.sleep(args.seconds / 2)
-            from ml_tasks.registry.promotion import promote_if_better
-
-            promote_if_better(settings, spec, second, {"trigger": "bench"}, force=True)
-            say(f"promoted v{second['version']} at {time.monotonic() - start:.0f}s")
-            for t in threads:
-                t.join()
-            elapsed = time.monotonic() - start
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    lat = np.array(latencies) * 1000
+        settings, spec, first, second, rows, keys = build_registry(home)
+        native = floor(settings, rows)
+        say(f"floor: predict_rows on {len(rows)} rows in process: p50 {native['predict_rows']['p50_ms']} ms "
+            f"({native['predict_rows']['calls_per_s']} calls/s); pyfunc predict on a DataFrame: "
+            f"p50 {native['pyfunc_predict_pandas']['p50_ms']} ms")
+        peers = []
+        for workers in (1, 2, 4, 8):
+            peers.append(mlflow_peer(settings, first["version"], rows, workers, args.seconds, home))
+            say(f"peer: mlflow models serve, {workers} worker(s): {peers[-1]['closed']['rps']} requests/s, "
+                f"p99 at {RATE:.0f}/s {peers[-1]['open_100rps']['p99_ms']} ms")
+        peer = max(peers, key=lambda p: p["closed"]["rps"])
+        ours = conveyor(settings, spec, second, rows, keys, args.seconds, home)
+    swap = ours["closed_across_champion_change"]
+    failed = sum(r["failed"] for r in (ours["closed"], ours["open_100rps"], ours["key_only"]["closed"],
+                                       ours["key_only"]["open_100rps"], swap))
     result = {
-        "date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores", "seconds": round(elapsed, 1),
-        "threads": args.threads, "rows_per_request": len(rows), "requests": len(latencies) + len(failures),
-        "failed_requests": len(failures), "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2),
-        "answered_by_version": versions,
-        "peer_in_process": peer,
-        "p50_over_in_process_p50": round(float(np.percentile(lat, 50)) / peer["p50_ms"], 2),
-        "rps_over_in_process_calls_per_s": round(len(latencies) / elapsed / peer["calls_per_s"], 2),
+        "date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores", "rows_per_request": len(rows),
+        "concurrency": 4, "rate": RATE, "seconds": args.seconds, "floor": native, "conveyor": ours,
+        "peer_mlflow_models_serve": peer, "peer_tries": peers,
+        "throughput_ratio": round(ours["closed"]["rps"] / peer["closed"]["rps"], 2),
+        "key_only_throughput_ratio": round(ours["key_only"]["closed"]["rps"] / peer["closed"]["rps"], 2),
+        "p99_ms_at_rate": ours["open_100rps"]["p99_ms"], "key_only_p99_ms_at_rate": ours["key_only"]["open_100rps"]["p99_ms"],
+        "failed_requests": failed, "versions_across_change": swap["answered_by_version"],
     }
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    say(json.dumps(result, indent=2))
-    if failures or len(versions) < 2:
-        raise SystemExit(f"{len(failures)} failed requests; versions seen {versions}")
+    result["targets_met"] = (result["throughput_ratio"] >= TARGET_RATIO and result["p99_ms_at_rate"] <= TARGET_P99_MS
+                             and failed == 0 and len(swap["answered_by_version"]) >= 2)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    say(f"conveyor serve: {ours['closed']['rps']} requests/s ({result['throughput_ratio']}x mlflow models serve with "
+        f"{peer['workers']} worker(s), {peer['closed']['rps']}/s; target >= {TARGET_RATIO:g}x), p99 at {RATE:.0f}/s "
+        f"{result['p99_ms_at_rate']} ms (peer {peer['open_100rps']['p99_ms']} ms; target <= {TARGET_P99_MS:g} ms)")
+    say(f"key-only rows: {ours['key_only']['closed']['rps']} requests/s, p99 at {RATE:.0f}/s "
+        f"{result['key_only_p99_ms_at_rate']} ms")
+    say(f"across the champion change: {swap['rps']} requests/s, {swap['failed']} failed, "
+        f"answered by {swap['answered_by_version']}; failed requests in all runs: {failed}")
+    return 0 if result["targets_met"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("features", "backfill", "training", "drift", "loop", "serving", "dag-parse")
+SOURCES = ("features", "backfill", "training", "drift", "loop", "serving", "dag-parse", "view")
 
 
 def load(folder: Path) -> dict[str, dict]:
@@ -41,11 +41,15 @@ def rows(r: dict[str, dict]) -> list[dict]:
             continue
         s = f[size]
         agree = "outputs agree" if s["outputs_agree"] else "OUTPUTS DISAGREE"
+        def strongest(tool: str, key: str) -> str:
+            tries = s.get(f"{key}_tries", {})
+            return (f"{tool}, same features" + (f" ({s[key + '_formulation']}, fastest of {len(tries)})" if tries else ""))
+
         out.append(row(f"feature job, {s['rows']:,} raw rows (Spark, local[2])", s["spark_s"], "s",
-                       "DuckDB SQL, same features", s["duckdb_s"], agree))
+                       strongest("DuckDB SQL", "duckdb"), s["duckdb_s"], agree))
         if "pandas_s" in s:
             out.append(row(f"feature job, {s['rows']:,} raw rows (Spark, local[2])", s["spark_s"], "s",
-                           "pandas, same features", s["pandas_s"], agree))
+                           strongest("pandas", "pandas"), s["pandas_s"], agree))
         out.append(row(f"features gate (Great Expectations on Spark), {s['rows']:,} rows", s["gate_s"], "s",
                        "the feature job it gates", s["spark_s"]))
     b = r["backfill"]
@@ -73,18 +77,32 @@ def rows(r: dict[str, dict]) -> list[dict]:
                    "time a task was running (Airflow's task records)", loop["loop_busy_s"],
                    f"orchestration overhead {loop['orchestration_overhead_s']} s ({loop['overhead_share']:.0%})"))
     sv = r["serving"]
-    if "peer_in_process" in sv:
-        peer = sv["peer_in_process"]
-        out.append(row(f"serving p50 latency, {sv['rows_per_request']} rows/request, {sv['threads']} clients",
-                       sv["p50_ms"], "ms", "the model's predict in process", peer["p50_ms"]))
-        out.append(row("serving p99 latency", sv["p99_ms"], "ms", "the model's predict in process, p99", peer["p99_ms"]))
-        out.append(row("serving throughput", sv["rps"], "requests/s", "in-process predict calls/s, one thread",
-                       peer["calls_per_s"], f"{sv['failed_requests']} failed across a champion change"))
+    ours, peer = sv["conveyor"], sv["peer_mlflow_models_serve"]
+    load = f"{sv['rows_per_request']} rows/request"
+    swap = ours["closed_across_champion_change"]
+    out.append(row(f"serving throughput, {load}, {sv['concurrency']} clients (`conveyor serve`)", ours["closed"]["rps"],
+                   "requests/s", f"`mlflow models serve`, same model and load ({peer['workers']} worker(s), the "
+                   "fastest tried)", peer["closed"]["rps"],
+                   f"higher is better; target >= 3x; {sv['failed_requests']} failed, "
+                   f"{swap['rps']}/s across a champion change"))
+    out.append(row(f"serving p99 latency at {sv['rate']:.0f} requests/s, {load}", ours["open_100rps"]["p99_ms"], "ms",
+                   "`mlflow models serve`, same rate", peer["open_100rps"]["p99_ms"], "target <= 15 ms"))
+    out.append(row(f"serving throughput, key-only rows (features from the lake), {load}",
+                   ours["key_only"]["closed"]["rps"], "requests/s", "`mlflow models serve` with full rows",
+                   peer["closed"]["rps"], f"p99 at {sv['rate']:.0f}/s {ours['key_only']['open_100rps']['p99_ms']} ms"))
+    out.append(row(f"serving p50 latency, {load}", ours["open_100rps"]["p50_ms"], "ms",
+                   "the model's predict_rows in process (the floor)", sv["floor"]["predict_rows"]["p50_ms"],
+                   f"pyfunc predict on a DataFrame: {sv['floor']['pyfunc_predict_pandas']['p50_ms']} ms"))
     p = r["dag-parse"]
     for name, stats in p["files"].items():
         out.append(row(f"DAG parse, dags/{name} ({stats['dags']} DAGs, {stats['tasks']} tasks)",
                        round(stats["seconds"] * 1000, 1), "ms", "a one-task DAG file",
                        round(p["peer_one_task_dag_s"] * 1000, 1)))
+    v = r["view"]
+    out.append(row(f"Conveyor view, a pipeline's page ({v['days']} days, {v['versions']} versions; through Airflow's "
+                   "api-server with its login)", v["conveyor"]["median_s"], "s",
+                   "MLflow UI's registered-model page requests (versions only)", v["peer_mlflow_model_page"]["median_s"],
+                   f"first request {v['conveyor']['first_s']} s; target < {v['target_s']:.0f} s"))
     return out
 
 

@@ -52,6 +52,10 @@ class ConveyorSettings(BaseSettings):
     mlflow_host: str = "127.0.0.1"
     mlflow_port: int = 5000
     airflow_user: str = "admin"
+    airflow_public_url: str = Field(default="", description=(
+        "the Airflow UI as people's browsers reach it, for links in alerts; defaults to http://airflow_host:airflow_port"))
+    mlflow_public_url: str = Field(default="", description=(
+        "the MLflow UI as people's browsers reach it, for the links tasks write; defaults to http://mlflow_host:mlflow_port"))
 
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 4
@@ -72,6 +76,8 @@ class ConveyorSettings(BaseSettings):
             self.mlflow_backend_store_uri = f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
         if not self.airflow_db_uri:
             self.airflow_db_uri = f"sqlite:///{self.airflow_home / 'airflow.db'}"
+        self.airflow_public_url = (self.airflow_public_url or self.airflow_url).rstrip("/")
+        self.mlflow_public_url = (self.mlflow_public_url or self.mlflow_url).rstrip("/")
         if self.celery_broker_url and not self.celery_result_backend:
             self.celery_result_backend = "db+" + self.airflow_db_uri
         return self

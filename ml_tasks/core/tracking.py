@@ -78,4 +78,4 @@ def run_url(settings: ConveyorSettings, run_id: str, experiment_id: str | None =
     """The MLflow UI page of a run (its experiment looked up when not given)."""
     if experiment_id is None:
         experiment_id = connect(settings).get_run(run_id).info.experiment_id
-    return f"{settings.mlflow_url}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{settings.mlflow_public_url}/#/experiments/{experiment_id}/runs/{run_id}"

@@ -38,14 +38,21 @@ class AirflowClient:
             self._token = r.json()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
-    def request(self, method: str, path: str, **kwargs) -> Any:
-        url = f"{self.base_url}/api/v2{path}"
+    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
         r = requests.request(method, url, headers=self._headers(), timeout=self.timeout, **kwargs)
         if r.status_code == 401:  # the token expired (a long wait, a restarted API server): log in again
             r = requests.request(method, url, headers=self._headers(renew=True), timeout=self.timeout, **kwargs)
         if r.status_code >= 400:
-            raise AirflowAPIError(f"{method} {path}: {r.status_code} {r.text[:500]}")
+            raise AirflowAPIError(f"{method} {url.removeprefix(self.base_url)}: {r.status_code} {r.text[:500]}")
+        return r
+
+    def request(self, method: str, path: str, **kwargs) -> Any:
+        r = self._send(method, f"{self.base_url}/api/v2{path}", **kwargs)
         return r.json() if r.content else None
+
+    def page(self, path: str) -> str:
+        """A page the api-server serves besides the REST API (the Conveyor view, ``/conveyor/...``), logged in."""
+        return self._send("GET", f"{self.base_url}{path}").text
 
     def health(self) -> dict:
         r = requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=self.timeout)

@@ -45,7 +45,7 @@ class Alert:
 
 def view_link(settings: ConveyorSettings, pipeline: str, *parts: str) -> str:
     """The absolute URL of a Conveyor view page (the alert is read outside the Airflow UI)."""
-    return "/".join([f"{settings.airflow_url}/conveyor/pipelines/{pipeline}", *parts])
+    return "/".join([f"{settings.airflow_public_url}/conveyor/pipelines/{pipeline}", *parts])
 
 
 def send(settings: ConveyorSettings, alert: Alert) -> bool:

@@ -139,6 +139,8 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "CONVEYOR_MLFLOW_PORT": str(settings.mlflow_port),
         "CONVEYOR_AIRFLOW_HOST": settings.airflow_host,
         "CONVEYOR_AIRFLOW_PORT": str(settings.airflow_port),
+        "CONVEYOR_MLFLOW_PUBLIC_URL": settings.mlflow_public_url,
+        "CONVEYOR_AIRFLOW_PUBLIC_URL": settings.airflow_public_url,
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
         "CONVEYOR_SPARK_MASTER": settings.spark_master,
         "CONVEYOR_MODE": settings.mode,

@@ -33,7 +33,7 @@ def model_uri(pipeline: str, alias: str = CHAMPION) -> str:
 
 def version_url(settings: ConveyorSettings, pipeline: str, version: str | int) -> str:
     """The MLflow UI page of a model version (its tags, aliases, model card)."""
-    return f"{settings.mlflow_url}/#/models/{model_name(pipeline)}/versions/{version}"
+    return f"{settings.mlflow_public_url}/#/models/{model_name(pipeline)}/versions/{version}"
 
 
 def version_by_alias(client, pipeline: str, alias: str):

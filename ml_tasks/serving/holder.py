@@ -22,11 +22,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Served:
-    """One loaded model version and its input fields (column -> MLflow type name)."""
+    """One loaded model version, its input fields (column -> MLflow type name) and, when the
+    model's code has one, its ``predict_rows`` (rows as dicts -> array, no pandas: the online path)."""
 
     version: str
     model: Any
     fields: dict[str, str]
+    predict_rows: Callable[[list[dict]], Any] | None = None
 
 
 def load_version(settings: ConveyorSettings, pipeline: str, version: str) -> Served:
@@ -37,7 +39,11 @@ def load_version(settings: ConveyorSettings, pipeline: str, version: str) -> Ser
     model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(pipeline)}/{version}")
     schema = model.metadata.get_input_schema()
     fields = {c.name: str(c.type).split(".")[-1].lower() for c in schema.inputs} if schema else {}
-    return Served(version=str(version), model=model, fields=fields)
+    try:  # versions logged before the online path existed have no predict_rows: they go through pandas
+        fast = getattr(model.unwrap_python_model(), "predict_rows", None)
+    except Exception:  # not a Python model (a flavour's own pyfunc)
+        fast = None
+    return Served(version=str(version), model=model, fields=fields, predict_rows=fast)
 
 
 def load_champion(settings: ConveyorSettings, pipeline: str) -> Served | None:
@@ -68,11 +74,14 @@ class ChampionHolder:
         except Exception:  # the registry being away must not take serving down
             log.exception("could not refresh the champion of %s", self.pipeline)
 
-    def watch(self, every_seconds: float) -> threading.Thread:
-        """Refresh every ``every_seconds`` on a daemon thread until :attr:`stop` is set."""
+    def watch(self, every_seconds: float, *also: Callable[[], Any]) -> threading.Thread:
+        """Refresh every ``every_seconds`` on a daemon thread until :attr:`stop` is set, and call
+        ``also`` (other refreshes that must not raise, such as the online features) each time."""
         def loop() -> None:
             while not self.stop.wait(every_seconds):
                 self.refresh()
+                for other in also:
+                    other()
 
         thread = threading.Thread(target=loop, daemon=True, name=f"champion-watch-{self.pipeline}")
         thread.start()

@@ -2,7 +2,15 @@
 
 - ``POST /predict`` with ``{"rows": [{feature: value, ...}, ...]}`` returns one prediction per
   row and the model version that made them. Rows are checked against the model's signature
-  first: a missing or mistyped field is a 422 that names the row and the field.
+  first: a missing or mistyped field is a 422 that names the row and the field. A row may instead
+  give only the series' keys and the hour (``{"store_id": "s1", "item_id": "i3", "ts": "..."}``):
+  its features come from the latest published partitions
+  (:class:`~ml_tasks.serving.online_features.OnlineFeatures`, reloaded when a day is published);
+  a series or hour with no published row is a 422 naming it.
+- The request path is built for a few rows at a time: the body is decoded and the answer encoded
+  by ``msgspec``, and a model with ``predict_rows`` (both shipped families) predicts on arrays
+  built from the rows, without pandas or MLflow's per-call schema handling; other models go
+  through their pyfunc ``predict``.
 - ``GET /health`` says which version serves (503 until one is loaded); ``GET /metrics`` is
   Prometheus text from ``prometheus_client`` (requests, errors by status, predicted rows,
   latency histogram, model swaps, serving version).
@@ -14,10 +22,12 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import math
 import time
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
@@ -26,6 +36,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.serving.holder import ChampionHolder
+from ml_tasks.serving.online_features import OnlineFeatures
+
+log = logging.getLogger(__name__)
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 NUMERIC_TYPES = {"double", "float", "long", "integer"}
@@ -101,27 +114,42 @@ def _frame(rows: list[dict], fields: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+def _online_features(settings: ConveyorSettings, pipeline: str) -> OnlineFeatures | None:
+    """Key-only requests' feature lookup, loaded now; None when this deployment has no spec for the pipeline."""
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.core.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+    except SpecError as exc:
+        log.warning("no online features for %s: %s", pipeline, exc)
+        return None
+    features = OnlineFeatures(Lake.from_settings(settings), spec)
+    features.refresh()
+    return features
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(obj), status_code=status, media_type="application/json")
+
+
 def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = None, refresh_seconds: float = 5.0):
     """The serving app; ``app.state.refresh()`` checks the alias now, ``app.state.stop.set()`` ends the watch."""
     metrics = ServingMetrics(pipeline)
     holder = ChampionHolder(settings, pipeline, on_swap=lambda _: metrics.swaps.inc())
     holder.refresh()
-    holder.watch(refresh_seconds)
+    features = _online_features(settings, pipeline)
+    holder.watch(refresh_seconds, *([features.refresh] if features else []))
     app = FastAPI(title=f"Conveyor serving: {pipeline}", version="1")
     app.state.stop = holder.stop
     app.state.refresh = holder.refresh
     app.state.holder = holder
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        start = time.perf_counter()
-        if token and request.url.path != "/health" and not hmac.compare_digest(
-                request.headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
-            response = JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)
-        else:
-            response = await call_next(request)
-        if request.url.path == "/predict":
-            metrics.observe(time.perf_counter() - start, int(response.headers.get("x-rows", 0)), response.status_code)
-        return response
+    app.state.features = features
+    expected = f"Bearer {token}".encode()
+    def refused(request: Request) -> Response | None:
+        if token and not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
+            return _json({"detail": "missing or wrong bearer token"}, 401)
+        return None
 
     @app.get("/health")
     def health():
@@ -131,25 +159,41 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
         return {"status": "ok", "pipeline": pipeline, "version": served.version}
 
     @app.get("/metrics")
-    def prometheus():
+    def prometheus(request: Request):
         served = holder.served
-        return Response(metrics.render(served.version if served else None), media_type=CONTENT_TYPE_LATEST)
+        refusal = refused(request)
+        return refusal if refusal is not None else Response(metrics.render(served.version if served else None),
+                                                            media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/predict")
     async def predict(request: Request):
+        start = time.perf_counter()
+        body = await request.body()
+        refusal = refused(request)
+        response, rows = (refusal, 0) if refusal is not None else answer(body)
+        metrics.observe(time.perf_counter() - start, rows, response.status_code)
+        return response
+
+    def answer(body: bytes) -> tuple[Response, int]:
         served = holder.served  # this request uses this model to the end, even if swapped meanwhile
         if served is None:
-            return JSONResponse({"detail": f"{pipeline} has no @champion yet"}, status_code=503)
+            return _json({"detail": f"{pipeline} has no @champion yet"}, 503), 0
         try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"detail": "body is not valid JSON"}, status_code=422)
-        rows = body.get("rows") if isinstance(body, dict) else None
+            payload = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            return _json({"detail": "body is not valid JSON"}, 422), 0
+        rows = payload.get("rows") if isinstance(payload, dict) else None
+        if features is not None and isinstance(rows, list) and any(features.is_key_only(r) for r in rows):
+            rows, problems = features.fill(rows)
+            if problems:
+                return _json({"detail": problems}, 422), 0
         problems = validate_rows(rows, served.fields)
         if problems:
-            return JSONResponse({"detail": problems}, status_code=422)
-        prediction = np.asarray(served.model.predict(_frame(rows, served.fields)), dtype=float)
-        return JSONResponse({"model_version": served.version, "predictions": prediction.round(6).tolist()},
-                            headers={"x-rows": str(len(rows))})
+            return _json({"detail": problems}, 422), 0
+        if served.predict_rows is not None:
+            prediction = np.asarray(served.predict_rows(rows), dtype=float)
+        else:
+            prediction = np.asarray(served.model.predict(_frame(rows, served.fields)), dtype=float)
+        return _json({"model_version": served.version, "predictions": prediction.round(6).tolist()}), len(rows)
 
     return app

@@ -60,6 +60,9 @@ COMMON_AIRFLOW_ENV = {
     "CONVEYOR_MODE": "compose",
     "CONVEYOR_LAKE_URI": "s3://conveyor-lake",
     "CONVEYOR_MLFLOW_TRACKING_URI": "http://mlflow:5000",
+    # links name the published ports as a browser on the host reaches them
+    "CONVEYOR_MLFLOW_PUBLIC_URL": "http://localhost:5000",
+    "CONVEYOR_AIRFLOW_PUBLIC_URL": "http://localhost:8080",
     "CONVEYOR_SPARK_MASTER": "spark://spark-master:7077",
     "CONVEYOR_S3_ENDPOINT_URL": "http://minio:9000",
     "CONVEYOR_SPARK_S3A": "true",

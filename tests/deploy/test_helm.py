@@ -357,6 +357,10 @@ def test_settings_configmap_runs_conveyor_in_kubernetes_mode_with_spark_on_kuber
     assert settings.mode == "kubernetes" and settings.spark_s3a is True
     assert settings.spark_master == data["CONVEYOR_SPARK_MASTER"]
     assert settings.mlflow_tracking_uri == data["CONVEYOR_MLFLOW_TRACKING_URI"]
+    public = merged["conveyor"]["publicUrls"]
+    assert data["CONVEYOR_MLFLOW_PUBLIC_URL"] == public["mlflow"] and data["CONVEYOR_AIRFLOW_PUBLIC_URL"] == public["airflow"]
+    if public["mlflow"]:
+        assert settings.mlflow_public_url == public["mlflow"].rstrip("/")
 
 
 def test_every_airflow_pod_loads_the_settings_and_s3_credentials_by_reference(case):

@@ -104,7 +104,13 @@ def test_trigger_form_starts_a_run_with_its_param_and_the_ui_shows_it_succeed(pl
         form.screenshot(path=shots / "03-trigger-form.png")
 
         submit.click()
-        page.wait_for_url(f"**/dags/{TRAIN}/runs/**")
+        try:
+            page.wait_for_url(f"**/dags/{TRAIN}/runs/**", timeout=120_000)
+        except Exception as exc:  # say what the page said instead of only that it did not move
+            runs = client.request("GET", f"/dags/{TRAIN}/dagRuns")["dag_runs"]
+            raise AssertionError(f"the trigger form did not open the new run ({exc.__class__.__name__}); the page "
+                                 f"says: {page.locator('body').inner_text()[:1500]!r}; runs: "
+                                 f"{[(r['dag_run_id'], r['state']) for r in runs]}") from exc
         run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("?")[0])
         header = page.get_by_test_id("header-card")
         expect(header).to_contain_text(run_id)
@@ -135,6 +141,7 @@ def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor
     from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 
     settings, client = platform["settings"], platform["client"]
+    client.set_paused(TRAIN, False)  # this test stands alone: the trigger form's test may not have unpaused it
     second = client.trigger(TRAIN, conf={"force": True})  # a second version, promoted by force
     assert client.wait_for_run(TRAIN, second, timeout=900) == "success", explain_run(client, settings, TRAIN, second)
     lake = Lake.from_settings(settings)

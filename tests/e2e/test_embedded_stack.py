@@ -143,6 +143,15 @@ def test_many_drift_checks_make_one_retrain_and_the_retrained_model_wins(platfor
     assert all(("cooldown" in d["reason"]) or ("absorbed" in d["reason"]) for d in drifted if not d["fire"])
     assert set(loud) <= set(decisions)
 
+    # The Conveyor view, through the api-server and its login, charts these checks: the drift share
+    # against its threshold, with the fired retrain request marked on its day.
+    spec = load_spec("demand", settings.specs_dir)
+    page = client.page("/conveyor/pipelines/demand")
+    fired_run = next(run_id for run_id, d in decisions.items() if d["fire"])
+    fired_day = client.xcom("demand_drift", fired_run, "check_drift")["dt"]
+    assert "data drift share" in page and f"<title>threshold {spec.drift.drift_share_threshold:g}</title>" in page
+    assert f"<title>retrain requested {fired_day}</title>" in page, page[page.find("Monitoring"):][:3000]
+
     asset_runs = wait_asset_runs(client, "demand_train")
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
 

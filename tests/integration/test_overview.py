@@ -54,3 +54,27 @@ def test_a_scored_day_says_how_many_rows_and_which_version(loop, demand_spec):
     assert summary["prediction"]["50%"] >= 0 and "<table" in summary["head"]
     assert f"{scored['rows']} rows scored by version {scored['model_version']}" in predictions_page("demand", day, summary)
     assert predictions_summary(settings, "demand", FAR_DAY) is None
+
+
+def test_a_day_checked_twice_keeps_its_fired_retrain_mark(loop, demand_spec, tmp_path):
+    """The scheduled check and a manual one of the same day: the chart shows the day's highest value, and the
+    retrain one of them fired stays marked."""
+    from conveyor_plugin.pages import overview_page
+    from ml_tasks.core import tracking
+    from ml_tasks.monitoring.checks import log_series, monitor_run
+    from ml_tasks.platform.overview import monitoring_series
+
+    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'm.db'}",
+                                                   "mlflow_artifacts_dir": str(tmp_path / "a")})
+    client = tracking.connect(settings)
+    run_id, _ = monitor_run(settings, client, demand_spec, "1")
+    day = date(2026, 3, 9)
+    log_series(client, run_id, day, {"drift_share": 0.8, "retrain_requested": 1.0})  # fired
+    log_series(client, run_id, day, {"drift_share": 0.7, "retrain_requested": 0.0})  # checked again: cooldown
+    found = monitoring_series(settings, demand_spec)["series"]
+    assert found["data drift share"] == [(day.isoformat(), 0.8)]
+    assert found["retrain requested"] == [(day.isoformat(), 1.0)]
+    html = overview_page({"pipeline": "demand", "task": demand_spec.task, "metric": "mae", "champion": None,
+                          "history": [], "days": [], "monitoring": monitoring_series(settings, demand_spec),
+                          "lineage": None})
+    assert f"<title>retrain requested {day.isoformat()}</title>" in html

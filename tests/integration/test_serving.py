@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -88,3 +89,52 @@ def test_a_new_champion_is_picked_up_without_a_restart(loop, demand_spec, tmp_pa
     assert c.post("/predict", json={"rows": _rows(loop, 3)}).json()["model_version"] == second["version"]
     assert 'conveyor_model_swaps_total{pipeline="demand"} 1' in c.get("/metrics").text
     app.state.stop.set()
+
+
+def test_key_only_rows_get_the_published_features_and_the_same_predictions(client, loop):
+    """Only the series' keys and the hour: the service fills the features from the latest published
+    partitions, and the predictions equal those for the full rows."""
+    frame = loop["lake"].read_partition("features", "demand", loop["cfg"].dates[-1]).iloc[[0, 7, 30]]
+    full = json.loads(frame.drop(columns=["ts", "dt", "units"], errors="ignore").to_json(orient="records"))
+    keys = [{"store_id": r.store_id, "item_id": r.item_id, "ts": r.ts.isoformat()} for r in frame.itertuples()]
+    hour = frame.iloc[1]["ts"]
+    keys[1]["ts"] = (hour.tz_localize("UTC") if hour.tzinfo is None else hour).tz_convert("Europe/Berlin").isoformat()
+    by_keys = client.post("/predict", json={"rows": keys})
+    by_rows = client.post("/predict", json={"rows": full})
+    assert by_keys.status_code == 200, by_keys.text
+    assert by_keys.json() == by_rows.json()
+    mixed = client.post("/predict", json={"rows": [keys[0], full[1]]}).json()["predictions"]
+    assert mixed == by_rows.json()["predictions"][:2]
+
+
+def test_a_key_or_hour_without_published_features_is_a_422_naming_it(client, loop):
+    last = loop["cfg"].dates[-1]
+    unknown = {"store_id": "s999", "item_id": "i1", "ts": f"{last}T05:00:00"}
+    response = client.post("/predict", json={"rows": [unknown]})
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem.startswith("rows[0]: no history for store_id='s999', item_id='i1'"), problem
+    known = loop["lake"].read_partition("features", "demand", last).iloc[0]
+    later = {"store_id": known.store_id, "item_id": known.item_id, "ts": "2099-01-01T00:00:00Z"}
+    response = client.post("/predict", json={"rows": [later]})
+    assert response.status_code == 422 and "no published features for" in response.json()["detail"][0]
+    assert "2099-01-01T00:00:00" in response.json()["detail"][0]
+
+
+def test_online_features_reload_when_a_day_is_published(loop, demand_spec, tmp_path):
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.serving.online_features import OnlineFeatures
+
+    lake = Lake(str(tmp_path / "lake"))
+    days = loop["cfg"].dates[-3:]
+    for day in days[:2]:
+        lake.write_partition(loop["lake"].read_partition("features", "demand", day), "features", "demand", day)
+    features = OnlineFeatures(lake, demand_spec, days=2)
+    assert features.refresh() and not features.refresh()  # nothing new: no reload
+    row = loop["lake"].read_partition("features", "demand", days[2]).iloc[0]
+    ask = {"store_id": row.store_id, "item_id": row.item_id, "ts": row.ts.isoformat()}
+    assert features.fill([ask])[1], "the third day is not published yet"
+    lake.write_partition(loop["lake"].read_partition("features", "demand", days[2]), "features", "demand", days[2])
+    assert features.refresh()
+    [filled], problems = features.fill([ask])
+    assert not problems and filled["lag_24h"] == (None if pd.isna(row.lag_24h) else row.lag_24h)

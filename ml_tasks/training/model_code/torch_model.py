@@ -27,6 +27,8 @@ class TorchForecaster(PythonModel):
         self.net = TabularNet(net["cardinalities"], net["n_numeric"], net["embedding_dim"], tuple(net["hidden"]), net["dropout"])
         self.net.load_state_dict(torch.load(context.artifacts["weights"], map_location="cpu"))
         self.net.eval()
+        # Category -> index tables (0 is "unknown", as in predict), for predict_rows.
+        self._codes = {c: {v: i + 1 for i, v in enumerate(self.meta["vocab"][c])} for c in self.meta["categorical"]}
 
     def predict(self, context, model_input, params=None):
         import torch
@@ -40,9 +42,24 @@ class TorchForecaster(PythonModel):
         nums = model_input[self.meta["numeric"]].to_numpy(dtype=np.float32, na_value=np.nan)
         with torch.no_grad():
             output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))
+        return pd.Series(self._link(output), index=model_input.index, name="prediction")
+
+    def _link(self, output):
+        import torch
+
         # "log": expected counts (Poisson); "logit": probability of the positive class.
-        prediction = (torch.sigmoid(output) if self.meta.get("link") == "logit" else output.exp()).numpy()
-        return pd.Series(prediction, index=model_input.index, name="prediction")
+        return (torch.sigmoid(output) if self.meta.get("link") == "logit" else output.exp()).numpy()
+
+    def predict_rows(self, rows):
+        """The same predictions for a few rows given as dicts, without pandas: the online path."""
+        import torch
+
+        cats = np.array([[self._codes[c].get(str(row[c]), 0) if row[c] is not None else 0
+                          for c in self.meta["categorical"]] for row in rows], dtype=np.int64).reshape(len(rows), -1)
+        nums = np.array([[row[c] for c in self.meta["numeric"]] for row in rows], dtype=np.float32)
+        with torch.no_grad():
+            output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))
+        return self._link(output).astype(np.float64)
 
 
 mlflow.models.set_model(TorchForecaster())

@@ -69,3 +69,22 @@ def test_worker_hostname_names_the_worker(monkeypatch):
     assert worker_hostname() == f"{socket.getfqdn()}-gpu"
     monkeypatch.delenv("CONVEYOR_WORKER_NAME")
     assert worker_hostname() == socket.getfqdn()
+
+
+def test_links_name_the_public_urls_and_default_to_the_servers(monkeypatch, tmp_path):
+    from ml_tasks.core.tracking import run_url
+    from ml_tasks.platform.alerts import view_link
+    from ml_tasks.registry.client import version_url
+
+    local = ConveyorSettings(home=tmp_path, mlflow_port=5055, airflow_port=8088)
+    assert local.mlflow_public_url == "http://127.0.0.1:5055" and local.airflow_public_url == "http://127.0.0.1:8088"
+
+    monkeypatch.setenv("CONVEYOR_MLFLOW_TRACKING_URI", "http://mlflow:5000")  # how workers reach it
+    monkeypatch.setenv("CONVEYOR_MLFLOW_PUBLIC_URL", "https://mlflow.example.com/")  # how browsers do
+    monkeypatch.setenv("CONVEYOR_AIRFLOW_PUBLIC_URL", "https://airflow.example.com")
+    deployed = ConveyorSettings(home=tmp_path)
+    assert version_url(deployed, "demand", 3) == "https://mlflow.example.com/#/models/demand/versions/3"
+    assert run_url(deployed, "abc", "7") == "https://mlflow.example.com/#/experiments/7/runs/abc"
+    assert view_link(deployed, "demand", "days", "2026-03-02") == \
+        "https://airflow.example.com/conveyor/pipelines/demand/days/2026-03-02"
+    assert deployed.mlflow_tracking_uri == "http://mlflow:5000"
