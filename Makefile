@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view
+.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,15 @@ bench-backfill: venv
 ## The Conveyor view's pipeline page on 365 days and 50 versions vs MLflow's own model page.
 bench-view: venv
 	$(BIN)/python bench/bench_view.py
+
+## The scale curve: nightly training and daily features/score/drift at 1x, 4x and 16x the demo's
+## series, wall time and peak memory per stage (about 30 minutes; not part of `make bench`).
+bench-scale: venv
+	$(BIN)/python bench/bench_scale.py
+
+## 1, 10 and 50 scaffolded pipelines: the dag-processor's time to parse them all, trigger-to-first-task delay.
+bench-pipelines: venv
+	$(BIN)/python bench/bench_pipelines.py
 
 ## The drift check on a 10M-row window vs scipy on every row.
 bench-drift: venv

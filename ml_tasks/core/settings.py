@@ -26,6 +26,9 @@ class ConveyorSettings(BaseSettings):
     home: Path = Field(default=REPO_ROOT / ".conveyor", description="state of the embedded stack")
     lake_uri: str = Field(default="", description="root of raw/features/predictions; local path or s3://")
     specs_dir: Path = REPO_ROOT / "dags" / "specs"
+    dags_folder: Path = Field(default=REPO_ROOT / "dags", description=(
+        "the DAG files the embedded stack's dag-processor parses (Airflow's dags_folder); it must hold "
+        "conveyor_factory beside the pipelines' DAG files"))
     expectations_dir: Path = REPO_ROOT / "expectations"
 
     s3_endpoint_url: str = Field(default="", description="S3-compatible endpoint (MinIO, moto); empty = AWS")

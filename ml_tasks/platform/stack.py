@@ -27,7 +27,7 @@ from pathlib import Path
 import requests
 
 from ml_tasks.core.polling import WaitTimeout, wait_until
-from ml_tasks.core.settings import REPO_ROOT, ConveyorSettings
+from ml_tasks.core.settings import ConveyorSettings
 
 SERVICES = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer")
 # Celery worker concurrency per queue: the gpu queue runs one training at a time per GPU.
@@ -107,7 +107,7 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": settings.executor,
         "AIRFLOW__CORE__PARALLELISM": "4",

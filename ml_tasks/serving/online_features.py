@@ -43,7 +43,7 @@ class _Snapshot:
 class OnlineFeatures:
     """The feature rows of the latest ``days`` published days of one pipeline, by (keys..., hour)."""
 
-    def __init__(self, lake: Lake, spec: PipelineSpec, days: int = 7):
+    def __init__(self, lake: Lake, spec: PipelineSpec, days: int = 3):
         self.lake, self.spec, self.days = lake, spec, days
         self.keys, self.timestamp = list(spec.data.keys), spec.data.timestamp
         self._snapshot: _Snapshot | None = None

@@ -133,8 +133,9 @@ def test_trigger_form_starts_a_run_with_its_param_and_the_ui_shows_it_succeed(pl
 
 
 def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor_view(platform):
-    """With two versions and a quarantined day: the task page's button opens the run in MLflow, and
-    Browse > Conveyor shows the champion, its history and the quarantined day."""
+    """With two versions and a quarantined day: the training task's button opens its run in MLflow, the
+    failed gate's button opens the day's gate report, and Browse > Conveyor shows the champion, its
+    history and the quarantined day."""
     from playwright.sync_api import expect
 
     from ml_tasks.core.lake import Lake
@@ -172,14 +173,33 @@ def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor
         assert run_id in mlflow_page.url
         mlflow_page.screenshot(path=shots / "06-mlflow-run.png")
 
+        # The failed gate's button opens that day's gate report (the quarantine's, with its failures).
+        page.goto(f"{settings.airflow_url}/dags/demand_features/runs/{bad}/tasks/gate_raw")
+        page.get_by_role("tab", name="Details").or_(page.get_by_role("link", name="Details")).first.click()
+        report = page.get_by_role("link", name="Validation report").first
+        expect(report).to_be_visible(timeout=60_000)
+        if report.get_attribute("target") == "_blank":
+            with page.expect_popup() as popup_info:
+                report.click()
+            report_page = popup_info.value
+        else:
+            report.click()
+            report_page = page
+        report_page.wait_for_load_state()
+        assert report_page.url.endswith(f"/conveyor/pipelines/demand/days/{day}"), report_page.url
+        expect(report_page.get_by_text(f"demand {day}: quarantined at the raw gate")).to_be_visible(timeout=60_000)
+        report_page.screenshot(path=shots / "07-gate-report.png", full_page=True)
+        if report_page is not page:
+            report_page.close()
+
         page.goto(f"{settings.airflow_url}/plugin/conveyor")
         view = page.frame_locator("iframe").first
         view.get_by_role("link", name="demand", exact=True).click()
         expect(view.get_by_text("Champion history")).to_be_visible(timeout=60_000)
         expect(view.get_by_role("link", name=day.isoformat(), exact=True)).to_be_visible()  # the quarantined day
         expect(view.get_by_text(f"v{champion}").first).to_be_visible()  # the forced second version, now champion
-        page.screenshot(path=shots / "07-conveyor-view.png", full_page=True)
+        page.screenshot(path=shots / "08-conveyor-view.png", full_page=True)
 
-    for name in ("05-task-links.png", "06-mlflow-run.png", "07-conveyor-view.png"):
+    for name in ("05-task-links.png", "06-mlflow-run.png", "07-gate-report.png", "08-conveyor-view.png"):
         data = (shots / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 20_000, f"{shots / name}: {len(data)} bytes"

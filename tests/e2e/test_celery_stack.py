@@ -9,7 +9,7 @@ task-instance records (queue, the worker's hostname, pool), not from anything th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -99,7 +99,12 @@ def test_scoring_writes_yesterdays_predictions_from_the_champion(platform):
     client.set_paused("demand_score", False)  # scores the day before its latest tick
     records = _records(client, settings, "demand_score")
     assert all(ti["queue"] == "default" for ti in records if _ran(ti)), records
-    preds = Lake.from_settings(settings).read_partition("predictions", "demand", yesterday())
+    # The run of the latest 03:00 tick scores the day before the tick: yesterday after 03:00 UTC,
+    # the day before yesterday when the test runs between midnight and 03:00.
+    ticks = [r["logical_date"] for r in client.request("GET", "/dags/demand_score/dagRuns")["dag_runs"]]
+    scored = datetime.fromisoformat(max(ticks).replace("Z", "+00:00")).date() - timedelta(days=1)
+    assert scored in (yesterday(), yesterday() - timedelta(days=1)), ticks
+    preds = Lake.from_settings(settings).read_partition("predictions", "demand", scored)
     champion = registry.version_by_alias(tracking.connect(settings), "demand", registry.CHAMPION)
     assert len(preds) == SIZE.stores * SIZE.items * 24
     assert set(preds["model_version"]) == {str(champion.version)}

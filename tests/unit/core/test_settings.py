@@ -88,3 +88,12 @@ def test_links_name_the_public_urls_and_default_to_the_servers(monkeypatch, tmp_
     assert view_link(deployed, "demand", "days", "2026-03-02") == \
         "https://airflow.example.com/conveyor/pipelines/demand/days/2026-03-02"
     assert deployed.mlflow_tracking_uri == "http://mlflow:5000"
+
+
+def test_the_stack_parses_the_configured_dags_folder(tmp_path):
+    from ml_tasks.core.settings import REPO_ROOT
+    from ml_tasks.platform.stack import stack_env
+
+    assert stack_env(ConveyorSettings(home=tmp_path))["AIRFLOW__CORE__DAGS_FOLDER"] == str(REPO_ROOT / "dags")
+    elsewhere = ConveyorSettings(home=tmp_path, dags_folder=tmp_path / "dags")
+    assert stack_env(elsewhere)["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
