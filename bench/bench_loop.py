@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 from datetime import date, datetime
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port  # noqa: E402
 from ml_tasks.core.polling import WaitTimeout, wait_until  # noqa: E402
 from ml_tasks.core.settings import load_settings  # noqa: E402
 from ml_tasks.demo.seed import DemoSize, seed_demo  # noqa: E402
@@ -31,12 +31,6 @@ from ml_tasks.platform import stack  # noqa: E402
 from ml_tasks.platform.airflow_client import AirflowClient  # noqa: E402
 
 DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _t(value: str) -> float:

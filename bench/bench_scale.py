@@ -30,12 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import say  # noqa: E402
-
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+from bench.common import quiet_environment, say  # noqa: E402
+quiet_environment()
 
 SCALES = {"1x": (5, 20), "4x": (10, 40), "16x": (20, 80)}
 STAGES = ["land", "backfill", "plan", "train_lightgbm", "train_lightning", "register_and_gate", "features", "score",

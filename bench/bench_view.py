@@ -33,8 +33,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import free_port, say  # noqa: E402
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+from bench.common import free_port, quiet_environment, say  # noqa: E402
+quiet_environment()
 
 TARGET_SECONDS = 1.0
 FIRST_DAY = date(2025, 6, 1)
