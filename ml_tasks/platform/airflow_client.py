@@ -18,7 +18,16 @@ TERMINAL = {"success", "failed"}
 
 
 class AirflowAPIError(RuntimeError):
-    pass
+    """An answer of 400 or more; ``status`` and ``body`` are what the server said."""
+
+    def __init__(self, message: str, status: int = 0, body: str = "") -> None:
+        super().__init__(message)
+        self.status, self.body = status, body
+
+    @property
+    def database_locked(self) -> bool:
+        """SQLite's "database is locked": Airflow refuses the write (503) and nothing was written."""
+        return self.status == 503 and "locked" in self.body.lower()
 
 
 @dataclass
@@ -43,7 +52,8 @@ class AirflowClient:
         if r.status_code == 401:  # the token expired (a long wait, a restarted API server): log in again
             r = requests.request(method, url, headers=self._headers(renew=True), timeout=self.timeout, **kwargs)
         if r.status_code >= 400:
-            raise AirflowAPIError(f"{method} {url.removeprefix(self.base_url)}: {r.status_code} {r.text[:500]}")
+            raise AirflowAPIError(f"{method} {url.removeprefix(self.base_url)}: {r.status_code} {r.text[:500]}",
+                                  r.status_code, r.text)
         return r
 
     def request(self, method: str, path: str, **kwargs) -> Any:
@@ -122,11 +132,34 @@ class AirflowClient:
                 return value
         return value
 
-    def backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1) -> dict:
-        """Create an Airflow backfill (runs for every schedule tick in the range), as `airflow backfill create`."""
-        return self.request("POST", "/backfills", json={
-            "dag_id": dag_id, "from_date": from_date, "to_date": to_date, "run_backwards": False,
-            "dag_run_conf": {}, "reprocess_behavior": "completed", "max_active_runs": max_active_runs})
+    def backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1,
+                 timeout: float = 120, every: float = 2.0) -> dict:
+        """Create an Airflow backfill (runs for every schedule tick in the range), as `airflow backfill create`.
+
+        On the embedded SQLite database Airflow answers 503 "Database is locked" when the scheduler
+        writes at the same moment (it rolls back: nothing is created). That answer is retried, after
+        checking that no backfill of this DAG is active, for up to ``timeout`` seconds.
+        """
+        body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date, "run_backwards": False,
+                "dag_run_conf": {}, "reprocess_behavior": "completed", "max_active_runs": max_active_runs}
+        refused: list[AirflowAPIError] = []
+
+        def create() -> dict | None:
+            try:
+                return self.request("POST", "/backfills", json=body)
+            except AirflowAPIError as exc:
+                if not exc.database_locked:
+                    raise
+                refused.append(exc)
+                return self.active_backfill(dag_id)
+
+        return wait_until(create, timeout, lambda: f"a backfill of {dag_id} to be created ({len(refused)} refusals, "
+                          f"the last: {refused[-1] if refused else None})", every=every)
+
+    def active_backfill(self, dag_id: str) -> dict | None:
+        """The DAG's unfinished backfill, if any (Airflow allows one at a time)."""
+        found = self.request("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})["backfills"]
+        return next((b for b in found if b.get("completed_at") is None), None)
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})["dag_runs"]

@@ -129,12 +129,9 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
              add_help_option=False)
 def airflow(ctx: typer.Context) -> None:
     """Run an `airflow` command against the embedded stack, e.g. `conveyor airflow backfill create ...`."""
-    import subprocess
+    from ml_tasks.platform.stack import airflow_cli
 
-    from ml_tasks.platform.stack import stack_env, venv_executable
-
-    result = subprocess.run([venv_executable("airflow"), *ctx.args], env=stack_env(load_settings()))
-    raise typer.Exit(result.returncode)
+    raise typer.Exit(airflow_cli(load_settings(), ctx.args, say=lambda m: typer.echo(m, err=True)))
 
 
 @app.command()

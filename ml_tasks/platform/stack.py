@@ -258,6 +258,40 @@ def migrate_airflow_db(settings: ConveyorSettings, env: dict[str, str] | None = 
         raise StackError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
 
 
+SQLITE_LOCKED = "database is locked"
+
+
+def _run_teed(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run a command, its output (stderr merged) shown as it comes; return its exit code and the output's tail."""
+    tail: list[str] = []
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          bufsize=1) as proc:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            tail = [*tail[-199:], line]
+    return proc.returncode, "".join(tail)
+
+
+def airflow_cli(settings: ConveyorSettings, args: list[str], tries: int = 10, wait: float = 3.0, run=_run_teed,
+                say=print) -> int:
+    """Run ``airflow ARGS`` against this stack, its output shown as it comes; return its exit code.
+
+    On the embedded SQLite database a write can meet the scheduler's lock ("database is locked");
+    Airflow then rolls back, so the command is repeated, up to ``tries`` times in all. Other
+    failures are not repeated.
+    """
+    env = stack_env(settings)
+    sqlite = settings.airflow_db_uri.startswith("sqlite")
+    for attempt in range(1, tries + 1):
+        code, output = run([venv_executable("airflow"), *args], env)
+        if code == 0 or not sqlite or SQLITE_LOCKED not in output.lower() or attempt == tries:
+            return code
+        say(f"airflow {' '.join(args[:2])}: the SQLite database was locked by another writer and nothing was "
+            f"written; trying again ({attempt}/{tries - 1})")
+        time.sleep(wait)
+    return 1  # not reached: the last try returns
+
+
 def ensure_registry_pool(env: dict[str, str]) -> None:
     """The one-slot pool the promote task uses outside embedded mode (see dags routing)."""
     from conveyor_factory.routing import REGISTRY_POOL
