@@ -81,8 +81,7 @@ def split_by_day(lake: Lake, flat: str, root: str) -> None:
     fs = lake.fs
     # A local lake through Arrow's own file system: through fsspec's Python wrapper the same split
     # took 2.7x as long (43 s against 16 s for 10M rows).
-    local = "file" in ([fs.protocol] if isinstance(fs.protocol, str) else fs.protocol)
-    arrow_fs = LocalFileSystem() if local else PyFileSystem(FSSpecHandler(fs))
+    arrow_fs = PyFileSystem(FSSpecHandler(fs)) if lake.is_remote else LocalFileSystem()
     files = sorted(fs._strip_protocol(f) for f in lake.parquet_files(flat))
     ds.write_dataset(ds.dataset(files, filesystem=arrow_fs, format="parquet"), fs._strip_protocol(root),
                      filesystem=arrow_fs, format="parquet", basename_template="part-{i}.parquet",

@@ -263,12 +263,14 @@ SQLITE_LOCKED = "database is locked"
 
 def _run_teed(command: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Run a command, its output (stderr merged) shown as it comes; return its exit code and the output's tail."""
-    tail: list[str] = []
+    from collections import deque
+
+    tail: deque[str] = deque(maxlen=200)
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as proc:
         for line in proc.stdout:
             sys.stdout.write(line)
-            tail = [*tail[-199:], line]
+            tail.append(line)
     return proc.returncode, "".join(tail)
 
 
@@ -282,14 +284,15 @@ def airflow_cli(settings: ConveyorSettings, args: list[str], tries: int = 10, wa
     """
     env = stack_env(settings)
     sqlite = settings.airflow_db_uri.startswith("sqlite")
-    for attempt in range(1, tries + 1):
-        code, output = run([venv_executable("airflow"), *args], env)
-        if code == 0 or not sqlite or SQLITE_LOCKED not in output.lower() or attempt == tries:
-            return code
+    attempt = 1
+    code, output = run([venv_executable("airflow"), *args], env)
+    while code != 0 and sqlite and SQLITE_LOCKED in output.lower() and attempt < tries:
         say(f"airflow {' '.join(args[:2])}: the SQLite database was locked by another writer and nothing was "
             f"written; trying again ({attempt}/{tries - 1})")
         time.sleep(wait)
-    return 1  # not reached: the last try returns
+        attempt += 1
+        code, output = run([venv_executable("airflow"), *args], env)
+    return code
 
 
 def ensure_registry_pool(env: dict[str, str]) -> None:
