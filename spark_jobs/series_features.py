@@ -13,11 +13,13 @@ the lag of a missing time is null, and both model families take nulls. Known-ahe
 (prices, promotions, holidays: planned in advance) are used for the row itself; text ones stay
 text and become categories. Without keys the whole table is one series.
 
-Speed: a sliding range frame re-aggregates its whole window for every row (O(rows x width)).
-Rolling sums are instead differences of running sums: one pass accumulates the running sum,
-sum of squares and count per series, and each window edge is the last running value at or
-before that edge, read through a frame that starts at the series' beginning (which Spark
-evaluates incrementally). Both passes share one partitioning and ordering: one shuffle, one sort.
+Speed: a sliding range frame re-aggregates its whole window for every row (O(rows x width)),
+while a frame from the series' start to a fixed time before the row is evaluated incrementally
+(each row adds to the aggregates of the row before). Every feature is read from such frames, all
+in one window pass (one shuffle, one sort): a rolling sum, sum of squares or count is the
+difference of two of them (the edges of its window), and a lag is the last row of its frame when
+that row's time is exactly the lag's (else null: the hour is missing). Raw rows are unique per
+series and time (the raw gate checks it).
 """
 
 from __future__ import annotations
@@ -45,12 +47,6 @@ def event_time(raw: DataFrame, column: str) -> Column:
     if isinstance(raw.schema[column].dataType, LongType):
         return F.timestamp_micros((F.col(column) / F.lit(1000)).cast("long"))
     return F.col(column).cast("timestamp")
-
-
-def _edge(series: Window, column: str, seconds_back: int) -> Column:
-    """The running value of ``column`` at the last row at or before ``seconds_back`` ago."""
-    frame = series.rangeBetween(Window.unboundedPreceding, -seconds_back)
-    return F.coalesce(F.last(column).over(frame), F.lit(0.0))
 
 
 def _calendar(spec: PipelineSpec, ts: str) -> list[Column]:
@@ -95,7 +91,6 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
     history = history_of or history_columns(spec)
     prefix = {c: "" if c == target else f"{c}_" for c in history}
     series = Window.partitionBy(*keys).orderBy("_t") if keys else Window.orderBy("_t")
-    running = series.rowsBetween(Window.unboundedPreceding, Window.currentRow)
 
     df = raw.select(
         *[F.col(k).cast("string").alias(k) for k in keys],
@@ -105,7 +100,9 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         *[F.col(c).cast("double").alias(c) for c in history if c != target and c not in known_ahead],
     ).withColumn("_t", F.col(ts).cast("long"))
 
-    # Pass 1: running sums per series (an incremental frame). Nulls add nothing and count nothing.
+    # One window pass. Every frame runs from the series' start to a fixed time before the row
+    # (incremental in Spark); sums and counts give the window edges, `last` the lags. Nulls add
+    # nothing and count nothing.
     sums, counts = {}, {}
     for c in history:
         sums[f"_{c}_hs"], sums[f"_{c}_hq"] = F.col(c), F.col(c) * F.col(c)
@@ -113,24 +110,27 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
     for c in ratios:
         sums[f"_{c}_s"] = F.col(c)
         counts[f"_{c}_n"] = c
-    df = df.select("*", *[F.sum(e).over(running).alias(n) for n, e in sums.items()],
-                   *[F.count(c).over(running).alias(n) for n, c in counts.items()])
-
-    # Pass 2: lags (zero-width frames) and window edges (incremental frames), same ordering.
-    # Edges are in seconds: the spec's widths times its unit; ratio widths are always hours.
+    edge_seconds = {horizon * unit, *((horizon + w) * unit for w in spec.features.windows),
+                    *(horizon * unit + w * HOUR for w in ratios.values())}
+    lag_seconds = {lag * unit for lag in spec.features.lags}
     cols = _calendar(spec, ts)
-    for c in history:
-        for lag in spec.features.lags:
-            exact = series.rangeBetween(-lag * unit, -lag * unit)
-            cols.append(F.first(c, ignorenulls=True).over(exact).alias(f"{prefix[c]}lag_{lag}{spec.features.suffix}"))
     edges = {}
-    widths = {horizon * unit, *((horizon + w) * unit for w in spec.features.windows),
-              *(horizon * unit + w * HOUR for w in ratios.values())}
-    for seconds in widths:
-        for col in [*sums, *counts]:
-            edges[(col, seconds)] = f"{col}_at_{seconds}"
-            cols.append(_edge(series, col, seconds).alias(edges[(col, seconds)]))
+    for seconds in sorted(edge_seconds | lag_seconds):
+        frame = series.rangeBetween(Window.unboundedPreceding, -seconds)
+        if seconds in lag_seconds:
+            cols.append(F.last("_t").over(frame).alias(f"_t_at_{seconds}"))
+            cols += [F.last(c).over(frame).alias(f"_{c}_last_{seconds}") for c in history]
+        if seconds in edge_seconds:
+            for name, e in sums.items():
+                edges[(name, seconds)] = f"{name}_at_{seconds}"
+                cols.append(F.coalesce(F.sum(e).over(frame), F.lit(0.0)).alias(edges[(name, seconds)]))
+            for name, c in counts.items():
+                edges[(name, seconds)] = f"{name}_at_{seconds}"
+                cols.append(F.count(c).over(frame).alias(edges[(name, seconds)]))
     out = df.select("*", *cols)
+    lags = [F.when(F.col(f"_t_at_{lag * unit}") == F.col("_t") - lag * unit, F.col(f"_{c}_last_{lag * unit}"))
+            .alias(f"{prefix[c]}lag_{lag}{spec.features.suffix}") for c in history for lag in spec.features.lags]
+    out = out.select("*", *lags)
 
     def window_sum(col: str, seconds: int) -> Column:
         return F.col(edges[(col, horizon * unit)]) - F.col(edges[(col, horizon * unit + seconds)])

@@ -54,6 +54,16 @@ def test_missing_hours_do_not_shift_lags(spark, demand_spec):
     assert out.loc[ts[60], "lag_24h"] == 36
 
 
+def test_a_null_at_the_lag_hour_is_a_null_lag_and_windows_skip_nulls(spark, demand_spec):
+    units = [float(i) for i in range(24 * 3)]
+    units[30] = None  # present but unknown: the lag is unknown too, not the hour before's value
+    out = build_features(_series(spark, units), demand_spec).toPandas().sort_values("ts").reset_index(drop=True)
+    assert pd.isna(out.loc[54, "lag_24h"]) and out.loc[55, "lag_24h"] == 31
+    # the 24 hours ending a horizon before hour 60 are hours 13..36; hour 30's null counts nothing
+    known = [u for u in range(13, 37) if u != 30]
+    assert out.loc[60, "rolling_mean_24h"] == pytest.approx(sum(known) / len(known))
+
+
 def test_feature_columns_match_the_spec(demand_spec):
     cols = feature_columns(demand_spec)
     assert cols[:2] == ["store_id", "item_id"]
