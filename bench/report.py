@@ -69,8 +69,11 @@ def rows(r: dict[str, dict]) -> list[dict]:
     for case in ("quiet", "drifted"):
         if case in d:
             c = d[case]
+            peer = {"scipy": "scipy on every row", "evidently_full": "Evidently on every row"}[c.get("peer_best", "scipy")]
+            tries = c.get("peer_tries", {})
             out.append(row(f"drift check, {c['rows']:,}-row window ({case})", c["conveyor_seconds"], "s",
-                           "scipy on every row", c["scipy_seconds"],
+                           peer + (f" (fastest of {len(tries)})" if len(tries) > 1 else ""),
+                           c.get("peer_seconds", c["scipy_seconds"]),
                            "verdicts agree" if c["verdicts_agree"] else "VERDICTS DISAGREE"))
     loop = r["loop"]
     out.append(row("end-to-end loop through the scheduler (features, train, score, drift)", loop["loop_wall_s"], "s",
