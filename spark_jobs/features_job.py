@@ -24,8 +24,32 @@ from ml_tasks.features.columns import feature_module, lookback_days
 log = logging.getLogger(__name__)
 
 
-def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[date], spark=None) -> dict[date, str]:
-    """Build the features of ``days`` and write them to staging; returns day -> staged folder."""
+def staging_root(lake: Lake, spec: PipelineSpec, owner: str | None = None) -> str:
+    """The hidden folder a feature job stages into: named after its ``owner`` (an Airflow run, so
+    that a retry or the run's teardown finds what an earlier attempt left), else unique."""
+    import hashlib
+
+    token = hashlib.sha1(owner.encode()).hexdigest()[:12] if owner else uuid.uuid4().hex[:12]
+    return f"{lake.zone('features', spec.name)}/_staging-{token}"
+
+
+def discard_staging(lake: Lake, root: str) -> bool:
+    """Remove a staging folder and everything in it, if it exists; whether there was one."""
+    if not lake.fs.exists(root):
+        return False
+    lake.fs.rm(root, recursive=True)
+    return True
+
+
+def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[date], spark=None,
+                   owner: str | None = None) -> dict[date, str]:
+    """Build the features of ``days`` and write them to staging; returns day -> staged folder.
+
+    With an ``owner`` the staging folder is the owner's own (see :func:`staging_root`) and what an
+    earlier attempt of the same owner left there is replaced. If the job fails (an error, a full
+    disk), its staging folder is removed before the error is raised; a killed job's folder is
+    removed by the next attempt of its owner or by the owner's teardown.
+    """
     from pyspark.sql import functions as F
 
     from spark_jobs.session import spark_session
@@ -47,23 +71,26 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
 
     spark = spark or spark_session(settings, f"{spec.name}_features")
     module = feature_module(spec)
-    staging_root = f"{lake.zone('features', spec.name)}/_staging-{uuid.uuid4().hex[:12]}"
+    root = staging_root(lake, spec, owner)
+    if discard_staging(lake, root):
+        log.info("removed what an earlier attempt left in %s", root)
     log.info("building %s features for %d day(s) from %d raw partitions into %s",
-             spec.name, len(days), len(raw_folders), staging_root)
-    flat = f"{staging_root}/_all-days"
-    with lake.spark_inputs(raw_folders) as paths, lake.spark_output(flat) as out:
-        raw = spark.read.parquet(*paths)
-        features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
-        features.write.mode("overwrite").parquet(out)
-    split_by_day(lake, flat, staging_root)
-
-    staged = {}
-    for d in days:
-        path = f"{staging_root}/dt={d.isoformat()}"
-        if not lake.fs.exists(path):
-            raise LakeError(f"pipeline {spec.name!r}: the feature job produced no rows for {d} (raw: {needed})")
-        staged[d] = path
-    return staged
+             spec.name, len(days), len(raw_folders), root)
+    flat = f"{root}/_all-days"
+    try:
+        with lake.spark_inputs(raw_folders) as paths, lake.spark_output(flat) as out:
+            raw = spark.read.parquet(*paths)
+            features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
+            features.write.mode("overwrite").parquet(out)
+        split_by_day(lake, flat, root)
+        empty = [d for d in days if not lake.fs.exists(f"{root}/dt={d.isoformat()}")]
+        if empty:
+            raise LakeError(f"pipeline {spec.name!r}: the feature job produced no rows for "
+                            f"{[d.isoformat() for d in empty]} (raw: {[d.isoformat() for d in needed]})")
+    except BaseException:
+        discard_staging(lake, root)  # a half-written folder helps nobody; the error says what went wrong
+        raise
+    return {d: f"{root}/dt={d.isoformat()}" for d in days}
 
 
 def split_by_day(lake: Lake, flat: str, root: str) -> None:
@@ -101,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("pipeline")
     parser.add_argument("days", nargs="+", type=date.fromisoformat)
     parser.add_argument("--timing", action="store_true", help="print start-up and job times as JSON")
+    parser.add_argument("--owner", help="whose staging folder this is (a retry with the same owner replaces "
+                                        "what a killed attempt left)")
     args = parser.parse_args(argv)
     settings = load_settings()
     spec = load_spec(args.pipeline, settings.specs_dir)
@@ -109,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     spark = spark_session(settings, f"{spec.name}_features")
     t1 = time.time()
-    staged = stage_features(settings, spec, args.days, spark=spark)
+    staged = stage_features(settings, spec, args.days, spark=spark, owner=args.owner)
     lake = Lake.from_settings(settings)
     for d, path in staged.items():
         print(lake.publish(path, "features", spec.name, d))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, task, teardown
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from conveyor_factory.alerts import ConveyorNotifier, deadline_missed
@@ -26,7 +26,14 @@ One run per daily data interval (or the day given as param `dt`):
 3. **gate_features**: the `{features_suite}` suite on the staged Spark DataFrame; both gates'
    results are written into the partition as `_validation.json` (model lineage reads them).
 4. **publish_features**: an atomic rename to `features/{name}/dt=<day>/`; emits Asset `features:{name}`.
+5. **discard_staging** (teardown, runs whatever happened before it): removes what is left of this
+   run's staging folder, so a run that failed or was killed leaves nothing behind in the lake.
 """
+
+
+def staging_owner(dag_id: str, run_id: str, day: str) -> str:
+    """Who a run's staging folder belongs to: its retries and its teardown find the same folder."""
+    return f"{dag_id}/{run_id}/{day}"
 
 
 def features_deadline(spec):
@@ -80,14 +87,16 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             return {"dt": dt.isoformat(), "record": gate_record(result)}
 
         @task
-        def build_features(day: str) -> str:
-            """The pipeline's Spark feature job for the day, written to a hidden staging folder."""
+        def build_features(day: str, dag_run=None) -> str:
+            """The pipeline's Spark feature job for the day, written to this run's hidden staging folder
+            (a retry replaces what a killed attempt left there)."""
             from datetime import date
 
             from spark_jobs.features_job import stage_features
 
             settings, spec_ = settings_and_spec(name)
-            staged = stage_features(settings, spec_, [date.fromisoformat(day)])
+            owner = staging_owner(dag_run.dag_id, dag_run.run_id, day)
+            staged = stage_features(settings, spec_, [date.fromisoformat(day)], owner=owner)
             return staged[date.fromisoformat(day)]
 
         @linked_task("validation_report", on_failure_callback=ConveyorNotifier("quarantine", name))
@@ -127,8 +136,20 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             print(f"published {path}")
             return path
 
+        @teardown
+        def discard_staging(**context) -> None:
+            """Remove this run's staging folder if anything is left of it (a failed or killed run)."""
+            from ml_tasks.core.lake import Lake
+            from spark_jobs.features_job import discard_staging as discard, staging_root
+
+            settings, spec_ = settings_and_spec(name)
+            lake = Lake.from_settings(settings)
+            run = context["dag_run"]
+            root = staging_root(lake, spec_, staging_owner(run.dag_id, run.run_id, partition_date(context).isoformat()))
+            print(f"removed the leftovers in {root}" if discard(lake, root) else "nothing left to remove")
+
         raw = gate_raw()
         staged = build_features(raw["dt"])
-        publish_features(raw["dt"], gate_features(raw["dt"], raw["record"], staged))
+        publish_features(raw["dt"], gate_features(raw["dt"], raw["record"], staged)) >> discard_staging()
     return dag
 

@@ -2,6 +2,7 @@
 
 Owns `cli` (every `conveyor` command), `stack` (the embedded Airflow + MLflow processes),
 `airflow_client` (Airflow's REST API with token renewal), `scaffold` (`conveyor new-pipeline`),
-`spec_check` (`conveyor validate`) and `demo_loop` (the demo loop run through Airflow). It may
+`spec_check` (`conveyor validate`), `demo_loop` (the demo loop run through Airflow), and the soak
+run's seeded plan (`soak_plan`) and end-of-day invariants (`soak_invariants`). It may
 import every stage; no stage imports it.
 """

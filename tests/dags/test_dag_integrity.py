@@ -95,7 +95,7 @@ def test_tasks_take_their_context_as_keyword_arguments():
 def test_demand_pipeline_has_its_five_dags(parsed):
     dags = parsed["demand.py"]["dags"]
     assert sorted(dags) == ["demand_drift", "demand_features", "demand_rollback", "demand_score", "demand_train"]
-    assert dags["demand_features"]["tasks"] == ["build_features", "gate_features", "gate_raw", "publish_features"]
+    assert dags["demand_features"]["tasks"] == ["build_features", "discard_staging", "gate_features", "gate_raw", "publish_features"]
     assert "request_retrain" in dags["demand_drift"]["tasks"]
     assert "promote" in dags["demand_train"]["tasks"]
 

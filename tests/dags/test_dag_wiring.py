@@ -35,6 +35,13 @@ def test_features_publish_emits_the_features_asset(dags):
     assert [a.name for a in task.outlets] == ["features:demand"]
 
 
+def test_a_teardown_removes_what_a_failed_features_run_staged(dags):
+    dag = dags["demand_features"]
+    cleanup = dag.get_task("discard_staging")
+    assert cleanup.is_teardown and "publish_features" in cleanup.upstream_task_ids
+    assert not dag.leaves or {t.task_id for t in dag.leaves} == {"discard_staging"}
+
+
 def test_promotion_announces_the_model_asset_only_after_the_gate(dags):
     dag = dags["demand_train"]
     assert [a.name for a in dag.get_task("announce_champion").outlets] == ["model:demand"]

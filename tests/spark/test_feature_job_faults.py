@@ -22,9 +22,10 @@ pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 DAYS = 6
 
 
-def _job(home, days, wait=True):
+def _job(home, days, wait=True, owner=None):
     env = {**os.environ, "CONVEYOR_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
     cmd = [sys.executable, "-m", "spark_jobs.features_job", "demand", *[d.isoformat() for d in days]]
+    cmd += ["--owner", owner] if owner else []
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     if wait:
         out, _ = proc.communicate(timeout=300)
@@ -51,7 +52,7 @@ def test_kill_9_mid_write_leaves_no_partition_and_the_retry_matches_a_clean_run(
 
     lake, _ = _land(tmp_path / "killed", demand_spec)
     zone = lake.zone("features", "demand")
-    proc = _job(tmp_path / "killed", days, wait=False)
+    proc = _job(tmp_path / "killed", days, wait=False, owner="demand_features/run-1")
     def started_writing() -> bool:
         return proc.poll() is None and any(p.endswith(".parquet") or "_temporary" in p
                                            for p in lake.fs.glob(f"{zone}/_staging-*/**"))
@@ -70,6 +71,24 @@ def test_kill_9_mid_write_leaves_no_partition_and_the_retry_matches_a_clean_run(
     leftovers = [p.rsplit("/", 1)[-1] for p in lake.fs.ls(zone, detail=False)]
     assert all(name.startswith("_") for name in leftovers), leftovers  # hidden from readers
 
-    _job(tmp_path / "killed", days)  # the retry
+    _job(tmp_path / "killed", days, owner="demand_features/run-1")  # the retry, as Airflow's next try
     assert lake.partitions("features", "demand") == days
     pd.testing.assert_frame_equal(_frame(lake, days), expected)
+    assert [p for p in lake.fs.ls(zone, detail=False) if "/_" in p] == []  # the retry replaced the killed try's folder
+
+
+def test_a_failing_job_leaves_no_staging_folder(tmp_path, demand_spec, spark, monkeypatch):
+    import spark_jobs.features_job as job
+
+    lake, days = _land(tmp_path, demand_spec)
+
+    class Broken:
+        @staticmethod
+        def build_features(raw, spec):
+            return raw.selectExpr("raise_error('disk full, as far as this test is concerned') AS dt")
+
+    monkeypatch.setattr(job, "feature_module", lambda spec: Broken)
+    with pytest.raises(Exception, match="disk full"):
+        job.stage_features(load_settings(home=tmp_path), demand_spec, days, spark=spark, owner="r1")
+    zone = lake.zone("features", "demand")
+    assert not lake.fs.exists(zone) or lake.fs.ls(zone, detail=False) == []

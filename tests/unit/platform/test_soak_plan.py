@@ -1,0 +1,63 @@
+"""The soak run's seeded plan: reproducible, every fault kind, one cause per bad day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ml_tasks.platform.soak_plan import DRIFT_DAYS, FAULT_KINDS, make_plan
+
+START = date(2026, 3, 1)
+
+
+def test_the_same_seed_gives_the_same_month_and_another_seed_another():
+    assert make_plan(7, 30, START) == make_plan(7, 30, START)
+    assert make_plan(7, 30, START).days != make_plan(8, 30, START).days
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_month_has_at_least_eight_faults_of_every_kind(seed):
+    plan = make_plan(seed, 30, START)
+    kinds = [f.kind for _, f in plan.faults]
+    assert len(kinds) >= 8 and set(kinds) == set(FAULT_KINDS)
+    assert all(len(d.faults) <= 2 and len({f.kind for f in d.faults}) == len(d.faults) for d in plan.days)
+    assert not plan.days[0].faults  # the first night trains the first champion undisturbed
+    assert all(0.2 <= f.at_fraction <= 0.8 for _, f in plan.faults)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_data_events_of_a_month(seed):
+    plan = make_plan(seed, 30, START)
+    assert not plan.days[0].events and not plan.days[1].events
+    drift = [d.index for d in plan.days if "drift" in d.events]
+    assert len(drift) == DRIFT_DAYS and drift == list(range(drift[0], drift[0] + DRIFT_DAYS))
+    [concept] = [d.index for d in plan.days if "concept" in d.events]
+    assert concept >= drift[-1] + 1
+    assert len(plan.days_with("bad")) >= 3 and len(plan.days_with("late")) == 1 and len(plan.days_with("repeat")) == 1
+    assert plan.days_with("messy")
+    for d in plan.days:
+        if "bad" in d.events:  # one cause per failure
+            assert d.events == ("bad",) and not d.lands_good_data
+            assert "disk_full" not in {f.kind for f in d.faults}
+
+
+def test_a_week_keeps_every_fault_kind_and_a_shorter_episode():
+    plan = make_plan(3, 7, START)
+    assert {f.kind for _, f in plan.faults} == set(FAULT_KINDS)
+    assert 1 <= len(plan.days_with("drift")) <= 3 and not plan.days_with("concept")
+    assert plan.days_with("bad") and plan.days_with("late") and plan.days_with("repeat")
+
+
+def test_the_table_names_every_day_event_and_fault():
+    plan = make_plan(5, 10, START)
+    table = plan.table()
+    assert f"seed 5: 10 data days, {len(plan.faults)} faults" in table
+    assert table.count("\n| ") == 10 + 1  # header + one row per day
+    for day, fault in plan.faults:
+        assert fault.describe() in table and str(day.dt) in table
+
+
+def test_too_short_a_run_is_refused():
+    with pytest.raises(ValueError, match="at least 3 data days"):
+        make_plan(1, 2, START)
