@@ -8,6 +8,7 @@ checks are pure, so a unit test can feed them a broken snapshot and see each one
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from ml_tasks.core.lake import Lake
 from ml_tasks.data.gates import VALIDATION_RECORD
 
-LEFTOVER_PREFIXES = ("_staging-", "_retired-", "_all-days", "_tmp", ".tmp")
+LEFTOVER_PREFIXES = ("_staging-", "_retired-")  # what feature jobs and Lake.publish write beside partitions
 STUCK_STATES = ("running", "queued", "scheduled", "restarting", "up_for_retry", "up_for_reschedule", "deferred")
 
 
@@ -87,12 +88,11 @@ def check(snap: Snapshot, good_days: list[date], bad_days: list[date], scored_da
             problems.append(f"{d}: {p.rows} predictions for {feats.rows} feature rows")
     out.append(_result("one predictions partition per scored day", problems, f"{len(snap.predictions)} day(s)"))
 
-    made = sorted(set(snap.versions.values()))
+    made = Counter(snap.versions.values())
     problems = [f"run {r} registered no version" for r in sorted(set(snap.registering_runs) - set(made))]
     problems += [f"v{v} from run {r}, which is not a registering training run" for v, r in snap.versions.items()
                  if r not in snap.registering_runs]
-    dupes = sorted(r for r in made if list(snap.versions.values()).count(r) > 1)
-    problems += [f"run {r} registered {list(snap.versions.values()).count(r)} versions" for r in dupes]
+    problems += [f"run {r} registered {n} versions" for r, n in sorted(made.items()) if n > 1]
     out.append(_result("model versions = training runs that registered", problems, f"{len(snap.versions)} version(s)"))
 
     out.append(_champion_moves(snap, previous))
