@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines
+.PHONY: venv up down status demo soak test test-e2e test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,13 +36,21 @@ status: venv
 demo: venv
 	$(BIN)/conveyor demo
 
+## Both pipelines for 30 data days on a fresh embedded stack, with data events and faults; every
+## invariant checked each day (about 2 hours on 2 cores). SOAK_DAYS / SOAK_SEED change the run.
+SOAK_DAYS ?= 30
+SOAK_SEED ?= 7
+soak: venv
+	$(BIN)/conveyor soak --days $(SOAK_DAYS) --seed $(SOAK_SEED)
+
 ## Every test but the slow end-to-end ones (CI runs this, then test-e2e).
 test: venv
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-## The end-to-end tests: real stacks (embedded, Celery on PostgreSQL + Redis), a Spark cluster.
+## The end-to-end tests: real stacks (embedded, Celery on PostgreSQL + Redis), a Spark cluster, the
+## 7-day soak run; two files at a time (each starts its own stack on free ports), the soak first.
 test-e2e: venv
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile --no-loadscope-reorder --durations=40 $(PYTEST_ARGS)
 
 ## Both, as CI runs them.
 test-all: test test-e2e

@@ -25,7 +25,7 @@ def build_pipeline_dags(pipeline: str) -> dict:
     default_args = {
         "owner": spec.owner,
         "retries": 1,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": timedelta(seconds=settings.task_retry_delay_seconds),
     }
     dags = [
         build_features_dag(spec, default_args),

@@ -27,7 +27,8 @@ One run per daily data interval (or the day given as param `dt`):
    results are written into the partition as `_validation.json` (model lineage reads them).
 4. **publish_features**: an atomic rename to `features/{name}/dt=<day>/`; emits Asset `features:{name}`.
 5. **discard_staging** (teardown, runs whatever happened before it): removes what is left of this
-   run's staging folder, so a run that failed or was killed leaves nothing behind in the lake.
+   run's staging folder, so a run that failed or was killed leaves nothing behind in the lake, and
+   puts back a day a publish killed half-way had moved aside.
 """
 
 
@@ -138,7 +139,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
         @teardown
         def discard_staging(**context) -> None:
-            """Remove this run's staging folder if anything is left of it (a failed or killed run)."""
+            """Remove this run's staging folder if anything is left of it (a failed or killed run), and put
+            back any partition a killed publish had moved aside without moving the new one in."""
             from ml_tasks.core.lake import Lake
             from spark_jobs.features_job import discard_staging as discard, staging_root
 
@@ -147,6 +149,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             run = context["dag_run"]
             root = staging_root(lake, spec_, staging_owner(run.dag_id, run.run_id, partition_date(context).isoformat()))
             print(f"removed the leftovers in {root}" if discard(lake, root) else "nothing left to remove")
+            for day in lake.restore_interrupted("features", spec_.name):
+                print(f"features/{spec_.name}/dt={day}: a killed publish had moved it aside; put back")
 
         raw = gate_raw()
         staged = build_features(raw["dt"])

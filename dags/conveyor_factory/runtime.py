@@ -81,15 +81,24 @@ def schedule_cron(schedule: str) -> str:
 
 def day_to_check(context, lake, name: str) -> date:
     """The checked day (see ``checked_day``); a scheduled or backfill run whose day has no
-    features skips (the features DAG's own failure is the alarm; clear this task once it is fixed)."""
-    from airflow.exceptions import AirflowSkipException
+    features skips (the features DAG's own failure is the alarm; clear this task once it is fixed).
+    A day asked for by hand whose raw data is in quarantine fails at once, naming the report (a
+    retry cannot help until the day is re-landed)."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     dt = checked_day(context)
     if dt is None:
         return newest_features_day(lake, name)
-    if run_type(context) in ("scheduled", "backfill") and not lake.exists("features", name, dt):
+    if lake.exists("features", name, dt):
+        return dt
+    if run_type(context) in ("scheduled", "backfill"):
         raise AirflowSkipException(f"features of {name} for {dt} are not published (yet): nothing to check. "
                                    f"Clear this task once {name}_features has published that day.")
+    if lake.exists("quarantine", name, dt):
+        raise AirflowFailException(
+            f"features of {name} for {dt} are not published: the raw day is in quarantine "
+            f"({lake.partition('quarantine', name, dt)}, see its report.html). Re-land the day, clear "
+            f"{name}_features for it, then clear this task.")
     return dt
 
 

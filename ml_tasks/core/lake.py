@@ -20,6 +20,8 @@ from typing import Iterator
 import fsspec
 import pandas as pd
 
+RETIRED = "_retired-dt="  # an earlier version of a partition, moved aside while the new one goes in
+
 ZONES = ("raw", "features", "predictions", "quarantine")
 
 
@@ -80,18 +82,48 @@ class Lake:
         return sorted(found)
 
     def publish(self, staged: str, zone: str, pipeline: str, dt: date) -> str:
-        """Move a staged folder into place as the partition, replacing any earlier version."""
+        """Move a staged folder into place as the partition, replacing any earlier version.
+
+        The earlier version is first moved aside as ``_retired-dt=...``; a publish killed between
+        the two moves leaves it there, which the next publish of the day removes once the new
+        version is in, and :meth:`restore_interrupted` puts back if no new version comes.
+        """
         target = self.partition(zone, pipeline, dt)
         fs = self.fs
         retired = None
         if fs.exists(target):
-            retired = f"{self.zone(zone, pipeline)}/_retired-dt={dt.isoformat()}-{uuid.uuid4().hex[:8]}"
+            retired = f"{self.zone(zone, pipeline)}/{RETIRED}{dt.isoformat()}-{uuid.uuid4().hex[:8]}"
             self.move(target, retired)
         self.move(staged, target)
         if retired:
             fs.rm(retired, recursive=True)
+        for old in self._retired(zone, pipeline, dt):  # left by an interrupted publish of this day
+            fs.rm(old, recursive=True)
         self._drop_empty_staging_root(staged)
         return target
+
+    def _retired(self, zone: str, pipeline: str, dt: date | None = None) -> list[str]:
+        base = self.zone(zone, pipeline)
+        if not self.fs.exists(base):
+            return []
+        prefix = RETIRED + (dt.isoformat() if dt else "")
+        return sorted(e.rstrip("/") for e in self.fs.ls(base, detail=False) if e.rstrip("/").rsplit("/", 1)[-1].startswith(prefix))
+
+    def restore_interrupted(self, zone: str, pipeline: str) -> list[date]:
+        """Put back the versions a publish killed between its two moves left aside; returns the days.
+
+        A day with a published version keeps it (the aside copy is older and is removed); a day
+        without one gets its aside copy back, so a killed publish never loses the day.
+        """
+        restored = []
+        for old in self._retired(zone, pipeline):
+            day = date.fromisoformat(old.rsplit("/", 1)[-1][len(RETIRED):len(RETIRED) + 10])
+            if self.fs.exists(self.partition(zone, pipeline, day)):
+                self.fs.rm(old, recursive=True)
+            else:
+                self.move(old, self.partition(zone, pipeline, day))
+                restored.append(day)
+        return restored
 
     def move(self, src: str, dst: str) -> None:
         """A rename on a file system; on an object store, a copy of every object and a delete."""

@@ -60,6 +60,10 @@ class ConveyorSettings(BaseSettings):
     mlflow_public_url: str = Field(default="", description=(
         "the MLflow UI as people's browsers reach it, for the links tasks write; defaults to http://mlflow_host:mlflow_port"))
 
+    task_retry_delay_seconds: int = Field(default=60, ge=0, description=(
+        "how long a failed task waits before its retry (every DAG gets one retry); the soak run's "
+        "compressed days use 10"))
+
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 4
     spark_driver_memory: str = "2g"

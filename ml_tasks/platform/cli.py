@@ -59,13 +59,18 @@ def down() -> None:
 
 @app.command()
 def status() -> None:
-    """Say which services of the embedded stack run, and where."""
+    """Say which services of the embedded stack run, and where, and what the supervisor restarted."""
     from ml_tasks.platform import stack
+    from ml_tasks.platform.supervisor import restarts
 
     settings = load_settings()
     state = stack.running(settings)
     for name, pid in state.items():
         typer.echo(f"  {name:<14} {'running, pid ' + str(pid) if pid else 'stopped'}")
+    restarted = restarts(settings)
+    if restarted:
+        typer.echo(f"  the supervisor restarted {len(restarted)} service(s); the last: {restarted[-1].line()} "
+                   f"(all in {settings.home / 'logs' / 'supervisor.log'})")
     if any(state.values()):
         typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {stack.airflow_password(settings)}")
         typer.echo(f"  MLflow UI  : {settings.mlflow_url}")
@@ -125,11 +130,37 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
                + (f"; {cfg.days - len(landed)} day(s) never arrived (messy)" if len(landed) < cfg.days else ""))
 
 
+@app.command()
+def soak(days: int = typer.Option(30, help="data days to operate (at least 3); the plan ends yesterday"),
+         seed: int = typer.Option(7, help="the plan's seed: the same seed gives the same month"),
+         plan_only: bool = typer.Option(False, "--plan-only", help="print the seeded plan and stop")) -> None:
+    """Operate both pipelines for DAYS data days on a fresh embedded stack, with faults; check every invariant."""
+    from ml_tasks.platform.soak import Soak, plan_ending_yesterday, soak_settings, summary
+
+    plan = plan_ending_yesterday(seed, days)
+    if plan_only:
+        typer.echo(plan.table())
+        return
+    base = load_settings()
+    home = base.home / f"soak-{seed}-{days}d"
+    if home.exists():
+        import shutil
+
+        shutil.rmtree(home)
+    settings = soak_settings(home)
+    result = Soak(settings, plan, say=lambda m: typer.echo(m)).run()
+    text = summary(result)
+    (home / "soak-summary.md").write_text(text + "\n")
+    typer.echo("\n" + text + f"\n\n(also in {home / 'soak-summary.md'})")
+    if not result.held:
+        raise typer.Exit(1)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
              add_help_option=False)
 def airflow(ctx: typer.Context) -> None:
     """Run an `airflow` command against the embedded stack, e.g. `conveyor airflow backfill create ...`."""
-    from ml_tasks.platform.stack import airflow_cli
+    from ml_tasks.platform.airflow_command import airflow_cli
 
     raise typer.Exit(airflow_cli(load_settings(), ctx.args, say=lambda m: typer.echo(m, err=True)))
 

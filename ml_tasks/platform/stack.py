@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from ml_tasks.core.polling import WaitTimeout, wait_until
 from ml_tasks.core.settings import ConveyorSettings
 
 SERVICES = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer")
+SUPERVISOR = "supervisor"  # started last, so `down` stops it first (it must not restart what down stops)
 # Celery worker concurrency per queue: the gpu queue runs one training at a time per GPU.
 WORKER_CONCURRENCY = {"gpu": 1}
 
@@ -43,7 +45,7 @@ class Service:
 
 def service_names(settings: ConveyorSettings) -> tuple[str, ...]:
     workers = tuple(f"worker-{q}" for q in settings.worker_queues) if settings.executor == "CeleryExecutor" else ()
-    return SERVICES + workers
+    return SERVICES + workers + (SUPERVISOR,)
 
 
 def worker_hostname() -> str:
@@ -127,6 +129,9 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # A scheduler the supervisor restarts at once finds its dead predecessor's heartbeat still
+        # fresh; it looks again for the orphaned tasks every minute (Airflow's default: 5 minutes).
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "60",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.home / "logs" / "airflow"),
         "CONVEYOR_HOME": str(settings.home),
         "CONVEYOR_LAKE_URI": settings.lake_uri,
@@ -134,6 +139,7 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "CONVEYOR_SPECS_DIR": str(settings.specs_dir),
         "CONVEYOR_EXPECTATIONS_DIR": str(settings.expectations_dir),
         "CONVEYOR_ALERT_WEBHOOK_URL": settings.alert_webhook_url,
+        "CONVEYOR_TASK_RETRY_DELAY_SECONDS": str(settings.task_retry_delay_seconds),
         # Links a task writes (MLflow pages, the Conveyor view) name the servers as people reach them.
         "CONVEYOR_MLFLOW_HOST": settings.mlflow_host,
         "CONVEYOR_MLFLOW_PORT": str(settings.mlflow_port),
@@ -189,10 +195,31 @@ def services(settings: ConveyorSettings) -> list[Service]:
         Service("dag-processor", [venv_executable("airflow"), "dag-processor"]),
         Service("triggerer", [venv_executable("airflow"), "triggerer"]),
         *workers,
+        Service(SUPERVISOR, [sys.executable, "-m", "ml_tasks.platform.supervisor", str(supervised_settings(settings))]),
     ]
 
 
-def _pid_file(settings: ConveyorSettings, name: str) -> Path:
+def supervised_settings(settings: ConveyorSettings) -> Path:
+    """Where `up` leaves the settings the supervisor restarts services with (owner-only: it names secrets)."""
+    return settings.home / "run" / "supervised-settings.json"
+
+
+@contextmanager
+def stack_lock(settings: ConveyorSettings):
+    """One starter at a time: `up` and the supervisor never both start the same dead service."""
+    import fcntl
+
+    path = settings.home / "run" / "stack.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def pid_file(settings: ConveyorSettings, name: str) -> Path:
     return settings.home / "run" / f"{name}.pid"
 
 
@@ -200,7 +227,7 @@ def running(settings: ConveyorSettings) -> dict[str, int | None]:
     """Service name -> PID when its process group is alive, else None."""
     out: dict[str, int | None] = {}
     for name in service_names(settings):
-        path = _pid_file(settings, name)
+        path = pid_file(settings, name)
         pid = int(path.read_text()) if path.exists() else None
         out[name] = pid if pid is not None and group_alive(pid) else None
     return out
@@ -227,13 +254,13 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def _start(service: Service, settings: ConveyorSettings, env: dict[str, str]) -> int:
+def start_service(service: Service, settings: ConveyorSettings, env: dict[str, str]) -> int:
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{service.name}.log", "ab") as log:
         proc = subprocess.Popen(service.command, env={**env, **service.env}, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.home)
-    path = _pid_file(settings, service.name)
+    path = pid_file(settings, service.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(proc.pid))
     return proc.pid
@@ -256,43 +283,6 @@ def migrate_airflow_db(settings: ConveyorSettings, env: dict[str, str] | None = 
     result = subprocess.run([venv_executable("airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise StackError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-
-
-SQLITE_LOCKED = "database is locked"
-
-
-def _run_teed(command: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run a command, its output (stderr merged) shown as it comes; return its exit code and the output's tail."""
-    from collections import deque
-
-    tail: deque[str] = deque(maxlen=200)
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          bufsize=1) as proc:
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            tail.append(line)
-    return proc.returncode, "".join(tail)
-
-
-def airflow_cli(settings: ConveyorSettings, args: list[str], tries: int = 10, wait: float = 3.0, run=_run_teed,
-                say=print) -> int:
-    """Run ``airflow ARGS`` against this stack, its output shown as it comes; return its exit code.
-
-    On the embedded SQLite database a write can meet the scheduler's lock ("database is locked");
-    Airflow then rolls back, so the command is repeated, up to ``tries`` times in all. Other
-    failures are not repeated.
-    """
-    env = stack_env(settings)
-    sqlite = settings.airflow_db_uri.startswith("sqlite")
-    attempt = 1
-    code, output = run([venv_executable("airflow"), *args], env)
-    while code != 0 and sqlite and SQLITE_LOCKED in output.lower() and attempt < tries:
-        say(f"airflow {' '.join(args[:2])}: the SQLite database was locked by another writer and nothing was "
-            f"written; trying again ({attempt}/{tries - 1})")
-        time.sleep(wait)
-        attempt += 1
-        code, output = run([venv_executable("airflow"), *args], env)
-    return code
 
 
 def ensure_registry_pool(env: dict[str, str]) -> None:
@@ -319,10 +309,15 @@ def up(settings: ConveyorSettings, say=print) -> None:
     migrate_airflow_db(settings, env)
     if settings.mode != "embedded":
         ensure_registry_pool(env)
-    for service in services(settings):
-        if state.get(service.name) is None:
-            pid = _start(service, settings, env)
-            say(f"started {service.name:<14} pid {pid}")
+    path = supervised_settings(settings)
+    path.unlink(missing_ok=True)
+    _write_private(path, settings.model_dump_json())
+    with stack_lock(settings):
+        state = running(settings)  # the supervisor may have restarted something meanwhile
+        for service in services(settings):
+            if state.get(service.name) is None:
+                pid = start_service(service, settings, env)
+                say(f"started {service.name:<14} pid {pid}")
     _wait_http(f"{settings.mlflow_url}/health", "MLflow", settings, "mlflow")
     _wait_http(f"{settings.airflow_url}/api/v2/monitor/health", "Airflow api-server", settings, "api-server")
 
@@ -342,13 +337,26 @@ def _check_ports_free(settings: ConveyorSettings, state: dict) -> None:
 
 
 def down(settings: ConveyorSettings, say=print, grace: float = 20.0) -> list[str]:
-    """Stop the process groups `up` started (SIGTERM, then SIGKILL after ``grace`` seconds)."""
+    """Stop the process groups `up` started (SIGTERM, then SIGKILL after ``grace`` seconds).
+
+    The supervisor goes first and alone (it would start again what is being stopped); then the
+    services, sharing one grace period.
+    """
+    stopped = _stop(settings, [SUPERVISOR], grace, say)
+    with stack_lock(settings):
+        stopped += _stop(settings, [n for n in reversed(service_names(settings)) if n != SUPERVISOR], grace, say)
+    if not stopped:
+        say("nothing was running")
+    return stopped
+
+
+def _stop(settings: ConveyorSettings, names: list[str], grace: float, say) -> list[str]:
     stopped = []
     state = running(settings)
-    for name in reversed(service_names(settings)):
+    for name in names:
         pid = state.get(name)
         if pid is None:
-            _pid_file(settings, name).unlink(missing_ok=True)
+            pid_file(settings, name).unlink(missing_ok=True)
             continue
         try:
             os.killpg(pid, signal.SIGTERM)
@@ -366,8 +374,6 @@ def down(settings: ConveyorSettings, say=print, grace: float = 20.0) -> list[str
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _pid_file(settings, name).unlink(missing_ok=True)
+        pid_file(settings, name).unlink(missing_ok=True)
         say(f"stopped {name} (pid {pid})")
-    if not stopped:
-        say("nothing was running")
     return stopped

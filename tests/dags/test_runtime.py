@@ -38,3 +38,22 @@ def test_scheduled_and_backfill_checks_look_at_the_day_before_their_tick():
     assert checked_day(_tick("backfill", "2026-02-01")) == date(2026, 2, 1)  # the param still wins
     assert checked_day(_tick("manual")) is None  # manual: the newest partition
     assert checked_day(_tick("asset_triggered")) is None
+
+
+def test_a_day_without_features_skips_on_a_tick_and_fails_at_once_by_hand_when_quarantined(lake):
+    """A tick's day not built yet skips (the features run is the alarm); a day asked for by hand
+    whose raw day is in quarantine fails without a retry, naming the quarantine folder."""
+    import pandas as pd
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from conveyor_factory.runtime import day_to_check
+
+    day = date(2026, 3, 4)
+    with pytest.raises(AirflowSkipException, match="not published \\(yet\\)"):
+        day_to_check(_tick("scheduled"), lake, "p")
+    lake.write_partition(pd.DataFrame({"a": [1]}), "quarantine", "p", day)
+    with pytest.raises(AirflowFailException, match=r"in quarantine \(.*quarantine/p/dt=2026-03-04"):
+        day_to_check(_tick("manual", day.isoformat()), lake, "p")
+    lake.write_partition(pd.DataFrame({"a": [1]}), "features", "p", day)
+    assert day_to_check(_tick("manual", day.isoformat()), lake, "p") == day
+    assert day_to_check(_tick("scheduled"), lake, "p") == day

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -20,6 +19,7 @@ from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import load_settings
 from ml_tasks.demo.seed import DemoSize, seed_demo
 from ml_tasks.platform import stack
+from ml_tasks.platform.supervisor import restarts
 from ml_tasks.registry import client as registry
 from ml_tasks.registry.audit import history
 
@@ -110,11 +110,11 @@ def test_scheduler_killed_mid_run_finishes_after_a_restart(platform):
     _wait_for("training to start", lambda: _ti(client, run_id, "train_lightgbm")["state"] == "running")
     scheduler = stack.running(settings)["scheduler"]
     _kill_group(scheduler)  # the scheduler and its LocalExecutor workers, tasks included
-    # a crashed scheduler comes back after its heartbeat has gone stale, as a supervisor would
-    # restart it; the new one resets the orphaned tasks and runs them again
-    time.sleep(35)
-    stack.up(settings, say=lambda m: None)
-    assert stack.running(settings)["scheduler"] not in (None, scheduler)
+    # nobody calls `conveyor up`: the stack's supervisor starts a new scheduler, which resets the
+    # orphaned tasks once its dead predecessor's heartbeat is stale and runs them again
+    _wait_for("the supervisor to restart the scheduler", lambda: stack.running(settings)["scheduler"] not in (None, scheduler),
+              timeout=60, poll=0.5)
+    assert [r.service for r in restarts(settings) if r.old_pid == scheduler] == ["scheduler"]
 
     assert client.wait_for_run(TRAIN, run_id, timeout=900) == "success", explain_run(client, settings, TRAIN, run_id)
     _assert_consistent(settings, run_id)
@@ -129,9 +129,10 @@ def test_mlflow_killed_while_a_task_logs_recovers_with_one_version(platform):
     _wait_for("Lightning to log epochs to MLflow",
               lambda: "epoch 1/" in _log_text(settings, run_id, "train_lightning", 1))
     mlflow_pid = stack.running(settings)["mlflow"]
-    _kill_group(mlflow_pid)
-    time.sleep(3)
-    stack.up(settings, say=lambda m: None)  # restarts MLflow on the same database and artifacts
+    _kill_group(mlflow_pid)  # the supervisor restarts MLflow on the same database and artifacts
+    _wait_for("the supervisor to restart MLflow", lambda: stack.running(settings)["mlflow"] not in (None, mlflow_pid),
+              timeout=60, poll=0.5)
+    assert [r.service for r in restarts(settings) if r.old_pid == mlflow_pid] == ["mlflow"]
 
     assert client.wait_for_run(TRAIN, run_id, timeout=900) == "success", explain_run(client, settings, TRAIN, run_id)
     _assert_consistent(settings, run_id)

@@ -46,7 +46,7 @@ def test_celery_mode_adds_one_worker_per_queue_to_the_stack(tmp_path):
 
     s = ConveyorSettings(home=tmp_path, mode="compose", celery_broker_url="redis://127.0.0.1:6379/0",
                          airflow_db_uri="postgresql+psycopg2://conveyor@127.0.0.1:5432/airflow")
-    assert service_names(s)[-2:] == ("worker-default", "worker-gpu")
+    assert service_names(s)[-3:] == ("worker-default", "worker-gpu", "supervisor")
     workers = {w.name: w for w in services(s) if w.name.startswith("worker-")}
     gpu = workers["worker-gpu"]
     assert gpu.command[gpu.command.index("--queues") + 1] == "gpu" and gpu.env == {"CONVEYOR_WORKER_NAME": "gpu"}
@@ -57,7 +57,7 @@ def test_celery_mode_adds_one_worker_per_queue_to_the_stack(tmp_path):
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == s.airflow_db_uri
     assert env["CONVEYOR_MODE"] == "compose"
     assert service_names(ConveyorSettings(home=tmp_path)) == ("mlflow", "api-server", "scheduler",
-                                                              "dag-processor", "triggerer")
+                                                              "dag-processor", "triggerer", "supervisor")
 
 
 def test_worker_hostname_names_the_worker(monkeypatch):

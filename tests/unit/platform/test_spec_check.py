@@ -61,7 +61,6 @@ def test_the_target_as_an_input_is_refused_with_the_fix(tmp_path, monkeypatch):
 
 def _land_proxy_data(lake):
     import numpy as np
-    import pandas as pd
 
     from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 

@@ -1,0 +1,336 @@
+"""`make soak`: both shipped pipelines operated night after night on the embedded stack, with faults.
+
+For each data day of a seeded :mod:`ml_tasks.platform.soak_plan`, the runner lands the day's raw
+files (with the plan's data events) the way users do (`conveyor land`), runs that day's
+``*_features``, nightly ``*_train``, ``*_score`` and ``*_drift`` through the real scheduler
+(runs triggered with the ``dt`` param), does the day's faults to the running stack while those
+runs go (:mod:`ml_tasks.platform.soak_faults`), waits until no run of any DAG is going, and
+checks :mod:`ml_tasks.platform.soak_invariants` against what the lake, MLflow and Airflow say.
+
+The calendar: the seeded history ends where the plan starts, and the plan ends yesterday. When
+the DAGs are unpaused, the scheduler makes each one's latest scheduled run at once (Airflow's
+``catchup=False``): the first champion is trained, and yesterday's features run fails because
+yesterday has not landed yet (it lands on the plan's last day). The runner waits for those runs
+before day 1; the next cron ticks come after midnight UTC, so a run started in the day meets
+none (one that crosses midnight sees those runs too, which the invariants allow).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from ml_tasks.core import tracking
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.polling import wait_until
+from ml_tasks.core.settings import ConveyorSettings
+from ml_tasks.core.spec import load_spec
+from ml_tasks.demo.churn_data import ChurnDataConfig, simulate
+from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, inject_bad_records, make_messy, series_params
+from ml_tasks.demo.seed import DemoSize, seed_churn, seed_demo, yesterday
+from ml_tasks.platform import stack
+from ml_tasks.platform.airflow_client import AirflowClient
+from ml_tasks.platform.soak_faults import (FaultRecord, clear_failed, inject, lake_dir, limited_lake, release_lake,
+                                          restart_stack)
+from ml_tasks.platform.soak_invariants import (STUCK_STATES, Invariant, Snapshot, check, disk_growth, lake_facts,
+                                              lake_fingerprint, table)
+from ml_tasks.platform.soak_plan import DayPlan, SoakPlan, make_plan
+from ml_tasks.registry import client as registry
+from ml_tasks.registry.audit import history
+
+PIPELINE = "demand"  # the pipeline the plan's data events and faults are aimed at
+PIPELINES = ("demand", "churn")
+STAGES = ("features", "train", "score", "drift")
+SIZE = DemoSize(stores=2, items=6, days=42)
+CHURN_CUSTOMERS = 600
+BAD_RECORDS = 25
+LAKE_MB = 512
+
+
+@dataclass
+class SoakResult:
+    plan: SoakPlan
+    rows: list[tuple[str, list[Invariant]]] = field(default_factory=list)  # ("<day> <pipeline>", invariants)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    faults: list[FaultRecord] = field(default_factory=list)
+    seconds: float = 0.0
+    champions: list[str | None] = field(default_factory=list)  # @champion at the end of each day
+    fingerprint: dict[str, str] = field(default_factory=dict)  # zone -> digest of every published row
+    retrains: dict[str, int] = field(default_factory=dict)  # pipeline -> training runs a retrain request started
+
+    @property
+    def held(self) -> bool:
+        return len(self.rows) == len(PIPELINES) * len(self.plan.days) and all(i.held for _, invs in self.rows for i in invs) and disk_growth(self.snapshots).held
+
+
+def soak_settings(home: Path) -> ConveyorSettings:
+    """A fresh home on free ports (beside a running `make up`); a failed task's retry waits 10 s
+    instead of a minute, as the days are compressed."""
+    from ml_tasks.core.settings import load_settings
+
+    return load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port(), task_retry_delay_seconds=10)
+
+
+def plan_ending_yesterday(seed: int, days: int) -> SoakPlan:
+    return make_plan(seed, days, yesterday() - timedelta(days=days - 1))
+
+
+class Soak:
+    """One soak run: a seeded plan, a fresh home, the embedded stack."""
+
+    def __init__(self, settings: ConveyorSettings, plan: SoakPlan, say=print) -> None:
+        self.settings, self.plan, self.say = settings, plan, say
+        self.lake = Lake.from_settings(settings)
+        self.result = SoakResult(plan)
+        self.client: AirflowClient | None = None
+        first = plan.days[0].dt
+        history_start = first - timedelta(days=SIZE.days)
+        # seed_demo's and seed_churn's own simulations, continued: the same series and customers
+        self.data = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, start=history_start,
+                                     days=SIZE.days + len(plan.days))
+        self.params = series_params(self.data)
+        drift = plan.days_with("drift")
+        self.drift_from = min(drift) if drift else None
+        concept = plan.days_with("concept")
+        self.concept_from = concept[0] if concept else None
+        self.churn = ChurnDataConfig(customers=CHURN_CUSTOMERS, start=history_start, days=SIZE.days + len(plan.days))
+        self._churn_rows = None
+        self.inbox = settings.home / "inbox"
+        self.limited = False
+
+    @property
+    def dags(self) -> list[str]:
+        return [f"{p}_{s}" for p in PIPELINES for s in STAGES]
+
+    # -- data ---------------------------------------------------------------------------------------
+    def day_frame(self, day: DayPlan):
+        """The raw rows of a plan day, with its data events applied."""
+        import numpy as np
+
+        if "drift" in day.events:
+            cfg = replace(self.data, drift_from=self.drift_from, drift_kind="demand")
+        elif self.concept_from and day.dt >= self.concept_from:
+            cfg = replace(self.data, drift_from=self.concept_from, drift_kind="concept")
+        else:
+            cfg = self.data
+        frame = generate_day(cfg, self.params, day.dt)
+        rng = np.random.default_rng([self.plan.seed, day.dt.toordinal()])
+        if "messy" in day.events:
+            frame = make_messy(frame, rng)
+        if "bad" in day.events:
+            frame = inject_bad_records(frame, BAD_RECORDS, ("negative_units", "null_price", "duplicate_keys"), rng)
+        return frame
+
+    def land(self, frame, pipeline: str, dt: date, delivery: int = 1) -> None:
+        """A delivered file, landed as users land theirs (`conveyor land`)."""
+        from ml_tasks.data.landing import land_files
+
+        path = self.inbox / pipeline / f"{dt}-delivery{delivery}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        land_files(self.lake, load_spec(pipeline, self.settings.specs_dir), [path], say=lambda m: None)
+
+    def churn_day(self, dt: date):
+        if self._churn_rows is None:
+            self._churn_rows = simulate(self.churn)
+        rows = self._churn_rows
+        return rows[rows["ts"].dt.date == dt].reset_index(drop=True)
+
+    # -- runs -------------------------------------------------------------------------------------
+    def run_stage(self, day: DayPlan, stage: str, conf: dict) -> dict[str, str]:
+        """One stage of the night for both pipelines at once (their runs share the scheduler and the
+        executor's slots, as on a real night); the day's faults aimed at this stage hit while they go."""
+        runs = {p: self.client.trigger(f"{p}_{stage}", conf=conf) for p in PIPELINES}
+        dag_id = f"{PIPELINE}_{stage}"
+        for fault in [f for f in day.faults if f.target == stage]:
+            if fault.kind == "disk_full" and not self.limited:
+                self.result.faults.append(FaultRecord(day.dt, fault, hit="skipped: needs a size-limited lake (root)"))
+                continue
+            record = inject(self.settings, self.client, day.dt, fault, dag_id, runs[PIPELINE])
+            self.result.faults.append(record)
+            self.say(f"  fault {fault.describe()}: {record.hit}; {record.recovery}")
+        states = {p: self.client.wait_for_run(f"{p}_{stage}", run_id, timeout=1800) for p, run_id in runs.items()}
+        if any(f.kind == "disk_full" for f in day.faults if f.target == stage):  # the full disk hit every pipeline
+            for p in PIPELINES:
+                if states[p] == "failed" and clear_failed(self.client, f"{p}_{stage}", runs[p]):
+                    states[p] = self.client.wait_for_run(f"{p}_{stage}", runs[p], timeout=1800)
+        self.say(f"  {stage} {conf or ''}: " + ", ".join(f"{p} {s}" for p, s in states.items()))
+        if stage == "drift":
+            for p in PIPELINES:
+                if states[p] == "success":
+                    decision = self.client.xcom(f"{p}_drift", runs[p], "decide_retrain") or {}
+                    self.say(f"    {p} retrain decision: {decision.get('outcome')}: {decision.get('reason', '')[:160]}")
+        return states
+
+    def rerun_features(self, day: DayPlan, what: str) -> None:
+        run_id = self.client.trigger(f"{PIPELINE}_features", conf={"dt": day.dt.isoformat()})
+        self.say(f"  {what}: {PIPELINE}_features {self.client.wait_for_run(f'{PIPELINE}_features', run_id, timeout=1800)}")
+
+    def operate(self, day: DayPlan) -> None:
+        dt = day.dt.isoformat()
+        if "late" not in day.events:
+            self.land(self.day_frame(day), PIPELINE, day.dt)
+        self.land(self.churn_day(day.dt), "churn", day.dt)  # the second shipped pipeline: clean days
+        states = self.run_stage(day, "features", {"dt": dt})
+        if "late" in day.events:  # the features run failed on the missing day; it lands, the run is cleared
+            if states[PIPELINE] != "failed":
+                raise AssertionError(f"{dt}: the features run was {states[PIPELINE]} before its data landed")
+            self.land(self.day_frame(day), PIPELINE, day.dt)
+            run_id = self.client.runs(f"{PIPELINE}_features")[0]["dag_run_id"]
+            self.client.clear_task(f"{PIPELINE}_features", run_id, "gate_raw")
+            self.say(f"  late day landed, gate_raw cleared: "
+                     f"{self.client.wait_for_run(f'{PIPELINE}_features', run_id, timeout=1800)}")
+        if "repeat" in day.events:  # the same file delivered again, and the day's features run again
+            self.land(self.day_frame(day), PIPELINE, day.dt, delivery=2)
+            self.rerun_features(day, "repeated delivery")
+        restart = next((f for f in day.faults if f.kind == "restart"), None)
+        if restart is not None:
+            record, self.client = restart_stack(self.settings, day.dt, restart, self.dags)
+            self.result.faults.append(record)
+            self.say(f"  fault restart: {record.recovery}")
+        self.run_stage(day, "train", {"force": False})
+        self.run_stage(day, "score", {"dt": dt})
+        self.run_stage(day, "drift", {"dt": dt})
+        self.wait_idle()
+
+    def wait_idle(self, timeout: float = 3600) -> None:
+        """Until no run of any pipeline DAG is queued or running (asset-triggered retrains included)."""
+        wait_until(lambda: all(r["state"] in ("success", "failed") for d in self.dags for r in self.client.runs(d)),
+                   timeout, "every run to finish", every=5)
+
+    # -- the records ------------------------------------------------------------------------------
+    def snapshot(self, day: DayPlan, pipeline: str) -> Snapshot:
+        """What the lake, MLflow and Airflow say about ``pipeline`` at the end of ``day`` (disk use
+        for the whole home is counted once, with the first pipeline)."""
+        snap = lake_facts(self.lake, pipeline, Snapshot(day=day.dt))
+        client = tracking.connect(self.settings)
+        snap.versions = {str(v.version): v.tags.get("airflow.run_id", "?")
+                         for v in client.search_model_versions(f"name='{registry.model_name(pipeline)}'")}
+        train, drift = f"{pipeline}_train", f"{pipeline}_drift"
+        snap.registering_runs = [r["dag_run_id"] for r in self.client.runs(train)
+                                 if self.client.task_states(train, r["dag_run_id"]).get("register") == "success"]
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        snap.running_mlflow_runs = [r.info.run_id for r in client.search_runs(
+            experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000)]
+        champion = registry.version_by_alias(client, pipeline, registry.CHAMPION)
+        snap.champion = str(champion.version) if champion else None
+        snap.audit = [{"from_version": r.get("from_version") or None, "to_version": r.get("to_version")}
+                      for r in history(self.settings, pipeline)]
+        snap.retrain_requests = sorted(
+            datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for r in self.client.runs(drift)
+            for t in self.client.task_instances(drift, r["dag_run_id"])
+            if t["task_id"] == "request_retrain" and t["state"] == "success" and t.get("end_date"))
+        dags = [f"{pipeline}_{s}" for s in STAGES]
+        snap.stuck_tasks = [f"{d}/{r['dag_run_id']}/{task}: {state}" for d in dags for r in self.client.runs(d)
+                            if r["state"] in ("success", "failed")
+                            for task, state in self.client.task_states(d, r["dag_run_id"]).items() if state in STUCK_STATES]
+        if pipeline == PIPELINES[0]:
+            home = self.settings.home
+            snap.disk_bytes = {"logs": _du(home / "logs"), "lake": _du(lake_dir(self.settings)),
+                               "mlflow": _du(home / "mlflow"), "airflow_db": _du(self.settings.airflow_home)}
+        return snap
+
+    def expected(self, upto: date, pipeline: str) -> tuple[list[date], list[date], list[date]]:
+        """Good days (published), bad days (quarantined), scored days of ``pipeline``, as far as ``upto``.
+        The plan's data events hit the demand pipeline; churn lands clean days."""
+        from ml_tasks.features.columns import lookback_days
+
+        # the seeded history has features only where a full look-back exists
+        history_days = [d for d in self.data.dates if d < self.plan.days[0].dt]
+        history_days = history_days[lookback_days(load_spec(pipeline, self.settings.specs_dir)):]
+        days = [d for d in self.plan.days if d.dt <= upto]
+        good = [d.dt for d in days if d.lands_good_data or pipeline != PIPELINE]
+        return history_days + good, [d.dt for d in days if d.dt not in good], good
+
+    # -- the whole run ----------------------------------------------------------------------------
+    def start(self) -> None:
+        end = self.plan.days[0].dt - timedelta(days=1)
+        self.limited = limited_lake(self.settings, LAKE_MB, say=self.say)
+        seed_demo(self.settings, SIZE, end=end, leave_unbuilt=0, say=lambda m: None)
+        seed_churn(self.settings, customers=CHURN_CUSTOMERS, days=SIZE.days, end=end, leave_unbuilt=0, say=lambda m: None)
+        stack.up(self.settings, say=lambda m: None)
+        self.client = AirflowClient(self.settings.airflow_url, self.settings.airflow_user,
+                                    stack.airflow_password(self.settings))
+        self.client.wait_for_dags(self.dags)
+        for dag_id in self.dags:
+            self.client.set_paused(dag_id, False)
+        time.sleep(10)  # the scheduler makes the latest scheduled runs on its next loops
+        self.wait_idle()
+        self.say(f"stack up, first scheduled runs done; champion v{self.champion()}")
+
+    def champion(self) -> str | None:
+        version = registry.version_by_alias(tracking.connect(self.settings), PIPELINE, registry.CHAMPION)
+        return str(version.version) if version else None
+
+    def run(self) -> SoakResult:
+        t0 = time.monotonic()
+        self.say(self.plan.table())
+        try:
+            self.start()
+            previous: dict[str, Snapshot] = {}
+            for day in self.plan.days:
+                self.say(f"day {day.index + 1}/{len(self.plan.days)} {day.dt}: {', '.join(day.events) or 'clean'}"
+                         f"{'; faults: ' + '; '.join(f.describe() for f in day.faults) if day.faults else ''}")
+                self.operate(day)
+                for pipeline in PIPELINES:
+                    snap = self.snapshot(day, pipeline)
+                    good, bad, scored = self.expected(day.dt, pipeline)
+                    spec = load_spec(pipeline, self.settings.specs_dir)
+                    invariants = check(snap, good, bad, scored, timedelta(hours=spec.drift.cooldown_hours),
+                                       previous.get(pipeline))
+                    self.result.rows.append((f"{day.dt} {pipeline}", invariants))
+                    previous[pipeline] = snap
+                    broken = [i for i in invariants if not i.held]
+                    self.say(f"  {pipeline} invariants: " + ("all hold" if not broken else
+                                                             "; ".join(f"{i.name}: {i.detail}" for i in broken)))
+                self.result.snapshots.append(previous[PIPELINE])
+                self.result.champions.append(previous[PIPELINE].champion)
+            self.result.fingerprint = lake_fingerprint(self.lake, PIPELINES)
+            self.result.retrains = {p: sum(r["run_type"] == "asset_triggered" for r in self.client.runs(f"{p}_train"))
+                                    for p in PIPELINES}
+        finally:
+            stack.down(self.settings, say=lambda m: None)
+            if self.limited:
+                release_lake(self.settings)
+        self.result.seconds = time.monotonic() - t0
+        return self.result
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _du(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def summary(result: SoakResult) -> str:
+    """The invariants per day, the faults and their recovery, disk use per day, the verdict."""
+    lines = [table(result.rows), "", "| day | fault | what it hit | recovery |", "|---|---|---|---|"]
+    lines += [f"| {r.day} | {r.fault.describe()} | {r.hit} | {r.recovery} |" for r in result.faults]
+    if result.snapshots:
+        kinds = sorted(result.snapshots[0].disk_bytes)
+        lines += ["", "| day | champion | " + " | ".join(kinds) + " |", "|---|---|" + "---|" * len(kinds)]
+        for s in result.snapshots:
+            lines.append(f"| {s.day} | v{s.champion} | " + " | ".join(f"{s.disk_bytes[k] / 2**20:.1f} MB" for k in kinds) + " |")
+    moves = [f"{'v' + str(a['from_version']) if a['from_version'] else 'none'} -> v{a['to_version']}" for a in (result.snapshots[-1].audit if result.snapshots else [])]
+    lines += ["", f"champion history (demand): {', '.join(moves) or 'no move'}; at the end of each day: "
+                  f"{', '.join('v' + str(c) for c in result.champions)}",
+              "retraining started by drift checks: " + ", ".join(f"{p} {n}" for p, n in result.retrains.items()),
+              "lake fingerprint (same seed, same digests): " + ", ".join(f"{z} {h}" for z, h in result.fingerprint.items())]
+    growth = disk_growth(result.snapshots)
+    kinds_hit = sorted({r.fault.kind for r in result.faults if not r.hit.startswith(("nothing", "skipped"))})
+    lines += ["", f"disk growth: {'about linear' if growth.held else 'NOT linear: ' + growth.detail}",
+              f"{len(result.rows) // len(PIPELINES)}/{len(result.plan.days)} days, {len(result.faults)} faults "
+              f"({len(kinds_hit)} kinds hit: {', '.join(kinds_hit)}), "
+              f"{'every invariant held' if result.held else 'INVARIANTS BROKEN'}, {result.seconds / 60:.1f} min, "
+              f"finished {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"]
+    return "\n".join(lines)

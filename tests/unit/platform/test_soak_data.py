@@ -1,0 +1,54 @@
+"""The soak run's data days: the plan's events really change what lands, and a repeated delivery
+lands the same rows once."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from ml_tasks.core.lake import Lake
+from ml_tasks.core.settings import ConveyorSettings
+from ml_tasks.demo.demand_data import generate_day
+from ml_tasks.platform.soak import Soak
+from ml_tasks.platform.soak_plan import make_plan
+
+START = date(2026, 3, 1)
+
+
+def _soak(tmp_path, days: int = 30) -> Soak:
+    return Soak(ConveyorSettings(home=tmp_path), make_plan(7, days, START), say=lambda m: None)
+
+
+def _day(soak: Soak, event: str):
+    return next(d for d in soak.plan.days if event in d.events)
+
+
+def test_a_clean_day_continues_the_seeded_history(tmp_path):
+    soak = _soak(tmp_path)
+    clean = next(d for d in soak.plan.days if not d.events)
+    pd.testing.assert_frame_equal(soak.day_frame(clean), generate_day(soak.data, soak.params, clean.dt))
+    assert soak.data.start == START - timedelta(days=42)  # seed_demo's history (42 days), continued
+
+
+def test_bad_drift_and_messy_days_differ_as_planned(tmp_path):
+    soak = _soak(tmp_path)
+    bad = soak.day_frame(_day(soak, "bad"))
+    assert (bad["units"] < 0).sum() >= 25 and bad["price"].isna().sum() >= 25
+    assert bad.duplicated(["ts", "store_id", "item_id"]).sum() >= 25
+    drift = _day(soak, "drift")
+    assert soak.day_frame(drift)["units"].mean() != generate_day(soak.data, soak.params, drift.dt)["units"].mean()
+    messy = soak.day_frame(_day(soak, "messy"))
+    assert "temperature_c" in messy and not messy["ts"].is_monotonic_increasing
+
+
+def test_a_repeated_delivery_lands_the_same_rows_once(tmp_path):
+    soak = _soak(tmp_path)
+    day = _day(soak, "repeat")
+    soak.land(soak.day_frame(day), "demand", day.dt)
+    lake = Lake.from_settings(soak.settings)
+    first = lake.read_partition("raw", "demand", day.dt)
+    soak.land(soak.day_frame(day), "demand", day.dt, delivery=2)
+    again = lake.read_partition("raw", "demand", day.dt)
+    pd.testing.assert_frame_equal(first, again)
+    assert len(again) == 2 * 6 * 24 and lake.partitions("raw", "demand") == [day.dt]
