@@ -47,10 +47,16 @@ soak: venv
 test: venv
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-## The end-to-end tests: real stacks (embedded, Celery on PostgreSQL + Redis), a Spark cluster, the
-## 7-day soak run; two files at a time (each starts its own stack on free ports), the soak first.
+## The end-to-end tests: real stacks (embedded, Celery on PostgreSQL + Redis), a Spark cluster, and
+## the 7-day soak run. The soak (about half an hour) runs as its own pytest beside the others, each
+## test on its own stack and free ports; its output follows theirs (and stays in test-artifacts/).
 test-e2e: venv
-	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile --no-loadscope-reorder --durations=40 $(PYTEST_ARGS)
+	@mkdir -p test-artifacts; \
+	$(BIN)/python -m pytest -m slow tests/e2e/test_soak.py --durations=5 $(PYTEST_ARGS) > test-artifacts/soak-e2e.log 2>&1 & soak=$$!; \
+	$(BIN)/python -m pytest -m slow --ignore=tests/e2e/test_soak.py --durations=40 $(PYTEST_ARGS); rest=$$?; \
+	wait $$soak; soak_rc=$$?; \
+	echo "==== tests/e2e/test_soak.py (run beside the tests above; exit $$soak_rc) ===="; cat test-artifacts/soak-e2e.log; \
+	test $$rest -eq 0 && test $$soak_rc -eq 0
 
 ## Both, as CI runs them.
 test-all: test test-e2e

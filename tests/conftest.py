@@ -49,8 +49,3 @@ def pytest_configure(config):
     # py4j logs from __del__ at interpreter exit, after pytest closed its log streams.
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
-
-def pytest_collection_modifyitems(config, items):
-    """The soak run (tests/e2e/test_soak.py, the longest file) first: `make test-e2e` runs two
-    files at a time, and the others then share the second worker while it goes."""
-    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/e2e/test_soak.py") else 1)
