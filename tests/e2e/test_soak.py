@@ -1,4 +1,4 @@
-"""`make soak` in CI: a week of both pipelines on the real embedded stack, with every fault kind.
+"""`make test-soak`: a week of both pipelines on the real embedded stack, with every fault kind.
 
 The same runner as `make soak` (30 days), over 7 data days ending yesterday: bad, late and
 repeated days, a drift episode and a messy day land; a task, the scheduler, the MLflow server
@@ -17,7 +17,9 @@ from ml_tasks.platform.soak_plan import FAULT_KINDS
 
 from .browser import artifacts_dir
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(5400)]  # beside the other e2e tests on 2 cores: about an hour
+# `make test-soak`, not yet part of `make test-e2e`: beside the other end-to-end tests on 2 cores
+# it took over an hour, which CI's budget does not have yet (alone: about 40 minutes)
+pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(5400)]
 SEED, DAYS = 7, 7
 
 
