@@ -48,4 +48,3 @@ def pytest_configure(config):
 
     # py4j logs from __del__ at interpreter exit, after pytest closed its log streams.
     logging.getLogger("py4j").setLevel(logging.WARNING)
-

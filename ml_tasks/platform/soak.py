@@ -70,7 +70,8 @@ def soak_settings(home: Path) -> ConveyorSettings:
     instead of a minute, as the days are compressed."""
     from ml_tasks.core.settings import load_settings
 
-    return load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port(), task_retry_delay_seconds=10)
+    return load_settings(home=home, airflow_port=stack.free_port(), mlflow_port=stack.free_port(),
+                         task_retry_delay_seconds=10)
 
 
 def plan_ending_yesterday(seed: int, days: int) -> SoakPlan:
@@ -201,7 +202,7 @@ class Soak:
                    timeout, "every run to finish", every=5)
 
     # -- the records ------------------------------------------------------------------------------
-    def snapshot(self, day: DayPlan, pipeline: str) -> Snapshot:
+    def snapshot(self, day: DayPlan, pipeline: str, running_mlflow_runs: list[str]) -> Snapshot:
         """What the lake, MLflow and Airflow say about ``pipeline`` at the end of ``day`` (disk use
         for the whole home is counted once, with the first pipeline)."""
         snap = lake_facts(self.lake, pipeline, Snapshot(day=day.dt))
@@ -211,9 +212,7 @@ class Soak:
         train, drift = f"{pipeline}_train", f"{pipeline}_drift"
         snap.registering_runs = [r["dag_run_id"] for r in self.client.runs(train)
                                  if self.client.task_states(train, r["dag_run_id"]).get("register") == "success"]
-        experiments = [e.experiment_id for e in client.search_experiments()]
-        snap.running_mlflow_runs = [r.info.run_id for r in client.search_runs(
-            experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000)]
+        snap.running_mlflow_runs = running_mlflow_runs  # one query for the whole tracking server
         champion = registry.version_by_alias(client, pipeline, registry.CHAMPION)
         snap.champion = str(champion.version) if champion else None
         snap.audit = [{"from_version": r.get("from_version") or None, "to_version": r.get("to_version")}
@@ -231,6 +230,12 @@ class Soak:
             snap.disk_bytes = {"logs": _du(home / "logs"), "lake": _du(lake_dir(self.settings)),
                                "mlflow": _du(home / "mlflow"), "airflow_db": _du(self.settings.airflow_home)}
         return snap
+
+    def running_mlflow_runs(self) -> list[str]:
+        client = tracking.connect(self.settings)
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        return [r.info.run_id for r in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'",
+                                                          max_results=1000)]
 
     def expected(self, upto: date, pipeline: str) -> tuple[list[date], list[date], list[date]]:
         """Good days (published), bad days (quarantined), scored days of ``pipeline``, as far as ``upto``.
@@ -274,8 +279,9 @@ class Soak:
                 self.say(f"day {day.index + 1}/{len(self.plan.days)} {day.dt}: {', '.join(day.events) or 'clean'}"
                          f"{'; faults: ' + '; '.join(f.describe() for f in day.faults) if day.faults else ''}")
                 self.operate(day)
+                running = self.running_mlflow_runs()
                 for pipeline in PIPELINES:
-                    snap = self.snapshot(day, pipeline)
+                    snap = self.snapshot(day, pipeline, running)
                     good, bad, scored = self.expected(day.dt, pipeline)
                     spec = load_spec(pipeline, self.settings.specs_dir)
                     invariants = check(snap, good, bad, scored, timedelta(hours=spec.drift.cooldown_hours),
@@ -296,14 +302,6 @@ class Soak:
                 release_lake(self.settings)
         self.result.seconds = time.monotonic() - t0
         return self.result
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _du(path: Path) -> int:

@@ -68,6 +68,15 @@ class StackError(RuntimeError):
     pass
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a second stack beside `make up`)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def venv_executable(name: str) -> str:
     """An executable of this virtualenv (the stack must not pick up another install)."""
     local = Path(sys.executable).parent / name

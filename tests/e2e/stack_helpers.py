@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from contextlib import contextmanager
 
 from ml_tasks.core.polling import wait_until
 from ml_tasks.platform import stack
+from ml_tasks.platform.stack import free_port  # noqa: F401  (the e2e modules import it from here)
 from ml_tasks.platform.airflow_client import AirflowClient
 
 PIPELINE_DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
