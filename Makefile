@@ -51,7 +51,7 @@ test: venv
 test-e2e: venv
 	$(BIN)/python -m pytest -m "slow and not soak" --durations=40 $(PYTEST_ARGS)
 
-## The soak run over 7 days as a test (about 40 minutes alone on 2 cores; `make soak` runs 30 days).
+## The soak run over 7 days as a test (about 27 minutes alone on 2 cores; `make soak` runs 30 days).
 test-soak: venv
 	$(BIN)/python -m pytest -m soak --durations=5 $(PYTEST_ARGS)
 

@@ -65,13 +65,35 @@ class SoakResult:
         return len(self.rows) == len(PIPELINES) * len(self.plan.days) and all(i.held for _, invs in self.rows for i in invs) and disk_growth(self.snapshots).held
 
 
+# Operation, not accuracy, is under test: the shipped specs with a lighter training budget (one
+# backtest fold, at most 4 epochs) so that a night's training costs about half as long
+SOAK_TRAINING = {"backtest_folds": 1, "max_epochs": 4}
+
+
 def soak_settings(home: Path) -> ConveyorSettings:
-    """A fresh home on free ports (beside a running `make up`); a failed task's retry waits 10 s
-    instead of a minute, as the days are compressed."""
+    """A fresh home on free ports (beside a running `make up`) with its own copy of the shipped specs
+    (:data:`SOAK_TRAINING`); a failed task's retry waits 10 s instead of a minute, as the days are compressed."""
     from ml_tasks.core.settings import load_settings
 
+    shipped = load_settings().specs_dir
     return load_settings(home=home, airflow_port=stack.free_port(), mlflow_port=stack.free_port(),
-                         task_retry_delay_seconds=10)
+                         task_retry_delay_seconds=10, specs_dir=soak_specs(shipped, home / "specs"))
+
+
+def soak_specs(shipped: Path, target: Path) -> Path:
+    """Every spec of ``shipped`` copied into ``target``, the soak's pipelines with :data:`SOAK_TRAINING`."""
+    import yaml
+
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(shipped.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if path.stem in PIPELINES:
+            training = data.setdefault("training", {})
+            training["backtest_folds"] = min(training.get("backtest_folds", 2), SOAK_TRAINING["backtest_folds"])
+            lightning = training.setdefault("lightning", {})
+            lightning["max_epochs"] = min(lightning.get("max_epochs", 10), SOAK_TRAINING["max_epochs"])
+        (target / path.name).write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
 
 
 def plan_ending_yesterday(seed: int, days: int) -> SoakPlan:
@@ -152,7 +174,8 @@ class Soak:
             record = inject(self.settings, self.client, day.dt, fault, dag_id, runs[PIPELINE])
             self.result.faults.append(record)
             self.say(f"  fault {fault.describe()}: {record.hit}; {record.recovery}")
-        states = {p: self.client.wait_for_run(f"{p}_{stage}", run_id, timeout=1800) for p, run_id in runs.items()}
+        states = {p: self.client.wait_for_run(f"{p}_{stage}", run_id, timeout=1800, poll=1.0)
+                  for p, run_id in runs.items()}
         if any(f.kind == "disk_full" for f in day.faults if f.target == stage):  # the full disk hit every pipeline
             for p in PIPELINES:
                 if states[p] == "failed" and clear_failed(self.client, f"{p}_{stage}", runs[p]):
@@ -199,7 +222,7 @@ class Soak:
     def wait_idle(self, timeout: float = 3600) -> None:
         """Until no run of any pipeline DAG is queued or running (asset-triggered retrains included)."""
         wait_until(lambda: all(r["state"] in ("success", "failed") for d in self.dags for r in self.client.runs(d)),
-                   timeout, "every run to finish", every=5)
+                   timeout, "every run to finish", every=2)
 
     # -- the records ------------------------------------------------------------------------------
     def snapshot(self, day: DayPlan, pipeline: str, running_mlflow_runs: list[str]) -> Snapshot:
@@ -210,21 +233,23 @@ class Soak:
         snap.versions = {str(v.version): v.tags.get("airflow.run_id", "?")
                          for v in client.search_model_versions(f"name='{registry.model_name(pipeline)}'")}
         train, drift = f"{pipeline}_train", f"{pipeline}_drift"
-        snap.registering_runs = [r["dag_run_id"] for r in self.client.runs(train)
-                                 if self.client.task_states(train, r["dag_run_id"]).get("register") == "success"]
+        snap.registering_runs = [t["dag_run_id"] for t in self.client.dag_task_instances(train, state="success")
+                                 if t["task_id"] == "register"]
         snap.running_mlflow_runs = running_mlflow_runs  # one query for the whole tracking server
         champion = registry.version_by_alias(client, pipeline, registry.CHAMPION)
         snap.champion = str(champion.version) if champion else None
         snap.audit = [{"from_version": r.get("from_version") or None, "to_version": r.get("to_version")}
                       for r in history(self.settings, pipeline)]
         snap.retrain_requests = sorted(
-            datetime.fromisoformat(t["end_date"].replace("Z", "+00:00")) for r in self.client.runs(drift)
-            for t in self.client.task_instances(drift, r["dag_run_id"])
-            if t["task_id"] == "request_retrain" and t["state"] == "success" and t.get("end_date"))
-        dags = [f"{pipeline}_{s}" for s in STAGES]
-        snap.stuck_tasks = [f"{d}/{r['dag_run_id']}/{task}: {state}" for d in dags for r in self.client.runs(d)
-                            if r["state"] in ("success", "failed")
-                            for task, state in self.client.task_states(d, r["dag_run_id"]).items() if state in STUCK_STATES]
+            datetime.fromisoformat(t["end_date"].replace("Z", "+00:00"))
+            for t in self.client.dag_task_instances(drift, state="success")
+            if t["task_id"] == "request_retrain" and t.get("end_date"))
+        snap.stuck_tasks = []
+        for dag_id in (f"{pipeline}_{s}" for s in STAGES):
+            finished = {r["dag_run_id"] for r in self.client.runs(dag_id) if r["state"] in ("success", "failed")}
+            snap.stuck_tasks += [f"{dag_id}/{t['dag_run_id']}/{t['task_id']}: {t['state']}"
+                                 for t in self.client.dag_task_instances(dag_id, state=list(STUCK_STATES))
+                                 if t["dag_run_id"] in finished]
         if pipeline == PIPELINES[0]:
             home = self.settings.home
             snap.disk_bytes = {"logs": _du(home / "logs"), "lake": _du(lake_dir(self.settings)),

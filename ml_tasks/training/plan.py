@@ -114,8 +114,11 @@ def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: d
         mlflow.log_params({"train_start": window.train_dates[0], "train_end": window.train_dates[-1],
                            "holdout_start": window.holdout_dates[0], "holdout_end": window.holdout_dates[-1],
                            "models": ",".join(spec.training.models), "seed": spec.training.seed})
-        # The drift check compares new data with this sample of what the models learned from.
-        recent = load_features(lake, spec, window.train_dates[-14:])
+        # The drift check compares new data with this sample of the holdout days: the week just
+        # before deployment, unseen by the fitted models. (Not the training days: a model's
+        # predictions on rows it was fit on are more confident than on any new rows, which reads
+        # as prediction drift on the first clean day.)
+        recent = load_features(lake, spec, window.holdout_dates)
         reference = recent.sample(n=min(len(recent), spec.drift.reference_sample_rows),
                                   random_state=spec.training.seed).drop(columns=["dt"])
         with tempfile.TemporaryDirectory() as tmp:

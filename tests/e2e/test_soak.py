@@ -18,7 +18,7 @@ from ml_tasks.platform.soak_plan import FAULT_KINDS
 from .browser import artifacts_dir
 
 # `make test-soak`, not yet part of `make test-e2e`: beside the other end-to-end tests on 2 cores
-# it took over an hour, which CI's budget does not have yet (alone: about 40 minutes)
+# it took over an hour, which CI's budget does not have yet (alone: about 27 minutes)
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(5400)]
 SEED, DAYS = 7, 7
 

@@ -9,8 +9,9 @@ import pandas as pd
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
+from ml_tasks.core.spec import load_spec
 from ml_tasks.demo.demand_data import generate_day
-from ml_tasks.platform.soak import Soak
+from ml_tasks.platform.soak import Soak, soak_specs
 from ml_tasks.platform.soak_plan import make_plan
 
 START = date(2026, 3, 1)
@@ -52,3 +53,16 @@ def test_a_repeated_delivery_lands_the_same_rows_once(tmp_path):
     again = lake.read_partition("raw", "demand", day.dt)
     pd.testing.assert_frame_equal(first, again)
     assert len(again) == 2 * 6 * 24 and lake.partitions("raw", "demand") == [day.dt]
+
+
+def test_the_soak_runs_the_shipped_specs_with_a_lighter_training_budget(tmp_path):
+    shipped = ConveyorSettings(home=tmp_path).specs_dir
+    specs = soak_specs(shipped, tmp_path / "specs")
+    for name in ("demand", "churn"):
+        original, light = load_spec(name, shipped), load_spec(name, specs)
+        assert light.training.backtest_folds == 1 and light.training.lightning.max_epochs == 4
+        assert original.training.backtest_folds > 1 and original.training.lightning.max_epochs > 4
+        # all else as shipped: data, features, promotion gate, drift checks, schedules
+        for part in ("data", "features", "promotion", "drift", "scoring"):
+            assert getattr(light, part) == getattr(original, part), part
+        assert light.training.lightgbm == original.training.lightgbm
