@@ -61,15 +61,19 @@ def window_dates(lake: Lake, spec: PipelineSpec, dt: date) -> list[date]:
     return dates
 
 
-def load_reference(settings: ConveyorSettings, champion) -> pd.DataFrame:
-    """The sample of training features the champion's training run logged."""
+def load_reference(settings: ConveyorSettings, champion, name: str = "features") -> pd.DataFrame | None:
+    """A sample the champion's training run logged: ``features`` (the last training days) or
+    ``holdout`` (the holdout week, unseen by the model); None when the run has no such sample
+    (models trained before the holdout sample was logged)."""
     import mlflow
 
     reference_run = (champion.tags or {}).get("conveyor.reference_run_id", champion.run_id)
+    path = f"reference/{name}.parquet"
+    if name != "features" and path not in {a.path for a in tracking.connect(settings).list_artifacts(reference_run,
+                                                                                                      "reference")}:
+        return None
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=reference_run, artifact_path="reference/features.parquet",
-                                                   dst_path=tmp)
-        return pd.read_parquet(path)
+        return pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=reference_run, artifact_path=path, dst_path=tmp))
 
 
 def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context: dict[str, str] | None = None,
@@ -95,7 +99,9 @@ def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context:
              f"drifted {data.drifted_columns or 'none'}")
 
     model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(spec.name)}/{version}")
-    predicted = prediction_drift(np.asarray(model.predict(reference), dtype=float),
+    # the model's predictions on rows it never saw (see ml_tasks.training.plan); older runs: its training rows
+    unseen = load_reference(settings, champion, "holdout")
+    predicted = prediction_drift(np.asarray(model.predict(reference if unseen is None else unseen), dtype=float),
                                  np.asarray(model.predict(current), dtype=float), spec.drift)
     pred_score = predicted.columns["prediction"]["score"]
     progress(f"prediction drift: {spec.drift.numeric_method} {pred_score:.3f} (threshold {spec.drift.prediction_threshold})")

@@ -114,16 +114,17 @@ def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: d
         mlflow.log_params({"train_start": window.train_dates[0], "train_end": window.train_dates[-1],
                            "holdout_start": window.holdout_dates[0], "holdout_end": window.holdout_dates[-1],
                            "models": ",".join(spec.training.models), "seed": spec.training.seed})
-        # The drift check compares new data with this sample of the holdout days: the week just
-        # before deployment, unseen by the fitted models. (Not the training days: a model's
-        # predictions on rows it was fit on are more confident than on any new rows, which reads
-        # as prediction drift on the first clean day.)
-        recent = load_features(lake, spec, window.holdout_dates)
-        reference = recent.sample(n=min(len(recent), spec.drift.reference_sample_rows),
-                                  random_state=spec.training.seed).drop(columns=["dt"])
+        # The drift check compares new data with samples of (1) what the models learned from, the
+        # last two weeks of training days, and (2) the holdout week, which the fitted models never
+        # saw: prediction drift is judged against their predictions there, since on rows a model
+        # was fit on its predictions are more confident than on any new rows (which read as
+        # prediction drift on the first clean day).
         with tempfile.TemporaryDirectory() as tmp:
-            reference.to_parquet(Path(tmp) / "features.parquet", index=False)
-            mlflow.log_artifact(str(Path(tmp) / "features.parquet"), artifact_path="reference")
+            for name, dates in (("features", window.train_dates[-14:]), ("holdout", window.holdout_dates)):
+                rows = load_features(lake, spec, dates)
+                rows.sample(n=min(len(rows), spec.drift.reference_sample_rows), random_state=spec.training.seed) \
+                    .drop(columns=["dt"]).to_parquet(Path(tmp) / f"{name}.parquet", index=False)
+                mlflow.log_artifact(str(Path(tmp) / f"{name}.parquet"), artifact_path="reference")
     return TrainingPlan(parent_run_id=parent.info.run_id, tags=tags,
                         train_dates=[d.isoformat() for d in window.train_dates],
                         holdout_dates=[d.isoformat() for d in window.holdout_dates])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import load_settings
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.monitoring.checks import EPOCH, check, latest_check, record_decision
+from ml_tasks.monitoring.checks import EPOCH, check, latest_check, load_reference, record_decision
 from ml_tasks.monitoring.retrain_policy import decide_retrain
 from ml_tasks.registry import client as registry
 from ml_tasks.serving.batch import score_partition
@@ -100,6 +101,24 @@ def test_reports_and_metrics_over_time_land_in_the_monitoring_run(monitored):
     assert latest_check(settings, "demand")["dt"] == day
     performance = json.loads(open(client.download_artifacts(run.info.run_id, f"checks/dt={day}/performance.json")).read())
     assert performance["days"]["joined"] == [d.isoformat() for d in monitored["changed"]]
+
+
+def test_prediction_drift_is_judged_on_the_unseen_holdout_week_and_older_champions_still_check(monitored):
+    settings, spec = monitored["settings"], monitored["spec"]
+    client = tracking.connect(settings)
+    champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
+    holdout = load_reference(settings, champion, "holdout")
+    assert len(holdout) == 7 * 30 * 24  # every row of the holdout week (fewer than the sample size)
+    run_id = champion.tags.get("conveyor.reference_run_id", champion.run_id)
+    logged = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://")) / "reference" / "holdout.parquet"
+    kept = logged.read_bytes()
+    logged.unlink()  # as a champion trained before the holdout sample was logged
+    try:
+        assert load_reference(settings, champion, "holdout") is None
+        verdict = check(settings, spec, monitored["normal"][-1])  # falls back to the training rows
+        assert verdict["signals"]["prediction_drift"]["score"] >= 0
+    finally:
+        logged.write_bytes(kept)
 
 
 def _now():

@@ -42,7 +42,7 @@ def test_first_model_becomes_champion_with_lineage(loop):
     logged = client.download_artifacts(tags["conveyor.parent_run_id"], "lineage/validation.json")
     assert sorted(json.loads(open(logged).read())) == days
     artifacts = {a.path for a in client.list_artifacts(tags["conveyor.reference_run_id"], "reference")}
-    assert artifacts == {"reference/features.parquet"}
+    assert artifacts == {"reference/features.parquet", "reference/holdout.parquet"}
     evaluation = {a.path for a in client.list_artifacts(champion.run_id, "evaluation")}
     assert {"evaluation/holdout_forecast.png", "evaluation/residuals_and_error_by_hour.png",
             "evaluation/feature_importance.png", "evaluation/evaluation.json"} <= evaluation
