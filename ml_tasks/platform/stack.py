@@ -169,10 +169,6 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     })
-    # The scheduler looks for work every 0.3 s instead of Airflow's 1 s when idle: with the tasks'
-    # libraries preloaded (ml_tasks.platform.preloaded_scheduler) the gaps between tasks were half
-    # the orchestration overhead (`make bench-loop`: 83-87 s -> 70-79 s, overhead 12-13% -> 5-6%).
-    env.setdefault("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.3")
     if settings.airflow_db_uri.startswith("sqlite"):
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "ml_tasks.platform.stack.SQLITE_CONNECT_ARGS"
     if settings.s3_endpoint_url:  # the lake (s3fs) and the MLflow server's artifact store (boto3)
@@ -204,9 +200,7 @@ def services(settings: ConveyorSettings) -> list[Service]:
             "--host", settings.mlflow_host, "--port", str(settings.mlflow_port), "--workers", "1",
         ]),
         Service("api-server", [venv_executable("airflow"), "api-server"]),
-        # LocalExecutor tasks are forks of the scheduler: it imports their libraries once for all
-        Service("scheduler", [sys.executable, "-m", "ml_tasks.platform.preloaded_scheduler"]
-                if settings.executor == "LocalExecutor" else [venv_executable("airflow"), "scheduler"]),
+        Service("scheduler", [venv_executable("airflow"), "scheduler"]),
         Service("dag-processor", [venv_executable("airflow"), "dag-processor"]),
         Service("triggerer", [venv_executable("airflow"), "triggerer"]),
         *workers,
