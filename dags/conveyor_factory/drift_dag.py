@@ -27,7 +27,7 @@ runs: the day before the tick; manual runs: the newest) against the `@champion`:
    ({num} >= {num_t} for numbers, {cat} >= {cat_t} for categories; drifted when >= {share:.0%} of
    the columns drift), prediction drift (the champion's predictions on the window vs on its
    training reference), and performance decay (its stored predictions joined with the actuals,
-   {metric} more than {tol:.0%} above its holdout). Reports, metrics over time and a plot go to the
+   {metric} shown more than {tol:.0%} above its holdout: the {level:.0%} lower confidence bound). Reports, metrics over time and a plot go to the
    MLflow experiment `{name}_monitoring`; the task log prints the link.
 2. **decide_retrain**: retrains on {retrain_on}, at most once per {cooldown:g} h; a `{name}_train`
    run already queued or running absorbs the request; backfill runs never request. The decision
@@ -49,7 +49,7 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
         doc_md=DOC.format(name=name, window=d.window_days, sample=d.sample_rows, columns=", ".join(d.columns),
                           num=d.numeric_method, num_t=d.numeric_threshold, cat=d.categorical_method,
                           cat_t=d.categorical_threshold, share=d.drift_share_threshold, metric=d.decay_metric,
-                          tol=d.decay_tolerance, retrain_on=", ".join(d.retrain_on), cooldown=d.cooldown_hours),
+                          tol=d.decay_tolerance, level=d.decay_level, retrain_on=", ".join(d.retrain_on), cooldown=d.cooldown_hours),
     ) as dag:
 
         @linked_task("drift_report", "mlflow_run")

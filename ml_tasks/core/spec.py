@@ -225,6 +225,8 @@ class DriftSpec(_Strict):
     decay_metric: Literal["mae", "rmse", "wape", "mase", "log_loss", "brier"] = "mae"
     decay_tolerance: float = Field(default=0.2, gt=0.0, description="relative worsening vs the champion's holdout")
     decay_min_rows: int = Field(default=500, ge=1)
+    decay_level: float = Field(default=0.9, ge=0.5, lt=1.0,
+                               description="one-sided confidence that the window's error is above the tolerance")
     retrain_on: list[Literal["data_drift", "prediction_drift", "performance_decay"]] = Field(
         default=["data_drift", "prediction_drift", "performance_decay"], min_length=1)
     cooldown_hours: float = Field(default=24.0, ge=0.0, description="at most one retrain request per window")

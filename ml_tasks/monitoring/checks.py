@@ -118,8 +118,8 @@ def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context:
         "prediction_drift": {"detected": predicted.detected, "score": pred_score, "method": spec.drift.numeric_method,
                              "threshold": spec.drift.prediction_threshold,
                              "summary": f"{spec.drift.numeric_method} {pred_score:.3f} vs {spec.drift.prediction_threshold}"},
-        "performance_decay": {k: decay[k] for k in ("detected", "evaluated", "metric", "window", "baseline", "ratio",
-                                                    "tolerance", "rows")} | {"summary": _decay_summary(decay)},
+        "performance_decay": {k: decay.get(k) for k in ("detected", "evaluated", "metric", "window", "baseline", "ratio",
+                                                        "ratio_low", "level", "tolerance", "rows")} | {"summary": _decay_summary(decay)},
     }
     verdict = DriftVerdict(dt=dt.isoformat(), champion_version=version, window=[dates[0].isoformat(), dt.isoformat()],
                            window_rows=population, sample_rows=len(current), signals=signals)
@@ -134,7 +134,8 @@ def _decay_summary(decay: dict[str, Any]) -> str:
     if not decay["evaluated"]:
         return f"not evaluated: {decay.get('note')}"
     return (f"{decay['metric']} {decay['window']:.3f} over {decay['rows']:,} rows with actuals vs holdout "
-            f"{decay['baseline']:.3f} (x{decay['ratio']:.2f}, tolerance +{decay['tolerance']:.0%})")
+            f"{decay['baseline']:.3f} (x{decay['ratio']:.2f}, {decay['level']:.0%} lower bound x{decay['ratio_low']:.2f}; "
+            f"decay past x{1 + decay['tolerance']:.2f})")
 
 
 def monitor_run(settings: ConveyorSettings, client, spec: PipelineSpec, version: str) -> tuple[str, str]:
@@ -175,7 +176,7 @@ def _log_check(settings, client, spec, run_id, dt, verdict, data, predicted, dec
               **{f"drift_score.{c}": v["score"] for c, v in data.columns.items()}}
     if decay["evaluated"]:
         values.update({f"window_{decay['metric']}": decay["window"], f"holdout_{decay['metric']}": decay["baseline"],
-                       "decay_ratio": decay["ratio"]})
+                       "decay_ratio": decay["ratio"], "decay_ratio_low": decay["ratio_low"]})
     log_series(client, run_id, dt, values)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -210,9 +211,10 @@ def refresh_plot(client, spec: PipelineSpec, run_id: str) -> None:
 
     metric = spec.drift.decay_metric
     series = {"data drift share": history("drift_share"), "prediction drift": history("prediction_drift_score"),
-              f"{metric} / holdout": history("decay_ratio"), "retrain requested": history("retrain_requested")}
-    thresholds = {"data drift share": spec.drift.drift_share_threshold,
-                  "prediction drift": spec.drift.prediction_threshold, f"{metric} / holdout": 1 + spec.drift.decay_tolerance}
+              f"{metric} / holdout": history("decay_ratio"), f"{metric} / holdout, lower bound": history("decay_ratio_low"),
+              "retrain requested": history("retrain_requested")}
+    thresholds = {"data drift share": spec.drift.drift_share_threshold, "prediction drift": spec.drift.prediction_threshold,
+                  f"{metric} / holdout, lower bound": 1 + spec.drift.decay_tolerance}
     with tempfile.TemporaryDirectory() as tmp:
         path = monitoring_plot(series, thresholds, f"{spec.name} monitoring", Path(tmp) / "monitoring_timeseries.png")
         client.log_artifact(run_id, str(path))

@@ -25,7 +25,9 @@ from ml_tasks.registry.lineage import LineageError, lineage
 
 EPOCH = date(1970, 1, 1)
 SERIES = {"drift_share": "data drift share", "prediction_drift_score": "prediction drift",
-          "decay_ratio": "error / holdout error", "retrain_requested": "retrain requested"}
+          "decay_ratio": "error / holdout error",
+          # decay is declared when this bound (not the point ratio above) crosses 1 + tolerance
+          "decay_ratio_low": "error / holdout, lower bound", "retrain_requested": "retrain requested"}
 
 
 def champion_summary(settings: ConveyorSettings, pipeline: str) -> dict[str, Any] | None:
@@ -98,7 +100,7 @@ def monitoring_series(settings: ConveyorSettings, spec: PipelineSpec, champions:
                 found[day] = max(found.get(day, m.value), m.value)
     thresholds = {"data drift share": spec.drift.drift_share_threshold,
                   "prediction drift": spec.drift.prediction_threshold,
-                  "error / holdout error": 1 + spec.drift.decay_tolerance}
+                  "error / holdout, lower bound": 1 + spec.drift.decay_tolerance}
     return {"series": {k: sorted(v.items()) for k, v in series.items()}, "thresholds": thresholds}
 
 
