@@ -7,7 +7,8 @@ the stack's supervisor starts it again, nobody runs `conveyor up`. ``disk_full``
 file system is filled to the last byte while a features run works (a size-limited tmpfs under
 root, as in CI; otherwise the ballast fills the disk the lake is on, which needs the headroom
 to be small), then freed, and the failed task cleared as an operator would. ``restart``:
-`conveyor down` then `conveyor up` between two runs.
+`conveyor down` then `conveyor up` between two runs. A fault aimed at training waits for the
+Lightning training task and lands inside it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from ml_tasks.platform.supervisor import restarts
 BALLAST = ".soak-ballast"
 SERVICE_OF = {"kill_scheduler": "scheduler", "kill_mlflow": "mlflow", "kill_api_server": "api-server"}
 FEATURE_TASKS = ("gate_raw", "build_features", "gate_features", "publish_features")
+# A fault aimed at training hits the Lightning training task (data loading, the fit, epochs logged
+# to MLflow), not the planning step before it: a kill there is where a retry could register twice
+# or leave a run RUNNING.
+TARGET_TASKS = {"train": ("train_lightning",)}
 
 
 @dataclass
@@ -101,12 +106,12 @@ def inject(settings: ConveyorSettings, client: AirflowClient, day: date, fault: 
            run_id: str) -> FaultRecord:
     """Do ``fault`` to the stack while ``run_id`` goes, wait until the platform is back; the record says how."""
     record = FaultRecord(day, fault)
-    only = ("build_features",) if fault.kind == "disk_full" else ()
+    only = TARGET_TASKS.get(fault.target, ()) if fault.kind != "disk_full" else ("build_features",)
     task = running_task(client, dag_id, run_id, only)
     if task is None:
         record.hit = f"nothing: {dag_id} finished before the fault could hit"
         return record
-    time.sleep(fault.at_fraction * 5)  # a seeded point inside the task
+    time.sleep(fault.at_fraction * (10 if only else 5))  # a seeded point inside the task
     t0 = time.monotonic()
     if fault.kind == "kill_task":
         try:

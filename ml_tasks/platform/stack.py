@@ -200,7 +200,9 @@ def services(settings: ConveyorSettings) -> list[Service]:
             "--host", settings.mlflow_host, "--port", str(settings.mlflow_port), "--workers", "1",
         ]),
         Service("api-server", [venv_executable("airflow"), "api-server"]),
-        Service("scheduler", [venv_executable("airflow"), "scheduler"]),
+        # LocalExecutor tasks are forks of the scheduler: it imports their libraries once for all
+        Service("scheduler", [sys.executable, "-m", "ml_tasks.platform.preloaded_scheduler"]
+                if settings.executor == "LocalExecutor" else [venv_executable("airflow"), "scheduler"]),
         Service("dag-processor", [venv_executable("airflow"), "dag-processor"]),
         Service("triggerer", [venv_executable("airflow"), "triggerer"]),
         *workers,

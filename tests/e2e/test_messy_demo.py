@@ -26,5 +26,7 @@ def test_the_demo_loop_runs_on_messy_data(tmp_path):
     assert summary["drift_after_injection"]["drift_detected"] and not summary["drift_before"]["drift_detected"]
     lake = Lake.from_settings(settings)
     assert lake.partitions("quarantine", "demand") == []
-    last = lake.partitions("raw", "demand")[-1]
-    assert len(lake.read_partition("raw", "demand", last)) < 2 * 6 * 24  # hours missing, and that was fine
+    # hours missing, and that was fine: about 1% of each day's rows are dropped, so any single day
+    # is complete by chance (0.99 ** 288, about 5%); over the whole history some are always short
+    days = lake.partitions("raw", "demand")
+    assert sum(len(lake.read_partition("raw", "demand", d)) for d in days) < len(days) * 2 * 6 * 24
