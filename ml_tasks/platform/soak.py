@@ -59,6 +59,7 @@ class SoakResult:
     champions: list[str | None] = field(default_factory=list)  # @champion at the end of each day
     fingerprint: dict[str, str] = field(default_factory=dict)  # zone -> digest of every published row
     retrains: dict[str, int] = field(default_factory=dict)  # pipeline -> training runs a retrain request started
+    messy: dict[date, dict[str, int]] = field(default_factory=dict)  # a messy day's raw partition, as landed
 
     @property
     def held(self) -> bool:
@@ -155,6 +156,15 @@ class Soak:
         frame.to_parquet(path, index=False)
         land_files(self.lake, load_spec(pipeline, self.settings.specs_dir), [path], say=lambda m: None)
 
+    def raw_facts(self, dt: date) -> dict[str, int]:
+        """What landed for a day: rows, rows of a full day, nulls in the unused sensor column, repeated keys."""
+        spec = load_spec(PIPELINE, self.settings.specs_dir)
+        raw = self.lake.read_partition("raw", PIPELINE, dt)
+        keys = [*spec.data.keys, spec.data.timestamp]
+        return {"rows": len(raw), "full_day": self.data.rows_per_day,
+                "null_sensor": int(raw["temperature_c"].isna().sum()) if "temperature_c" in raw else 0,
+                "repeated_keys": int(raw.duplicated(keys).sum())}
+
     def churn_day(self, dt: date):
         if self._churn_rows is None:
             self._churn_rows = simulate(self.churn)
@@ -209,6 +219,8 @@ class Soak:
         if "repeat" in day.events:  # the same file delivered again, and the day's features run again
             self.land(self.day_frame(day), PIPELINE, day.dt, delivery=2)
             self.rerun_features(day, "repeated delivery")
+        if "messy" in day.events and self.lake.exists("raw", PIPELINE, day.dt):
+            self.result.messy[day.dt] = self.raw_facts(day.dt)
         restart = next((f for f in day.faults if f.kind == "restart"), None)
         if restart is not None:
             record, self.client = restart_stack(self.settings, day.dt, restart, self.dags)

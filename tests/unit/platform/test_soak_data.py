@@ -55,6 +55,22 @@ def test_a_repeated_delivery_lands_the_same_rows_once(tmp_path):
     assert len(again) == 2 * 6 * 24 and lake.partitions("raw", "demand") == [day.dt]
 
 
+def test_a_messy_day_is_recorded_as_it_landed(tmp_path):
+    soak = _soak(tmp_path)
+    day = _day(soak, "messy")
+    frame = soak.day_frame(day)
+    soak.land(frame, "demand", day.dt)
+    soak.land(frame, "demand", day.dt, delivery=2)  # delivered twice: still landed once
+    facts = soak.raw_facts(day.dt)
+    keys = ["store_id", "item_id", "ts"]
+    assert facts == {"rows": len(frame.drop_duplicates(keys)), "full_day": 2 * 6 * 24,
+                     "null_sensor": int(frame.drop_duplicates()["temperature_c"].isna().sum()), "repeated_keys": 0}
+    assert 0 < facts["null_sensor"] and facts["rows"] <= facts["full_day"]
+    clean = next(d for d in soak.plan.days if not d.events)
+    soak.land(soak.day_frame(clean), "demand", clean.dt)
+    assert soak.raw_facts(clean.dt)["null_sensor"] == 0  # the generator's clean days have no sensor column
+
+
 def test_the_soak_runs_the_shipped_specs_with_a_lighter_training_budget(tmp_path):
     shipped = ConveyorSettings(home=tmp_path).specs_dir
     specs = soak_specs(shipped, tmp_path / "specs")
