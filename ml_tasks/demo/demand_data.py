@@ -40,6 +40,7 @@ WEEKLY = np.array([0.9, 0.85, 0.9, 0.95, 1.1, 1.35, 1.2])  # Monday .. Sunday
 HOURS = np.arange(24)
 DAILY = 0.15 + np.exp(-(((HOURS - 12) / 3.0) ** 2)) + 0.8 * np.exp(-(((HOURS - 18) / 2.5) ** 2))
 DAILY = DAILY / DAILY.mean()
+SENSOR_COLUMN = "temperature_c"  # messy data only: a sensor reading no feature uses, null in bursts
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def make_messy(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     if rng.random() < 0.1:  # the sensor feed is down all day
         temperature[:] = np.nan
     temperature[rng.random(len(df)) < 0.05] = np.nan
-    df["temperature_c"] = temperature
+    df[SENSOR_COLUMN] = temperature
     repeated = df.sample(frac=0.02, random_state=int(rng.integers(1 << 31)))
     return pd.concat([df, repeated]).sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
 

@@ -28,7 +28,8 @@ from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.demo.churn_data import ChurnDataConfig, simulate
-from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, inject_bad_records, make_messy, series_params
+from ml_tasks.demo.demand_data import (SENSOR_COLUMN, DemandDataConfig, generate_day, inject_bad_records, make_messy,
+                                      series_params)
 from ml_tasks.demo.seed import DemoSize, seed_churn, seed_demo, yesterday
 from ml_tasks.platform import stack
 from ml_tasks.platform.airflow_client import AirflowClient
@@ -162,7 +163,7 @@ class Soak:
         raw = self.lake.read_partition("raw", PIPELINE, dt)
         keys = [*spec.data.keys, spec.data.timestamp]
         return {"rows": len(raw), "full_day": self.data.rows_per_day,
-                "null_sensor": int(raw["temperature_c"].isna().sum()) if "temperature_c" in raw else 0,
+                "null_sensor": int(raw[SENSOR_COLUMN].isna().sum()) if SENSOR_COLUMN in raw else 0,
                 "repeated_keys": int(raw.duplicated(keys).sum())}
 
     def churn_day(self, dt: date):

@@ -35,7 +35,17 @@ FEATURE_TASKS = ("gate_raw", "build_features", "gate_features", "publish_feature
 # A fault aimed at training hits the Lightning training task (data loading, the fit, epochs logged
 # to MLflow), not the planning step before it: a kill there is where a retry could register twice
 # or leave a run RUNNING.
-TARGET_TASKS = {"train": ("train_lightning",)}
+TRAINING_TASKS = ("train_lightning",)
+
+
+def aim(fault: Fault) -> tuple[tuple[str, ...], float]:
+    """The tasks a fault waits for (any running task when empty) and the seconds of its seeded delay
+    into one at ``at_fraction`` 1.0: a fault aimed at one long task goes deeper into it."""
+    if fault.kind == "disk_full":
+        return ("build_features",), 10.0
+    if fault.target == "train":
+        return TRAINING_TASKS, 10.0
+    return (), 5.0
 
 
 @dataclass
@@ -106,12 +116,12 @@ def inject(settings: ConveyorSettings, client: AirflowClient, day: date, fault: 
            run_id: str) -> FaultRecord:
     """Do ``fault`` to the stack while ``run_id`` goes, wait until the platform is back; the record says how."""
     record = FaultRecord(day, fault)
-    only = TARGET_TASKS.get(fault.target, ()) if fault.kind != "disk_full" else ("build_features",)
+    only, depth = aim(fault)
     task = running_task(client, dag_id, run_id, only)
     if task is None:
         record.hit = f"nothing: {dag_id} finished before the fault could hit"
         return record
-    time.sleep(fault.at_fraction * (10 if only else 5))  # a seeded point inside the task
+    time.sleep(fault.at_fraction * depth)  # a seeded point inside the task
     t0 = time.monotonic()
     if fault.kind == "kill_task":
         try:

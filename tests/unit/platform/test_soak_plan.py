@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from ml_tasks.platform.soak_plan import DRIFT_DAYS, FAULT_KINDS, make_plan
+from ml_tasks.platform.soak_faults import aim
+from ml_tasks.platform.soak_plan import DRIFT_DAYS, FAULT_KINDS, Fault, make_plan
 
 START = date(2026, 3, 1)
 
@@ -61,3 +62,11 @@ def test_the_table_names_every_day_event_and_fault():
 def test_too_short_a_run_is_refused():
     with pytest.raises(ValueError, match="at least 3 data days"):
         make_plan(1, 2, START)
+
+
+def test_faults_aimed_at_training_wait_for_the_lightning_task_and_the_full_disk_for_the_feature_build():
+    assert aim(Fault("kill_task", "train", 0.5)) == (("train_lightning",), 10.0)
+    assert aim(Fault("kill_scheduler", "train", 0.5)) == (("train_lightning",), 10.0)
+    assert aim(Fault("disk_full", "features", 0.5)) == (("build_features",), 10.0)
+    assert aim(Fault("kill_task", "features", 0.5)) == ((), 5.0)  # whichever task of the run is running
+    assert aim(Fault("kill_api_server", "score", 0.5)) == ((), 5.0)
