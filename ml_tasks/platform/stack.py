@@ -331,6 +331,43 @@ def up(settings: ConveyorSettings, say=print) -> None:
                 say(f"started {service.name:<14} pid {pid}")
     _wait_http(f"{settings.mlflow_url}/health", "MLflow", settings, "mlflow")
     _wait_http(f"{settings.airflow_url}/api/v2/monitor/health", "Airflow api-server", settings, "api-server")
+    wait_components_healthy(settings)
+
+
+# the api-server's health keys for the services that heartbeat (the scheduler imports the tasks'
+# libraries before its first heartbeat, so "answers HTTP" is not yet "schedules")
+HEARTBEATING = {"scheduler": "scheduler", "dag_processor": "dag-processor", "triggerer": "triggerer"}
+
+
+def unhealthy_components(health: dict, expected: list[str]) -> list[str]:
+    """The components of ``expected`` (health keys) that the health answer does not call healthy."""
+    return [c for c in expected if (health.get(c) or {}).get("status") != "healthy"]
+
+
+def wait_components_healthy(settings: ConveyorSettings, timeout: float = 180) -> None:
+    started = set(service_names(settings))
+    expected = [key for key, service in HEARTBEATING.items() if service in started]
+    url = f"{settings.airflow_url}/api/v2/monitor/health"
+    pending = list(expected)
+
+    def healthy() -> bool:
+        pending[:] = unhealthy_components(requests.get(url, timeout=5).json(), expected)
+        return not pending
+
+    def exited() -> str | None:
+        state = running(settings)
+        gone = [HEARTBEATING[c] for c in pending if state.get(HEARTBEATING[c]) is None]
+        return f"{', '.join(gone)} exited" if gone else None
+
+    try:
+        wait_until(healthy, timeout, lambda: f"Airflow's {', '.join(pending)} to report healthy", every=1.5,
+                   transient=(requests.RequestException, ValueError), give_up=exited)
+    except WaitTimeout as exc:
+        tails = []
+        for component in pending:
+            log = settings.home / "logs" / f"{HEARTBEATING[component]}.log"
+            tails.append(f"last lines of {log}:\n{log.read_text()[-2000:] if log.exists() else '(no log)'}")
+        raise StackError(f"{exc}; " + "\n".join(tails)) from None
 
 
 def _check_ports_free(settings: ConveyorSettings, state: dict) -> None:
