@@ -106,13 +106,18 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from datetime import date
 
             from ml_tasks.core.lake import Lake
-            from ml_tasks.data.gates import gate_record, gate_staged_features, stamp_validation
-            from spark_jobs.session import spark_session
+            from ml_tasks.data.gates import gate_record, gate_staged_features, row_count, stamp_validation
 
             settings, spec_ = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), date.fromisoformat(day)
             push_links(ti, validation_report=view_url(name, "days", day))
-            spark = spark_session(settings, f"{name}_features_gate")
+            rows = row_count(lake, staged)
+            spark = None
+            if rows > settings.features_gate_pandas_max_rows:
+                from spark_jobs.session import spark_session
+
+                spark = spark_session(settings, f"{name}_features_gate")
+            print(f"validating {rows:,} staged rows on {'Spark' if spark else 'pandas'}")
             with fail_without_retry_on_bad_data():
                 result = gate_staged_features(lake, settings.expectations_dir, spec_, dt, staged, spark)
             print(result.summary())

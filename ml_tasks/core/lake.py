@@ -192,7 +192,10 @@ class Lake:
 
     def read_partition(self, zone: str, pipeline: str, dt: date, columns: list[str] | None = None) -> pd.DataFrame:
         """Read one partition into pandas (small partitions only: raw days, predictions)."""
-        path = self.partition(zone, pipeline, dt)
+        return self.read_folder(self.partition(zone, pipeline, dt), columns)
+
+    def read_folder(self, path: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Read the Parquet files of one folder (a partition, a staged day) into pandas."""
         frames = []
         fs = self.fs
         for f in self.parquet_files(path):

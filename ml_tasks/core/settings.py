@@ -67,6 +67,9 @@ class ConveyorSettings(BaseSettings):
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 4
     spark_driver_memory: str = "2g"
+    features_gate_pandas_max_rows: int = Field(default=1_000_000, ge=0, description=(
+        "a staged feature day with at most this many rows is validated in pandas (no Spark session "
+        "to start); larger days on Spark, never collected. 0: always Spark"))
     spark_image: str = Field(default="", description="executor image when spark_master is k8s://")
     spark_namespace: str = Field(default="default", description="executor namespace when spark_master is k8s://")
 

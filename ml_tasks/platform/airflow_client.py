@@ -17,6 +17,11 @@ from ml_tasks.core.polling import wait_until
 TERMINAL = {"success", "failed"}
 
 
+def unhealthy_components(health: dict, expected: list[str]) -> list[str]:
+    """The components of ``expected`` that a /monitor/health answer does not call healthy."""
+    return [c for c in expected if (health.get(c) or {}).get("status") != "healthy"]
+
+
 class AirflowAPIError(RuntimeError):
     """An answer of 400 or more; ``status`` and ``body`` are what the server said."""
 

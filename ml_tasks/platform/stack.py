@@ -29,6 +29,7 @@ import requests
 
 from ml_tasks.core.polling import WaitTimeout, wait_until
 from ml_tasks.core.settings import ConveyorSettings
+from ml_tasks.platform.airflow_client import unhealthy_components
 
 SERVICES = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer")
 SUPERVISOR = "supervisor"  # started last, so `down` stops it first (it must not restart what down stops)
@@ -277,15 +278,18 @@ def start_service(service: Service, settings: ConveyorSettings, env: dict[str, s
     return proc.pid
 
 
+def _log_tail(settings: ConveyorSettings, name: str, chars: int = 3000) -> str:
+    log = settings.home / "logs" / f"{name}.log"
+    return f"last lines of {log}:\n" + (log.read_text()[-chars:] if log.exists() else "(no log)")
+
+
 def _wait_http(url: str, what: str, settings: ConveyorSettings, log_name: str, timeout: float = 180) -> None:
     try:
         wait_until(lambda: requests.get(url, timeout=5).status_code == 200, timeout, f"{what} at {url}", every=1.5,
                    transient=(requests.RequestException,),
                    give_up=lambda: None if running(settings).get(log_name) is not None else "its process exited")
     except WaitTimeout as exc:
-        log = settings.home / "logs" / f"{log_name}.log"
-        tail = log.read_text()[-3000:] if log.exists() else "(no log)"
-        raise StackError(f"{exc}; last lines of {log}:\n{tail}") from None
+        raise StackError(f"{exc}; {_log_tail(settings, log_name)}") from None
 
 
 def migrate_airflow_db(settings: ConveyorSettings, env: dict[str, str] | None = None) -> None:
@@ -334,40 +338,29 @@ def up(settings: ConveyorSettings, say=print) -> None:
     wait_components_healthy(settings)
 
 
-# the api-server's health keys for the services that heartbeat (the scheduler imports the tasks'
-# libraries before its first heartbeat, so "answers HTTP" is not yet "schedules")
+# the api-server's health keys of the services that heartbeat: the embedded scheduler imports the
+# tasks' libraries before its first heartbeat, so "answers HTTP" is not yet "schedules"
 HEARTBEATING = {"scheduler": "scheduler", "dag_processor": "dag-processor", "triggerer": "triggerer"}
 
 
-def unhealthy_components(health: dict, expected: list[str]) -> list[str]:
-    """The components of ``expected`` (health keys) that the health answer does not call healthy."""
-    return [c for c in expected if (health.get(c) or {}).get("status") != "healthy"]
-
-
 def wait_components_healthy(settings: ConveyorSettings, timeout: float = 180) -> None:
-    started = set(service_names(settings))
-    expected = [key for key, service in HEARTBEATING.items() if service in started]
-    url = f"{settings.airflow_url}/api/v2/monitor/health"
-    pending = list(expected)
+    pending = [key for key, name in HEARTBEATING.items() if name in service_names(settings)]
+    url, expected = f"{settings.airflow_url}/api/v2/monitor/health", list(pending)
 
     def healthy() -> bool:
         pending[:] = unhealthy_components(requests.get(url, timeout=5).json(), expected)
         return not pending
 
     def exited() -> str | None:
-        state = running(settings)
-        gone = [HEARTBEATING[c] for c in pending if state.get(HEARTBEATING[c]) is None]
+        gone = [HEARTBEATING[c] for c in pending if running(settings).get(HEARTBEATING[c]) is None]
         return f"{', '.join(gone)} exited" if gone else None
 
     try:
         wait_until(healthy, timeout, lambda: f"Airflow's {', '.join(pending)} to report healthy", every=1.5,
                    transient=(requests.RequestException, ValueError), give_up=exited)
     except WaitTimeout as exc:
-        tails = []
-        for component in pending:
-            log = settings.home / "logs" / f"{HEARTBEATING[component]}.log"
-            tails.append(f"last lines of {log}:\n{log.read_text()[-2000:] if log.exists() else '(no log)'}")
-        raise StackError(f"{exc}; " + "\n".join(tails)) from None
+        tails = "\n".join(_log_tail(settings, HEARTBEATING[c], 2000) for c in pending)
+        raise StackError(f"{exc}; {tails}") from None
 
 
 def _check_ports_free(settings: ConveyorSettings, state: dict) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.platform import stack
+from ml_tasks.platform.airflow_client import unhealthy_components
 
 
 def _free_port() -> int:
@@ -77,8 +78,8 @@ def api(tmp_path):
 
 def test_health_names_the_components_not_yet_healthy():
     answer = {"scheduler": {"status": None}, "triggerer": {"status": "healthy"}, "dag_processor": {"status": "unhealthy"}}
-    assert stack.unhealthy_components(answer, ["scheduler", "dag_processor", "triggerer"]) == ["scheduler", "dag_processor"]
-    assert stack.unhealthy_components({}, ["triggerer"]) == ["triggerer"]
+    assert unhealthy_components(answer, ["scheduler", "dag_processor", "triggerer"]) == ["scheduler", "dag_processor"]
+    assert unhealthy_components({}, ["triggerer"]) == ["triggerer"]
 
 
 def test_up_waits_for_the_scheduler_s_first_heartbeat(api):
