@@ -89,18 +89,17 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
             print(f"retrain decision: {decision.outcome.upper()}: {decision.reason}")
             return decision.as_dict()
 
-        @task.short_circuit
-        def should_retrain(decision: dict) -> bool:
-            """Goes on to the request only when the decision fires."""
-            return bool(decision["fire"])
-
         @task(outlets=[retrain_request_asset(name)], on_success_callback=ConveyorNotifier("retrain_requested", name))
         def request_retrain(decision: dict, outlet_events=None) -> None:
-            """Updates Asset `retrain_request:<pipeline>` with the evidence; this schedules `<pipeline>_train`."""
+            """Updates Asset `retrain_request:<pipeline>` with the evidence, which schedules `<pipeline>_train`;
+            skipped (no Asset event) when the decision does not fire."""
+            if not decision["fire"]:
+                from airflow.sdk.exceptions import AirflowSkipException
+
+                raise AirflowSkipException(f"no retrain: {decision['reason']}")
             outlet_events[retrain_request_asset(name)].extra = {
                 "reason": decision["reason"], "signals": decision["signals"], **decision["evidence"]}
             print(f"retrain requested for {name}: {decision['reason']}")
 
-        decision = decide_retrain(check_drift())
-        should_retrain(decision) >> request_retrain(decision)
+        request_retrain(decide_retrain(check_drift()))
     return dag

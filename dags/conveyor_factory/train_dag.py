@@ -147,7 +147,12 @@ def promote_task(name: str, mode: str, require_approval: bool):
 def announce_task(name: str):
     @task(outlets=[model_asset(name)], on_success_callback=ConveyorNotifier("champion_changed", name))
     def announce_champion(decision: PromotionOutcome, outlet_events=None) -> str:
-        """Updates Asset `model:<pipeline>` with the new champion's version, the one it replaced and the decision."""
+        """Updates Asset `model:<pipeline>` with the new champion's version, the one it replaced and the
+        decision; skipped (no Asset event) when `@champion` did not move."""
+        if not decision["promoted"]:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"@champion did not move: {decision['reason']}")
         outlet_events[model_asset(name)].extra = {"version": decision["version"], "reason": decision["reason"],
                                                   "previous_champion": decision["previous_champion"],
                                                   "forced": decision["forced"]}
@@ -160,12 +165,6 @@ def announce_task(name: str):
 def gate_says_promote(gated: GateDecision) -> bool:
     """Goes on to the approval only when the gate would promote."""
     return bool(gated["promote"])
-
-
-@task.short_circuit
-def promoted(decision: PromotionOutcome) -> bool:
-    """Goes on to announce the champion only when `@champion` moved."""
-    return bool(decision["promoted"])
 
 
 def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
@@ -197,5 +196,5 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
         decision = promote_task(name, mode, spec.promotion.require_approval)(trained, gated)
         if spec.promotion.require_approval:
             gate_says_promote(gated) >> approval_task(spec) >> decision
-        promoted(decision) >> announce_task(name)(decision)
+        announce_task(name)(decision)
     return dag

@@ -105,7 +105,8 @@ def backfill_features(
     spark = spark or spark_session(settings, f"{spec.name}_features_backfill")
     staged = stage_features(settings, spec, good, spark=spark)
     features = gate_features_days(lake, settings.expectations_dir, spec, staged, spark, max_failures=limit,
-                                  one_pass=one_pass, progress=progress)
+                                  one_pass=one_pass, progress=progress,
+                                  pandas_max_rows=settings.features_gate_pandas_max_rows)
     report.features_passes = features.passes
     report.checked_per_day += len(features.checked_per_day)
     try:

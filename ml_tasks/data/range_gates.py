@@ -191,8 +191,12 @@ def gate_raw_each_day(lake: Lake, expectations_dir: Path, spec: PipelineSpec, da
 
 def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, staged: dict[date, str], spark,
                        max_failures: int | None = None, one_pass: bool = True,
-                       progress: Callable[[str], None] = lambda m: None) -> RangeVerdict:
-    """Gate staged feature days: one Spark pass plus per-day null shares from one aggregation; moves nothing."""
+                       progress: Callable[[str], None] = lambda m: None, pandas_max_rows: int = 0) -> RangeVerdict:
+    """Gate staged feature days: one Spark pass plus per-day null shares from one aggregation; moves nothing.
+
+    A day checked on its own (``one_pass=False``, or to confirm a day the pass flagged) is
+    validated in pandas when it has at most ``pandas_max_rows`` rows, as the daily DAG does.
+    """
     from pyspark.sql import functions as F
 
     days = sorted(staged)
@@ -211,7 +215,7 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
         if unsupported:
             log.warning("suite %s has %s: gating each staged day", spec.data.features_suite, sorted(set(unsupported)))
         for d in days:
-            _check_features_one(lake, expectations_dir, spec, d, staged[d], spark, rows, verdict)
+            _check_features_one(lake, expectations_dir, spec, d, staged[d], spark, rows, verdict, pandas_max_rows)
         return verdict
 
     flagged: dict[date, list[str]] = {}
@@ -273,7 +277,7 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
 
             verdict.passes += bisect(days, fails, max_failures if max_failures is not None else len(days), failing)
     settle("features", days, flagged, failing, verdict, max_failures, progress,
-            lambda d: _check_features_one(lake, expectations_dir, spec, d, staged[d], spark, rows, verdict))
+            lambda d: _check_features_one(lake, expectations_dir, spec, d, staged[d], spark, rows, verdict, pandas_max_rows))
     record = gate_record(result, scope=f"range {days[0]}..{days[-1]}")
     for d in days:
         if d not in flagged:
@@ -281,8 +285,10 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
     return verdict
 
 
-def _check_features_one(lake, expectations_dir, spec, d, path, spark, rows, verdict: RangeVerdict) -> None:
-    result = check_staged_features(lake, expectations_dir, spec, d, path, spark, rows)
+def _check_features_one(lake, expectations_dir, spec, d, path, spark, rows, verdict: RangeVerdict,
+                        pandas_max_rows: int = 0) -> None:
+    engine = None if rows.get(d, 0) <= pandas_max_rows else spark  # a day's feature rows are its raw rows
+    result = check_staged_features(lake, expectations_dir, spec, d, path, engine, rows)
     verdict.checked_per_day.append(d)
     if result.success:
         verdict.passed[d] = gate_record(result)
