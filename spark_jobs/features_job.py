@@ -77,12 +77,13 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
     log.info("building %s features for %d day(s) from %d raw partitions into %s",
              spec.name, len(days), len(raw_folders), root)
     flat = f"{root}/_all-days"
+    by_spark = written_by_spark(lake, spec, days)
     try:
         with lake.spark_inputs(raw_folders) as paths, lake.spark_output(flat) as out:
             raw = spark.read.parquet(*paths)
             features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
-            features.write.mode("overwrite").parquet(out)
-        split_by_day(lake, flat, root)
+            (features.write.partitionBy("dt") if by_spark else features.write).mode("overwrite").parquet(out)
+        (lift_day_folders if by_spark else split_by_day)(lake, flat, root)
         empty = [d for d in days if not lake.fs.exists(f"{root}/dt={d.isoformat()}")]
         if empty:
             raise LakeError(f"pipeline {spec.name!r}: the feature job produced no rows for "
@@ -91,6 +92,32 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
         discard_staging(lake, root)  # a half-written folder helps nobody; the error says what went wrong
         raise
     return {d: f"{root}/dt={d.isoformat()}" for d in days}
+
+
+# Spark's partitioned writer commits a file per day and write task (about 9 ms each on 2 cores);
+# one Arrow pass over the output costs about 1.2 us a row. Above this many rows a day, the
+# partitioned write is cheaper (10M rows over 42 days: 30 s against 40 s for the whole job).
+SPARK_WRITE_MIN_ROWS_PER_DAY = 30_000
+
+
+def written_by_spark(lake: Lake, spec: PipelineSpec, days: list[date]) -> bool:
+    """Whether Spark writes the day folders itself (big days) or one flat folder that
+    :func:`split_by_day` splits (many small days); decided from the raw days' Parquet footers."""
+    rows = sum(lake.row_count(lake.partition("raw", spec.name, d)) for d in days)
+    return rows >= SPARK_WRITE_MIN_ROWS_PER_DAY * len(days)
+
+
+def lift_day_folders(lake: Lake, written: str, root: str) -> None:
+    """Move the ``dt=`` folders of Spark's partitioned write up into ``root``, their data files
+    renamed ``part-<i>.parquet`` in the order Spark numbered them (the same names for the same
+    input); Spark's markers and checksums stay behind and are removed with ``written``."""
+    fs = lake.fs
+    for folder in sorted(p for p in fs.ls(written, detail=False) if p.rstrip("/").rsplit("/", 1)[-1].startswith("dt=")):
+        day = folder.rstrip("/").rsplit("/", 1)[-1]
+        fs.makedirs(f"{root}/{day}", exist_ok=True)
+        for i, f in enumerate(lake.parquet_files(folder)):
+            fs.mv(f, f"{root}/{day}/part-{i}.parquet")
+    fs.rm(written, recursive=True)
 
 
 def split_by_day(lake: Lake, flat: str, root: str) -> None:

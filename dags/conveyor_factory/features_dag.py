@@ -106,12 +106,12 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from datetime import date
 
             from ml_tasks.core.lake import Lake
-            from ml_tasks.data.gates import gate_record, gate_staged_features, row_count, stamp_validation
+            from ml_tasks.data.gates import gate_record, gate_staged_features, stamp_validation
 
             settings, spec_ = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), date.fromisoformat(day)
             push_links(ti, validation_report=view_url(name, "days", day))
-            rows = row_count(lake, staged)
+            rows = lake.row_count(staged)
             spark = None
             if rows > settings.features_gate_pandas_max_rows:
                 from spark_jobs.session import spark_session

@@ -190,6 +190,16 @@ class Lake:
             raise LakeError(f"partition has no data files: {path}")
         return sorted(files)
 
+    def row_count(self, path: str) -> int:
+        """Rows in a Parquet folder (a partition, a staged day), from the file footers alone."""
+        import pyarrow.parquet as pq
+
+        total = 0
+        for f in self.parquet_files(path):
+            with self.fs.open(f, "rb") as fh:
+                total += pq.ParquetFile(fh).metadata.num_rows
+        return total
+
     def read_partition(self, zone: str, pipeline: str, dt: date, columns: list[str] | None = None) -> pd.DataFrame:
         """Read one partition into pandas (small partitions only: raw days, predictions)."""
         return self.read_folder(self.partition(zone, pipeline, dt), columns)

@@ -125,17 +125,6 @@ def calibrate(data: dict[str, Any], spec: PipelineSpec, rows: int, stage: str = 
     return out
 
 
-def row_count(lake: Lake, path: str) -> int:
-    """Rows in a Parquet folder (a partition, a staged day), from the file footers alone."""
-    import pyarrow.parquet as pq
-
-    total = 0
-    for f in lake.parquet_files(path):
-        with lake.fs.open(f, "rb") as fh:
-            total += pq.ParquetFile(fh).metadata.num_rows
-    return total
-
-
 def history(lake: Lake, spec: PipelineSpec, dt: date, days: int = HISTORY_DAYS) -> dict[str, Any]:
     """Volume and per-series statistics of the last ``days`` published raw partitions before ``dt``."""
     past = [d for d in lake.partitions("raw", spec.name) if d < dt][-days:]
@@ -143,7 +132,7 @@ def history(lake: Lake, spec: PipelineSpec, dt: date, days: int = HISTORY_DAYS) 
     counts, distinct, totals, series = [], {k: [] for k in keys}, [], []
     for d in past:
         try:
-            counts.append(row_count(lake, lake.partition("raw", spec.name, d)))
+            counts.append(lake.row_count(lake.partition("raw", spec.name, d)))
             frame = lake.read_partition("raw", spec.name, d, columns=[*keys, target])
         except Exception as exc:  # a bad old partition must not block today's gate
             log.warning("skipping raw %s in the gate's history: %s", d, exc)
@@ -263,7 +252,7 @@ def raw_rows_by_day(lake: Lake, spec: PipelineSpec, days: list[date]) -> dict[da
 
     def rows(d: date) -> int:
         try:
-            return row_count(lake, lake.partition("raw", spec.name, d)) if d in available else 0
+            return lake.row_count(lake.partition("raw", spec.name, d)) if d in available else 0
         except Exception:  # unreadable: the gate reports it; here it just has no usable rows
             return 0
 

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from ml_tasks.data.gates import check_staged_features, row_count
+from ml_tasks.data.gates import check_staged_features
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.features.columns import lookback_days
 from spark_jobs.features_job import stage_features
@@ -62,7 +62,7 @@ def _both(settings, lake, spec, day, staged, spark):
 
 def test_a_good_day_passes_on_both_engines_with_the_same_expectations(staged_day, demand_spec, spark):
     settings, lake, day, staged = staged_day
-    assert row_count(lake, staged) == 10 * 24
+    assert lake.row_count(staged) == 10 * 24
     on_spark, in_pandas = _both(settings, lake, demand_spec, day, staged, spark)
     assert on_spark.success and in_pandas.success, (on_spark.summary(), in_pandas.summary())
     assert on_spark.statistics["evaluated_expectations"] == in_pandas.statistics["evaluated_expectations"] > 5

@@ -102,3 +102,28 @@ def test_features_of_days_without_history_are_published_with_the_nulls_gaps_expl
     first = lake.read_partition("features", "demand", cfg.dates[0])
     assert first["lag_168h"].isna().all()  # nothing a week before: null, for the models to take
     assert lake.partitions("raw", "demand") == cfg.dates  # raw was fine and stays where it is
+
+
+def test_big_days_written_by_spark_equal_small_days_split_by_arrow(settings, lake, demand_spec, spark, monkeypatch):
+    """The two ways the job writes its day folders give the same rows under deterministic names."""
+    from pathlib import Path
+
+    from spark_jobs import features_job
+
+    cfg = DemandDataConfig(stores=2, items=3, days=lookback_days(demand_spec) + 3, start=START)
+    land_demand_data(cfg, lake)
+    days = cfg.dates[-3:]
+    outputs = {}
+    for name, threshold in (("split", 10**9), ("spark", 0)):
+        monkeypatch.setattr(features_job, "SPARK_WRITE_MIN_ROWS_PER_DAY", threshold)
+        assert features_job.written_by_spark(lake, demand_spec, days) == (name == "spark")
+        staged = stage_features(settings, demand_spec, days, spark=spark, owner=name)
+        root = Path(staged[days[0]]).parent
+        assert sorted(p.name for p in root.iterdir()) == [f"dt={d.isoformat()}" for d in days]  # nothing else left
+        for d, folder in staged.items():
+            names = sorted(p.name for p in Path(folder).iterdir())
+            assert names == [f"part-{i}.parquet" for i in range(len(names))], names
+        key = ["store_id", "item_id", "ts"]
+        outputs[name] = {d: pd.read_parquet(folder).sort_values(key).reset_index(drop=True) for d, folder in staged.items()}
+    for d in days:
+        pd.testing.assert_frame_equal(outputs["split"][d], outputs["spark"][d])
