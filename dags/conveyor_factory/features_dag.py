@@ -106,14 +106,14 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from datetime import date
 
             from ml_tasks.core.lake import Lake
-            from ml_tasks.data.gates import gate_record, gate_staged_features, stamp_validation
+            from ml_tasks.data.gates import gate_record, gate_staged_features, stamp_validation, validates_in_pandas
 
             settings, spec_ = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), date.fromisoformat(day)
             push_links(ti, validation_report=view_url(name, "days", day))
             rows = lake.row_count(staged)
             spark = None
-            if rows > settings.features_gate_pandas_max_rows:
+            if not validates_in_pandas(rows, settings.features_gate_pandas_max_rows):
                 from spark_jobs.session import spark_session
 
                 spark = spark_session(settings, f"{name}_features_gate")

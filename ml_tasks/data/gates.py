@@ -328,6 +328,12 @@ def features_suite_for(lake: Lake, expectations_dir: Path, spec: PipelineSpec, d
     return build_suite(calibrate(data, spec, rows_by_day.get(dt, 0), "features", explained))
 
 
+def validates_in_pandas(rows: int, pandas_max_rows: int) -> bool:
+    """Whether a staged day of ``rows`` rows is validated in pandas (no Spark session) rather than on
+    Spark; ``pandas_max_rows`` 0 means always Spark."""
+    return 0 < pandas_max_rows and rows <= pandas_max_rows
+
+
 def check_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, staged: str,
                           spark=None, rows_by_day: dict[date, int] | None = None) -> GateResult:
     """Validate one day's staged feature rows; moves nothing.

@@ -37,7 +37,8 @@ from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import build_suite, read_suite, validate
 from ml_tasks.data.gates import (HISTORY_DAYS, JUMP_COLUMN, calibrate, check_raw_partition, check_staged_features,
                             coverage, explained_null_shares, features_lookback_days, gate_record, history_parameters,
-                            interval_parameters, null_share_bound, raw_null_shares, raw_rows_by_day, utc_naive)
+                            interval_parameters, null_share_bound, raw_null_shares, raw_rows_by_day, utc_naive,
+                            validates_in_pandas)
 from ml_tasks.data.range_checks import (RangeVerdict, between, bisect, count_ok, parameterised, per_day_flags, read_days, resolve, settle, signature, split_suite)
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,7 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
 
 def _check_features_one(lake, expectations_dir, spec, d, path, spark, rows, verdict: RangeVerdict,
                         pandas_max_rows: int = 0) -> None:
-    engine = None if rows.get(d, 0) <= pandas_max_rows else spark  # a day's feature rows are its raw rows
+    engine = None if validates_in_pandas(rows.get(d, 0), pandas_max_rows) else spark  # a day's feature rows are its raw rows
     result = check_staged_features(lake, expectations_dir, spec, d, path, engine, rows)
     verdict.checked_per_day.append(d)
     if result.success:
