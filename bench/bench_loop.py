@@ -76,9 +76,13 @@ def run_and_measure(client: AirflowClient, dag_id: str, timeout: float = 1200) -
             "task_seconds_sum": round(sum(b - a for a, b in intervals), 2),
             "overhead_s": round(wall - busy, 2), "overhead_share": round((wall - busy) / wall, 3),
             "queued_to_start_s": round(sum(starting), 2),
+            "run_end_after_last_task_s": round(_t(run["end_date"]) - max(b for _, b in intervals), 2),
             "per_task": {t["task_id"]: {"queued_to_start_s": round(_t(t["start_date"]) - _t(t["queued_when"]), 2)
                                         if t.get("queued_when") else None,
                                         "ran_s": round(_t(t["end_date"]) - _t(t["start_date"]), 2),
+                                        # seconds after the run started: when it was queued, started, ended
+                                        "at": [round(_t(t[k]) - _t(run["start_date"]), 2) if t.get(k) else None
+                                               for k in ("queued_when", "start_date", "end_date")],
                                         "state": t["state"]} for t in tis}}
 
 
