@@ -33,3 +33,44 @@ def test_only_third_party_libraries_are_preloaded_so_edited_pipeline_code_runs_f
     loaded, first_party = (eval(line) for line in out.stdout.strip().splitlines()[-2:])  # noqa: S307 (our own print)
     assert {"great_expectations", "mlflow", "torch", "evidently", "pyspark.sql"} <= set(loaded), out.stderr[-2000:]
     assert first_party == [], first_party
+
+
+def test_the_idle_sleep_ends_when_a_task_finishes_and_lasts_its_length_otherwise():
+    import multiprocessing
+    import threading
+    import time
+
+    from ml_tasks.platform.preloaded_scheduler import IdleSleep
+
+    results = multiprocessing.SimpleQueue()  # what a LocalExecutor worker reports a finished task on
+    clock = IdleSleep([results])
+    t0 = time.monotonic()
+    clock.sleep(0.3)
+    assert time.monotonic() - t0 >= 0.3  # nothing finished: the whole idle sleep, no busy loop of work
+    threading.Timer(0.1, results.put, args=(("task", "success", None),)).start()
+    t0 = time.monotonic()
+    clock.sleep(60)
+    assert time.monotonic() - t0 < 30  # woke on the finished task, not after a minute
+    assert clock.monotonic is time.monotonic  # the rest of `time` is time's own
+
+
+def test_the_real_scheduler_loop_and_local_executor_are_wired_to_wake(tmp_path):
+    probe = (
+        "import inspect\n"
+        "from ml_tasks.platform.preloaded_scheduler import IdleSleep, wake_on_finished_tasks\n"
+        "assert wake_on_finished_tasks()\n"
+        "from airflow.jobs import scheduler_job_runner\n"
+        "from airflow.executors.local_executor import LocalExecutor\n"
+        "assert isinstance(scheduler_job_runner.time, IdleSleep)\n"
+        "loop = inspect.getsource(scheduler_job_runner.SchedulerJobRunner._run_scheduler_loop)\n"
+        "assert 'time.sleep(' in loop and 'idle_in_this_run' in loop, 'the idle sleep moved'\n"
+        "executor = LocalExecutor(parallelism=1)\n"
+        "executor.start()\n"
+        "assert scheduler_job_runner.time.queues == [executor.result_queue]\n"
+        "executor.end()\n"
+        "print('wired')\n")
+    script = tmp_path / "probe.py"
+    script.write_text(probe)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "AIRFLOW_HOME": str(tmp_path)})
+    assert out.returncode == 0 and out.stdout.strip().endswith("wired"), out.stderr[-3000:]
