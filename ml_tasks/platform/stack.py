@@ -202,7 +202,7 @@ def services(settings: ConveyorSettings) -> list[Service]:
         ]),
         Service("api-server", [venv_executable("airflow"), "api-server"]),
         # LocalExecutor tasks are forks of the scheduler: it imports their libraries once for all
-        Service("scheduler", [sys.executable, "-m", "ml_tasks.platform.preloaded_scheduler"]
+        Service("scheduler", [sys.executable, "-m", "conveyor_scheduler.preloaded"]
                 if settings.executor == "LocalExecutor" else [venv_executable("airflow"), "scheduler"]),
         Service("dag-processor", [venv_executable("airflow"), "dag-processor"]),
         Service("triggerer", [venv_executable("airflow"), "triggerer"]),

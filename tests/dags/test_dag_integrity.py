@@ -106,16 +106,9 @@ def test_dag_files_stay_thin():
         assert len(code) < 40, f"{path.name} has {len(code)} lines: wiring belongs in the factory"
 
 
-# The one module that runs inside Airflow's scheduler process rather than in a task: it launches
-# the scheduler and lets its idle sleep end when a task finishes (no task logic in it).
-RUNS_AIRFLOW_ITSELF = {"ml_tasks/platform/preloaded_scheduler.py"}
-
-
 def test_task_logic_never_imports_airflow():
     for package in ("ml_tasks", "spark_jobs"):
         for path in (REPO_ROOT / package).rglob("*.py"):
-            if path.relative_to(REPO_ROOT).as_posix() in RUNS_AIRFLOW_ITSELF:
-                continue
             for line in path.read_text().splitlines():
                 stripped = line.strip()
                 assert not stripped.startswith(("import airflow", "from airflow")), f"{path}: {line}"

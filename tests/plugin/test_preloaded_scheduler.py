@@ -1,4 +1,4 @@
-"""The embedded scheduler imports the tasks' libraries once, and only those."""
+"""The embedded scheduler imports the tasks' libraries once, and only those, and wakes when a task ends."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import sys
 
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.platform import stack
-from ml_tasks.platform.preloaded_scheduler import TASK_LIBRARIES
+from conveyor_scheduler.preloaded import TASK_LIBRARIES
 
-FIRST_PARTY = ("ml_tasks", "spark_jobs", "conveyor_factory", "dags", "plugins")
+FIRST_PARTY = ("ml_tasks", "spark_jobs", "conveyor_factory", "conveyor_plugin", "conveyor_scheduler", "dags", "plugins")
 
 
 def _scheduler(settings: ConveyorSettings) -> list[str]:
@@ -17,16 +17,16 @@ def _scheduler(settings: ConveyorSettings) -> list[str]:
 
 
 def test_the_local_executor_forks_tasks_from_a_preloaded_scheduler_and_celery_does_not(tmp_path):
-    assert _scheduler(ConveyorSettings(home=tmp_path))[1:] == ["-m", "ml_tasks.platform.preloaded_scheduler"]
+    assert _scheduler(ConveyorSettings(home=tmp_path))[1:] == ["-m", "conveyor_scheduler.preloaded"]
     celery = ConveyorSettings(home=tmp_path, celery_broker_url="redis://127.0.0.1:6379/0")
     assert _scheduler(celery)[-1] == "scheduler"  # Celery workers are not forks of the scheduler
 
 
 def test_only_third_party_libraries_are_preloaded_so_edited_pipeline_code_runs_fresh(tmp_path):
     assert not [m for m in TASK_LIBRARIES if m.split(".")[0] in FIRST_PARTY]
-    probe = ("import sys; from ml_tasks.platform.preloaded_scheduler import preload; took = preload(); "
+    probe = ("import sys; from conveyor_scheduler.preloaded import preload; took = preload(); "
              "print(sorted(took)); print([m for m in sys.modules if m.split('.')[0] in "
-             f"{FIRST_PARTY!r} and m not in ('ml_tasks', 'ml_tasks.platform', 'ml_tasks.platform.preloaded_scheduler')])")
+             f"{FIRST_PARTY!r} and m not in ('conveyor_scheduler', 'conveyor_scheduler.preloaded')])")
     script = tmp_path / "probe.py"  # a file, as `python -m` gives: pyspark's connect module exits under `python -c`
     script.write_text(probe)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
@@ -40,7 +40,7 @@ def test_the_idle_sleep_ends_when_a_task_finishes_and_lasts_its_length_otherwise
     import threading
     import time
 
-    from ml_tasks.platform.preloaded_scheduler import IdleSleep
+    from conveyor_scheduler.preloaded import IdleSleep
 
     results = multiprocessing.SimpleQueue()  # what a LocalExecutor worker reports a finished task on
     clock = IdleSleep([results])
@@ -57,7 +57,7 @@ def test_the_idle_sleep_ends_when_a_task_finishes_and_lasts_its_length_otherwise
 def test_the_real_scheduler_loop_and_local_executor_are_wired_to_wake(tmp_path):
     probe = (
         "import inspect\n"
-        "from ml_tasks.platform.preloaded_scheduler import IdleSleep, wake_on_finished_tasks\n"
+        "from conveyor_scheduler.preloaded import IdleSleep, wake_on_finished_tasks\n"
         "assert wake_on_finished_tasks()\n"
         "from airflow.jobs import scheduler_job_runner\n"
         "from airflow.executors.local_executor import LocalExecutor\n"
