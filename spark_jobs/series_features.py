@@ -103,15 +103,17 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
     # One window pass. Every frame runs from the series' start to a fixed time before the row
     # (incremental in Spark); sums and counts give the window edges, `last` the lags. Nulls add
     # nothing and count nothing.
-    sums, counts = {}, {}
+    # name -> (what is summed or counted, the edges it is needed at: only its own windows')
+    history_edges = {horizon * unit, *((horizon + w) * unit for w in spec.features.windows)}
+    sums: dict[str, tuple[Column, set[int]]] = {}
+    counts: dict[str, tuple[str, set[int]]] = {}
     for c in history:
-        sums[f"_{c}_hs"], sums[f"_{c}_hq"] = F.col(c), F.col(c) * F.col(c)
-        counts[f"_{c}_hn"] = c
-    for c in ratios:
-        sums[f"_{c}_s"] = F.col(c)
-        counts[f"_{c}_n"] = c
-    edge_seconds = {horizon * unit, *((horizon + w) * unit for w in spec.features.windows),
-                    *(horizon * unit + w * HOUR for w in ratios.values())}
+        sums[f"_{c}_hs"], sums[f"_{c}_hq"] = (F.col(c), history_edges), (F.col(c) * F.col(c), history_edges)
+        counts[f"_{c}_hn"] = (c, history_edges)
+    for c, width in ratios.items():
+        ratio_edges = {horizon * unit, horizon * unit + width * HOUR}
+        sums[f"_{c}_s"], counts[f"_{c}_n"] = (F.col(c), ratio_edges), (c, ratio_edges)
+    edge_seconds = set().union(*(at for _, at in (*sums.values(), *counts.values())))
     lag_seconds = {lag * unit for lag in spec.features.lags}
     cols = _calendar(spec, ts)
     edges = {}
@@ -120,11 +122,12 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         if seconds in lag_seconds:
             cols.append(F.last("_t").over(frame).alias(f"_t_at_{seconds}"))
             cols += [F.last(c).over(frame).alias(f"_{c}_last_{seconds}") for c in history]
-        if seconds in edge_seconds:
-            for name, e in sums.items():
+        for name, (e, at) in sums.items():
+            if seconds in at:
                 edges[(name, seconds)] = f"{name}_at_{seconds}"
                 cols.append(F.coalesce(F.sum(e).over(frame), F.lit(0.0)).alias(edges[(name, seconds)]))
-            for name, c in counts.items():
+        for name, (c, at) in counts.items():
+            if seconds in at:
                 edges[(name, seconds)] = f"{name}_at_{seconds}"
                 cols.append(F.count(c).over(frame).alias(edges[(name, seconds)]))
     out = df.select("*", *cols)
