@@ -87,16 +87,25 @@ def run_pandas(settings, spec, days, out: Path, formulation: str = "numpy_grid")
     return took
 
 
-def compare(staged: dict, peer_path: Path) -> dict:
-    """Largest absolute difference per feature between Spark's output and a peer's, joined on the keys."""
-    key = ["store_id", "item_id", "ts"]
-    spark_df = pd.concat([pd.read_parquet(p, columns=key + COMPARE) for p in staged.values()], ignore_index=True)
-    duck_df = pd.read_parquet(peer_path, columns=key + COMPARE)
-    for df in (spark_df, duck_df):
-        df["ts"] = pd.to_datetime(df["ts"], utc=True)
-    spark_df = spark_df.sort_values(key).reset_index(drop=True)
-    duck_df = duck_df.sort_values(key).reset_index(drop=True)
-    if len(spark_df) != len(duck_df) or not (spark_df[key] == duck_df[key]).all().all():
+KEY = ["store_id", "item_id", "ts"]
+
+
+def _sorted_by_key(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame.sort_values(KEY).reset_index(drop=True)
+
+
+def spark_frame(staged: dict) -> pd.DataFrame:
+    """Spark's output, read once and sorted by key, to check every peer against."""
+    return _sorted_by_key(pd.concat([pd.read_parquet(p, columns=KEY + COMPARE) for p in staged.values()],
+                                    ignore_index=True))
+
+
+def compare(spark_df: pd.DataFrame, peer_path: Path) -> dict:
+    """Largest absolute difference per feature between Spark's output (:func:`spark_frame`) and a
+    peer's, row by row on the keys."""
+    duck_df = _sorted_by_key(pd.read_parquet(peer_path, columns=KEY + COMPARE))
+    if len(spark_df) != len(duck_df) or not (spark_df[KEY] == duck_df[KEY]).all().all():
         return {"rows_spark": len(spark_df), "rows_duckdb": len(duck_df), "agree": False}
     worst = {}
     for col in COMPARE:
@@ -130,14 +139,14 @@ def gate_seconds(settings, spec, staged, spark) -> float:
     return took
 
 
-def try_formulations(label: str, formulations: dict, staged: dict, run, stem: Path) -> dict:
+def try_formulations(label: str, formulations: dict, reference: pd.DataFrame, run, stem: Path) -> dict:
     """Run every formulation of a peer (``run(name, out) -> seconds``), check each against Spark's
     output; the fastest is the peer of record, the others are kept."""
     tries, checks = {}, {}
     for formulation in formulations:
         out = stem.with_name(f"{stem.name}-{formulation}.parquet")
         tries[formulation] = round(run(formulation, out), 2)
-        checks[formulation] = compare(staged, out)
+        checks[formulation] = compare(reference, out)
         worst = max(checks[formulation].get("max_abs_diff", {"-": float("nan")}).values())
         say(f"{label} ({formulation}): {tries[formulation]:.1f}s; outputs agree with Spark: "
             f"{checks[formulation]['agree']} (max abs diff {worst:.1e})")
@@ -153,9 +162,10 @@ def bench_size(name: str, spark, spec, workdir: Path) -> dict:
     say(f"[{name}] landed {rows:,} raw rows in {land_s:.1f}s")
     staged, spark_s = run_spark(settings, spec, cfg.dates, spark)
     say(f"[{name}] Spark feature job: {spark_s:.1f}s")
-    duck = try_formulations(f"[{name}] DuckDB", FORMULATIONS, staged,
+    reference = spark_frame(staged)
+    duck = try_formulations(f"[{name}] DuckDB", FORMULATIONS, reference,
                             lambda f, out: run_duckdb(settings, spec, cfg.dates, out, f), workdir / f"{name}-duckdb")
-    pandas = try_formulations(f"[{name}] pandas", PANDAS_FORMULATIONS, staged,
+    pandas = try_formulations(f"[{name}] pandas", PANDAS_FORMULATIONS, reference,
                               lambda f, out: run_pandas(settings, spec, cfg.dates, out, f), workdir / f"{name}-pandas")
     duck_s, check, pandas_s, pandas_check = duck["s"], duck["check"], pandas["s"], pandas["check"]
     gate_s = gate_seconds(settings, spec, staged, spark)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.bench_features import compare, run_duckdb, run_pandas
+from bench.bench_features import compare, run_duckdb, run_pandas, spark_frame
 from bench.features_duckdb import FORMULATIONS
 from bench.features_pandas import FORMULATIONS as PANDAS_FORMULATIONS
 from ml_tasks.core.lake import Lake
@@ -37,7 +37,8 @@ def test_duckdb_and_pandas_peers_agree_with_the_spark_job(tmp_path, demand_spec,
         run_duckdb(settings, demand_spec, cfg.dates, tmp_path / f"duckdb-{formulation}.parquet", formulation)
     for formulation in PANDAS_FORMULATIONS:
         run_pandas(settings, demand_spec, cfg.dates, tmp_path / f"pandas-{formulation}.parquet", formulation)
+    reference = spark_frame(staged)
     for peer in [*(f"duckdb-{f}" for f in FORMULATIONS), *(f"pandas-{f}" for f in PANDAS_FORMULATIONS)]:
-        check = compare(staged, tmp_path / f"{peer}.parquet")
+        check = compare(reference, tmp_path / f"{peer}.parquet")
         assert check["agree"], (peer, check)
         assert check["rows"] == cfg.rows_per_day * cfg.days - 3
