@@ -14,7 +14,7 @@ each it times
   methods and thresholds (``evidently_full``: one ``ValueDrift`` metric per column on an explicit
   data definition, Evidently's fastest way to these scores; its ``DataDriftPreset``, which the
   drift DAG runs on the sample for the report's plots, computes each column's test three times
-  and took 146-188 s on the full window, 2026-12-02/03). The faster is the peer of record; both
+  and took 135-188 s on the full window, 2026-12-02/03). The faster is the peer of record; both
   are kept;
 
 and prints the time ratio and whether the per-column verdicts and the overall verdict agree.

@@ -139,20 +139,28 @@ def gate_seconds(settings, spec, staged, spark) -> float:
     return took
 
 
-def try_formulations(label: str, formulations: dict, reference: pd.DataFrame, run, stem: Path) -> dict:
-    """Run every formulation of a peer (``run(name, out) -> seconds``), check each against Spark's
-    output; the fastest is the peer of record, the others are kept."""
-    tries, checks = {}, {}
+def try_formulations(label: str, formulations: dict, run, stem: Path) -> dict:
+    """Run every formulation of a peer (``run(name, out) -> seconds``); the fastest is the peer of
+    record, the others are kept. Outputs are checked afterwards (:func:`check_outputs`), so no
+    check's memory is held while a peer is timed."""
+    tries, outputs = {}, {}
     for formulation in formulations:
-        out = stem.with_name(f"{stem.name}-{formulation}.parquet")
-        tries[formulation] = round(run(formulation, out), 2)
+        outputs[formulation] = stem.with_name(f"{stem.name}-{formulation}.parquet")
+        tries[formulation] = round(run(formulation, outputs[formulation]), 2)
+        say(f"{label} ({formulation}): {tries[formulation]:.1f}s")
+    best = min(tries, key=tries.get)
+    return {"label": label, "best": best, "s": tries[best], "tries": tries, "outputs": outputs}
+
+
+def check_outputs(reference: pd.DataFrame, peer: dict) -> None:
+    """Compare each formulation's output with Spark's; adds ``check`` (the fastest's) and ``all_agree``."""
+    checks = {}
+    for formulation, out in peer.pop("outputs").items():
         checks[formulation] = compare(reference, out)
         worst = max(checks[formulation].get("max_abs_diff", {"-": float("nan")}).values())
-        say(f"{label} ({formulation}): {tries[formulation]:.1f}s; outputs agree with Spark: "
-            f"{checks[formulation]['agree']} (max abs diff {worst:.1e})")
-    best = min(tries, key=tries.get)
-    return {"best": best, "s": tries[best], "check": checks[best], "tries": tries,
-            "all_agree": all(c["agree"] for c in checks.values())}
+        say(f"{peer['label']} ({formulation}): outputs agree with Spark: {checks[formulation]['agree']} "
+            f"(max abs diff {worst:.1e})")
+    peer["check"], peer["all_agree"] = checks[peer["best"]], all(c["agree"] for c in checks.values())
 
 
 def bench_size(name: str, spark, spec, workdir: Path) -> dict:
@@ -162,11 +170,14 @@ def bench_size(name: str, spark, spec, workdir: Path) -> dict:
     say(f"[{name}] landed {rows:,} raw rows in {land_s:.1f}s")
     staged, spark_s = run_spark(settings, spec, cfg.dates, spark)
     say(f"[{name}] Spark feature job: {spark_s:.1f}s")
-    reference = spark_frame(staged)
-    duck = try_formulations(f"[{name}] DuckDB", FORMULATIONS, reference,
+    duck = try_formulations(f"[{name}] DuckDB", FORMULATIONS,
                             lambda f, out: run_duckdb(settings, spec, cfg.dates, out, f), workdir / f"{name}-duckdb")
-    pandas = try_formulations(f"[{name}] pandas", PANDAS_FORMULATIONS, reference,
+    pandas = try_formulations(f"[{name}] pandas", PANDAS_FORMULATIONS,
                               lambda f, out: run_pandas(settings, spec, cfg.dates, out, f), workdir / f"{name}-pandas")
+    reference = spark_frame(staged)  # read once, after the timings
+    for peer in (duck, pandas):
+        check_outputs(reference, peer)
+    del reference
     duck_s, check, pandas_s, pandas_check = duck["s"], duck["check"], pandas["s"], pandas["check"]
     gate_s = gate_seconds(settings, spec, staged, spark)
     say(f"[{name}] features gate on the Spark DataFrame: {gate_s:.1f}s")

@@ -64,7 +64,8 @@ def rows(r: dict[str, dict]) -> list[dict]:
     t = r["training"]
     out.append(row(f"Lightning training loop, {t['rows']:,} rows ({t['device']})", t["lightning_samples_per_s"],
                    "samples/s", "plain PyTorch loop, same model and data", t["plain_pytorch_samples_per_s"],
-                   "higher is better"))
+                   "higher is better; ratio of the medians" + (f", median of paired runs "
+                   f"{t['lightning_over_plain_paired_median']}" if "lightning_over_plain_paired_median" in t else "")))
     d = r["drift"]
     for case in ("quiet", "drifted"):
         if case in d:
