@@ -82,7 +82,10 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
         with lake.spark_inputs(raw_folders) as paths, lake.spark_output(flat) as out:
             raw = spark.read.parquet(*paths)
             features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
-            (features.write.partitionBy("dt") if by_spark else features.write).mode("overwrite").parquet(out)
+            writer = features.write.partitionBy("dt") if by_spark else features.write
+            for option, value in parquet_options(features.schema).items():
+                writer = writer.option(option, value)
+            writer.mode("overwrite").parquet(out)
         (lift_day_folders if by_spark else split_by_day)(lake, flat, root)
         empty = [d for d in days if not lake.fs.exists(f"{root}/dt={d.isoformat()}")]
         if empty:
@@ -92,6 +95,21 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
         discard_staging(lake, root)  # a half-written folder helps nobody; the error says what went wrong
         raise
     return {d: f"{root}/dt={d.isoformat()}" for d in days}
+
+
+def parquet_options(schema) -> dict[str, str]:
+    """Parquet writer options for a feature table: dictionary encoding only for text columns.
+
+    Numbers are written plain (then compressed): rolling means, deviations and ratios are nearly
+    unique per row, so their dictionaries were built only to be dropped, and the dictionary
+    lookups were about an eighth of the whole job at 10M rows (profiled with Java Flight
+    Recorder). With every number plain the job took 20.5-22.5 s against 23.4-23.8 s with only
+    the continuous ones plain (27.5-28.7 s with none), for day files about a fifth bigger.
+    """
+    from pyspark.sql.types import StringType
+
+    return {f"parquet.enable.dictionary#{field.name}": "false" for field in schema.fields
+            if not isinstance(field.dataType, StringType)}
 
 
 # Spark's partitioned writer commits a file per day and write task (about 9 ms each on 2 cores);

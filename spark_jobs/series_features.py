@@ -49,12 +49,23 @@ def event_time(raw: DataFrame, column: str) -> Column:
     return F.col(column).cast("timestamp")
 
 
-def _calendar(spec: PipelineSpec, ts: str) -> list[Column]:
-    day_of_week = ((F.dayofweek(ts) + 5) % 7).alias("day_of_week")  # Monday = 0, like Python
-    weekend = F.dayofweek(ts).isin(1, 7).cast("int").alias("is_weekend")
+DAY = 24 * HOUR
+
+
+def _epoch_day(t: str) -> Column:
+    """Days since 1970-01-01 (UTC) of the epoch seconds in column ``t``, rounded down."""
+    return ((F.col(t) - F.pmod(F.col(t), F.lit(DAY))) / F.lit(DAY)).cast("int")
+
+
+def _calendar(spec: PipelineSpec, t: str) -> list[Column]:
+    """Calendar columns in UTC from the epoch seconds in column ``t``, by integer arithmetic: Spark's
+    ``hour`` and ``dayofweek`` go through java.time per row (about a tenth of the whole job at 10M
+    rows). 1970-01-01 was a Thursday (3, counting from Monday = 0, like Python)."""
+    dow = F.pmod(_epoch_day(t) + F.lit(3), F.lit(7))
+    day_of_week, weekend = dow.alias("day_of_week"), (dow >= 5).cast("int").alias("is_weekend")
     if spec.features.frequency == "daily":
-        return [day_of_week, weekend, F.month(ts).alias("month")]
-    return [F.hour(ts).alias("hour"), day_of_week, weekend]
+        return [day_of_week, weekend, F.month(F.date_from_unix_date(_epoch_day(t))).alias("month")]
+    return [(F.pmod(F.col(t), F.lit(DAY)) / F.lit(HOUR)).cast("int").alias("hour"), day_of_week, weekend]
 
 
 def _known_ahead_column(raw: DataFrame, column: str, kind: str) -> Column:
@@ -115,7 +126,7 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         sums[f"_{c}_s"], counts[f"_{c}_n"] = (F.col(c), ratio_edges), (c, ratio_edges)
     edge_seconds = set().union(*(at for _, at in (*sums.values(), *counts.values())))
     lag_seconds = {lag * unit for lag in spec.features.lags}
-    cols = _calendar(spec, ts)
+    cols = _calendar(spec, "_t")
     edges = {}
     for seconds in sorted(edge_seconds | lag_seconds):
         frame = series.rangeBetween(Window.unboundedPreceding, -seconds)
@@ -150,7 +161,7 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         n, s = window_sum(f"_{c}_n", width * HOUR), window_sum(f"_{c}_s", width * HOUR)
         derived.append(F.coalesce(F.col(c) / F.when(n > 0, s / n), F.lit(1.0)).alias(f"{c}_ratio_{width}h"))
 
-    out = out.select("*", *derived).withColumn("dt", F.to_date(ts))
+    out = out.select("*", *derived).withColumn("dt", F.date_from_unix_date(_epoch_day("_t")))
     features = [*calendar_columns(spec), *known_ahead, *[f"{c}_ratio_{w}h" for c, w in ratios.items()],
                 *lag_and_window_columns(spec, history)]
     return out.select(*keys, ts, "dt", target, *features)

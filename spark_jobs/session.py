@@ -25,6 +25,10 @@ def spark_session(settings: ConveyorSettings, app_name: str) -> SparkSession:
     loopback = master.startswith("local") or urlparse(master).hostname in ("127.0.0.1", "localhost")
     if loopback:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers (UDFs, mapInArrow in a pipeline's feature module) run this interpreter, with
+    # pyarrow and pandas: PySpark starts them from PYSPARK_PYTHON, else `python3` on the PATH,
+    # whatever `spark.pyspark.python` says when the session is made from Python.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)

@@ -127,3 +127,47 @@ def test_big_days_written_by_spark_equal_small_days_split_by_arrow(settings, lak
         outputs[name] = {d: pd.read_parquet(folder).sort_values(key).reset_index(drop=True) for d, folder in staged.items()}
     for d in days:
         pd.testing.assert_frame_equal(outputs["split"][d], outputs["spark"][d])
+
+
+@pytest.mark.parametrize("frequency", ["hourly", "daily"])
+def test_calendar_columns_and_day_match_pandas_in_utc(spark, demand_spec, frequency):
+    # Integer arithmetic on epoch seconds, checked against pandas across centuries, a leap day,
+    # the epoch itself, times before it and times off the hour (sub-second ones included).
+    ts = pd.DatetimeIndex(["1969-12-31 23:59:59.5", "1970-01-01 00:00", "1900-03-01 13:00", "2024-02-29 23:30",
+                           "2026-03-08 00:00", "2026-03-14 12:00:01", "2038-01-19 03:14:08", "1999-12-31 23:00"],
+                          tz="UTC")
+    pdf = pd.DataFrame({"ts": ts, "store_id": [f"S{i}" for i in range(len(ts))], "item_id": "I1", "units": 1.0,
+                        "price": 2.0, "promo": False, "is_holiday": False})
+    spec = demand_spec.model_copy(update={"features": demand_spec.features.model_copy(update={
+        "frequency": frequency, "horizon": 1, "lags": [1], "windows": [7]})})
+    out = build_features(spark.createDataFrame(pdf), spec).toPandas().set_index("store_id").loc[pdf["store_id"]]
+    assert (out["day_of_week"].to_numpy() == ts.dayofweek).all()
+    assert (out["is_weekend"].to_numpy() == (ts.dayofweek >= 5)).all()
+    assert [pd.Timestamp(d).date() for d in out["dt"]] == list(ts.date)
+    if frequency == "hourly":
+        assert (out["hour"].to_numpy() == ts.hour).all()
+    else:
+        assert (out["month"].to_numpy() == ts.month).all()
+
+
+def test_a_feature_module_may_use_python_udfs(spark):
+    # Python workers run the job's own interpreter (with pandas and pyarrow), not the first
+    # `python3` on the PATH: a pipeline's module may use pandas UDFs and mapInArrow.
+    df = spark.createDataFrame(pd.DataFrame({"units": [1.0, 2.0, 3.0]}))
+    doubled = df.mapInPandas(lambda frames: (f * 2 for f in frames), "units double").toPandas()
+    assert sorted(doubled["units"]) == [2.0, 4.0, 6.0]
+
+
+def test_spark_writes_numbers_plain_and_text_with_a_dictionary(settings, lake, demand_spec, spark, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from spark_jobs import features_job
+
+    land_demand_data(DemandDataConfig(stores=2, items=3, days=lookback_days(demand_spec) + 1, start=START), lake)
+    monkeypatch.setattr(features_job, "SPARK_WRITE_MIN_ROWS_PER_DAY", 0)
+    day = lake.partitions("raw", "demand")[-1]
+    folder = stage_features(settings, demand_spec, [day], spark=spark)[day]
+    meta = pq.ParquetFile(lake.parquet_files(folder)[0]).metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    assert all("PLAIN_DICTIONARY" in encodings[c] for c in ("store_id", "item_id"))
+    assert not any("PLAIN_DICTIONARY" in encodings[c] for c in ("units", "lag_24h", "rolling_std_168h", "hour", "ts"))
