@@ -82,9 +82,8 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
         with lake.spark_inputs(raw_folders) as paths, lake.spark_output(flat) as out:
             raw = spark.read.parquet(*paths)
             features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
-            writer = features.write.partitionBy("dt") if by_spark else features.write
-            for option, value in parquet_options(features.schema).items():
-                writer = writer.option(option, value)
+            writer = (features.write.partitionBy("dt") if by_spark else features.write).options(
+                **parquet_options(features.schema))
             writer.mode("overwrite").parquet(out)
         (lift_day_folders if by_spark else split_by_day)(lake, flat, root)
         empty = [d for d in days if not lake.fs.exists(f"{root}/dt={d.isoformat()}")]
