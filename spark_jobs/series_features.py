@@ -7,7 +7,7 @@ A pipeline with its own module calls :func:`series_features` with extra pieces.
 
 Every lag and rolling window is a time range over the series' own past that ends at least
 ``horizon`` (in the spec's unit, hours or days) before the row's time, so a row's features only
-use what was known a horizon earlier (no leakage). Ranges are over event time (seconds), not
+use what was known a horizon earlier (no leakage). Ranges are over event time (microseconds), not
 row counts, so missing hours or days in the raw data do not shift a lag onto the wrong time:
 the lag of a missing time is null, and both model families take nulls. Known-ahead columns
 (prices, promotions, holidays: planned in advance) are used for the row itself; text ones stay
@@ -50,6 +50,7 @@ def event_time(raw: DataFrame, column: str) -> Column:
 
 
 DAY = 24 * HOUR
+MICROS = 1_000_000  # event times cross the window as microseconds since the epoch
 
 
 def _epoch_day(t: str) -> Column:
@@ -103,13 +104,15 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
     prefix = {c: "" if c == target else f"{c}_" for c in history}
     series = Window.partitionBy(*keys).orderBy("_t") if keys else Window.orderBy("_t")
 
+    # Only what the window needs crosses the shuffle: the event time as one long (microseconds,
+    # exact) and no calendar yet; the timestamp and calendar are made from it afterwards.
     df = raw.select(
         *[F.col(k).cast("string").alias(k) for k in keys],
-        event_time(raw, ts).alias(ts),
+        F.unix_micros(event_time(raw, ts)).alias("_t"),
         F.col(target).cast("double").alias(target),
         *[_known_ahead_column(raw, c, kind) for c, kind in known_ahead.items()],
         *[F.col(c).cast("double").alias(c) for c in history if c != target and c not in known_ahead],
-    ).withColumn("_t", F.col(ts).cast("long"))
+    )
 
     # One window pass. Every frame runs from the series' start to a fixed time before the row
     # (incremental in Spark); sums and counts give the window edges, `last` the lags. Nulls add
@@ -126,10 +129,9 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         sums[f"_{c}_s"], counts[f"_{c}_n"] = (F.col(c), ratio_edges), (c, ratio_edges)
     edge_seconds = set().union(*(at for _, at in (*sums.values(), *counts.values())))
     lag_seconds = {lag * unit for lag in spec.features.lags}
-    cols = _calendar(spec, "_t")
-    edges = {}
+    cols, edges = [], {}
     for seconds in sorted(edge_seconds | lag_seconds):
-        frame = series.rangeBetween(Window.unboundedPreceding, -seconds)
+        frame = series.rangeBetween(Window.unboundedPreceding, -seconds * MICROS)
         if seconds in lag_seconds:
             cols.append(F.last("_t").over(frame).alias(f"_t_at_{seconds}"))
             cols += [F.last(c).over(frame).alias(f"_{c}_last_{seconds}") for c in history]
@@ -142,14 +144,15 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
                 edges[(name, seconds)] = f"{name}_at_{seconds}"
                 cols.append(F.count(c).over(frame).alias(edges[(name, seconds)]))
     out = df.select("*", *cols)
-    lags = [F.when(F.col(f"_t_at_{lag * unit}") == F.col("_t") - lag * unit, F.col(f"_{c}_last_{lag * unit}"))
+    lags = [F.when(F.col(f"_t_at_{lag * unit}") == F.col("_t") - lag * unit * MICROS, F.col(f"_{c}_last_{lag * unit}"))
             .alias(f"{prefix[c]}lag_{lag}{spec.features.suffix}") for c in history for lag in spec.features.lags]
     out = out.select("*", *lags)
 
     def window_sum(col: str, seconds: int) -> Column:
         return F.col(edges[(col, horizon * unit)]) - F.col(edges[(col, horizon * unit + seconds)])
 
-    derived = []
+    out = out.withColumn(ts, F.timestamp_micros("_t")).withColumn("_s", F.unix_seconds(F.col(ts)))
+    derived = _calendar(spec, "_s")
     for c in history:
         for width in spec.features.windows:
             n, s, q = (window_sum(f"_{c}_h{k}", width * unit) for k in ("n", "s", "q"))
@@ -161,7 +164,7 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
         n, s = window_sum(f"_{c}_n", width * HOUR), window_sum(f"_{c}_s", width * HOUR)
         derived.append(F.coalesce(F.col(c) / F.when(n > 0, s / n), F.lit(1.0)).alias(f"{c}_ratio_{width}h"))
 
-    out = out.select("*", *derived).withColumn("dt", F.date_from_unix_date(_epoch_day("_t")))
+    out = out.select("*", *derived).withColumn("dt", F.date_from_unix_date(_epoch_day("_s")))
     features = [*calendar_columns(spec), *known_ahead, *[f"{c}_ratio_{w}h" for c, w in ratios.items()],
                 *lag_and_window_columns(spec, history)]
     return out.select(*keys, ts, "dt", target, *features)
