@@ -15,11 +15,15 @@ pytestmark = pytest.mark.spark
 START = date(2026, 3, 2)
 
 
-def _series(spark, units, start="2026-03-02 00:00"):
+def _hourly(units, start="2026-03-02 00:00"):
+    """One store-item series, an hour apart from ``start`` (UTC), as pandas."""
     ts = pd.date_range(start, periods=len(units), freq="h", tz="UTC")
-    pdf = pd.DataFrame({"ts": ts, "store_id": "S1", "item_id": "I1", "units": units,
-                        "price": 2.0, "promo": False, "is_holiday": False})
-    return spark.createDataFrame(pdf)
+    return pd.DataFrame({"ts": ts, "store_id": "S1", "item_id": "I1", "units": units,
+                         "price": 2.0, "promo": False, "is_holiday": False})
+
+
+def _series(spark, units, start="2026-03-02 00:00"):
+    return spark.createDataFrame(_hourly(units, start))
 
 
 def test_lags_and_windows_use_only_hours_at_least_a_horizon_old(spark, demand_spec):
@@ -54,18 +58,15 @@ def test_missing_hours_do_not_shift_lags(spark, demand_spec):
     assert out.loc[ts[60], "lag_24h"] == 36
 
 
-
 def test_timestamps_keep_their_microseconds_and_lags_match_to_the_microsecond(spark, demand_spec):
     """Event times cross the window as microseconds: the output keeps them exactly, and a lag is
     the value at exactly a lag earlier (a reading half a second off is another time)."""
-    units = list(range(24 * 3))
-    ts = pd.date_range("2026-03-02 00:00:00.250001", periods=len(units), freq="h", tz="UTC")
-    pdf = pd.DataFrame({"ts": ts, "store_id": "S1", "item_id": "I1", "units": units,
-                        "price": 2.0, "promo": False, "is_holiday": False})
+    pdf = _hourly(list(range(24 * 3)), start="2026-03-02 00:00:00.250001")
     pdf.loc[36, "ts"] += pd.Timedelta(milliseconds=500)
     out = build_features(spark.createDataFrame(pdf), demand_spec).toPandas().sort_values("ts").reset_index(drop=True)
     assert list(out["ts"]) == list(pdf["ts"].dt.tz_convert(None))
     assert out.loc[59, "lag_24h"] == 35 and pd.isna(out.loc[60, "lag_24h"]) and out.loc[61, "lag_24h"] == 37
+
 
 def test_a_null_at_the_lag_hour_is_a_null_lag_and_windows_skip_nulls(spark, demand_spec):
     units = [float(i) for i in range(24 * 3)]
