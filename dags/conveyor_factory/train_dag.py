@@ -33,10 +33,11 @@ DOC = """
 ### {name}_train
 
 Runs nightly (`{cron}` UTC) and whenever Asset `retrain_request:{name}` is updated (the drift
-DAG emits it). Trains {families} on the newest {window} feature days with the last {holdout} days
-held out, registers the better one in MLflow as a new version of `{name}`, sets `@challenger`, and
-moves `@champion` only when the gate finds the challenger better than the champion on the same
-holdout rows (`{metric}`, paired bootstrap; see `conveyor history {name}`). {approval}
+DAG emits it). Trains {families} (baselines included) on the newest {window} feature days with the
+last {holdout} days held out, registers the one with the lowest rolling-origin backtest error in MLflow
+as a new version of `{name}`, sets `@challenger`, and moves `@champion` only when the gate finds the
+challenger better than the strongest baseline and than the champion on the same holdout rows
+(`{metric}`, paired bootstrap; see `conveyor history {name}`). {approval}
 A promotion emits Asset `model:{name}`. Param `force` promotes despite the gate (recorded).
 """
 
@@ -80,7 +81,7 @@ def register_task(name: str):
     # a failed task in the UI while the families that finished are still compared and gated.
     @linked_task("model_version", "mlflow_run", trigger_rule="all_done_min_one_success")
     def register(planned: TrainingPlan, ti=None) -> RegisteredVersion:
-        """Registers the family with the lower holdout error as a new version, with its model card.
+        """Registers the family with the lowest backtest error as a new version, with its model card.
 
         A family whose task failed is named on the version and in the gate's reason.
         """
@@ -90,7 +91,7 @@ def register_task(name: str):
 
         settings, spec = settings_and_spec(name)
         results, failed = [], {}
-        for kind in spec.training.models:
+        for kind in spec.candidate_families:
             result = ti.xcom_pull(task_ids=f"train_{kind}")
             if result is None:
                 failed[kind] = f"task train_{kind} did not finish in this run (see its log)"
@@ -182,14 +183,14 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
                                      description="Promote the new version even if the gate says no (recorded as forced)")},
         doc_md=DOC.format(name=name, cron=spec.training.schedule, window=spec.training.window_days,
                           holdout=spec.training.holdout_days, metric=spec.promotion.metric,
-                          families=" and ".join(spec.training.models),
+                          families=", ".join(spec.candidate_families),
                           approval=("The spec requires approval: a passing challenger waits in task `approve` "
                                     "(Browse > Required Actions) until a person approves or rejects it."
                                     if spec.promotion.require_approval else "")),
     ) as dag:
         planned = plan_task(name)()
         results = [family_task(name, kind, gpu_task_kwargs(spec, mode) if kind == "lightning" else {})(planned)
-                   for kind in spec.training.models]
+                   for kind in spec.candidate_families]
         trained = register_task(name)(planned)
         results >> trained
         gated = gate_task(name)(trained)

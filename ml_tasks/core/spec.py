@@ -165,6 +165,10 @@ class TrainingSpec(_Strict):
     min_train_rows: int = Field(default=1000, ge=1)
     seed: int = 42
     models: list[Literal["lightgbm", "lightning"]] = Field(default=["lightgbm", "lightning"], min_length=1)
+    baselines: bool = Field(default=True, description=(
+        "train the task's baselines as candidates too: the naive forecasts of the cadence for regression, the "
+        "base rate and a logistic regression for classification; the gate compares every challenger with the "
+        "strongest of them"))
     lightgbm: LightGBMSpec = LightGBMSpec()
     lightning: LightningSpec = LightningSpec()
     resources: ResourcesSpec = ResourcesSpec()
@@ -194,6 +198,10 @@ class PromotionSpec(_Strict):
     thresholds: dict[Literal["mae", "rmse", "wape", "mase", "roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"],
                      float] = {"mase": 1.0}
     guardrail_tolerance: float = Field(default=0.15, ge=0.0)
+    baseline_ratio: float = Field(default=1.0, gt=0.0, le=1.0, description=(
+        "a challenger's holdout loss must be at most this share of the strongest baseline's on the same rows "
+        "(the best naive forecast: MASE; for classification the better of base rate and logistic regression "
+        "on log loss)"))
     segment_by: str | None = Field(default=None, description="guardrail segments; default: the first key")
     require_approval: bool = Field(default=False, description="a person approves each promotion in the Airflow UI")
     approval_timeout_hours: float = Field(default=72.0, gt=0, description="no answer by then counts as Reject")
@@ -232,6 +240,10 @@ class DriftSpec(_Strict):
     cooldown_hours: float = Field(default=24.0, ge=0.0, description="at most one retrain request per window")
 
 
+# The baselines each task's candidates include (ml_tasks/training/baselines.py trains them).
+BASELINE_FAMILIES = {"regression": ["naive"], "classification": ["base_rate", "logistic"]}
+
+
 class PipelineSpec(_Strict):
     """Everything the DAG factory and the task code need to know about one pipeline."""
 
@@ -246,6 +258,13 @@ class PipelineSpec(_Strict):
     promotion: PromotionSpec = PromotionSpec()
     scoring: ScoringSpec = ScoringSpec()
     drift: DriftSpec
+
+    @property
+    def candidate_families(self) -> list[str]:
+        """The families trained as candidates: the task's baselines (unless ``training.baselines`` is
+        off), then ``training.models``."""
+        baselines = BASELINE_FAMILIES[self.task] if self.training.baselines else []
+        return list(dict.fromkeys([*baselines, *self.training.models]))
 
     @model_validator(mode="before")
     @classmethod

@@ -72,14 +72,21 @@ def raw_input_columns(spec: PipelineSpec) -> list[str]:
     return list(dict.fromkeys([d.timestamp, *d.keys, d.target, *spec.features.known_ahead, *history_columns(spec)]))
 
 
-def seasonal_naive_column(spec: PipelineSpec) -> str | None:
-    """The target lag MASE divides by: the same time one week before when the spec has that lag,
-    else the shortest lag (a plain naive forecast). None when the target has no lags."""
+# Seasonal periods of each cadence, in its units: a day and a week of hours; a week and a year of days.
+SEASONS = {"hourly": (24, 168), "daily": (7, 365)}
+
+
+def naive_columns(spec: PipelineSpec) -> list[str]:
+    """The target lags that are the naive forecasts of the cadence, in this order: the value one
+    horizon ago, then one seasonal period ago (the shortest multiple of the period not shorter than
+    the horizon). Only lags the spec builds count; with none of these, its shortest lag. Empty when
+    the target has no lags (``history_of`` without it)."""
     if spec.data.target not in history_columns(spec):
-        return None
+        return []
     f = spec.features
-    weekly = [lag for lag, hours in zip(f.lags, f.lags_hours) if hours == WEEK_HOURS]
-    return lag_name(spec, weekly[0] if weekly else min(f.lags))
+    wanted = [f.horizon] + [period * math.ceil(f.horizon / period) for period in SEASONS[f.frequency]]
+    present = [lag for lag in dict.fromkeys(wanted) if lag in f.lags]
+    return [lag_name(spec, lag) for lag in present or [min(f.lags)]]
 
 
 def feature_module(spec: PipelineSpec) -> ModuleType:

@@ -24,15 +24,14 @@ import pandas as pd
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
-from ml_tasks.training.evaluation import naive_column, row_loss, task_metrics
+from ml_tasks.training.evaluation import best_naive, naive_columns, naive_forecasts, row_loss, task_metrics
 
 BOOTSTRAP_SAMPLES = 1000
 
 def joined_actuals(lake: Lake, spec: PipelineSpec, dates: list[date], version: str) -> tuple[pd.DataFrame, dict]:
     """Rows of ``version``'s predictions on ``dates`` with their actual target; and what was found."""
     keys = [*spec.data.keys, spec.data.timestamp]
-    naive = naive_column(spec)
-    actual_cols = list(dict.fromkeys([*keys, spec.data.target, *([naive] if naive else [])]))
+    actual_cols = list(dict.fromkeys([*keys, spec.data.target, *naive_columns(spec)]))
     found: dict[str, list[str]] = {"joined": [], "no_predictions": [], "other_version": [], "awaiting_actuals": []}
     frames = []
     for d in dates:
@@ -66,16 +65,16 @@ def performance_decay(lake: Lake, spec: PipelineSpec, dates: list[date], version
         out["note"] = (f"{len(joined)} rows with actuals (< decay_min_rows={drift.decay_min_rows})"
                        if len(joined) < drift.decay_min_rows else f"no holdout {drift.decay_metric} for v{version}")
         return out
-    naive = naive_column(spec)
     metrics = task_metrics(spec.task, joined[spec.data.target], joined["prediction"],
-                           joined[naive] if naive and naive in joined else None)
+                           naive_forecasts(spec, joined) or None)
+    naive = best_naive(metrics)  # MASE's denominator: the strongest naive forecast on the window's rows
     window = metrics.get(drift.decay_metric)
     day = pd.to_datetime(joined[spec.data.timestamp]).dt.floor("D").rename("_day")
     keys = [joined[k] for k in spec.data.keys]
     clusters = joined.groupby([*keys, day], sort=False, dropna=False).ngroup().to_numpy()
     series = joined.groupby(keys, sort=False, dropna=False).ngroup().to_numpy() if keys else None
     low = window_lower_bound(drift.decay_metric, joined[spec.data.target], joined["prediction"],
-                             joined[naive] if naive and naive in joined else None, clusters, drift.decay_level,
+                             joined[naive] if naive else None, clusters, drift.decay_level,
                              strata=series, seed=dates[-1].toordinal() if dates else 0)
     ratio = window / out["baseline"] if out["baseline"] else float("inf")
     ratio_low = low / out["baseline"] if out["baseline"] else float("inf")

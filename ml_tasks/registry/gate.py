@@ -2,8 +2,9 @@
 
 A challenger becomes champion only if
 
-(a) it passes the spec's absolute thresholds (for example MASE <= 1: it must beat the
-    seasonal-naive forecast at all);
+(a) it beats the strongest baseline on the same holdout rows (the best naive forecast of the
+    cadence; for classification the better of base rate and logistic regression): its loss is at
+    most ``baseline_ratio`` times the baseline's; and it passes the spec's absolute thresholds;
 (b) it beats the current champion on the same evaluation rows with statistical evidence: a
     paired bootstrap of the per-row loss difference (challenger - champion), resampling whole
     clusters (series x day, whose errors are correlated) rather than rows, must give a
@@ -43,6 +44,7 @@ class GateConfig:
     guardrail_tolerance: float = 0.15
     seed: int = 0
     leakage_ratio: float = 0.01
+    baseline_ratio: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,19 @@ def paired_bootstrap(diff: np.ndarray, clusters: np.ndarray, samples: int, level
 
 
 def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, challenger_pred=None,
-           champion_pred=None, clusters=None, segments=None, force: bool = False) -> Decision:
-    """Apply (a), (b) and (c); without champion predictions only (a) applies (first model)."""
+           champion_pred=None, clusters=None, segments=None, force: bool = False,
+           baseline: dict | None = None) -> Decision:
+    """Apply (a), (b) and (c); without champion predictions only (a) applies (first model).
+
+    ``baseline`` is the challenger against the strongest baseline (``name``, ``metric``, ``loss``,
+    ``ratio`` = challenger's loss / baseline's); None when there was none to compare with.
+    """
     checks: dict = {}
     failed_thresholds = {m: (challenger_metrics.get(m), bound) for m, bound in cfg.thresholds.items()
                          if not _meets(m, challenger_metrics.get(m), bound)}
+    if baseline is not None and not (baseline["ratio"] <= cfg.baseline_ratio):  # NaN fails too
+        failed_thresholds[f"{baseline['metric']} vs {baseline['name']}"] = (baseline["ratio"], cfg.baseline_ratio)
+    checks["baseline"] = baseline or {"note": "no baseline to compare with"}
     checks["thresholds"] = {"limits": cfg.thresholds, "failed": failed_thresholds}
     leak = suspected_leakage(cfg, challenger_metrics)
     checks["leakage"] = {"ratio_limit": cfg.leakage_ratio, "suspected": leak is not None}

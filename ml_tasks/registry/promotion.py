@@ -68,7 +68,7 @@ def gate_config(spec: PipelineSpec) -> GateConfig:
     p = spec.promotion
     return GateConfig(metric=p.metric, level=p.level, bootstrap_samples=p.bootstrap_samples, mode=p.mode,
                       margin=p.margin, thresholds=dict(p.thresholds), guardrail_tolerance=p.guardrail_tolerance,
-                      seed=spec.training.seed)
+                      seed=spec.training.seed, baseline_ratio=p.baseline_ratio)
 
 
 def predict_version(settings: ConveyorSettings, spec: PipelineSpec, version: str, frame) -> np.ndarray:
@@ -116,18 +116,18 @@ def _champion_version(client, pipeline: str) -> str | None:
 def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: RegisteredVersion, current_version: str | None, force: bool):
     """The gate's decision for ``trained`` against ``current_version``, with the champion's metrics."""
     from ml_tasks.features.store import load_features
-    from ml_tasks.training.evaluation import naive_column, segment_column
+    from ml_tasks.training.evaluation import naive_forecasts, segment_column
 
     version = trained["version"]
     cfg = gate_config(spec)
+    baseline = trained.get("baseline")
     if current_version is None or current_version == version:
-        return decide(cfg, trained["metrics"], force=force), None
+        return decide(cfg, trained["metrics"], force=force, baseline=baseline), None
     frame = load_features(Lake.from_settings(settings), spec, [date.fromisoformat(d) for d in trained["holdout_dates"]])
     challenger_pred = predict_version(settings, spec, version, frame)
     champion_pred = predict_version(settings, spec, current_version, frame)
     target = frame[spec.data.target]
-    naive = naive_column(spec)
-    champion_metrics = task_metrics(spec.task, target, champion_pred, frame[naive] if naive else None,
+    champion_metrics = task_metrics(spec.task, target, champion_pred, naive_forecasts(spec, frame) or None,
                                     trained["metrics"].get("threshold", 0.5))
     # Rows of one series and day share their errors: the bootstrap resamples those clusters (a
     # single series resamples days).
@@ -135,7 +135,8 @@ def _gate(settings: ConveyorSettings, spec: PipelineSpec, trained: RegisteredVer
     segment = segment_column(spec)
     decision = decide(cfg, trained["metrics"], target, challenger_pred, champion_pred,
                       clusters=clusters.to_numpy(),
-                      segments=frame[segment].astype(str).to_numpy() if segment else None, force=force)
+                      segments=frame[segment].astype(str).to_numpy() if segment else None, force=force,
+                      baseline=baseline)
     return decision, champion_metrics
 
 

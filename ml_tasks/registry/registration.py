@@ -1,8 +1,10 @@
 """Registering a challenger: the best candidate that finished becomes a new model version.
 
-`register_best` registers the family with the lower holdout error (the spec's metric) among those
-that finished, tags the version with its lineage and the candidates' scores, and writes the model
-card (naming any family that failed) onto the version. What it returns, a
+`register_best` registers the family with the lowest rolling-origin backtest error (the spec's
+metric; :func:`choose_candidate`) among those that finished: the holdout is kept for the gate's
+evidence, so no choice is made on it. It compares the candidate with the strongest baseline on the
+holdout (:func:`versus_baseline`), tags the version with its lineage and the candidates' scores,
+and writes the model card (naming any family that failed) onto the version. What it returns, a
 :class:`RegisteredVersion`, is the hand-off from `register` to the promotion `gate`.
 `train_challenger` runs plan, every family and registration in one process (CLI, tests, demo);
 the Airflow DAG runs them as separate tasks.
@@ -24,6 +26,8 @@ from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.registry import client as registry
 from ml_tasks.training.candidate import TrainedCandidate, train_model
+from ml_tasks.training.evaluation import best_naive
+from ml_tasks.training.families import is_baseline
 from ml_tasks.training.plan import TrainingPlan, plan_training
 
 log = logging.getLogger(__name__)
@@ -38,7 +42,9 @@ class RegisteredVersion(TypedDict):
 
     ``metrics`` are the registered family's holdout metrics; ``candidates`` every finished
     family's; ``failed`` maps each family that did not finish to what went wrong.
-    ``train_dates`` is the first and last training day.
+    ``train_dates`` is the first and last training day. ``baseline`` compares the registered
+    candidate with the strongest baseline on the holdout (see :func:`versus_baseline`);
+    ``chosen_by`` says what picked it among the candidates.
     """
 
     run_id: str
@@ -49,11 +55,50 @@ class RegisteredVersion(TypedDict):
     train_dates: list[str]
     candidates: dict[str, dict[str, float]]
     failed: dict[str, str]
+    baseline: dict | None
+    chosen_by: str
+
+
+def choose_candidate(results: list[TrainedCandidate], metric: str) -> tuple[TrainedCandidate, str]:
+    """The candidate with the lowest mean backtest ``metric``; and what it was chosen by.
+
+    The holdout decides only when no candidate has a backtest (``backtest_folds: 0``), and says so.
+    Ties go to the family whose name sorts first.
+    """
+    def backtest(r: TrainedCandidate) -> float:
+        return float(np.nan_to_num((r.get("backtest_mean") or {}).get(metric, np.nan), nan=np.inf))
+
+    if any(np.isfinite(backtest(r)) for r in results):
+        return min(results, key=lambda r: (backtest(r), r["kind"])), f"backtest {metric}"
+    holdout = min(results, key=lambda r: (np.nan_to_num(r["metrics"][metric], nan=np.inf), r["kind"]))
+    return holdout, f"holdout {metric} (no backtest folds)"
+
+
+def versus_baseline(task: str, metric: str, best: TrainedCandidate, results: list[TrainedCandidate]) -> dict | None:
+    """How ``best`` compares on the holdout with the strongest baseline on the same rows.
+
+    Forecasts: the strongest naive forecast of the cadence (the candidate's MASE is its MAE over that
+    naive's). Classification: the better of the base rate and the logistic regression on ``metric``.
+    None when there is nothing to compare with (no naive lags; baselines off or failed).
+    """
+    if task == "regression":
+        naive = best_naive(best["metrics"])
+        if naive is None:
+            return None
+        return {"name": f"naive {naive}", "loss": best["metrics"]["naive_mae"], "metric": "mae",
+                "ratio": best["metrics"].get("mase", float("nan"))}
+    baselines = [r for r in results if is_baseline(r["kind"]) and np.isfinite(r["metrics"].get(metric, np.nan))]
+    if not baselines:
+        return None
+    strongest = min(baselines, key=lambda r: r["metrics"][metric])
+    loss = strongest["metrics"][metric]
+    return {"name": strongest["kind"], "loss": loss, "metric": metric,
+            "ratio": best["metrics"][metric] / loss if loss > 0 else float("inf")}
 
 
 def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPlan, results: list[TrainedCandidate],
                   failed: dict[str, str] | None = None) -> RegisteredVersion:
-    """Register the family with the lower holdout error (the spec's metric) as a new version.
+    """Register the family with the lowest backtest error (the spec's metric) as a new version.
 
     ``results`` are the families that finished; ``failed`` maps each family that did not to what
     went wrong. Failed families are named on the version (tag ``conveyor.failed_families``), in
@@ -69,7 +114,8 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: Training
                                + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     client = tracking.connect(settings)
     metric = spec.promotion.metric
-    best = min(results, key=lambda r: (np.nan_to_num(r["metrics"][metric], nan=np.inf), r["kind"]))
+    best, chosen_by = choose_candidate(results, metric)
+    baseline = versus_baseline(spec.task, metric, best, results)
     name = registry.model_name(spec.name)
     # A retry after a killed attempt reuses the version that attempt registered: one training
     # run, one version, however often the task ran.
@@ -85,20 +131,25 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: Training
                        "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",
                        "conveyor.holdout_window": f"{plan['holdout_dates'][0]}..{plan['holdout_dates'][-1]}",
                        "conveyor.candidates": json.dumps({r["kind"]: r["metrics"][metric] for r in results}),
+                       "conveyor.candidates_backtest": json.dumps(
+                           {r["kind"]: (r.get("backtest_mean") or {}).get(metric) for r in results}),
+                       "conveyor.chosen_by": chosen_by, "conveyor.baseline": json.dumps(baseline),
                        "conveyor.failed_families": json.dumps(failed)}.items():
         client.set_model_version_tag(name, v, key, str(value))
-    card = render_model_card(spec, v, best, results, plan, failed)
+    card = render_model_card(spec, v, best, results, plan, failed, baseline=baseline, chosen_by=chosen_by)
     client.update_model_version(name, v, description=card)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "model_card.md").write_text(card)
         client.log_artifact(best["run_id"], str(Path(tmp) / "model_card.md"))
-    log.info("registered %s version %s from %s (%s=%.4f)", name, v, best["kind"], metric, best["metrics"][metric])
+    log.info("registered %s version %s from %s, chosen by %s (holdout %s=%.4f; vs %s)", name, v, best["kind"],
+             chosen_by, metric, best["metrics"][metric], baseline)
     if failed:
         log.warning("families that failed and were not compared: %s", failed)
     return RegisteredVersion(run_id=best["run_id"], version=v, model=best["kind"], metrics=best["metrics"],
                              holdout_dates=plan["holdout_dates"],
                              train_dates=[plan["train_dates"][0], plan["train_dates"][-1]],
-                             candidates={r["kind"]: r["metrics"] for r in results}, failed=failed)
+                             candidates={r["kind"]: r["metrics"] for r in results}, failed=failed,
+                             baseline=baseline, chosen_by=chosen_by)
 
 
 def train_challenger(settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None,
@@ -110,7 +161,7 @@ def train_challenger(settings: ConveyorSettings, spec: PipelineSpec, run_context
     """
     plan = plan_training(settings, spec, run_context, end)
     results, failed = [], {}
-    for kind in spec.training.models:
+    for kind in spec.candidate_families:
         try:
             results.append(train_model(settings, spec, plan, kind))
         except Exception as exc:  # one family's failure must not lose the others' models

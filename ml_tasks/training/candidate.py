@@ -2,8 +2,11 @@
 
 `train_model` runs the steps in a child run of the plan's parent run:
 
-1. :func:`backtest`: rolling-origin folds before the holdout, each fit on the days before it;
-2. the final fit on every training day (Lightning logs its epochs into the child run);
+1. :func:`backtest`: rolling-origin folds before the holdout, each fit on the days before it, once
+   per target transform the family tries; :func:`choose_transform` keeps the one with the lowest
+   backtest error (never the holdout's);
+2. the final fit on every training day with that transform (Lightning logs its epochs into the
+   child run);
 3. :func:`choose_threshold` (classification: tuned on the folds' out-of-sample predictions) and
    :func:`evaluate_holdout`: metrics overall and per segment on the held-out days;
 4. :func:`log_candidate`: parameters, metrics, plots, permutation importance and the model.
@@ -30,8 +33,9 @@ from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.features.columns import feature_names
 from ml_tasks.features.store import load_features
-from ml_tasks.training.evaluation import (naive_column, permutation_importance, row_loss, segment_column,
-                                          segment_metrics, task_metrics, tune_threshold)
+from ml_tasks.training.evaluation import (naive_columns, naive_forecasts, permutation_importance, row_loss,
+                                          segment_column, segment_metrics, task_metrics, tune_threshold)
+from ml_tasks.training.model_code import target_transform as tt
 from ml_tasks.training.plan import TrainingPlan, TrainingWindow
 
 log = logging.getLogger(__name__)
@@ -44,8 +48,10 @@ SEGMENT_METRICS = {"regression": ("mae", "mase"), "classification": ("log_loss",
 class TrainedCandidate(TypedDict):
     """Hand-off from a `train_<family>` task to `register` (an XCom, JSON as is).
 
-    ``metrics`` are the holdout metrics, ``segments`` the first segment metric per segment,
-    ``fit`` what the fit reported (epochs, device, rows...).
+    ``metrics`` are the holdout metrics, ``backtest_mean`` the rolling-origin backtest's means (what
+    the registered candidate is chosen by), ``segments`` the first segment metric per segment,
+    ``fit`` what the fit reported (epochs, device, rows, the target transform chosen and the
+    backtest error of each one tried...).
     """
 
     kind: str
@@ -66,23 +72,32 @@ class Backtest:
 
 
 def backtest(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, features: list[str],
-             log_step=None) -> Backtest:
-    """Fit ``kind`` on the days before each rolling-origin fold and score the fold."""
-    from ml_tasks.training.trainers import TRAINERS
+             transform: dict | None = None) -> Backtest:
+    """Fit ``kind`` (with ``transform``) on the days before each rolling-origin fold and score the fold."""
+    from ml_tasks.training.families import TRAINERS
 
-    target, naive, out = spec.data.target, naive_column(spec), Backtest()
+    target, out = spec.data.target, Backtest()
     for i, (train_days, test_days) in enumerate(window.folds(spec.training.backtest_folds, spec.training.holdout_days)):
-        fold_model = TRAINERS[kind](spec, features)
+        fold_model = TRAINERS[kind](spec, features, transform)
         fold_model.fit(lake, train_days)
         test = load_features(lake, spec, test_days)
         fold_pred = fold_model.predict(test)
         out.out_of_fold.append((test[target].to_numpy(), fold_pred))
-        m = task_metrics(spec.task, test[target], fold_pred, test[naive] if naive else None)
+        m = task_metrics(spec.task, test[target], fold_pred, naive_forecasts(spec, test) or None)
         out.folds.append({"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m})
-        if log_step is not None:
-            log_step(m, i)
-        log.info("%s backtest fold %d (%s..%s): %s", kind, i, test_days[0], test_days[-1], m)
+        log.info("%s (%s) backtest fold %d (%s..%s): %s", kind, tt.describe(transform or tt.NONE), i, test_days[0],
+                 test_days[-1], m)
     return out
+
+
+def choose_transform(task: str, metric: str, tried: dict[str, Backtest]) -> str:
+    """The transform with the lowest mean backtest ``metric`` (ties and no folds: the first tried, ``none``)."""
+    def score(name: str) -> float:
+        means = backtest_means(task, tried[name].folds)
+        return float(np.nan_to_num(means.get(metric, np.nan), nan=np.inf))
+
+    names = list(tried)
+    return min(names, key=lambda name: (score(name), names.index(name)))
 
 
 def backtest_means(task: str, folds: list[dict[str, Any]]) -> dict[str, float]:
@@ -108,9 +123,10 @@ def choose_threshold(task: str, out_of_fold: list[tuple[np.ndarray, np.ndarray]]
 def evaluate_holdout(spec: PipelineSpec, holdout: pd.DataFrame, prediction: np.ndarray,
                      threshold: float) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Holdout metrics overall and per segment (the gate's guardrail segments)."""
-    target, naive = spec.data.target, naive_column(spec)
-    metrics = task_metrics(spec.task, holdout[target], prediction, holdout[naive] if naive else None, threshold)
-    segments = segment_metrics(holdout, prediction, segment_column(spec), target, naive, spec.task, threshold)
+    target = spec.data.target
+    metrics = task_metrics(spec.task, holdout[target], prediction, naive_forecasts(spec, holdout) or None, threshold)
+    segments = segment_metrics(holdout, prediction, segment_column(spec), target, naive_columns(spec), spec.task,
+                               threshold)
     return metrics, segments
 
 
@@ -118,7 +134,7 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
     """Backtest, fit and evaluate one model family in a child run; returns its hand-off."""
     import mlflow
 
-    from ml_tasks.training.trainers import TRAINERS
+    from ml_tasks.training.families import TRAINERS
 
     lake = Lake.from_settings(settings)
     window = TrainingWindow.of(plan)
@@ -131,10 +147,18 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
     if abandoned:
         log.warning("%s: marked run(s) %s of an earlier, killed attempt as KILLED", kind, ", ".join(abandoned))
     with mlflow.start_run(run_name=f"{spec.name}-{kind}", tags=tags) as run:
-        folds = backtest(lake, spec, kind, window, features,
-                         log_step=lambda m, i: mlflow.log_metrics({f"backtest_{k}": v for k, v in m.items()}, step=i))
-        model = TRAINERS[kind](spec, features)
+        options = {tt.describe(t): t for t in TRAINERS[kind].transforms(spec)}
+        tried = {name: backtest(lake, spec, kind, window, features, t) for name, t in options.items()}
+        chosen = choose_transform(spec.task, spec.promotion.metric, tried)
+        folds = tried[chosen]
+        for i, fold in enumerate(folds.folds):
+            mlflow.log_metrics({f"backtest_{k}": v for k, v in fold.items() if isinstance(v, float)}, step=i)
+        model = TRAINERS[kind](spec, features, options[chosen])
         facts = model.fit(lake, window.train_dates, logger=_epoch_logger(settings, spec, kind, run.info.run_id))
+        facts["transform"] = chosen
+        if len(tried) > 1:
+            facts["transforms_backtest"] = {name: round(backtest_means(spec.task, bt.folds).get(
+                spec.promotion.metric, float("nan")), 6) for name, bt in tried.items()}
         prediction = model.predict(holdout)
         threshold, tuned_on = choose_threshold(spec.task, folds.out_of_fold, holdout[spec.data.target].to_numpy(),
                                                prediction)

@@ -1,16 +1,23 @@
-"""Forecast error metrics, computed on identical rows for every model being compared."""
+"""Forecast error metrics, computed on identical rows for every model being compared, and the naive
+forecasts of the cadence every forecast is measured against."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def naive_column(spec) -> str | None:
-    """The seasonal-naive forecast MASE compares with (regression only): the target one week
-    before when the spec has that lag (``lag_168h``, ``lag_7d``), else its shortest lag."""
-    from ml_tasks.features.columns import seasonal_naive_column
+def naive_columns(spec) -> list[str]:
+    """The naive forecasts of the cadence the features carry (regression only): the target one
+    horizon ago and one seasonal period ago (a day and a week for hourly data, a week and a year
+    for daily), as lag columns; MASE divides by the strongest of them on the same rows."""
+    from ml_tasks.features.columns import naive_columns as lag_columns
 
-    return seasonal_naive_column(spec) if spec.task == "regression" else None
+    return lag_columns(spec) if spec.task == "regression" else []
+
+
+def naive_forecasts(spec, frame) -> dict[str, np.ndarray]:
+    """Each naive forecast of ``frame``'s rows by its column name (empty for classification)."""
+    return {c: frame[c].to_numpy(dtype=float, na_value=np.nan) for c in naive_columns(spec) if c in frame.columns}
 
 
 def segment_column(spec) -> str | None:
@@ -18,11 +25,16 @@ def segment_column(spec) -> str | None:
     return spec.promotion.segment_by or (spec.data.keys[0] if spec.data.keys else None)
 
 
-def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
-    """MAE, RMSE, WAPE and (given the seasonal-naive forecast) MASE.
+NAIVE_PREFIX = "naive_mae_"
 
-    MASE here is the model's MAE divided by the MAE of the seasonal-naive forecast (the same
-    hour one week earlier) on the same rows: below 1 means the model beats the naive forecast.
+
+def regression_metrics(y_true, y_pred, naives=None) -> dict[str, float]:
+    """MAE, RMSE, WAPE and, given naive forecasts, each one's MAE and MASE against the strongest.
+
+    ``naives`` maps a name to a naive forecast of the same rows (an array alone counts as one,
+    named ``naive``). They are compared on the rows where every one of them exists: each one's MAE
+    there is ``naive_mae_<name>``, the smallest is ``naive_mae``, and MASE is the model's MAE on
+    those rows divided by it: below 1 means the model beats every naive forecast.
     """
     y_true = np.asarray(y_true, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
@@ -36,14 +48,24 @@ def regression_metrics(y_true, y_pred, y_naive=None) -> dict[str, float]:
         "rmse": float(np.sqrt(np.mean(err**2))),
         "wape": float(np.sum(np.abs(err)) / total) if total > 0 else float("nan"),
     }
-    if y_naive is not None:
-        naive = np.asarray(y_naive, dtype=float)
-        ok = ~np.isnan(naive)
-        naive_mae = float(np.mean(np.abs(naive[ok] - y_true[ok]))) if ok.any() else float("nan")
+    if naives is not None and not isinstance(naives, dict):
+        naives = {"naive": naives}
+    if naives:
+        forecasts = {name: np.asarray(n, dtype=float) for name, n in naives.items()}
+        ok = np.logical_and.reduce([~np.isnan(n) for n in forecasts.values()])
+        for name, n in forecasts.items():
+            out[NAIVE_PREFIX + name] = float(np.mean(np.abs(n[ok] - y_true[ok]))) if ok.any() else float("nan")
+        naive_mae = min((out[NAIVE_PREFIX + name] for name in forecasts), key=lambda v: np.nan_to_num(v, nan=np.inf))
         model_mae = float(np.mean(np.abs(err[ok]))) if ok.any() else float("nan")
         out["naive_mae"] = naive_mae
         out["mase"] = model_mae / naive_mae if naive_mae and naive_mae > 0 else float("nan")
     return out
+
+
+def best_naive(metrics: dict[str, float]) -> str | None:
+    """The name of the strongest naive forecast in ``metrics`` (lowest MAE on the same rows), if any."""
+    scored = {k[len(NAIVE_PREFIX):]: v for k, v in metrics.items() if k.startswith(NAIVE_PREFIX) and np.isfinite(v)}
+    return min(scored, key=scored.get) if scored else None
 
 
 def tune_threshold(y_true, probability) -> float:
@@ -94,14 +116,14 @@ def classification_metrics(y_true, probability, threshold: float = 0.5) -> dict[
     }
 
 
-def task_metrics(task: str, y_true, prediction, naive=None, threshold: float = 0.5) -> dict[str, float]:
-    """The metrics of a pipeline's task on the same rows."""
+def task_metrics(task: str, y_true, prediction, naives=None, threshold: float = 0.5) -> dict[str, float]:
+    """The metrics of a pipeline's task on the same rows (``naives``: see :func:`regression_metrics`)."""
     if task == "classification":
         return classification_metrics(y_true, prediction, threshold)
-    return regression_metrics(y_true, prediction, naive)
+    return regression_metrics(y_true, prediction, naives)
 
 
-def segment_metrics(frame, prediction, segment: str, target: str, naive: str | None,
+def segment_metrics(frame, prediction, segment: str, target: str, naive: list[str],
                     task: str = "regression", threshold: float = 0.5) -> dict[str, dict[str, float]]:
     """The same metrics per value of ``segment`` (per store, say), on the same rows; none without one."""
     if segment is None:
@@ -109,7 +131,8 @@ def segment_metrics(frame, prediction, segment: str, target: str, naive: str | N
     data = frame.assign(_pred=np.asarray(prediction, dtype=float))
     out = {}
     for value, part in data.groupby(segment, observed=True):
-        out[str(value)] = task_metrics(task, part[target], part["_pred"], part[naive] if naive else None, threshold)
+        naives = {c: part[c].to_numpy(dtype=float, na_value=np.nan) for c in naive if c in part.columns}
+        out[str(value)] = task_metrics(task, part[target], part["_pred"], naives or None, threshold)
     return dict(sorted(out.items()))
 
 

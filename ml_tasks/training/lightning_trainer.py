@@ -157,7 +157,8 @@ def predict(model: TabularForecaster, schema: TabularSchema, frame: pd.DataFrame
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def save_for_mlflow(model: TabularForecaster, schema: TabularSchema, features: list[str], directory: Path) -> dict[str, str]:
+def save_for_mlflow(model: TabularForecaster, schema: TabularSchema, features: list[str], directory: Path,
+                    transform: dict | None = None) -> dict[str, str]:
     """Write the artifacts the pyfunc model in ``model_code/torch_model.py`` loads."""
     weights = directory / "net.pt"
     torch.save(model.net.state_dict(), weights)
@@ -165,7 +166,7 @@ def save_for_mlflow(model: TabularForecaster, schema: TabularSchema, features: l
     meta.write_text(json.dumps({
         "features": features, "categorical": schema.categorical, "numeric": schema.numeric,
         "vocab": schema.vocab, "target": schema.target,
-        "link": "logit" if model.hparams.task == "classification" else "log",
+        "link": "logit" if model.hparams.task == "classification" else "log", "transform": transform or {"kind": "none"},
         "net": {"cardinalities": schema.cardinalities, "n_numeric": len(schema.numeric),
                 "embedding_dim": model.hparams.embedding_dim, "hidden": list(model.hparams.hidden),
                 "dropout": model.hparams.dropout},

@@ -7,23 +7,38 @@ from ml_tasks.core.spec import PipelineSpec
 
 COLUMNS = {"regression": ("mae", "rmse", "wape", "mase"),
            "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1", "threshold")}
-NOTES = {"regression": "MASE divides by the error of the seasonal-naive forecast (same hour one week earlier): "
-                       "below 1 beats it.",
+NOTES = {"regression": "MASE divides by the error of the strongest naive forecast of the cadence on the same rows "
+                       "(the best of the value one horizon ago and one seasonal period ago): below 1 beats every one.",
          "classification": "Probabilities of the positive class. F1, precision and recall are at the tuned "
                            "threshold (best F1 on the backtest folds); ECE is the calibration error."}
 
 
-def _row(name: str, m: dict, task: str) -> str:
-    return f"| {name} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in COLUMNS[task]) + " |"
+def _row(name: str, r: dict, task: str, metric: str) -> str:
+    backtest = (r.get("backtest_mean") or {}).get(metric, float("nan"))
+    transform = (r.get("fit") or {}).get("transform", "none")
+    return (f"| {name} | {transform} | {backtest:.4f} | "
+            + " | ".join(f"{r['metrics'].get(k, float('nan')):.4f}" for k in COLUMNS[task]) + " |")
+
+
+def _baseline_line(baseline: dict | None, chosen_by: str) -> list[str]:
+    lines = [f"Chosen among the candidates by the {chosen_by}; the holdout below is the gate's evidence only."]
+    if baseline:
+        lines += ["", f"**Strongest baseline on the same holdout rows**: {baseline['name']}, {baseline['metric'].upper()} "
+                      f"{baseline['loss']:.4f}; this model's loss is {baseline['ratio']:.3f}x its "
+                      f"({'beats it' if baseline['ratio'] < 1 else 'does NOT beat it'})."]
+    return lines
 
 
 def render_model_card(spec: PipelineSpec, version: str, best: dict, results: list[dict], plan: dict,
-                      failed: dict[str, str] | None = None) -> str:
+                      failed: dict[str, str] | None = None, baseline: dict | None = None,
+                      chosen_by: str = "holdout") -> str:
     """Markdown: what the model is, what it learned from, how well it does and where it is weak.
 
-    ``failed`` names the model families whose training failed (they were not compared).
+    ``failed`` names the model families whose training failed (they were not compared);
+    ``baseline`` compares the model with the strongest baseline on the holdout rows.
     """
     others = [r for r in results if r is not best]
+    metric = spec.promotion.metric
     segments = sorted(best.get("segments", {}).items(), key=lambda kv: -kv[1])
     lines = [
         f"# {spec.name} v{version}: {best['kind']}",
@@ -39,14 +54,17 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         f"- **Code version**: {plan['tags'].get('conveyor.code_version', '?')}; "
         f"Airflow run: {plan['tags'].get('airflow.dag_id', '-')} / {plan['tags'].get('airflow.run_id', '-')}",
         "",
-        "## Holdout metrics (same rows for every candidate)",
+        "## Candidates: backtest and holdout metrics (same rows for every candidate)",
         "",
-        "| model | " + " | ".join(c.upper().replace("_", " ") for c in COLUMNS[spec.task]) + " |",
-        "|---|" + "---|" * len(COLUMNS[spec.task]),
-        _row(f"**{best['kind']}** (registered)", best["metrics"], spec.task),
-        *[_row(r["kind"], r["metrics"], spec.task) for r in others],
+        f"| model | target transform | backtest {metric.upper().replace('_', ' ')} | "
+        + " | ".join(c.upper().replace("_", " ") for c in COLUMNS[spec.task]) + " |",
+        "|---|---|---|" + "---|" * len(COLUMNS[spec.task]),
+        _row(f"**{best['kind']}** (registered)", best, spec.task, metric),
+        *[_row(r["kind"], r, spec.task, metric) for r in others],
         "",
         NOTES[spec.task],
+        "",
+        *_baseline_line(baseline, chosen_by),
     ]
     if failed:
         lines += ["", "## Failed candidates (not compared)", "",

@@ -113,7 +113,7 @@ def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: d
         mlflow.log_dict(validation["records"], "lineage/validation.json")
         mlflow.log_params({"train_start": window.train_dates[0], "train_end": window.train_dates[-1],
                            "holdout_start": window.holdout_dates[0], "holdout_end": window.holdout_dates[-1],
-                           "models": ",".join(spec.training.models), "seed": spec.training.seed})
+                           "models": ",".join(spec.candidate_families), "seed": spec.training.seed})
         # The drift check compares new data with samples of (1) what the models learned from, the
         # last two weeks of training days, and (2) the holdout week, which the fitted models never
         # saw: prediction drift is judged against their predictions there, since on rows a model

@@ -1,8 +1,10 @@
-"""The two model families behind one small interface: fit on days, predict a frame, log to MLflow.
+"""The learned model families behind one small interface: fit on days, predict a frame, log to MLflow.
 
-`LightGBMTrainer` is the baseline (gradient-boosted trees, categorical keys); `LightningTrainer`
-is the neural challenger (streamed batches, embeddings, GPU when available). Both are fit and
-evaluated on exactly the same days and rows by `ml_tasks.training.candidate`.
+`LightGBMTrainer` (gradient-boosted trees, categorical keys) and `LightningTrainer` (the neural
+family: streamed batches, embeddings, GPU when available) each take a target transform
+(`transforms`), applied to what they learn and undone exactly on what they predict. Every family,
+the baselines of `baselines` included, is fit and evaluated on exactly the same days and rows by
+`ml_tasks.training.candidate`; `families` lists them.
 """
 
 from __future__ import annotations
@@ -18,14 +20,41 @@ import pandas as pd
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.features.columns import categorical_features
+from ml_tasks.training.model_code import target_transform as tt
+from ml_tasks.training.transforms import candidate_transforms
 
 MODEL_CODE_DIR = Path(__file__).parent / "model_code"
+# Objectives that need a non-negative target: a differenced target is fit with squared error instead.
+NON_NEGATIVE_OBJECTIVES = {"tweedie", "poisson", "gamma"}
 
 
 def _requirements(*packages: str) -> list[str]:
     from importlib.metadata import version
 
     return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "pandas", "numpy", "pyarrow", *packages)]
+
+
+def log_pyfunc(model_file: str, json_artifacts: dict[str, dict], code: list[str], signature,
+               files: dict[str, Path] | None = None, packages: tuple[str, ...] = ()):
+    """Log a models-from-code pyfunc: ``model_code/<model_file>``, JSON artifacts, more model code files."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        artifacts = {name: str(path) for name, path in (files or {}).items()}
+        for name, content in json_artifacts.items():
+            (Path(tmp) / f"{name}.json").write_text(json.dumps(content))
+            artifacts[name] = str(Path(tmp) / f"{name}.json")
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=str(MODEL_CODE_DIR / model_file), artifacts=artifacts,
+            code_paths=[str(MODEL_CODE_DIR / c) for c in code] or None, signature=signature,
+            pip_requirements=_requirements(*packages))
+
+
+def fitted_transform(transform: dict, target: pd.Series) -> dict:
+    """The transform with what it learns from the training target (a scaling level's offset)."""
+    if transform.get("kind") != "scale":
+        return transform
+    return {**transform, "offset": tt.scale_offset(target.to_numpy(dtype=float, na_value=np.nan))}
 
 
 def positive_weight(spec: PipelineSpec, target: pd.Series) -> float:
@@ -46,11 +75,18 @@ def _encode(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFra
 class LightGBMTrainer:
     kind = "lightgbm"
 
-    def __init__(self, spec: PipelineSpec, features: list[str]):
+    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None):
         self.spec, self.features = spec, features
+        self.transform = transform or tt.NONE
         self.categorical = categorical_features(spec, features)
         self.booster = None
         self.categories: dict[str, list[str]] = {}
+        self.clip_min: float | None = 0.0
+        self.objective = spec.training.lightgbm.objective
+
+    @classmethod
+    def transforms(cls, spec: PipelineSpec) -> list[dict]:
+        return candidate_transforms(spec)
 
     def fit(self, lake: Lake, dates: list[date], logger=None) -> dict:
         import lightgbm as lgb
@@ -61,7 +97,17 @@ class LightGBMTrainer:
         self.categories = {c: sorted(train[c].astype(str).unique().tolist()) for c in self.categorical}
         p, seed = self.spec.training.lightgbm, self.spec.training.seed
         target = train[self.spec.data.target].astype(float)
-        kwargs = dict(objective=p.objective, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
+        # Forecasts stay at or above the lowest value the training target took when that is zero or
+        # more (counts); a target that goes negative (temperatures) is not clipped.
+        self.clip_min = 0.0 if self.spec.task == "regression" and target.min() >= 0 else None
+        self.transform = fitted_transform(self.transform, target)
+        learned = tt.transform_target(train, target.to_numpy(), self.transform)
+        keep = ~np.isnan(learned)
+        train, target = train[keep], pd.Series(learned[keep], index=train.index[keep])
+        self.objective = p.objective
+        if self.transform["kind"] == "difference" and p.objective in NON_NEGATIVE_OBJECTIVES:
+            self.objective = "regression"
+        kwargs = dict(objective=self.objective, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
                       n_estimators=p.n_estimators, min_child_samples=p.min_child_samples, subsample=p.subsample,
                       subsample_freq=p.subsample_freq, colsample_bytree=p.colsample_bytree,
                       random_state=seed, deterministic=True, force_row_wise=True, n_jobs=2, verbose=-1)
@@ -70,41 +116,45 @@ class LightGBMTrainer:
             target = target.astype(int)
         else:
             model = lgb.LGBMRegressor(**kwargs)
-        model.fit(_encode(train[self.features], self.categories), target, categorical_feature=self.categorical)
+        inputs = tt.transform_frame(train[self.features], self.transform)
+        model.fit(_encode(inputs, self.categories), target, categorical_feature=self.categorical)
         self.booster = model.booster_
-        return {"train_rows": len(train), "trees": self.booster.num_trees()}
+        return {"train_rows": len(train), "trees": self.booster.num_trees(), "objective": self.objective}
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.clip(self.booster.predict(_encode(frame[self.features], self.categories)), 0.0, None)
+        inputs = tt.transform_frame(frame[self.features], self.transform)
+        prediction = tt.invert(frame, self.booster.predict(_encode(inputs, self.categories)), self.transform)
+        return prediction if self.clip_min is None else np.clip(prediction, self.clip_min, None)
 
     def params(self) -> dict:
-        return {f"lgbm.{k}": v for k, v in self.spec.training.lightgbm.model_dump().items()}
+        return {**{f"lgbm.{k}": v for k, v in self.spec.training.lightgbm.model_dump().items()},
+                "lgbm.objective": self.objective, "transform": tt.describe(self.transform)}
 
     def log_model(self, example: pd.DataFrame, signature):
-        import mlflow
-
         with tempfile.TemporaryDirectory() as tmp:
             booster = Path(tmp) / "booster.txt"
             self.booster.save_model(str(booster))
-            meta = Path(tmp) / "metadata.json"
-            meta.write_text(json.dumps({"features": self.features, "categories": self.categories,
-                                        "target": self.spec.data.target}))
-            return mlflow.pyfunc.log_model(
-                name="model", python_model=str(MODEL_CODE_DIR / "lightgbm_model.py"),
-                artifacts={"booster": str(booster), "metadata": str(meta)}, signature=signature,
-                pip_requirements=_requirements("lightgbm"),
-            )
+            meta = {"features": self.features, "categories": self.categories, "target": self.spec.data.target,
+                    "transform": self.transform, "clip_min": self.clip_min}
+            return log_pyfunc("lightgbm_model.py", {"metadata": meta}, ["target_transform.py"], signature,
+                              files={"booster": booster}, packages=("lightgbm",))
 
 
 class LightningTrainer:
     kind = "lightning"
 
-    def __init__(self, spec: PipelineSpec, features: list[str]):
+    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None):
         self.spec, self.features = spec, features
+        self.transform = transform or tt.NONE
         self.categorical = categorical_features(spec, features)
         self.numeric = [f for f in features if f not in self.categorical]
         self.model = None
         self.schema = None
+
+    @classmethod
+    def transforms(cls, spec: PipelineSpec) -> list[dict]:
+        """None or per-series scaling: its Poisson loss needs a target that stays non-negative."""
+        return candidate_transforms(spec, kinds=("scale",))
 
     def fit(self, lake: Lake, dates: list[date], logger=None) -> dict:
         from ml_tasks.training.datamodule import FeatureDataModule
@@ -116,7 +166,8 @@ class LightningTrainer:
         train_files = [f for d in dates[:-val_days] for f in files[d]]
         val_files = [f for d in dates[-val_days:] for f in files[d]]
         dm = FeatureDataModule(lake, train_files, val_files, self.categorical, self.numeric, self.spec.data.target,
-                               batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=self.spec.training.seed)
+                               batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=self.spec.training.seed,
+                               transform=self.transform)
         resources = self.spec.training.resources
         pos_weight = 1.0
         if self.spec.task == "classification" and self.spec.training.class_weight == "balanced":
@@ -125,29 +176,25 @@ class LightningTrainer:
             pos_weight = positive_weight(self.spec, load_features(lake, self.spec, dates[:-val_days])[self.spec.data.target])
         self.model, facts = fit_lightning(dm, cfg, self.spec.training.seed, gpus=resources.gpus if resources.gpu else 0,
                                           logger=logger, task=self.spec.task, pos_weight=pos_weight)
-        self.schema = dm.schema
+        self.schema, self.transform = dm.schema, dm.transform
         return {**facts, "val_days": val_days}
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         from ml_tasks.training.lightning_trainer import predict
 
-        return predict(self.model, self.schema, frame)
+        return tt.invert(frame, predict(self.model, self.schema, tt.transform_frame(frame, self.transform)),
+                         self.transform)
 
     def params(self) -> dict:
-        return {f"nn.{k}": v for k, v in self.spec.training.lightning.model_dump().items()}
+        return {**{f"nn.{k}": v for k, v in self.spec.training.lightning.model_dump().items()},
+                "transform": tt.describe(self.transform)}
 
     def log_model(self, example: pd.DataFrame, signature):
-        import mlflow
-
         from ml_tasks.training.lightning_trainer import save_for_mlflow
 
         with tempfile.TemporaryDirectory() as tmp:
-            artifacts = save_for_mlflow(self.model, self.schema, self.features, Path(tmp))
-            return mlflow.pyfunc.log_model(
-                name="model", python_model=str(MODEL_CODE_DIR / "torch_model.py"), artifacts=artifacts,
-                code_paths=[str(MODEL_CODE_DIR / "tabular_net.py")], signature=signature,
-                pip_requirements=_requirements("torch"),
-            )
+            files = save_for_mlflow(self.model, self.schema, self.features, Path(tmp), self.transform)
+            return log_pyfunc("torch_model.py", {}, ["tabular_net.py", "target_transform.py"], signature,
+                              files={k: Path(v) for k, v in files.items()}, packages=("torch",))
 
 
-TRAINERS = {"lightgbm": LightGBMTrainer, "lightning": LightningTrainer}

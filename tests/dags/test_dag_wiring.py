@@ -95,7 +95,7 @@ def test_a_dt_that_is_not_a_date_is_refused_with_a_clear_error(dags):
 def test_register_waits_for_every_family_and_runs_when_one_of_them_failed(dags):
     dag = dags["demand_train"]
     register = dag.get_task("register")
-    assert register.upstream_task_ids == {"plan", "train_lightgbm", "train_lightning"}
+    assert register.upstream_task_ids == {"plan", "train_naive", "train_lightgbm", "train_lightning"}
     # all done, at least one upstream succeeded: a failed family stays red, the others are registered
     assert register.trigger_rule == "all_done_min_one_success"
     assert all(dag.get_task(t).trigger_rule == "all_success" for t in ("gate", "promote", "train_lightning"))
@@ -108,6 +108,7 @@ def test_tasks_with_evidence_offer_buttons_that_survive_serialization(dags):
 
     expected = {
         ("demand_train", "plan"): {"MLflow run"},
+        ("demand_train", "train_naive"): {"MLflow run"},
         ("demand_train", "train_lightgbm"): {"MLflow run"},
         ("demand_train", "train_lightning"): {"MLflow run"},
         ("demand_train", "register"): {"Model version", "MLflow run"},

@@ -31,7 +31,8 @@ def test_first_model_becomes_champion_with_lineage(loop):
     tags = champion.tags
     assert tags["conveyor.holdout_window"].endswith(loop["cfg"].dates[-1].isoformat())
     assert tags["conveyor.model_family"] in ("lightgbm", "lightning")
-    assert set(json.loads(tags["conveyor.candidates"])) == {"lightgbm", "lightning"}
+    assert set(json.loads(tags["conveyor.candidates"])) == {"naive", "lightgbm", "lightning"}
+    assert tags["conveyor.chosen_by"] == "backtest mae" and json.loads(tags["conveyor.baseline"])["ratio"] < 1.0
     assert champion.description.startswith(f"# demand v{champion.version}")
     validation = json.loads(tags["conveyor.validation"])  # each partition's recorded gate results
     days = json.loads(tags["conveyor.feature_partitions"])
@@ -107,13 +108,23 @@ def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loo
     assert {f"checks/dt={drifted.dates[-1]}/data_drift.html", f"checks/dt={drifted.dates[-1]}/data_drift.json"} <= files
 
 
-def test_both_families_are_evaluated_on_the_same_rows_and_the_better_one_registered(loop):
+def test_every_family_is_evaluated_on_the_same_rows_and_the_best_by_backtest_registered(loop):
+    from ml_tasks.core import tracking
+
     trained = loop["trained"]
-    assert set(trained["candidates"]) == {"lightgbm", "lightning"}
+    assert set(trained["candidates"]) == {"naive", "lightgbm", "lightning"}
     naive = {kind: m["naive_mae"] for kind, m in trained["candidates"].items()}
-    assert naive["lightgbm"] == naive["lightning"]  # identical holdout rows
-    best = min(trained["candidates"], key=lambda k: trained["candidates"][k]["mae"])
-    assert trained["model"] == best
+    assert naive["lightgbm"] == naive["lightning"] == naive["naive"]  # identical holdout rows
+    backtest = json.loads(tracking.connect(loop["settings"]).get_model_version(
+        "demand", trained["version"]).tags["conveyor.candidates_backtest"])
+    assert trained["model"] == min(backtest, key=backtest.get) and trained["chosen_by"] == "backtest mae"
+    # The naive family forecasts with the naive that was best on the training days: on the holdout it is
+    # one of the naive forecasts MASE divides by, so never better than the strongest of them.
+    naive_family = trained["candidates"]["naive"]
+    assert naive_family["mase"] >= 1.0 - 1e-9
+    assert any(naive_family["mase"] == pytest.approx(v / naive_family["naive_mae"])
+               for k, v in naive_family.items() if k.startswith("naive_mae_"))
+    assert trained["baseline"]["name"].startswith("naive ") and trained["baseline"]["ratio"] < 1.0
 
 
 @pytest.mark.parametrize("family", ["lightning", "lightgbm"])
@@ -220,7 +231,7 @@ def test_a_failed_family_is_named_and_the_finished_one_is_still_registered_and_g
 
     monkeypatch.setattr(LightningTrainer, "fit", out_of_memory)
     trained = train_challenger(loop["settings"], demand_spec)
-    assert trained["model"] == "lightgbm" and set(trained["candidates"]) == {"lightgbm"}
+    assert trained["model"] == "lightgbm" and set(trained["candidates"]) == {"naive", "lightgbm"}
     assert "CUDA out of memory" in trained["failed"]["lightning"]
     client = tracking.connect(loop["settings"])
     version = client.get_model_version("demand", trained["version"])

@@ -1,7 +1,8 @@
 """The pyfunc model MLflow stores for the neural forecaster (models-from-code).
 
-Stored with `tabular_net.py` (as code) plus the weights and a metadata file (feature lists,
-key vocabularies, network sizes), so a registered model needs only mlflow, pandas and torch.
+Stored with `tabular_net.py` and `target_transform.py` (as code) plus the weights and a metadata
+file (feature lists, key vocabularies, network sizes, the target transform), so a registered model
+needs only mlflow, pandas and torch.
 """
 
 import json
@@ -10,6 +11,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
+
+try:
+    import target_transform as tt  # as stored beside the model (code_paths)
+except ImportError:
+    from ml_tasks.training.model_code import target_transform as tt
 
 
 class TorchForecaster(PythonModel):
@@ -29,6 +35,7 @@ class TorchForecaster(PythonModel):
         self.net.eval()
         # Category -> index tables (0 is "unknown", as in predict), for predict_rows.
         self._codes = {c: {v: i + 1 for i, v in enumerate(self.meta["vocab"][c])} for c in self.meta["categorical"]}
+        self.transform = self.meta.get("transform") or tt.NONE  # versions logged before transforms: none
 
     def predict(self, context, model_input, params=None):
         import torch
@@ -36,13 +43,15 @@ class TorchForecaster(PythonModel):
         missing = [c for c in self.meta["features"] if c not in model_input.columns]
         if missing:
             raise ValueError(f"model input lacks feature columns {missing}")
+        original, model_input = model_input, tt.transform_frame(model_input, self.transform)
         cats = np.stack([
             pd.Categorical(model_input[c].astype("string"), categories=self.meta["vocab"][c]).codes.astype(np.int64) + 1
             for c in self.meta["categorical"]], axis=1) if self.meta["categorical"] else np.zeros((len(model_input), 0), np.int64)
         nums = model_input[self.meta["numeric"]].to_numpy(dtype=np.float32, na_value=np.nan)
         with torch.no_grad():
             output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))
-        return pd.Series(self._link(output), index=model_input.index, name="prediction")
+        prediction = tt.invert(original, self._link(output), self.transform)
+        return pd.Series(prediction, index=original.index, name="prediction")
 
     def _link(self, output):
         import torch
@@ -54,12 +63,13 @@ class TorchForecaster(PythonModel):
         """The same predictions for a few rows given as dicts, without pandas: the online path."""
         import torch
 
+        original, rows = rows, tt.transform_rows(rows, self.transform)
         cats = np.array([[self._codes[c].get(str(row[c]), 0) if row[c] is not None else 0
                           for c in self.meta["categorical"]] for row in rows], dtype=np.int64).reshape(len(rows), -1)
         nums = np.array([[row[c] for c in self.meta["numeric"]] for row in rows], dtype=np.float32)
         with torch.no_grad():
             output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))
-        return self._link(output).astype(np.float64)
+        return tt.invert_rows(original, self._link(output).astype(np.float64), self.transform)
 
 
 mlflow.models.set_model(TorchForecaster())

@@ -48,7 +48,7 @@ def test_the_hours_spelling_of_older_specs_still_means_hourly(tmp_path):
 
 
 def test_daily_specs_count_lags_and_windows_in_days(tmp_path):
-    from ml_tasks.features.columns import feature_columns, seasonal_naive_column
+    from ml_tasks.features.columns import feature_columns, naive_columns
 
     text = (_demand_text().replace("frequency: hourly", "frequency: daily").replace("horizon: 24", "horizon: 1")
             .replace("lags: [24, 48, 168]", "lags: [1, 7]").replace("windows: [24, 168]", "windows: [7, 28]"))
@@ -56,7 +56,7 @@ def test_daily_specs_count_lags_and_windows_in_days(tmp_path):
     assert spec.features.lags_hours == [24, 168] and spec.features.rows_per_day == 1
     columns = feature_columns(spec)
     assert {"lag_1d", "lag_7d", "rolling_mean_28d", "month"} <= set(columns) and "hour" not in columns
-    assert seasonal_naive_column(spec) == "lag_7d"
+    assert naive_columns(spec) == ["lag_1d", "lag_7d"]  # a day and a week ago (no year lag built)
 
 
 def test_keys_are_optional_for_a_single_series(tmp_path):

@@ -107,3 +107,20 @@ def test_an_implausibly_good_candidate_is_not_promoted_as_suspected_leakage():
     assert not against_champion.promote and "suspected leakage" in against_champion.reason
     honest = decide(cfg, {"mae": 0.5, "naive_mae": 2.0, "mase": 0.25})
     assert honest.promote and not honest.checks["leakage"]["suspected"]
+
+
+def test_a_challenger_that_does_not_beat_the_strongest_baseline_is_not_promoted():
+    naive = {"name": "naive lag_24h", "metric": "mae", "loss": 1.0, "ratio": 1.04}
+    d = decide(GateConfig(), {"mae": 1.04, "mase": 1.04}, baseline=naive)
+    assert not d.promote and "vs naive lag_24h" in d.reason and d.checks["baseline"] == naive
+    assert decide(GateConfig(), {"mae": 0.9}, baseline={**naive, "ratio": 0.9}).promote
+    # A stricter spec asks for a margin: 0.97x the naive's error is not enough for baseline_ratio 0.95.
+    assert not decide(GateConfig(baseline_ratio=0.95), {"mae": 0.97}, baseline={**naive, "ratio": 0.97}).promote
+    # Against a champion too: better than the champion but not than the naive forecast is no promotion.
+    d = _decide(_pred(0.5, seed=2), _pred(1.5, seed=1), baseline={**naive, "ratio": 1.2})
+    assert not d.promote and d.checks["paired_bootstrap"]["passed"]
+
+
+def test_without_a_baseline_to_compare_with_the_gate_says_so():
+    d = decide(GateConfig(), {"mae": 1.0})
+    assert d.promote and d.checks["baseline"] == {"note": "no baseline to compare with"}

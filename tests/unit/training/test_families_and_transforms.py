@@ -1,0 +1,200 @@
+"""Every family and target transform: exact inverses, baselines that are what they say, MLflow round trips.
+
+The feature days are built from real series arithmetic (two series whose level drifts upwards
+day after day, a daily cycle and noise), with lags and rolling means computed from the series
+itself, so a difference or a scaled target means what it means in production.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_tasks.core.spec import load_spec
+from ml_tasks.core.settings import load_settings
+from ml_tasks.features.columns import feature_names
+from ml_tasks.training.baselines import BaseRateTrainer, LinearBaselineTrainer, NaiveTrainer
+from ml_tasks.training.model_code import target_transform as tt
+from ml_tasks.training.trainers import LightGBMTrainer, LightningTrainer
+from ml_tasks.training.transforms import candidate_transforms
+
+DAYS = [date(2026, 3, 9) + timedelta(days=i) for i in range(12)]
+LOOKBACK = 8  # days of series before the first feature day (the weekly lag and window need 7 + 1)
+
+
+def _series_features(spec, rng: np.random.Generator) -> pd.DataFrame:
+    """Hourly feature rows of two drifting series: lags and windows end ``horizon`` hours before the row."""
+    hours = pd.date_range(pd.Timestamp(DAYS[0] - timedelta(days=LOOKBACK), tz="UTC"),
+                          pd.Timestamp(DAYS[-1], tz="UTC") + pd.Timedelta(hours=23), freq="h")
+    t = np.arange(len(hours))
+    frames = []
+    for store, base in (("S1", 20.0), ("S2", 60.0)):
+        units = base + 0.15 * t + 6 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1.0, len(t))
+        y = pd.Series(np.clip(units, 0, None))
+        frame = pd.DataFrame({"store_id": store, "item_id": "I1", "ts": hours, "units": y})
+        for lag in spec.features.lags:
+            frame[f"lag_{lag}h"] = y.shift(lag)
+        past = y.shift(spec.features.horizon)
+        for w in spec.features.windows:
+            frame[f"rolling_mean_{w}h"] = past.rolling(w, min_periods=1).mean()
+            frame[f"rolling_std_{w}h"] = past.rolling(w, min_periods=2).std()
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    out["hour"], out["day_of_week"] = out["ts"].dt.hour, out["ts"].dt.dayofweek
+    out["is_weekend"] = (out["day_of_week"] >= 5).astype(int)
+    out["is_holiday"], out["promo"] = 0, rng.integers(0, 2, len(out))
+    out["price"] = rng.normal(5, 0.5, len(out))
+    out["price_ratio_168h"] = 1.0
+    out["dt"] = out["ts"].dt.date
+    return out[out["dt"] >= DAYS[0]].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    demand = load_spec("demand", load_settings().specs_dir)
+    training = demand.training.model_copy(update={
+        "lightning": demand.training.lightning.model_copy(update={"max_epochs": 2, "batch_size": 256}),
+        "resources": demand.training.resources.model_copy(update={"gpu": False})})
+    return demand.model_copy(update={"training": training})
+
+
+@pytest.fixture
+def series_lake(lake, spec):
+    rows = _series_features(spec, np.random.default_rng(0))
+    for day, frame in rows.groupby("dt"):
+        lake.write_partition(frame.drop(columns=["dt"]), "features", spec.name, day)
+    return lake
+
+
+def test_transforms_invert_exactly_on_a_known_series(spec):
+    frame = pd.DataFrame({"lag_24h": [8.0, 15.0, np.nan], "lag_168h": [1.0, 2.0, 30.0],
+                          "rolling_mean_24h": [9.0, 14.0, 20.0], "rolling_std_24h": [1.0, 2.0, 3.0],
+                          "rolling_mean_168h": [5.0, -5.0, np.nan], "lag_48h": [7.0, 16.0, 20.0],
+                          "rolling_std_168h": [1.0, 1.0, 1.0]})
+    y = np.array([10.0, 12.0, 33.0])
+    by_name = {tt.describe(t): t for t in candidate_transforms(spec)}
+    assert list(by_name) == ["none", "difference(lag_24h)", "difference(lag_168h)", "scale(rolling_mean_168h)"]
+
+    diff = by_name["difference(lag_24h)"]
+    # The base is the lag one horizon ago; where it is missing, the weekly lag stands in.
+    assert tt.transform_target(frame, y, diff).tolist() == [2.0, -3.0, 3.0]
+    moved = tt.transform_frame(frame, diff)
+    assert moved["lag_48h"].tolist() == [-1.0, 1.0, -10.0] and moved["rolling_std_24h"].tolist() == [1.0, 2.0, 3.0]
+
+    scale = {**by_name["scale(rolling_mean_168h)"], "offset": 1.0}
+    # Level: |rolling mean| + offset; the third row falls back to the next level column (the 24 h mean).
+    assert tt.transform_target(frame, y, scale).tolist() == pytest.approx([10 / 6, 12 / 6, 33 / 21])
+    assert tt.transform_frame(frame, scale)["rolling_std_24h"].tolist() == pytest.approx([1 / 6, 2 / 6, 3 / 21])
+
+    for transform in [diff, scale, by_name["difference(lag_168h)"], tt.NONE]:
+        learned = tt.transform_target(frame, y, transform)
+        assert tt.invert(frame, learned, transform) == pytest.approx(y, abs=1e-12)
+        rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        assert tt.invert_rows(rows, learned, transform) == pytest.approx(y, abs=1e-12)
+
+
+def test_the_naive_baseline_is_the_best_lag_with_the_next_where_it_is_missing(series_lake, spec):
+    naive = NaiveTrainer(spec, feature_names(spec))
+    facts = naive.fit(series_lake, DAYS[:9])
+    # A drifting series with a daily cycle: yesterday's hour is closer than last week's.
+    assert naive.columns == ["lag_24h", "lag_168h"] and facts["naive"] == "lag_24h"
+    frame = series_lake.read_range("features", spec.name, DAYS[9:])
+    frame.loc[:3, "lag_24h"] = np.nan
+    frame.loc[2:3, "lag_168h"] = np.nan
+    expected = frame["lag_24h"].fillna(frame["lag_168h"]).fillna(naive.fill).to_numpy()
+    assert naive.predict(frame) == pytest.approx(expected)
+    assert naive.predict(frame)[2] == pytest.approx(naive.fill)  # no lag at all: the training mean
+
+
+def _log_and_load(settings, model, frame):
+    import mlflow
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_experiment("round-trip")  # this test's own store: no experiment id left by another test
+    features = model.features
+    with mlflow.start_run():
+        signature = infer_signature(frame[features].head(5), pd.Series(model.predict(frame.head(5)), name="prediction"))
+        info = model.log_model(frame[features].head(5), signature)
+    return mlflow.pyfunc.load_model(info.model_uri)
+
+
+FAMILY_TRANSFORMS = [(LightGBMTrainer, name) for name in
+                     ("none", "difference(lag_24h)", "difference(lag_168h)", "scale(rolling_mean_168h)")] + \
+                    [(LightningTrainer, "none"), (LightningTrainer, "scale(rolling_mean_168h)"), (NaiveTrainer, "none")]
+
+
+@pytest.mark.parametrize(("trainer", "transform"), FAMILY_TRANSFORMS,
+                         ids=[f"{t.kind}-{name}" for t, name in FAMILY_TRANSFORMS])
+def test_each_family_and_transform_round_trips_through_mlflow(series_lake, settings, spec, trainer, transform):
+    options = {tt.describe(t): t for t in trainer.transforms(spec)}
+    model = trainer(spec, feature_names(spec), options[transform])
+    model.fit(series_lake, DAYS[:9])
+    holdout = series_lake.read_range("features", spec.name, DAYS[9:])
+    expected = model.predict(holdout)
+    assert np.isfinite(expected).all()
+    loaded = _log_and_load(settings, model, holdout)
+    assert np.asarray(loaded.predict(holdout[model.features])) == pytest.approx(expected, rel=1e-5, abs=1e-4)
+    rows = holdout[model.features].head(20).astype(object).where(holdout[model.features].head(20).notna(), None)
+    online = loaded.unwrap_python_model().predict_rows(rows.to_dict("records"))
+    assert np.asarray(online) == pytest.approx(expected[:20], rel=1e-5, abs=1e-4)
+
+
+def test_a_level_the_trees_never_saw_is_forecast_by_a_differenced_model(series_lake, spec):
+    """Trees cannot extrapolate a level; differencing at the horizon can (the reason transforms exist)."""
+    features = feature_names(spec)
+    holdout = series_lake.read_range("features", spec.name, DAYS[9:])
+    errors = {}
+    for name in ("none", "difference(lag_24h)"):
+        options = {tt.describe(t): t for t in LightGBMTrainer.transforms(spec)}
+        model = LightGBMTrainer(spec, features, options[name])
+        model.fit(series_lake, DAYS[:9])
+        errors[name] = float(np.mean(np.abs(model.predict(holdout) - holdout["units"])))
+    assert errors["difference(lag_24h)"] < 0.5 * errors["none"], errors
+
+
+def _churn_frame(spec, rng, days) -> pd.DataFrame:
+    features = feature_names(spec)
+    rows = []
+    for day in days:
+        frame = pd.DataFrame({"customer_id": [f"c{i}" for i in range(300)]})
+        frame["ts"] = pd.Timestamp(day, tz="UTC")
+        for col in features:
+            frame[col] = rng.normal(0, 1, len(frame))
+        frame["plan"] = rng.choice(["basic", "pro", None], len(frame))
+        frame["region"] = rng.choice(["n", "s"], len(frame))
+        logit = -2.0 + 1.5 * frame["logins_lag_24h"] + (frame["plan"] == "basic") * 1.0
+        frame["churned"] = (rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int)
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_classification_baselines_are_the_base_rate_and_a_logistic_regression(lake, settings):
+    from sklearn.linear_model import LogisticRegression
+
+    from ml_tasks.training.model_code import linear_design
+
+    spec = load_spec("churn", load_settings().specs_dir)
+    rng = np.random.default_rng(1)
+    for day in DAYS[:6]:
+        lake.write_partition(_churn_frame(spec, rng, [day]), "features", spec.name, day)
+    holdout = _churn_frame(spec, rng, [DAYS[6]])
+    train = lake.read_range("features", spec.name, DAYS[:6])
+
+    base = BaseRateTrainer(spec, feature_names(spec))
+    base.fit(lake, DAYS[:6])
+    assert base.predict(holdout) == pytest.approx(np.full(len(holdout), train["churned"].mean()))
+
+    logistic = LinearBaselineTrainer(spec, feature_names(spec))
+    logistic.fit(lake, DAYS[:6])
+    reference = LogisticRegression(C=1.0, max_iter=2000).fit(linear_design.design(logistic.meta, train), train["churned"])
+    expected = reference.predict_proba(linear_design.design(logistic.meta, holdout))[:, 1]
+    assert logistic.predict(holdout) == pytest.approx(expected, abs=1e-9)
+    assert {c for c, _ in logistic.meta["categorical"]} == {"plan", "region"}
+
+    for model in (base, logistic):
+        loaded = _log_and_load(settings, model, holdout)
+        assert np.asarray(loaded.predict(holdout[feature_names(spec)])) == pytest.approx(model.predict(holdout))
