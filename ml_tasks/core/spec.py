@@ -158,6 +158,15 @@ class ResourcesSpec(_Strict):
     cpu: str = "4"
 
 
+class TuningSpec(_Strict):
+    """An Optuna search per learned family on the rolling-origin backtest (never the holdout)."""
+
+    trials: int = Field(default=0, ge=0, description="trials per family; 0: no tuning, the spec's parameters")
+    minutes: float = Field(default=5.0, gt=0, description="budget per family; what is left unfinished is not used")
+    families: list[Literal["lightgbm", "lightning"]] = Field(default=["lightgbm"], description=(
+        "the families searched (each trial of the neural family costs a full backtest of it)"))
+
+
 class TrainingSpec(_Strict):
     schedule: str = "0 2 * * *"
     window_days: int = Field(ge=2)
@@ -173,6 +182,11 @@ class TrainingSpec(_Strict):
     lightning: LightningSpec = LightningSpec()
     resources: ResourcesSpec = ResourcesSpec()
     backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
+    tuning: TuningSpec = TuningSpec()
+    selection_margin: float = Field(default=0.005, ge=0.0, lt=0.5, description=(
+        "a family later in the candidates' order (baselines, then training.models as listed) is registered "
+        "only when its backtest error is below the earlier, simpler ones' by more than this share: a tie "
+        "within noise goes to the simpler model"))
     class_weight: Literal["none", "balanced"] = Field(
         default="none", description="classification: 'balanced' weights classes by inverse frequency (more recall "
                                     "on a rare class, less calibrated probabilities); the tuned F1 threshold already "

@@ -194,7 +194,7 @@ class NewPipeline:
             known_ahead="{" + ", ".join(f"{c}: {t}" for c, t in known.items()) + "}",
             unused=", ".join(unused) or "(none in the sample)",
             history=f"  history_of: [{', '.join(history)}]\n  keys_as_inputs: false\n" if self.classification else "",
-            window=window, holdout=holdout, folds=1)
+            window=window, holdout=holdout, folds=2)
 
 
 def _spec_type(series: pd.Series) -> str:
@@ -289,7 +289,12 @@ training:
   holdout_days: {holdout}
   seed: 42
   models: {models}
-{models_note}  backtest_folds: {folds}
+{models_note}  # The registered candidate is the best on this rolling-origin backtest (folds of holdout_days
+  # before the holdout); the holdout itself is only the promotion gate's evidence.
+  backtest_folds: {folds}
+  # An Optuna search of LightGBM's parameters and target transform on the backtest, within a budget
+  # per nightly run (trials: 0 turns it off).
+  tuning: {{trials: 20, minutes: 3}}
   lightgbm:
     objective: {objective}
     n_estimators: 300

@@ -69,7 +69,7 @@ class SoakResult:
 
 # Operation, not accuracy, is under test: the shipped specs with a lighter training budget (one
 # backtest fold, at most 4 epochs) so that a night's training costs about half as long
-SOAK_TRAINING = {"backtest_folds": 1, "max_epochs": 4}
+SOAK_TRAINING = {"backtest_folds": 1, "max_epochs": 4, "tuning_trials": 3, "tuning_minutes": 1.0}
 
 
 def soak_settings(home: Path) -> ConveyorSettings:
@@ -94,6 +94,9 @@ def soak_specs(shipped: Path, target: Path) -> Path:
             training["backtest_folds"] = min(training.get("backtest_folds", 2), SOAK_TRAINING["backtest_folds"])
             lightning = training.setdefault("lightning", {})
             lightning["max_epochs"] = min(lightning.get("max_epochs", 10), SOAK_TRAINING["max_epochs"])
+            tuning = training.setdefault("tuning", {})
+            tuning["trials"] = min(tuning.get("trials", 0), SOAK_TRAINING["tuning_trials"])
+            tuning["minutes"] = min(tuning.get("minutes", 5.0), SOAK_TRAINING["tuning_minutes"])
         (target / path.name).write_text(yaml.safe_dump(data, sort_keys=False))
     return target
 

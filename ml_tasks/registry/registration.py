@@ -59,17 +59,25 @@ class RegisteredVersion(TypedDict):
     chosen_by: str
 
 
-def choose_candidate(results: list[TrainedCandidate], metric: str) -> tuple[TrainedCandidate, str]:
+def choose_candidate(results: list[TrainedCandidate], metric: str, order: list[str] | None = None,
+                     margin: float = 0.0) -> tuple[TrainedCandidate, str]:
     """The candidate with the lowest mean backtest ``metric``; and what it was chosen by.
 
-    The holdout decides only when no candidate has a backtest (``backtest_folds: 0``), and says so.
-    Ties go to the family whose name sorts first.
+    ``order`` lists the families simplest first (baselines, then the spec's models): the simplest
+    whose backtest error is within ``margin`` (relative) of the lowest is chosen, so a tie within
+    noise goes to the simpler model. The holdout decides only when no candidate has a backtest
+    (``backtest_folds: 0``), and says so.
     """
     def backtest(r: TrainedCandidate) -> float:
         return float(np.nan_to_num((r.get("backtest_mean") or {}).get(metric, np.nan), nan=np.inf))
 
     if any(np.isfinite(backtest(r)) for r in results):
-        return min(results, key=lambda r: (backtest(r), r["kind"])), f"backtest {metric}"
+        rank = {kind: i for i, kind in enumerate(order or [])}
+        lowest = min(backtest(r) for r in results)
+        close = [r for r in results if backtest(r) <= lowest + margin * abs(lowest)]
+        chosen = min(close, key=lambda r: (rank.get(r["kind"], len(rank)), backtest(r), r["kind"]))
+        note = f" (simplest within {margin:.1%} of the lowest)" if margin and backtest(chosen) > lowest else ""
+        return chosen, f"backtest {metric}{note}"
     holdout = min(results, key=lambda r: (np.nan_to_num(r["metrics"][metric], nan=np.inf), r["kind"]))
     return holdout, f"holdout {metric} (no backtest folds)"
 
@@ -114,7 +122,7 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: Training
                                + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     client = tracking.connect(settings)
     metric = spec.promotion.metric
-    best, chosen_by = choose_candidate(results, metric)
+    best, chosen_by = choose_candidate(results, metric, spec.candidate_families, spec.training.selection_margin)
     baseline = versus_baseline(spec.task, metric, best, results)
     name = registry.model_name(spec.name)
     # A retry after a killed attempt reuses the version that attempt registered: one training

@@ -34,7 +34,8 @@ MAX_CATEGORIES = 50
 class NaiveTrainer:
     kind = "naive"
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None):
+    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
+                 params: dict | None = None):
         self.spec, self.features = spec, features
         self.columns: list[str] = []
         self.fill = 0.0
@@ -77,7 +78,8 @@ class LinearBaselineTrainer:
     kind = "logistic"
     uses_features = True
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None):
+    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
+                 params: dict | None = None):
         self.spec, self.features = spec, features
         self.meta: dict = {}
 

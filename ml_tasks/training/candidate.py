@@ -72,13 +72,14 @@ class Backtest:
 
 
 def backtest(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, features: list[str],
-             transform: dict | None = None) -> Backtest:
-    """Fit ``kind`` (with ``transform``) on the days before each rolling-origin fold and score the fold."""
+             transform: dict | None = None, params: dict | None = None, report=None) -> Backtest:
+    """Fit ``kind`` (with ``transform`` and ``params``) on the days before each rolling-origin fold and
+    score the fold; ``report(fold, error)`` hears each fold's error in the spec's metric."""
     from ml_tasks.training.families import TRAINERS
 
     target, out = spec.data.target, Backtest()
     for i, (train_days, test_days) in enumerate(window.folds(spec.training.backtest_folds, spec.training.holdout_days)):
-        fold_model = TRAINERS[kind](spec, features, transform)
+        fold_model = TRAINERS[kind](spec, features, transform, params)
         fold_model.fit(lake, train_days)
         test = load_features(lake, spec, test_days)
         fold_pred = fold_model.predict(test)
@@ -87,6 +88,8 @@ def backtest(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, 
         out.folds.append({"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m})
         log.info("%s (%s) backtest fold %d (%s..%s): %s", kind, tt.describe(transform or tt.NONE), i, test_days[0],
                  test_days[-1], m)
+        if report is not None:
+            report(i, m[spec.promotion.metric])
     return out
 
 
@@ -150,12 +153,19 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
         options = {tt.describe(t): t for t in TRAINERS[kind].transforms(spec)}
         tried = {name: backtest(lake, spec, kind, window, features, t) for name, t in options.items()}
         chosen = choose_transform(spec.task, spec.promotion.metric, tried)
-        folds = tried[chosen]
+        folds, params, tuned = tried[chosen], None, None
+        if spec.training.tuning.trials and kind in spec.training.tuning.families and folds.folds:
+            tuned = tune_family(lake, spec, kind, window, features, options, folds)
+            if tuned.params:
+                params, folds = dict(tuned.params), tuned.folds
+                chosen = params.pop("transform", chosen)
         for i, fold in enumerate(folds.folds):
             mlflow.log_metrics({f"backtest_{k}": v for k, v in fold.items() if isinstance(v, float)}, step=i)
-        model = TRAINERS[kind](spec, features, options[chosen])
+        model = TRAINERS[kind](spec, features, options[chosen], params)
         facts = model.fit(lake, window.train_dates, logger=_epoch_logger(settings, spec, kind, run.info.run_id))
         facts["transform"] = chosen
+        if tuned is not None:
+            facts["tuning"] = tuned.summary()
         if len(tried) > 1:
             facts["transforms_backtest"] = {name: round(backtest_means(spec.task, bt.folds).get(
                 spec.promotion.metric, float("nan")), 6) for name, bt in tried.items()}
@@ -172,6 +182,35 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
     return TrainedCandidate(kind=kind, run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics,
                             backtest_mean=means, segments={s: round(m[first], 4) for s, m in segments.items()},
                             fit=facts)
+
+
+def tune_family(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, features: list[str],
+                transforms: dict[str, dict], spec_folds: Backtest):
+    """Optuna search of ``kind``'s parameters and target transform (of ``transforms``, by name) on the
+    backtest folds (``training.tuning``); each trial is a child run of the family's run.
+    ``spec_folds`` is the spec's parameters' backtest (with the best transform) to beat."""
+    import mlflow
+
+    from ml_tasks.training.tuning import tune
+
+    metric, budget = spec.promotion.metric, spec.training.tuning
+
+    def run_folds(params, report):
+        params = dict(params)
+        transform = transforms[params.pop("transform", next(iter(transforms)))]
+        folds = backtest(lake, spec, kind, window, features, transform, params, report)
+        return backtest_means(spec.task, folds.folds)[metric], folds
+
+    def log_trial(number, params, outcome):
+        with mlflow.start_run(run_name=f"{spec.name}-{kind}-trial-{number}", nested=True,
+                              tags={"conveyor.tuning_trial": str(number), "conveyor.trial_state": outcome["state"]}):
+            mlflow.log_params({k: str(v) for k, v in params.items()})
+            if "score" in outcome:
+                mlflow.log_metric(f"backtest_mean_{metric}", outcome["score"])
+
+    baseline = backtest_means(spec.task, spec_folds.folds)[metric]
+    return tune(kind, budget.trials, budget.minutes, spec.training.seed, baseline, run_folds, log_trial,
+                transforms=list(transforms))
 
 
 def _epoch_logger(settings: ConveyorSettings, spec: PipelineSpec, kind: str, run_id: str):

@@ -21,10 +21,11 @@ def _row(name: str, r: dict, task: str, metric: str) -> str:
 
 
 def _baseline_line(baseline: dict | None, chosen_by: str) -> list[str]:
-    lines = [f"Chosen among the candidates by the {chosen_by}; the holdout below is the gate's evidence only."]
+    lines = [f"Registered: the candidate with the lowest {chosen_by}; the holdout columns are the promotion gate's "
+             "evidence, not what chose it."]
     if baseline:
         lines += ["", f"**Strongest baseline on the same holdout rows**: {baseline['name']}, {baseline['metric'].upper()} "
-                      f"{baseline['loss']:.4f}; this model's loss is {baseline['ratio']:.3f}x its "
+                      f"{baseline['loss']:.4f}; this model's is {baseline['ratio']:.3f}x the baseline's "
                       f"({'beats it' if baseline['ratio'] < 1 else 'does NOT beat it'})."]
     return lines
 
@@ -70,6 +71,18 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         lines += ["", "## Failed candidates (not compared)", "",
                   *[f"- **{kind}**: {error[:300]}" for kind, error in sorted(failed.items())],
                   "", "Only the families above the line were trained to the end; see the training task's log."]
+    fit = best.get("fit") or {}
+    if fit.get("transforms_backtest"):
+        lines += ["", f"Target transforms tried (backtest {metric.upper().replace('_', ' ')}): "
+                  + ", ".join(f"{name} {value:.4f}" for name, value in fit["transforms_backtest"].items())
+                  + f"; kept: {fit.get('transform', 'none')}."]
+    if fit.get("tuning"):
+        t = fit["tuning"]
+        lines += ["", "## Tuning (Optuna on the backtest folds)", "",
+                  f"{t['trials']} trial(s) in {t['seconds']} s ({t['completed']} finished, {t['pruned']} pruned); "
+                  f"kept the {t['kept']} parameters: {t['reason']}."]
+        if t.get("params"):
+            lines += ["", "Chosen parameters: " + ", ".join(f"`{k}={v}`" for k, v in t["params"].items()) + "."]
     if best.get("backtest_mean"):
         lines += ["", "Rolling-origin backtest before the holdout (means): "
                   + ", ".join(f"{k} {v:.4f}" for k, v in best["backtest_mean"].items()) + "."]

@@ -75,9 +75,11 @@ def _encode(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFra
 class LightGBMTrainer:
     kind = "lightgbm"
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None):
+    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
+                 params: dict | None = None):
         self.spec, self.features = spec, features
         self.transform = transform or tt.NONE
+        self.settings = spec.training.lightgbm.model_copy(update=params or {})  # tuned overrides the spec's
         self.categorical = categorical_features(spec, features)
         self.booster = None
         self.categories: dict[str, list[str]] = {}
@@ -95,7 +97,7 @@ class LightGBMTrainer:
 
         train = load_features(lake, self.spec, dates)
         self.categories = {c: sorted(train[c].astype(str).unique().tolist()) for c in self.categorical}
-        p, seed = self.spec.training.lightgbm, self.spec.training.seed
+        p, seed = self.settings, self.spec.training.seed
         target = train[self.spec.data.target].astype(float)
         # Forecasts stay at or above the lowest value the training target took when that is zero or
         # more (counts); a target that goes negative (temperatures) is not clipped.
@@ -127,7 +129,7 @@ class LightGBMTrainer:
         return prediction if self.clip_min is None else np.clip(prediction, self.clip_min, None)
 
     def params(self) -> dict:
-        return {**{f"lgbm.{k}": v for k, v in self.spec.training.lightgbm.model_dump().items()},
+        return {**{f"lgbm.{k}": v for k, v in self.settings.model_dump().items()},
                 "lgbm.objective": self.objective, "transform": tt.describe(self.transform)}
 
     def log_model(self, example: pd.DataFrame, signature):
@@ -143,9 +145,11 @@ class LightGBMTrainer:
 class LightningTrainer:
     kind = "lightning"
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None):
+    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
+                 params: dict | None = None):
         self.spec, self.features = spec, features
         self.transform = transform or tt.NONE
+        self.settings = spec.training.lightning.model_copy(update=params or {})  # tuned overrides the spec's
         self.categorical = categorical_features(spec, features)
         self.numeric = [f for f in features if f not in self.categorical]
         self.model = None
@@ -160,7 +164,7 @@ class LightningTrainer:
         from ml_tasks.training.datamodule import FeatureDataModule
         from ml_tasks.training.lightning_trainer import fit_lightning
 
-        cfg = self.spec.training.lightning
+        cfg = self.settings
         val_days = min(cfg.val_days, max(1, len(dates) // 4))
         files = {d: lake.parquet_files(lake.partition("features", self.spec.name, d)) for d in dates}
         train_files = [f for d in dates[:-val_days] for f in files[d]]
@@ -186,7 +190,7 @@ class LightningTrainer:
                          self.transform)
 
     def params(self) -> dict:
-        return {**{f"nn.{k}": v for k, v in self.spec.training.lightning.model_dump().items()},
+        return {**{f"nn.{k}": v for k, v in self.settings.model_dump().items()},
                 "transform": tt.describe(self.transform)}
 
     def log_model(self, example: pd.DataFrame, signature):

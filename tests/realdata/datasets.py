@@ -1,5 +1,8 @@
 """Real public datasets that ship inside PyPI packages (installed by the Makefile; never downloaded here).
 
+The loaders are the model benchmark's (`bench/model_datasets.py`), so tests and `make bench-models`
+read the same files the same way:
+
 - ISLP's ``Bikeshare.csv`` (the textbook *An Introduction to Statistical Learning*): hourly bike
   rentals in Washington D.C. through 2011, one series, 8,645 of 8,760 hours present (1.3% of the
   hours are missing, one day has 8 of them), weather and calendar columns, a text weather
@@ -13,30 +16,23 @@ timestamp its day-of-year and hour columns describe).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, distribution
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
+from bench import model_datasets
 
-def packaged_file(package: str, relative: str) -> Path:
+
+def _loaded(loader) -> pd.DataFrame:
     try:
-        path = Path(distribution(package).locate_file(relative))
-    except PackageNotFoundError:
-        pytest.fail(f"package {package} is not installed: run `make venv` (it installs the real test datasets)")
-    if not path.is_file():
-        pytest.fail(f"{relative} not found in the installed {package}")
-    return path
+        return loader()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 def bikeshare() -> pd.DataFrame:
     """Hourly rentals in 2011 with an ``hour_start`` timestamp (UTC, as the export has no zone)."""
-    raw = pd.read_csv(packaged_file("ISLP", "ISLP/data/Bikeshare.csv"))
-    hour_start = (pd.Timestamp("2011-01-01") + pd.to_timedelta(raw["day"] - 1, unit="D")
-                  + pd.to_timedelta(raw["hr"].astype(int), unit="h"))
-    return raw.assign(hour_start=hour_start).drop(columns=["day", "hr"])
+    return _loaded(model_datasets.bikeshare)
 
 
 def seattle_weather() -> pd.DataFrame:
-    return pd.read_csv(packaged_file("vega_datasets", "vega_datasets/_data/seattle-weather.csv"))
+    return _loaded(model_datasets.seattle_weather)

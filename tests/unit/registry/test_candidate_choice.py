@@ -18,6 +18,14 @@ def test_a_family_that_wins_the_holdout_by_luck_but_loses_the_backtest_is_not_ch
     assert chosen["kind"] == "lightgbm" and by == "backtest mae"
 
 
+def test_a_tie_within_the_margin_goes_to_the_simpler_family():
+    logistic, lightgbm = _candidate("logistic", 0.99, 0.1904), _candidate("lightgbm", 1.00, 0.1901)
+    chosen, by = choose_candidate([lightgbm, logistic], "mae", order=["base_rate", "logistic", "lightgbm"], margin=0.005)
+    assert chosen["kind"] == "logistic" and "simplest within 0.5% of the lowest" in by
+    clearly = _candidate("lightgbm", 1.00, 0.1850)  # 2.8% better: the complex model earns its place
+    assert choose_candidate([clearly, logistic], "mae", ["logistic", "lightgbm"], 0.005)[0]["kind"] == "lightgbm"
+
+
 def test_the_holdout_decides_only_without_any_backtest_and_says_so():
     chosen, by = choose_candidate([_candidate("a", 2.0, None), _candidate("b", 1.0, None)], "mae")
     assert chosen["kind"] == "b" and by == "holdout mae (no backtest folds)"
