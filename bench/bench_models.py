@@ -132,7 +132,8 @@ def compare(ds: ModelDataset, made: dict) -> dict:
                 if (first - pd.Timedelta(days=lookback_days(spec) + 1)) <= d <= holdout_days[-1]]
     raw = lake.read_range("raw", spec.name, raw_days)
     exog = [c for c in f.known_ahead]
-    grid = regular_grid(raw, keys, ts, spec.data.target, exog, f.frequency)
+    end = pd.Timestamp(holdout_days[-1]) + pd.Timedelta(hours=24 - f.unit_hours)
+    grid = regular_grid(raw, keys, ts, spec.data.target, exog, f.frequency, end)
     steps_per_day = f.rows_per_day
     train_steps, holdout_steps = len(train_days) * steps_per_day, len(holdout_days) * steps_per_day
     for peers in (statistical_peers(grid, f.frequency, f.horizon, train_steps, holdout_steps),

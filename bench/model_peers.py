@@ -16,8 +16,8 @@ day ahead for hourly data, one step for daily), trained on the champion's traini
 - the naive forecasts of the cadence (the feature rows' lags).
 
 Series are put on a regular grid for the statistical and mlforecast peers (a missing hour's value
-interpolated, known-ahead columns carried forward), since their lags count positions; the rows
-compared are only the champion's own.
+and known-ahead columns carried forward from the last seen), since their lags count positions; the
+rows compared are only the champion's own.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ FREQ = {"hourly": "h", "daily": "D"}
 
 
 def regular_grid(raw: pd.DataFrame, keys: list[str], timestamp: str, target: str, exog: list[str],
-                 frequency: str) -> pd.DataFrame:
-    """``unique_id, ds, y, <exog>`` on a full grid per series: no missing step, no repeated one."""
+                 frequency: str, end: pd.Timestamp) -> pd.DataFrame:
+    """``unique_id, ds, y, <exog>`` on a full grid per series up to ``end`` (the holdout's last step, so
+    every peer's rolling origins fall on day boundaries): no missing step, no repeated one. A missing
+    value is carried forward from the last one seen (never filled from the future)."""
     frame = raw[[*keys, timestamp, target, *exog]].copy()
     frame["ds"] = pd.to_datetime(frame[timestamp], utc=True).dt.tz_localize(None).dt.floor(FREQ[frequency])
     frame["unique_id"] = frame[keys].astype(str).agg("|".join, axis=1) if keys else "series"
@@ -42,9 +44,9 @@ def regular_grid(raw: pd.DataFrame, keys: list[str], timestamp: str, target: str
     out = []
     for uid, part in frame.groupby("unique_id"):
         part = part.set_index("ds").sort_index()
-        grid = pd.date_range(part.index.min(), part.index.max(), freq=FREQ[frequency])
+        grid = pd.date_range(part.index.min(), end, freq=FREQ[frequency])
         part = part.reindex(grid)
-        part["y"] = part["y"].astype(float).interpolate(limit_direction="both")
+        part["y"] = part["y"].astype(float).ffill()
         for c in exog:
             part[c] = part[c].ffill().bfill()
         out.append(part.assign(unique_id=uid).rename_axis("ds").reset_index()[["unique_id", "ds", "y", *exog]])

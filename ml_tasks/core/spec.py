@@ -278,6 +278,8 @@ class PipelineSpec(_Strict):
         """The families trained as candidates: the task's baselines (unless ``training.baselines`` is
         off), then ``training.models``."""
         baselines = BASELINE_FAMILIES[self.task] if self.training.baselines else []
+        if self.features.history_of and self.data.target not in self.features.history_of:
+            baselines = [b for b in baselines if b != "naive"]  # no lag of the target: no naive forecast
         return list(dict.fromkeys([*baselines, *self.training.models]))
 
     @model_validator(mode="before")

@@ -74,13 +74,22 @@ def performance_decay(lake: Lake, spec: PipelineSpec, dates: list[date], version
     clusters = joined.groupby([*keys, day], sort=False, dropna=False).ngroup().to_numpy()
     series = joined.groupby(keys, sort=False, dropna=False).ngroup().to_numpy() if keys else None
     low = window_lower_bound(drift.decay_metric, joined[spec.data.target], joined["prediction"],
-                             joined[naive] if naive else None, clusters, drift.decay_level,
+                             _on_common_rows(spec, joined, naive), clusters, drift.decay_level,
                              strata=series, seed=dates[-1].toordinal() if dates else 0)
     ratio = window / out["baseline"] if out["baseline"] else float("inf")
     ratio_low = low / out["baseline"] if out["baseline"] else float("inf")
     out.update(evaluated=True, window=window, ratio=ratio, window_low=low, ratio_low=ratio_low, level=drift.decay_level,
                window_metrics=metrics, detected=bool(ratio_low > 1.0 + drift.decay_tolerance))
     return out
+
+
+def _on_common_rows(spec: PipelineSpec, joined: pd.DataFrame, naive: str | None):
+    """The strongest naive's forecasts on the rows every naive forecast has (NaN elsewhere), as MASE uses."""
+    if naive is None:
+        return None
+    forecasts = naive_forecasts(spec, joined)
+    common = np.logical_and.reduce([~np.isnan(v) for v in forecasts.values()])
+    return np.where(common, forecasts[naive], np.nan)
 
 
 def window_lower_bound(metric: str, y_true, prediction, naive, clusters, level: float, strata=None,

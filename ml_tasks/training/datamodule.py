@@ -58,7 +58,7 @@ def _read(lake: Lake, f: str, columns: list[str]) -> pd.DataFrame:
 
 
 def training_target(lake: Lake, files: list[str], target: str) -> pd.Series:
-    """The training target of ``files`` (a scaling transform takes its offset from it)."""
+    """The training target of ``files`` (a target transform learns its fill and offset from it)."""
     return pd.concat([_read(lake, f, [target])[target] for f in files], ignore_index=True).astype(float)
 
 
@@ -176,9 +176,9 @@ class FeatureDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.schema is None:
-            if self.transform.get("kind") == "scale":
-                self.transform = {**self.transform, "offset": tt.scale_offset(
-                    training_target(self.lake, self.train_files, self.columns[2]).to_numpy())}
+            if self.transform.get("kind", "none") != "none":
+                self.transform = tt.fitted(self.transform,
+                                           training_target(self.lake, self.train_files, self.columns[2]).to_numpy())
             self.schema, self.mean, self.std = scan_schema(self.lake, self.train_files, *self.columns, self.transform)
 
     def _loader(self, dataset: ParquetBatches) -> DataLoader:

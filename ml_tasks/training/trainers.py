@@ -50,13 +50,6 @@ def log_pyfunc(model_file: str, json_artifacts: dict[str, dict], code: list[str]
             pip_requirements=_requirements(*packages))
 
 
-def fitted_transform(transform: dict, target: pd.Series) -> dict:
-    """The transform with what it learns from the training target (a scaling level's offset)."""
-    if transform.get("kind") != "scale":
-        return transform
-    return {**transform, "offset": tt.scale_offset(target.to_numpy(dtype=float, na_value=np.nan))}
-
-
 def positive_weight(spec: PipelineSpec, target: pd.Series) -> float:
     """Weight of the positive class under ``class_weight: balanced`` (negatives / positives), else 1."""
     if spec.task != "classification" or spec.training.class_weight != "balanced":
@@ -102,7 +95,7 @@ class LightGBMTrainer:
         # Forecasts stay at or above the lowest value the training target took when that is zero or
         # more (counts); a target that goes negative (temperatures) is not clipped.
         self.clip_min = 0.0 if self.spec.task == "regression" and target.min() >= 0 else None
-        self.transform = fitted_transform(self.transform, target)
+        self.transform = tt.fitted(self.transform, target.to_numpy(dtype=float, na_value=np.nan))
         learned = tt.transform_target(train, target.to_numpy(), self.transform)
         keep = ~np.isnan(learned)
         train, target = train[keep], pd.Series(learned[keep], index=train.index[keep])

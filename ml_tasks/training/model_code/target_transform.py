@@ -13,7 +13,8 @@ store twice as busy), and predictions are turned back exactly:
   by it too (per-series normalisation). Prediction: the model's output times the level.
 
 A transform is a small JSON-able dict, stored in the model's metadata. Where the base or level is
-missing for a row (the first days of a series), the next column of its ``fallback`` list stands in.
+missing for a row (the first days of a series), the next column of its ``fallback`` list stands in,
+and where every one is missing (a new series), the training target's mean (``fill``).
 This file is stored with every model (MLflow ``code_paths``) and imports only numpy and pandas.
 """
 
@@ -38,6 +39,17 @@ def scale_offset(target: np.ndarray) -> float:
     return 0.1 * magnitude if magnitude > 0 else 1e-6
 
 
+def fitted(transform: dict, target) -> dict:
+    """The transform with what it learns from the training target: the mean that stands in for a
+    missing base or level, and (scaling) the offset that keeps a level away from zero."""
+    if transform.get("kind", "none") == "none":
+        return transform
+    values = np.asarray(target, dtype=float)
+    fill = float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
+    out = {**transform, "fill": fill}
+    return {**out, "offset": scale_offset(values)} if transform["kind"] == "scale" else out
+
+
 def first_present(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Per row, the value of the first of ``columns`` that is present (NaN where none is)."""
     out = np.full(len(frame), np.nan)
@@ -51,6 +63,7 @@ def first_present(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 def anchor(frame: pd.DataFrame, transform: dict) -> np.ndarray:
     """The row's base (difference) or level (scale): the first present column of its fallback list."""
     out = first_present(frame, [transform["base"], *transform.get("fallback", [])])
+    out = np.where(np.isnan(out), transform.get("fill", np.nan), out)
     if transform["kind"] == "scale":
         out = np.abs(out) + transform["offset"]
     return out
@@ -103,8 +116,14 @@ def invert_rows(rows: list[dict], output: np.ndarray, transform: dict) -> np.nda
 
 
 def transform_rows(rows: list[dict], transform: dict) -> list[dict]:
-    """:func:`transform_frame` for rows given as dicts."""
+    """:func:`transform_frame` for rows given as dicts: only the target's history values change (the
+    other values keep their types, so a key stays the text or number it was)."""
     if transform.get("kind", "none") == "none":
         return rows
-    frame = transform_frame(pd.DataFrame(rows), transform)
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    columns = [c for c in dict.fromkeys([*transform["history"], transform["base"], *transform.get("fallback", [])])
+               if rows and c in rows[0]]
+    frame = transform_frame(pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns,
+                                         dtype=float), transform)
+    changed = frame[[c for c in transform["history"] if c in frame.columns]]
+    changed = changed.astype(object).where(changed.notna(), None).to_dict("records")
+    return [{**row, **new} for row, new in zip(rows, changed)]

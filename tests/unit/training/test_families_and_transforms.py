@@ -96,6 +96,25 @@ def test_transforms_invert_exactly_on_a_known_series(spec):
         assert tt.invert_rows(rows, learned, transform) == pytest.approx(y, abs=1e-12)
 
 
+def test_a_row_with_no_base_or_level_at_all_takes_the_training_mean_and_still_inverts(spec):
+    """A new series has no lags yet: its base (or level) is the training target's mean, never NaN."""
+    by_name = {tt.describe(t): t for t in candidate_transforms(spec)}
+    frame = pd.DataFrame({c: [np.nan, 4.0] for c in ("lag_24h", "lag_48h", "lag_168h", "rolling_mean_24h",
+                                                      "rolling_std_24h", "rolling_mean_168h", "rolling_std_168h")})
+    frame["store_id"] = ["new", "S1"]
+    y = np.array([7.0, 5.0])
+    for name in ("difference(lag_24h)", "scale(rolling_mean_168h)"):
+        transform = tt.fitted(by_name[name], np.array([2.0, 4.0, 6.0]))  # training mean 4
+        assert transform["fill"] == 4.0
+        learned = tt.transform_target(frame, y, transform)
+        assert np.isfinite(learned).all() and tt.invert(frame, learned, transform) == pytest.approx(y)
+        rows = [{"store_id": 3, "lag_24h": None, "rolling_mean_168h": None}, {"store_id": 4, "lag_24h": 4.0,
+                                                                                "rolling_mean_168h": 4.0}]
+        moved = tt.transform_rows(rows, transform)
+        assert [r["store_id"] for r in moved] == [3, 4]  # keys keep their type (no 3.0 for 3)
+        assert moved[1]["lag_24h"] == pytest.approx(0.0 if name.startswith("difference") else 4.0 / (4.0 + 0.4))
+
+
 def test_the_naive_baseline_is_the_best_lag_with_the_next_where_it_is_missing(series_lake, spec):
     naive = NaiveTrainer(spec, feature_names(spec))
     facts = naive.fit(series_lake, DAYS[:9])
