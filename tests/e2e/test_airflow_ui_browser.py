@@ -36,6 +36,7 @@ def platform(tmp_path_factory):
     specs.mkdir()
     spec = yaml.safe_load((load_settings().specs_dir / "demand.yaml").read_text())
     spec["training"]["models"] = ["lightgbm"]
+    spec["training"]["tuning"] = {"trials": 3, "minutes": 1}  # the soak's cap: these tests are about the UI, not tuning
     (specs / "demand.yaml").write_text(yaml.safe_dump(spec))
     shutil.copy(load_settings().specs_dir / "churn.yaml", specs / "churn.yaml")  # no import error on the home page
     settings = load_settings(home=home, specs_dir=specs, airflow_port=free_port(), mlflow_port=free_port())

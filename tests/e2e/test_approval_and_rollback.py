@@ -38,6 +38,7 @@ def platform(tmp_path_factory):
     spec = yaml.safe_load(base.read_text())
     spec["promotion"]["require_approval"] = True
     spec["training"]["models"] = ["lightgbm"]
+    spec["training"]["tuning"] = {"trials": 3, "minutes": 1}  # the soak's cap: these tests are about the UI, not tuning
     (specs / "demand.yaml").write_text(yaml.safe_dump(spec))
     settings = load_settings(home=home, specs_dir=specs, airflow_port=free_port(), mlflow_port=free_port())
     seed_demo(settings, SIZE, leave_unbuilt=0, say=lambda m: None)
