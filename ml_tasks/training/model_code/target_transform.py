@@ -87,24 +87,26 @@ def transform_frame(frame: pd.DataFrame, transform: dict) -> pd.DataFrame:
     return out
 
 
-def transform_target(frame: pd.DataFrame, target: np.ndarray, transform: dict) -> np.ndarray:
-    """The target the model learns (NaN where the base or level is missing: such rows are not learned)."""
+def _apply(frame: pd.DataFrame, values: np.ndarray, transform: dict, inverse: bool) -> np.ndarray:
+    """``values`` made level-free (forward) or put back in the target's units (inverse), row by row."""
     kind = transform.get("kind", "none")
-    y = np.asarray(target, dtype=float)
+    y = np.asarray(values, dtype=float)
     if kind == "none":
         return y
     a = anchor(frame, transform)
-    return y - a if kind == "difference" else y / a
+    if kind == "difference":
+        return y + a if inverse else y - a
+    return y * a if inverse else y / a
+
+
+def transform_target(frame: pd.DataFrame, target: np.ndarray, transform: dict) -> np.ndarray:
+    """The target the model learns (NaN where the base or level is missing: such rows are not learned)."""
+    return _apply(frame, target, transform, inverse=False)
 
 
 def invert(frame: pd.DataFrame, output: np.ndarray, transform: dict) -> np.ndarray:
     """Predictions in the target's units from the model's output on ``frame``'s rows (exact inverse)."""
-    kind = transform.get("kind", "none")
-    y = np.asarray(output, dtype=float)
-    if kind == "none":
-        return y
-    a = anchor(frame, transform)
-    return y + a if kind == "difference" else y * a
+    return _apply(frame, output, transform, inverse=True)
 
 
 def invert_rows(rows: list[dict], output: np.ndarray, transform: dict) -> np.ndarray:
