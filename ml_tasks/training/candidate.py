@@ -166,9 +166,9 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
         facts["transform"] = chosen
         if tuned is not None:
             facts["tuning"] = tuned.summary()
-        if len(tried) > 1:
-            facts["transforms_backtest"] = {name: round(backtest_means(spec.task, bt.folds).get(
-                spec.promotion.metric, float("nan")), 6) for name, bt in tried.items()}
+        if len(tried) > 1 and folds.folds:  # with no folds there is nothing to compare (XCom takes no NaN)
+            facts["transforms_backtest"] = {name: round(backtest_means(spec.task, bt.folds)[spec.promotion.metric], 6)
+                                            for name, bt in tried.items()}
         prediction = model.predict(holdout)
         threshold, tuned_on = choose_threshold(spec.task, folds.out_of_fold, holdout[spec.data.target].to_numpy(),
                                                prediction)
@@ -179,9 +179,23 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
         info = log_candidate(spec, kind, model, facts, holdout, prediction, threshold, metrics, segments, folds, means)
         log.info("%s: holdout %s", kind, metrics)
     first = SEGMENT_METRICS[spec.task][0]
-    return TrainedCandidate(kind=kind, run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics,
-                            backtest_mean=means, segments={s: round(m[first], 4) for s, m in segments.items()},
-                            fit=facts)
+    return checked_handoff(TrainedCandidate(
+        kind=kind, run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics, backtest_mean=means,
+        segments={s: round(m[first], 4) for s, m in segments.items()}, fit=facts))
+
+
+def checked_handoff(candidate: TrainedCandidate) -> TrainedCandidate:
+    """``candidate`` if Airflow can pass it on as an XCom (strict JSON: no NaN or infinity), else a
+    ValueError naming the field: the same failure here as in the DAG, where it would otherwise
+    surface as the api-server's "Out of range float values are not JSON compliant"."""
+    try:
+        json.dumps(candidate, allow_nan=False)
+    except ValueError:
+        bad = [f"{key}.{name}" for key, value in candidate.items() if isinstance(value, dict)
+               for name, v in value.items() if isinstance(v, float) and not np.isfinite(v)]
+        raise ValueError(f"{candidate['kind']}: the hand-off to `register` has values JSON cannot carry: "
+                         f"{', '.join(bad) or 'a nested NaN or infinity'}") from None
+    return candidate
 
 
 def tune_family(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, features: list[str],

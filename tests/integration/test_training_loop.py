@@ -240,3 +240,20 @@ def test_a_failed_family_is_named_and_the_finished_one_is_still_registered_and_g
     decision = promote_if_better(loop["settings"], demand_spec, trained)
     assert "not compared, training failed: lightning" in decision["reason"]
     assert "paired_bootstrap" in decision["checks"]  # gated against the champion like any challenger
+
+
+def test_a_window_too_short_for_folds_still_hands_plain_json_to_register(loop, demand_spec, tmp_path):
+    """Airflow passes each family's result on as strict JSON. With no backtest folds (a young
+    pipeline), LightGBM's transforms have no backtest to compare; a NaN there failed the Airflow
+    task in CI of 6b32cfd ("Out of range float values are not JSON compliant")."""
+    from ml_tasks.training.candidate import train_model
+    from ml_tasks.training.plan import plan_training
+
+    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'young.db'}",
+                                                   "mlflow_artifacts_dir": str(tmp_path / "artifacts")})
+    spec = _variant(demand_spec)
+    spec = spec.model_copy(update={"training": spec.training.model_copy(update={"backtest_folds": 0})})
+    result = train_model(settings, spec, plan_training(settings, spec), "lightgbm")
+    json.dumps(result, allow_nan=False)
+    assert result["backtest_mean"] == {} and "transforms_backtest" not in result["fit"]
+    assert np.isfinite(result["metrics"]["mae"])
