@@ -167,19 +167,30 @@ class TuningSpec(_Strict):
         "the families searched (each trial of the neural family costs a full backtest of it)"))
 
 
+class StatsForecastSpec(_Strict):
+    """The statistical family: AutoETS per series on the newest ``history_days`` of the training days."""
+
+    history_days: int | None = Field(default=None, ge=3, description=(
+        "newest training days each series' model is fit on; default all of them (on real temperatures, "
+        "MAE 0.086 with 167 days against 0.121 with 28)"))
+    minutes: float = Field(default=10.0, gt=0, description="fit budget; series left then take the naive forecast")
+
+
 class TrainingSpec(_Strict):
     schedule: str = "0 2 * * *"
     window_days: int = Field(ge=2)
     holdout_days: int = Field(ge=1)
     min_train_rows: int = Field(default=1000, ge=1)
     seed: int = 42
-    models: list[Literal["lightgbm", "lightning"]] = Field(default=["lightgbm", "lightning"], min_length=1)
+    models: list[Literal["lightgbm", "lightning", "statsforecast"]] = Field(default=["lightgbm", "lightning"],
+                                                                             min_length=1)
     baselines: bool = Field(default=True, description=(
         "train the task's baselines as candidates too: the naive forecasts of the cadence for regression, the "
         "base rate and a logistic regression for classification; the gate compares every challenger with the "
         "strongest of them"))
     lightgbm: LightGBMSpec = LightGBMSpec()
     lightning: LightningSpec = LightningSpec()
+    statsforecast: StatsForecastSpec = StatsForecastSpec()
     resources: ResourcesSpec = ResourcesSpec()
     backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
     tuning: TuningSpec = TuningSpec()

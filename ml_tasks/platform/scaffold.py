@@ -172,7 +172,8 @@ class NewPipeline:
 
     def spec_yaml(self) -> str:
         nonneg = self.classification or self.sample is None or float(self.sample[self.target].min()) >= 0
-        models = "[lightgbm, lightning]" if nonneg else "[lightgbm]"
+        statistical = [] if self.classification else ["statsforecast"]  # AutoETS per series: forecasts only
+        models = "[" + ", ".join(["lightgbm", *(["lightning"] if nonneg else []), *statistical]) + "]"
         frequency = self.detected_frequency
         horizon, lags, windows = SHAPES[frequency]
         unit = "h" if frequency == "hourly" else "d"

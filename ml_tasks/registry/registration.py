@@ -2,7 +2,8 @@
 
 `register_best` registers the family with the lowest rolling-origin backtest error (the spec's
 metric; :func:`choose_candidate`) among those that finished: the holdout is kept for the gate's
-evidence, so no choice is made on it. It compares the candidate with the strongest baseline on the
+evidence, so no choice is made on it. A weighted mean of the two best learned families competes
+too when the backtest says it beats both (`ml_tasks.training.ensemble`). It compares the candidate with the strongest baseline on the
 holdout (:func:`versus_baseline`), tags the version with its lineage and the candidates' scores,
 and writes the model card (naming any family that failed) onto the version. What it returns, a
 :class:`RegisteredVersion`, is the hand-off from `register` to the promotion `gate`.
@@ -26,6 +27,8 @@ from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.registry import client as registry
 from ml_tasks.training.candidate import TrainedCandidate, train_model
+from ml_tasks.training.ensemble import KIND as ENSEMBLE
+from ml_tasks.training.ensemble import ensemble_candidate
 from ml_tasks.training.evaluation import best_naive
 from ml_tasks.training.families import is_baseline
 from ml_tasks.training.plan import TrainingPlan, plan_training
@@ -122,7 +125,10 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: Training
                                + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     client = tracking.connect(settings)
     metric = spec.promotion.metric
-    best, chosen_by = choose_candidate(results, metric, spec.candidate_families, spec.training.selection_margin)
+    ensemble = ensemble_candidate(settings, spec, plan, results)
+    results = [*results, *([ensemble] if ensemble else [])]
+    best, chosen_by = choose_candidate(results, metric, [*spec.candidate_families, ENSEMBLE],
+                                       spec.training.selection_margin)
     baseline = versus_baseline(spec.task, metric, best, results)
     name = registry.model_name(spec.name)
     # A retry after a killed attempt reuses the version that attempt registered: one training

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SUMMARY_METRICS = {"regression": ("mae", "rmse", "wape", "mase"),
                    "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "f1")}
 SEGMENT_METRICS = {"regression": ("mae", "mase"), "classification": ("log_loss", "roc_auc")}
+PREDICTIONS = "predictions.npz"  # in each family run's evaluation/: holdout and out-of-fold predictions
 
 
 class TrainedCandidate(TypedDict):
@@ -255,9 +256,13 @@ def log_candidate(spec: PipelineSpec, kind: str, model, facts: dict, holdout: pd
         _evaluation_plots(spec, kind, holdout.assign(prediction=prediction), importance, threshold, Path(tmp))
         (Path(tmp) / "evaluation.json").write_text(json.dumps(
             {"holdout": metrics, "backtest": folds.folds, "segments": segments, "importance": importance}, indent=1))
+        np.savez(Path(tmp) / PREDICTIONS, holdout=np.asarray(prediction, dtype=float),  # what an ensemble is made of
+                 **{f"fold{i}_{part}": np.asarray(v, dtype=float) for i, pair in enumerate(folds.out_of_fold)
+                    for part, v in zip(("y", "p"), pair)})
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
-    signature = infer_signature(holdout[features].head(5), pd.Series(prediction[:5], name="prediction"))
-    return model.log_model(holdout[features].head(5), signature)
+    inputs = getattr(model, "inputs", features)  # the statistical family also places rows by keys and time
+    signature = infer_signature(holdout[inputs].head(5), pd.Series(prediction[:5], name="prediction"))
+    return model.log_model(holdout[inputs].head(5), signature)
 
 
 def _evaluation_plots(spec: PipelineSpec, kind: str, scored: pd.DataFrame, importance: dict, threshold: float,

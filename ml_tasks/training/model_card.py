@@ -76,6 +76,11 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         lines += ["", f"Target transforms tried (backtest {metric.upper().replace('_', ' ')}): "
                   + ", ".join(f"{name} {value:.4f}" for name, value in fit["transforms_backtest"].items())
                   + f"; kept: {fit.get('transform', 'none')}."]
+    if "series_fit" in fit:  # the statistical family
+        naive = {k.removeprefix("series_naive_"): v for k, v in fit.items() if k.startswith("series_naive_") and v}
+        lines += ["", f"AutoETS fit on {fit['series_fit']} series in {fit['fit_seconds']} s "
+                  f"(forms, error-trend-season-damping: {fit.get('ets_forms') or '-'}); "
+                  + (f"the naive forecast instead for {naive}." if naive else "every series fit.")]
     if fit.get("tuning"):
         t = fit["tuning"]
         lines += ["", "## Tuning (Optuna on the backtest folds)", "",

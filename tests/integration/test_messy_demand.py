@@ -40,7 +40,7 @@ def test_messy_demand_data_is_published_whole_and_trains_a_champion(tmp_path, de
     assert after_gap["lag_24h"].isna().all() and after_gap["lag_48h"].notna().mean() > 0.9  # published all the same
 
     trained = train_challenger(settings, demand_spec)
-    assert set(trained["candidates"]) == {"naive", "lightgbm", "lightning"} and not trained["failed"]
+    assert set(trained["candidates"]) - {"ensemble"} == {"naive", "lightgbm", "lightning"} and not trained["failed"]
     decision = promote_if_better(settings, demand_spec, trained)
     assert decision["promoted"], decision
     scored = score_partition(settings, demand_spec, wanted[-1])

@@ -138,3 +138,35 @@ def test_online_features_reload_when_a_day_is_published(loop, demand_spec, tmp_p
     assert features.refresh()
     [filled], problems = features.fill([ask])
     assert not problems and filled["lag_24h"] == (None if pd.isna(row.lag_24h) else row.lag_24h)
+
+
+def test_a_statistical_champion_is_served_online_from_feature_rows_as_in_batch(loop, demand_spec, tmp_path):
+    """The statsforecast family needs each row's keys and time besides its features: the signature
+    asks for them, a JSON request gives the time as text, and the answer is the batch model's."""
+    import mlflow
+
+    from ml_tasks.registry.promotion import promote_if_better
+    from ml_tasks.registry.registration import train_challenger
+
+    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'sf.db'}",
+                                                   "mlflow_artifacts_dir": str(tmp_path / "a")})
+    training = demand_spec.training.model_copy(update={"models": ["statsforecast"], "baselines": False})
+    spec = demand_spec.model_copy(update={"training": training})
+    trained = train_challenger(settings, spec)
+    assert trained["model"] == "statsforecast" and np.isfinite(trained["metrics"]["mae"]), trained
+    promote_if_better(settings, spec, trained, force=True)
+    frame = loop["lake"].read_partition("features", "demand", loop["cfg"].dates[-1])
+    tracking.connect(settings)
+    expected = np.asarray(mlflow.pyfunc.load_model(registry.model_uri("demand")).predict(frame), dtype=float)
+    assert np.isfinite(expected).all()
+
+    app = create_app(settings, "demand", refresh_seconds=3600)
+    c = TestClient(app)
+    rows = json.loads(frame.drop(columns=["dt", "units"], errors="ignore").to_json(orient="records", date_format="iso"))
+    answer = c.post("/predict", json={"rows": rows})
+    assert answer.status_code == 200, answer.text
+    np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
+    missing_time = [{k: v for k, v in rows[0].items() if k != "ts"}]
+    refused = c.post("/predict", json={"rows": missing_time})
+    assert refused.status_code == 422 and "rows[0].ts: field required" in refused.json()["detail"][0]
+    app.state.stop.set()

@@ -25,6 +25,7 @@ def test_a_classification_scaffold_is_valid_and_never_lags_the_label(tmp_path):
     assert spec["features"]["known_ahead"] == {"plan": "string", "region": "string"}
     assert spec["features"]["keys_as_inputs"] is False  # one category per customer would only memorise
     assert not (tmp_path / "spark_jobs").exists()  # features come from the spec: no code to write
+    assert spec["training"]["models"] == ["lightgbm", "lightning"]  # no statistical family: it forecasts numbers
 
 
 def test_a_single_daily_series_needs_no_keys_and_gets_lags_in_days(tmp_path):
@@ -40,6 +41,7 @@ def test_a_single_daily_series_needs_no_keys_and_gets_lags_in_days(tmp_path):
     assert (f["horizon"], f["lags"], f["windows"]) == (1, [1, 7, 14], [7, 28])
     assert f["known_ahead"] == {"weather": "string"}
     assert spec["training"]["window_days"] == 730 and spec["training"]["holdout_days"] == 120
+    assert spec["training"]["models"] == ["lightgbm", "lightning", "statsforecast"]
 
 
 def test_a_large_sample_is_read_in_full_as_a_uniform_sample(tmp_path):

@@ -19,7 +19,7 @@ def test_every_shipped_spec_is_valid():
 
 @pytest.mark.parametrize("old,new,key,says", [
     ("holdout_days: 7", "holdout_days: 7\n  holdout_dayz: 3", "training.holdout_dayz", "did you mean 'holdout_days'"),
-    ("models: [lightgbm, lightning]", "models: [lightgbm, xgboost]", "training.models.1", "'lightgbm' or 'lightning'"),
+    ("models: [lightgbm, lightning]", "models: [lightgbm, xgboost]", "training.models.1", "'lightning' or 'statsforecast'"),
     ('schedule: "0 2 * * *"', 'schedule: "0 25 * * *"', "training.schedule", "not a cron expression"),
     ("module: spark_jobs.demand_features", "module: spark_jobs.nope", "features.module", "cannot be imported"),
     ("raw_suite: demand_raw", "raw_suite: nope_raw", "data.raw_suite", "no suite"),
