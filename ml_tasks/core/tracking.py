@@ -42,20 +42,29 @@ def ensure_experiment(settings: ConveyorSettings, name: str) -> str:
     return exp_id
 
 
-def close_abandoned_runs(settings: ConveyorSettings, experiment_id: str, tags: dict[str, str]) -> list[str]:
-    """Mark runs left RUNNING by a killed attempt with the same ``tags`` as KILLED; returns their ids.
+def runs_tagged(client, experiment_id: str, tags: dict[str, str], status: str, max_results: int = 100) -> list:
+    """The runs of an experiment that carry every one of ``tags`` and have ``status`` (RUNNING, FINISHED, ...)."""
+    where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in sorted(tags.items())] + [f"attributes.status = '{status}'"])
+    return client.search_runs([experiment_id], filter_string=where, max_results=max_results)
 
-    A task killed mid-training (OOM, a lost worker, kill -9) cannot end its MLflow run; its retry
-    calls this first, so the tracking server shows one finished run per attempt that finished and
-    no run that looks alive forever.
+
+def close_abandoned_runs(settings: ConveyorSettings, experiment_id: str, tags: dict[str, str]) -> list[str]:
+    """Mark runs left RUNNING by a killed attempt with the same ``tags`` as KILLED, and the RUNNING
+    runs nested under them (a tuning trial the kill interrupted); returns their ids, parents first.
+
+    A task killed mid-training (OOM, a lost worker, kill -9, a restarted scheduler) cannot end its
+    MLflow runs; its retry calls this first, so the tracking server shows one finished run per
+    attempt that finished and no run that looks alive forever.
     """
     client = connect(settings)
-    where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in sorted(tags.items())] + ["attributes.status = 'RUNNING'"])
-    stale = client.search_runs([experiment_id], filter_string=where, max_results=100)
-    for run in stale:
-        client.set_tag(run.info.run_id, "conveyor.abandoned", "a later attempt of the same task replaced this run")
-        client.set_terminated(run.info.run_id, status="KILLED")
-    return [run.info.run_id for run in stale]
+    stale, closed = runs_tagged(client, experiment_id, tags, "RUNNING"), []
+    while stale:
+        run_id = stale.pop(0).info.run_id
+        client.set_tag(run_id, "conveyor.abandoned", "a later attempt of the same task replaced this run")
+        client.set_terminated(run_id, status="KILLED")
+        closed.append(run_id)
+        stale += runs_tagged(client, experiment_id, {"mlflow.parentRunId": run_id}, "RUNNING")
+    return closed
 
 
 def ensure_experiment_id(settings: ConveyorSettings, client, name: str) -> str:

@@ -275,8 +275,9 @@ class Soak:
     def running_mlflow_runs(self) -> list[str]:
         client = tracking.connect(self.settings)
         experiments = [e.experiment_id for e in client.search_experiments()]
-        return [r.info.run_id for r in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'",
-                                                          max_results=1000)]
+        runs = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000)
+        return [f"{r.info.run_id} ({r.info.run_name}, parent {r.data.tags.get('mlflow.parentRunId', '-')})"
+                for r in runs]
 
     def expected(self, upto: date, pipeline: str) -> tuple[list[date], list[date], list[date]]:
         """Good days (published), bad days (quarantined), scored days of ``pipeline``, as far as ``upto``.

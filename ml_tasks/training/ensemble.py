@@ -78,8 +78,7 @@ def _earlier_attempt(settings: ConveyorSettings, experiment_id: str, plan: Train
     client = tracking.connect(settings)
     tags = {"mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": KIND}
     tracking.close_abandoned_runs(settings, experiment_id, tags)
-    where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in sorted(tags.items())] + ["attributes.status = 'FINISHED'"])
-    for run in client.search_runs([experiment_id], filter_string=where, max_results=1):
+    for run in tracking.runs_tagged(client, experiment_id, tags, "FINISHED", max_results=1):
         with tempfile.TemporaryDirectory() as tmp:
             return json.loads(Path(mlflow.artifacts.download_artifacts(
                 run_id=run.info.run_id, artifact_path="candidate.json", dst_path=tmp)).read_text())

@@ -16,7 +16,7 @@ from ml_tasks.features.store import load_features
 from ml_tasks.training import ensemble
 from ml_tasks.training.plan import plan_training
 
-from .test_families_and_transforms import _series_features, spec  # noqa: F401 (fixture)
+from .series_data import series_features
 
 
 def test_weights_are_chosen_on_the_folds_and_need_the_same_rows():
@@ -34,7 +34,7 @@ def _promoted_series(spec) -> "pd.DataFrame":
     """The drifting series of `_series_features` with a promotion lifting sales by 2 units in the
     hours it runs (known ahead): exponential smoothing cannot see it, the trees can, so their errors
     differ, which is where a mean of the two can beat both."""
-    rows = _series_features(spec, np.random.default_rng(1))
+    rows = series_features(spec, np.random.default_rng(1))
     rows["units"] = rows["units"] + 2.0 * rows["promo"]
     by_series = rows.sort_values("ts").groupby("store_id")["units"]
     for lag in spec.features.lags:

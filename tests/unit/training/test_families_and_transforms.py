@@ -7,67 +7,19 @@ itself, so a difference or a scaled target means what it means in production.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml_tasks.core.spec import load_spec
 from ml_tasks.core.settings import load_settings
+from ml_tasks.core.spec import load_spec
 from ml_tasks.features.columns import feature_names
 from ml_tasks.training.baselines import BaseRateTrainer, LinearBaselineTrainer, NaiveTrainer
 from ml_tasks.training.model_code import target_transform as tt
 from ml_tasks.training.trainers import LightGBMTrainer, LightningTrainer
 from ml_tasks.training.transforms import candidate_transforms
 
-DAYS = [date(2026, 3, 9) + timedelta(days=i) for i in range(12)]
-LOOKBACK = 8  # days of series before the first feature day (the weekly lag and window need 7 + 1)
-
-
-def _series_features(spec, rng: np.random.Generator) -> pd.DataFrame:
-    """Hourly feature rows of two drifting series: lags and windows end ``horizon`` hours before the row."""
-    hours = pd.date_range(pd.Timestamp(DAYS[0] - timedelta(days=LOOKBACK), tz="UTC"),
-                          pd.Timestamp(DAYS[-1], tz="UTC") + pd.Timedelta(hours=23), freq="h")
-    t = np.arange(len(hours))
-    frames = []
-    for store, base in (("S1", 20.0), ("S2", 60.0)):
-        units = base + 0.15 * t + 6 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1.0, len(t))
-        y = pd.Series(np.clip(units, 0, None))
-        frame = pd.DataFrame({"store_id": store, "item_id": "I1", "ts": hours, "units": y})
-        for lag in spec.features.lags:
-            frame[f"lag_{lag}h"] = y.shift(lag)
-        past = y.shift(spec.features.horizon)
-        for w in spec.features.windows:
-            frame[f"rolling_mean_{w}h"] = past.rolling(w, min_periods=1).mean()
-            frame[f"rolling_std_{w}h"] = past.rolling(w, min_periods=2).std()
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
-    out["hour"], out["day_of_week"] = out["ts"].dt.hour, out["ts"].dt.dayofweek
-    out["is_weekend"] = (out["day_of_week"] >= 5).astype(int)
-    out["is_holiday"], out["promo"] = 0, rng.integers(0, 2, len(out))
-    out["price"] = rng.normal(5, 0.5, len(out))
-    out["price_ratio_168h"] = 1.0
-    out["dt"] = out["ts"].dt.date
-    return out[out["dt"] >= DAYS[0]].reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def spec():
-    demand = load_spec("demand", load_settings().specs_dir)
-    training = demand.training.model_copy(update={
-        "lightning": demand.training.lightning.model_copy(update={"max_epochs": 2, "batch_size": 256}),
-        "resources": demand.training.resources.model_copy(update={"gpu": False})})
-    return demand.model_copy(update={"training": training})
-
-
-@pytest.fixture
-def series_lake(lake, spec):
-    rows = _series_features(spec, np.random.default_rng(0))
-    for day, frame in rows.groupby("dt"):
-        lake.write_partition(frame.drop(columns=["dt"]), "features", spec.name, day)
-    return lake
-
+from .series_data import DAYS, log_and_load, series_features
 
 def test_transforms_invert_exactly_on_a_known_series(spec):
     frame = pd.DataFrame({"lag_24h": [8.0, 15.0, np.nan], "lag_168h": [1.0, 2.0, 30.0],
@@ -128,19 +80,6 @@ def test_the_naive_baseline_is_the_best_lag_with_the_next_where_it_is_missing(se
     assert naive.predict(frame)[2] == pytest.approx(naive.fill)  # no lag at all: the training mean
 
 
-def _log_and_load(settings, model, frame):
-    import mlflow
-    from mlflow.models import infer_signature
-
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_experiment("round-trip")  # this test's own store: no experiment id left by another test
-    features = model.features
-    with mlflow.start_run():
-        signature = infer_signature(frame[features].head(5), pd.Series(model.predict(frame.head(5)), name="prediction"))
-        info = model.log_model(frame[features].head(5), signature)
-    return mlflow.pyfunc.load_model(info.model_uri)
-
-
 FAMILY_TRANSFORMS = [(LightGBMTrainer, name) for name in
                      ("none", "difference(lag_24h)", "difference(lag_168h)", "scale(rolling_mean_168h)")] + \
                     [(LightningTrainer, "none"), (LightningTrainer, "scale(rolling_mean_168h)"), (NaiveTrainer, "none")]
@@ -155,7 +94,7 @@ def test_each_family_and_transform_round_trips_through_mlflow(series_lake, setti
     holdout = series_lake.read_range("features", spec.name, DAYS[9:])
     expected = model.predict(holdout)
     assert np.isfinite(expected).all()
-    loaded = _log_and_load(settings, model, holdout)
+    loaded = log_and_load(settings, model, holdout)
     assert np.asarray(loaded.predict(holdout[model.features])) == pytest.approx(expected, rel=1e-5, abs=1e-4)
     rows = holdout[model.features].head(20).astype(object).where(holdout[model.features].head(20).notna(), None)
     online = loaded.unwrap_python_model().predict_rows(rows.to_dict("records"))
@@ -215,5 +154,5 @@ def test_classification_baselines_are_the_base_rate_and_a_logistic_regression(la
     assert {c for c, _ in logistic.meta["categorical"]} == {"plan", "region"}
 
     for model in (base, logistic):
-        loaded = _log_and_load(settings, model, holdout)
+        loaded = log_and_load(settings, model, holdout)
         assert np.asarray(loaded.predict(holdout[feature_names(spec)])) == pytest.approx(model.predict(holdout))

@@ -18,12 +18,12 @@ from ml_tasks.features.columns import feature_names
 from ml_tasks.training.model_code import ets_forecast as ets
 from ml_tasks.training.statistical import StatsForecastTrainer
 
-from .test_families_and_transforms import DAYS, _log_and_load, _series_features, spec  # noqa: F401 (fixture)
+from .series_data import DAYS, log_and_load, series_features
 
 
 @pytest.fixture
 def rows(spec):
-    return _series_features(spec, np.random.default_rng(0))
+    return series_features(spec, np.random.default_rng(0))
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def _log_and_load_inputs(settings, model, frame):
     features = model.features
     model.features = model.inputs  # what candidate.log_candidate logs for this family
     try:
-        return _log_and_load(settings, model, frame)
+        return log_and_load(settings, model, frame)
     finally:
         model.features = features
 
