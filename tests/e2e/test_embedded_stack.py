@@ -1,16 +1,17 @@
 """The whole loop on the real embedded stack: Airflow's scheduler, MLflow's server, Spark.
 
 Data is seeded to end two weeks before yesterday. Training runs through the scheduler; then
-demand quadruples for the last two weeks (a regime the champion never saw: its lags and rolling
-means leave its training range) and scoring writes predictions from `@champion`. Four drift checks run (one on the old, quiet window, three on drifted windows, plus
-the scheduled one): the quiet one requests nothing, exactly one drifted check fires the
-retrain-request Asset and the others are suppressed (cooldown, or absorbed by the queued
-training run); the scheduler starts one `demand_train` from that Asset, and the gate promotes
-the retrained model because it is better on the drifted holdout.
+demand quadruples for the last two weeks and scoring writes predictions from `@champion`. Four
+drift checks run (one on the old, quiet window, three on drifted windows, plus the scheduled one):
+the quiet one requests nothing, exactly one drifted check fires the retrain-request Asset and the
+others are suppressed (cooldown, or absorbed by the queued training run); the scheduler starts one
+`demand_train` from that Asset, and the gate judges the retrained model against the champion on
+the drifted holdout, the alias following its decision.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime, time, timedelta, timezone
 
@@ -35,12 +36,13 @@ from .stack_helpers import alert_receiver, free_port, running_stack, wait_all_ru
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=8, days=30)
 DRIFT_DAYS = 14  # a week in the new training window, a week in its holdout
-# The drifted regime: demand x(1 + DEMAND_JUMP). The gate must *prove* the retrained model better
-# on the drifted holdout, on whatever calendar CI runs: the demo draws each day from its date,
-# and when prices doubled instead (the champion's lags follow the new level, so it stays almost
-# as good) the proof held on some dates and not others. Replayed in-process for 6 calendars
-# (Jan 3 .. Dec 1), this jump was proven every time (interval's upper end -0.22 to -1.46 MAE)
-# and the drift checks saw data drift on every drifted window (share 0.57 to 0.86).
+# The drifted regime: demand x(1 + DEMAND_JUMP). The drift checks see data drift on every drifted
+# window (share 0.57 on three calendars replayed in-process). Which model the gate keeps is not
+# fixed in advance: the champion scales its target by its trailing weekly mean, which follows a
+# new level within a week, and trained before the jump it beat the retrain (CI of 59789c5: holdout
+# MAE 3.89 vs 4.82; in-process on two calendars: retrain worse by +0.66 and +0.80, both 95%
+# intervals above zero). A relaunch (items and weekdays trading places as well, x4) did not make
+# the retrain reliably better either: on two of three calendars it lost to the week-ago naive.
 DEMAND_JUMP = 3.0
 
 
@@ -131,7 +133,7 @@ def test_scoring_writes_predictions_from_the_champion(platform):
     assert len(preds) == SIZE.stores * SIZE.items * 24 and set(preds["model_version"]) == {str(champion.version)}
 
 
-def test_many_drift_checks_make_one_retrain_and_the_retrained_model_wins(platform):
+def test_many_drift_checks_make_one_retrain_that_the_gate_judges_against_the_champion(platform):
     client, settings = platform["client"], platform["settings"]
     registry_client = tracking.connect(settings)
     before = str(registry.version_by_alias(registry_client, "demand", registry.CHAMPION).version)
@@ -162,11 +164,17 @@ def test_many_drift_checks_make_one_retrain_and_the_retrained_model_wins(platfor
     asset_runs = wait_asset_runs(client, "demand_train")
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
 
-    after = registry.version_by_alias(registry_client, "demand", registry.CHAMPION)
-    assert str(after.version) != before
-    decision = after.tags["conveyor.promotion_decision"]
-    assert '"promote": true' in decision and '"forced": false' in decision
-    assert after.tags["airflow.run_id"] == asset_runs[0]["dag_run_id"]
+    retrained = max(registry_client.search_model_versions("name='demand'"), key=lambda v: int(v.version))
+    assert retrained.tags["airflow.run_id"] == asset_runs[0]["dag_run_id"]
+    decision = client.xcom("demand_train", asset_runs[0]["dag_run_id"], "gate")
+    assert decision["version"] == str(retrained.version) and decision["gated_against"] == before, decision
+    assert decision["forced"] is False and json.loads(retrained.tags["conveyor.promotion_decision"])["reason"]
+    after = str(registry.version_by_alias(registry_client, "demand", registry.CHAMPION).version)
+    if decision["promote"]:  # proven better on the drifted holdout: the alias moved to it
+        assert after == str(retrained.version) and "below +0.0000" in decision["reason"], decision
+    else:  # not proven better (or not better than a naive forecast): the champion stays
+        assert after == before and ("not shown better" in decision["reason"] or "fails" in decision["reason"]), decision
+    assert history(settings, "demand")[-1]["to_version"] == after
 
 
 def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(platform):
