@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Callable, Literal
+from typing import Callable, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,8 @@ from ml_tasks.core.lake import Lake
 log = logging.getLogger(__name__)
 
 RAW_COLUMNS = ["ts", "store_id", "item_id", "units", "price", "promo", "is_holiday"]
-DriftKind = Literal["price", "demand", "concept"]
+DriftKind = Literal["price", "demand", "concept", "growth"]
+DRIFT_KINDS: tuple[str, ...] = get_args(DriftKind)
 BadRecordKind = Literal["negative_units", "null_price", "zero_price", "duplicate_keys"]
 BAD_RECORD_KINDS: tuple[str, ...] = ("negative_units", "null_price", "zero_price", "duplicate_keys")
 
@@ -158,6 +159,8 @@ def generate_day(cfg: DemandDataConfig, params: SeriesParams, day: date) -> pd.D
     level = level * np.where(promo, params.promo_lift, 1.0)
     if drifted and cfg.drift_kind == "demand":
         level = level * (1.0 + cfg.drift_strength)
+    if drifted and cfg.drift_kind == "growth":  # demand takes off: x(1 + strength) a day, compounding
+        level = level * (1.0 + cfg.drift_strength) ** ((day - cfg.drift_from).days + 1)
 
     rate = level[:, None] * DAILY[None, :]  # (series, hour)
     noisy = rate * rng.gamma(shape=4.0, scale=0.25, size=rate.shape)  # negative-binomial noise

@@ -100,7 +100,7 @@ def demo(stores: int = 5, items: int = 20, days: int = 63,
 def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
              start: Optional[str] = typer.Option(None, help="first day, YYYY-MM-DD (default: days before yesterday)"),
              drift_from: Optional[str] = typer.Option(None, help="inject drift from this day"),
-             drift_kind: str = typer.Option("price", help="price | demand | concept"),
+             drift_kind: str = typer.Option("price", help="price | demand | concept | growth"),
              bad_day: list[str] = typer.Option([], help="day(s) to corrupt with bad records"),
              bad_records: int = typer.Option(0, help="corrupted rows per kind on each bad day"),
              messy: bool = typer.Option(False, help="like a real export: missing hours and days, a sensor column "
@@ -110,13 +110,13 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
     from datetime import timedelta
 
     from ml_tasks.core.lake import Lake
-    from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+    from ml_tasks.demo.demand_data import DRIFT_KINDS, DemandDataConfig, land_demand_data
     from ml_tasks.demo.seed import yesterday
 
     try:
         first = parse_date("--start", start) if start else yesterday() - timedelta(days=days - 1)
-        if drift_kind not in ("price", "demand", "concept"):
-            fail(f"--drift-kind {drift_kind!r} is unknown; expected price, demand or concept")
+        if drift_kind not in DRIFT_KINDS:
+            fail(f"--drift-kind {drift_kind!r} is unknown; expected one of {', '.join(DRIFT_KINDS)}")
         cfg = DemandDataConfig(stores=stores, items=items, days=days, seed=seed, start=first,
                                drift_from=parse_date("--drift-from", drift_from) if drift_from else None,
                                drift_kind=drift_kind, bad_days=tuple(parse_date("--bad-day", d) for d in bad_day),

@@ -23,6 +23,8 @@ from ml_tasks.demo.seed import DemoFailed, DemoSize, seed_demo, yesterday
 from ml_tasks.platform.stack import migrate_airflow_db, stack_env, venv_executable
 from ml_tasks.registry import client as registry
 
+DRIFT_GROWTH = 0.05
+
 
 def airflow_dags_test(settings: ConveyorSettings, dag_id: str, conf: dict, say=print) -> float:
     """Run one DAG headless with ``airflow dags test``; raise if any task failed."""
@@ -65,10 +67,14 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
     airflow_dags_test(settings, "demand_drift", {"dt": normal_end.isoformat()}, say)
     before = _latest_drift(settings)
 
-    say(f"injecting drift: a price regime change (+60%) for the {drift_days} days after {normal_end}")
+    # Demand takes off (+5% a day, compounding): a change the champion's inputs show (data drift)
+    # and one it cannot follow, since its trailing weekly mean always lags a growing level. A step
+    # change of prices or level alone no longer makes a retrain better: the champion's target is
+    # scaled by that mean and catches up within a week, and the gate rightly keeps it.
+    say(f"injecting drift: demand takes off (+{DRIFT_GROWTH:.0%} a day) for the {drift_days} days after {normal_end}")
     drifted = DemandDataConfig(stores=size.stores, items=size.items, start=normal_end + timedelta(days=1),
                                days=(end - normal_end).days, drift_from=normal_end + timedelta(days=1),
-                               drift_kind="price", messy=size.messy)
+                               drift_kind="growth", drift_strength=DRIFT_GROWTH, messy=size.messy)
     arrived = land_demand_data(drifted, lake)
     backfill_features(settings, spec, arrived[:-1], progress=lambda m: say(f"  {m}"))
     airflow_dags_test(settings, "demand_features", {"dt": arrived[-1].isoformat()}, say)

@@ -52,6 +52,22 @@ def test_price_drift_raises_prices_from_the_drift_day_on():
     assert ratio == pytest.approx(1.5, rel=0.02)
 
 
+def test_growth_drift_compounds_demand_day_after_day_from_the_drift_day():
+    start = date(2026, 3, 2)
+    base = DemandDataConfig(stores=4, items=10, days=15, start=start)
+    growing = DemandDataConfig(stores=4, items=10, days=15, start=start, drift_from=start + timedelta(days=1),
+                               drift_kind="growth", drift_strength=0.05)
+    p = series_params(base)
+    assert generate_day(base, p, start).equals(generate_day(growing, p, start))
+
+    def units(cfg, days):
+        return sum(generate_day(cfg, p, start + timedelta(days=k))["units"].sum() for k in days)
+
+    early, late = range(1, 4), range(12, 15)  # growth factors 1.05^1..3 and 1.05^12..14
+    assert units(growing, early) / units(base, early) == pytest.approx(1.05 ** 2, rel=0.05)
+    assert units(growing, late) / units(base, late) == pytest.approx(1.05 ** 13, rel=0.05)
+
+
 def test_bad_records_are_injected_only_on_bad_days():
     start = date(2026, 3, 2)
     cfg = DemandDataConfig(stores=2, items=5, days=2, start=start, bad_days=(start,), bad_records=3)
