@@ -190,17 +190,25 @@ def run(name: str, keep: Path | None = None) -> dict:
     return result
 
 
+def measured() -> str:
+    """When and on which commit a figure was measured (a merged results file mixes runs)."""
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    return f"{date.today().isoformat()} {commit.strip() or '?'}"
+
+
 def markdown(results: dict[str, dict]) -> str:
     """The README's table: per dataset the champion, the strongest peer and the best naive, on the same rows."""
     lines = ["| dataset (shape) | rows | champion (transform) | champion MAE | strongest peer | peer MAE | ratio "
-             "| best naive MAE | champion MASE | platform training s (per family) |", "|---" * 10 + "|"]
+             "| best naive MAE | champion MASE | platform training s (per family) | measured |", "|---" * 11 + "|"]
     for name, r in results.items():
         c = r["champion"]
         families = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["training_seconds"]["platform_families"].items()))
         lines.append(f"| {name} ({r['shape']}) | {r['rows']} | {c['family']} ({c['transform']}) | {c['mae']:.4f} | "
                      f"{r['strongest_peer']} | {r['mae'][r['strongest_peer']]:.4f} | "
                      f"{r['ratio_to_strongest_peer']:.3f}x | {r['mae'][r['best_naive']]:.4f} ({r['best_naive']}) | "
-                     f"{c['mase_vs_best_naive']:.3f} | {families} |")
+                     f"{c['mase_vs_best_naive']:.3f} | {families} | {r.get('measured', '-')} |")
     peers = sorted({p for r in results.values() for p in r["mae"]} - {"champion"})
     lines += ["", "| dataset | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|"]
     for name, r in results.items():
@@ -224,15 +232,20 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated, of {', '.join(DATASETS)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-models.json"))
     parser.add_argument("--keep", type=Path, help="keep each dataset's scratch project under this folder")
+    parser.add_argument("--merge", action="store_true", help="keep the datasets (and scale curve) in --out that "
+                                                                 "this run does not measure")
     parser.add_argument("--scale", default="100,1000", help="series counts for the statistical family's scale "
                                                             "curve (bench/model_scale.py); empty: none")
     args = parser.parse_args()
     started = time.perf_counter()
-    results = {}
+    earlier = json.loads(Path(args.out).read_text()) if args.merge and Path(args.out).exists() else {}
+    results = dict(earlier.get("datasets", {}))
     for name in (n for n in args.datasets.split(",") if n):
-        results[name] = run(name, args.keep)
+        results[name] = {**run(name, args.keep), "measured": measured()}
         Path(args.out).with_suffix(".partial.json").write_text(json.dumps(results, indent=1, default=str))
-    scale = statistical_scale([int(n) for n in args.scale.split(",") if n])
+    counts = [int(n) for n in args.scale.split(",") if n]
+    scale = [{**row, "measured": measured()} for row in statistical_scale(counts)] if counts else \
+        earlier.get("statistical_scale", [])
     for row in scale:
         say(f"statsforecast family, {row['series']} series x {DAYS} days hourly: fit {row['fit_seconds']} s "
             f"({row['ms_per_series']} ms per series; {row['searched']} searched), one day's forecasts "
