@@ -238,13 +238,14 @@ def main() -> None:
                                                             "curve (bench/model_scale.py); empty: none")
     args = parser.parse_args()
     started = time.perf_counter()
+    stamp = measured()
     earlier = json.loads(Path(args.out).read_text()) if args.merge and Path(args.out).exists() else {}
     results = dict(earlier.get("datasets", {}))
     for name in (n for n in args.datasets.split(",") if n):
-        results[name] = {**run(name, args.keep), "measured": measured()}
+        results[name] = {**run(name, args.keep), "measured": stamp}
         Path(args.out).with_suffix(".partial.json").write_text(json.dumps(results, indent=1, default=str))
     counts = [int(n) for n in args.scale.split(",") if n]
-    scale = [{**row, "measured": measured()} for row in statistical_scale(counts)] if counts else \
+    scale = [{**row, "measured": stamp} for row in statistical_scale(counts)] if counts else \
         earlier.get("statistical_scale", [])
     for row in scale:
         say(f"statsforecast family, {row['series']} series x {DAYS} days hourly: fit {row['fit_seconds']} s "

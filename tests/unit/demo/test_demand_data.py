@@ -41,24 +41,25 @@ def test_demand_has_daily_and_weekly_seasonality_and_intermittent_series():
     assert (zero_share > 0.7).sum() >= 10  # a good share of sparse series
 
 
-def test_price_drift_raises_prices_from_the_drift_day_on():
+def _undrifted_and_drifted(stores: int, items: int, days: int, kind: str, strength: float):
+    """The same series without and with drift from the second day on; the first day is unchanged."""
     start = date(2026, 3, 2)
-    base = DemandDataConfig(stores=2, items=5, days=2, start=start)
-    drifted = DemandDataConfig(stores=2, items=5, days=2, start=start, drift_from=start + timedelta(days=1),
-                               drift_kind="price", drift_strength=0.5)
+    base = DemandDataConfig(stores=stores, items=items, days=days, start=start)
+    drifted = DemandDataConfig(stores=stores, items=items, days=days, start=start,
+                               drift_from=start + timedelta(days=1), drift_kind=kind, drift_strength=strength)
     p = series_params(base)
     assert generate_day(base, p, start).equals(generate_day(drifted, p, start))
+    return start, base, drifted, p
+
+
+def test_price_drift_raises_prices_from_the_drift_day_on():
+    start, base, drifted, p = _undrifted_and_drifted(2, 5, 2, "price", 0.5)
     ratio = generate_day(drifted, p, start + timedelta(days=1))["price"].mean() / generate_day(base, p, start + timedelta(days=1))["price"].mean()
     assert ratio == pytest.approx(1.5, rel=0.02)
 
 
 def test_growth_drift_compounds_demand_day_after_day_from_the_drift_day():
-    start = date(2026, 3, 2)
-    base = DemandDataConfig(stores=4, items=10, days=15, start=start)
-    growing = DemandDataConfig(stores=4, items=10, days=15, start=start, drift_from=start + timedelta(days=1),
-                               drift_kind="growth", drift_strength=0.05)
-    p = series_params(base)
-    assert generate_day(base, p, start).equals(generate_day(growing, p, start))
+    start, base, growing, p = _undrifted_and_drifted(4, 10, 15, "growth", 0.05)
 
     def units(cfg, days):
         return sum(generate_day(cfg, p, start + timedelta(days=k))["units"].sum() for k in days)
