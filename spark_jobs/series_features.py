@@ -1,4 +1,4 @@
-"""Leak-free features for hourly or daily series, from the spec alone or from a pipeline's module.
+"""Leak-free features for series of any regular cadence, from the spec alone or from a pipeline's module.
 
 This module is itself a complete feature module (the spec's default ``features.module``):
 :func:`build_features` and :func:`feature_columns` make calendar columns, the spec's
@@ -6,7 +6,7 @@ This module is itself a complete feature module (the spec's default ``features.m
 A pipeline with its own module calls :func:`series_features` with extra pieces.
 
 Every lag and rolling window is a time range over the series' own past that ends at least
-``horizon`` (in the spec's unit, hours or days) before the row's time, so a row's features only
+``horizon`` (in steps of the spec's cadence: minutes, hours, days or weeks) before the row's time, so a row's features only
 use what was known a horizon earlier (no leakage). Ranges are over event time (microseconds), not
 row counts, so missing hours or days in the raw data do not shift a lag onto the wrong time:
 the lag of a missing time is null, and both model families take nulls. Known-ahead columns
@@ -59,14 +59,21 @@ def _epoch_day(t: str) -> Column:
 
 
 def _calendar(spec: PipelineSpec, t: str) -> list[Column]:
-    """Calendar columns in UTC from the epoch seconds in column ``t``, by integer arithmetic: Spark's
-    ``hour`` and ``dayofweek`` go through java.time per row (about a tenth of the whole job at 10M
-    rows). 1970-01-01 was a Thursday (3, counting from Monday = 0, like Python)."""
+    """The cadence's calendar columns (``ml_tasks.core.cadence.calendar_columns``) in UTC from the
+    epoch seconds in column ``t``, by integer arithmetic where it can: Spark's ``hour`` and
+    ``dayofweek`` go through java.time per row (about a tenth of the whole job at 10M rows).
+    1970-01-01 was a Thursday (3, counting from Monday = 0, like Python)."""
     dow = F.pmod(_epoch_day(t) + F.lit(3), F.lit(7))
-    day_of_week, weekend = dow.alias("day_of_week"), (dow >= 5).cast("int").alias("is_weekend")
-    if spec.features.frequency == "daily":
-        return [day_of_week, weekend, F.month(F.date_from_unix_date(_epoch_day(t))).alias("month")]
-    return [(F.pmod(F.col(t), F.lit(DAY)) / F.lit(HOUR)).cast("int").alias("hour"), day_of_week, weekend]
+    of_day = F.pmod(F.col(t), F.lit(DAY))
+    columns = {
+        "hour": (of_day / F.lit(HOUR)).cast("int"),
+        "minute": (F.pmod(of_day, F.lit(HOUR)) / F.lit(60)).cast("int"),
+        "day_of_week": dow,
+        "is_weekend": (dow >= 5).cast("int"),
+        "month": F.month(F.date_from_unix_date(_epoch_day(t))),
+        "week_of_year": F.weekofyear(F.date_from_unix_date(_epoch_day(t))),
+    }
+    return [columns[name].alias(name) for name in calendar_columns(spec)]
 
 
 def _known_ahead_column(raw: DataFrame, column: str, kind: str) -> Column:
@@ -95,7 +102,7 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
     Columns come out as keys, timestamp, ``dt``, target, then the features in a fixed order.
     """
     ts, target = spec.data.timestamp, spec.data.target
-    unit = spec.features.unit_hours * HOUR
+    unit = spec.features.step_seconds
     horizon = spec.features.horizon
     keys = list(spec.data.keys)
     known_ahead = spec.features.known_ahead if known_ahead is None else known_ahead
@@ -145,7 +152,7 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
                 cols.append(F.count(c).over(frame).alias(edges[(name, seconds)]))
     out = df.select("*", *cols)
     lags = [F.when(F.col(f"_t_at_{lag * unit}") == F.col("_t") - lag * unit * MICROS, F.col(f"_{c}_last_{lag * unit}"))
-            .alias(f"{prefix[c]}lag_{lag}{spec.features.suffix}") for c in history for lag in spec.features.lags]
+            .alias(f"{prefix[c]}lag_{spec.features.span(lag)}") for c in history for lag in spec.features.lags]
     out = out.select("*", *lags)
 
     def window_sum(col: str, seconds: int) -> Column:
@@ -158,7 +165,7 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
             n, s, q = (window_sum(f"_{c}_h{k}", width * unit) for k in ("n", "s", "q"))
             mean = F.when(n > 0, s / n)
             var = F.when(n > 1, F.greatest((q - s * s / n) / (n - 1), F.lit(0.0)))
-            name = f"{width}{spec.features.suffix}"
+            name = spec.features.span(width)
             derived += [mean.alias(f"{prefix[c]}rolling_mean_{name}"), F.sqrt(var).alias(f"{prefix[c]}rolling_std_{name}")]
     for c, width in ratios.items():
         n, s = window_sum(f"_{c}_n", width * HOUR), window_sum(f"_{c}_s", width * HOUR)

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from ml_tasks.core import cadence
+from ml_tasks.core.family_specs import LightGBMSpec, LightningSpec, ResourcesSpec, StatsForecastSpec, Strict, TuningSpec
 
 # The feature module a spec gets unless it names its own (the Spark job in spark_jobs/).
 DEFAULT_FEATURE_MODULE = "spark_jobs.series_features"
@@ -25,24 +28,31 @@ class SpecError(ValueError):
         self.problems = problems or [("<file>", message)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataSpec(_Strict):
+class DataSpec(Strict):
     timestamp: str
     keys: list[str] = Field(default=[], description="columns that identify a series; none for a single series")
     target: str
     raw_suite: str
     features_suite: str
+    timezone: str | None = Field(default=None, description=(
+        "the IANA time zone of naive timestamps in the raw files (Europe/London); empty: they are UTC. Times "
+        "written with an offset and epoch numbers are instants already"))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        return zone if zone is None else cadence.check_zone(zone)
 
 
-UNIT_HOURS = {"hourly": 1, "daily": 24}
 SpecColumnType = Literal["double", "int", "string"]
 
 
-class FeaturesSpec(_Strict):
-    """How features are built. ``horizon``, ``lags`` and ``windows`` count in ``frequency`` units.
+class FeaturesSpec(Strict):
+    """How features are built. ``horizon``, ``lags`` and ``windows`` count steps of ``frequency``
+    (``48``) or are durations that are whole numbers of steps (``24h``, ``7d``); see
+    :mod:`ml_tasks.core.cadence`.
 
     The older spelling ``horizon_hours`` / ``lags_hours`` / ``rolling_hours`` is accepted for
     hourly pipelines and means the same.
@@ -51,10 +61,12 @@ class FeaturesSpec(_Strict):
     module: str = Field(default=DEFAULT_FEATURE_MODULE,
                         description="the feature module; the default builds calendar, known-ahead columns, lags and "
                                     "windows from this spec alone")
-    frequency: Literal["hourly", "daily"] = "hourly"
-    horizon: int = Field(ge=1, description="how far ahead the forecast is made, in frequency units")
-    lags: list[int] = Field(min_length=1)
-    windows: list[int] = Field(min_length=1, description="rolling mean/std widths, in frequency units")
+    frequency: str = Field(default="hourly", description=(
+        "the step between a series' rows: hourly, daily, weekly, or a pandas offset alias that divides a day "
+        "(30min, 15min, 5min, 2h)"))
+    horizon: int = Field(ge=1, description="how far ahead the forecast is made, in steps (or a duration: 24h)")
+    lags: list[int] = Field(min_length=1, description="in steps or durations (24h, 7d)")
+    windows: list[int] = Field(min_length=1, description="rolling mean/std widths, in steps or durations")
     known_ahead: dict[str, SpecColumnType] = Field(
         default={}, description="raw columns known before the time they describe (planned prices, holidays, "
                                 "forecasts), used for the row itself; 'string' ones are categorical")
@@ -84,7 +96,15 @@ class FeaturesSpec(_Strict):
         clash = [k for k in used if legacy[k] in raw]
         if clash:
             raise ValueError(f"give either {clash} or {[legacy[k] for k in clash]}, not both")
-        return {legacy.get(k, k): v for k, v in raw.items()}
+        raw = {legacy.get(k, k): v for k, v in raw.items()}
+        step = cadence.step_of(str(raw.get("frequency", "hourly")))
+        out = {**raw, "frequency": cadence.name(step)}
+        if "horizon" in raw:
+            out["horizon"] = cadence.steps(raw["horizon"], step, "horizon")
+        for key in ("lags", "windows"):
+            if isinstance(raw.get(key), list):
+                out[key] = [cadence.steps(v, step, key) for v in raw[key]]
+        return out
 
     @field_validator("lags")
     @classmethod
@@ -96,87 +116,33 @@ class FeaturesSpec(_Strict):
         return lags
 
     @property
-    def unit_hours(self) -> int:
-        return UNIT_HOURS[self.frequency]
+    def step_seconds(self) -> int:
+        """Seconds between a series' rows (3600 hourly, 1800 for 30min)."""
+        return cadence.step_of(self.frequency)
+
+    def span(self, count: int) -> str:
+        """How a feature names ``count`` steps: ``24h``, ``30min``, ``7d``, ``52w``."""
+        return cadence.label(count * self.step_seconds, self.step_seconds)
 
     @property
-    def suffix(self) -> str:
-        """Unit suffix of lag and window feature names: ``lag_24h`` (hourly), ``lag_7d`` (daily)."""
-        return "h" if self.frequency == "hourly" else "d"
+    def horizon_seconds(self) -> int:
+        return self.horizon * self.step_seconds
 
     @property
-    def horizon_hours(self) -> int:
-        return self.horizon * self.unit_hours
+    def lag_seconds(self) -> list[int]:
+        return [lag * self.step_seconds for lag in self.lags]
 
     @property
-    def lags_hours(self) -> list[int]:
-        return [lag * self.unit_hours for lag in self.lags]
-
-    @property
-    def rolling_hours(self) -> list[int]:
-        return [w * self.unit_hours for w in self.windows]
+    def window_seconds(self) -> list[int]:
+        return [w * self.step_seconds for w in self.windows]
 
     @property
     def rows_per_day(self) -> int:
-        """Rows one series has in a complete day: 24 hourly, 1 daily."""
-        return 24 // self.unit_hours
+        """Rows one series has in a complete day: 48 half-hourly, 24 hourly, 1 daily."""
+        return cadence.slots_per_day(self.step_seconds)
 
 
-class LightGBMSpec(_Strict):
-    objective: str = "regression"
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    n_estimators: int = 300
-    min_child_samples: int = 20
-    subsample: float = 1.0
-    subsample_freq: int = 0
-    colsample_bytree: float = 1.0
-
-
-class LightningSpec(_Strict):
-    max_epochs: int = Field(default=10, ge=1)
-    batch_size: int = Field(default=4096, ge=1)
-    lr: float = Field(default=3e-3, gt=0)
-    weight_decay: float = Field(default=1e-5, ge=0)
-    embedding_dim: int = Field(default=8, ge=1)
-    hidden: list[int] = Field(default=[128, 64], min_length=1)
-    dropout: float = Field(default=0.1, ge=0, lt=1)
-    patience: int = Field(default=2, ge=1)
-    val_days: int = Field(default=3, ge=1, description="newest training days used for early stopping")
-    num_workers: int = Field(default=0, ge=0)
-
-
-class ResourcesSpec(_Strict):
-    """Where the neural training task runs: a GPU worker queue or pod, per executor."""
-
-    gpu: bool = True
-    gpus: int = Field(default=1, ge=1)
-    queue: str = "gpu"
-    node_selector: dict[str, str] = {"nvidia.com/gpu.present": "true"}
-    tolerations: list[dict[str, str]] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    memory: str = "8Gi"
-    cpu: str = "4"
-
-
-class TuningSpec(_Strict):
-    """An Optuna search per learned family on the rolling-origin backtest (never the holdout)."""
-
-    trials: int = Field(default=0, ge=0, description="trials per family; 0: no tuning, the spec's parameters")
-    minutes: float = Field(default=5.0, gt=0, description="budget per family; what is left unfinished is not used")
-    families: list[Literal["lightgbm", "lightning"]] = Field(default=["lightgbm"], description=(
-        "the families searched (each trial of the neural family costs a full backtest of it)"))
-
-
-class StatsForecastSpec(_Strict):
-    """The statistical family: AutoETS per series on the newest ``history_days`` of the training days."""
-
-    history_days: int | None = Field(default=None, ge=3, description=(
-        "newest training days each series' model is fit on; default all of them (on real temperatures, "
-        "MAE 0.086 with 167 days against 0.121 with 28)"))
-    minutes: float = Field(default=10.0, gt=0, description="fit budget; series left then take the naive forecast")
-
-
-class TrainingSpec(_Strict):
+class TrainingSpec(Strict):
     schedule: str = "0 2 * * *"
     window_days: int = Field(ge=2)
     holdout_days: int = Field(ge=1)
@@ -212,7 +178,7 @@ class TrainingSpec(_Strict):
         return holdout
 
 
-class PromotionSpec(_Strict):
+class PromotionSpec(Strict):
     """The champion/challenger gate (see ml_tasks/registry/gate.py)."""
 
     metric: Literal["mae", "rmse", "log_loss", "brier"] = "mae"
@@ -232,7 +198,7 @@ class PromotionSpec(_Strict):
     approval_timeout_hours: float = Field(default=72.0, gt=0, description="no answer by then counts as Reject")
 
 
-class ScoringSpec(_Strict):
+class ScoringSpec(Strict):
     schedule: str = "@daily"
 
 
@@ -240,7 +206,7 @@ DriftMethod = Literal["wasserstein", "ks", "psi", "kl_div", "jensenshannon", "ch
                       "anderson", "cramer_von_mises", "energy_distance", "mannw", "ed", "es", "t_test", "empirical_mmd"]
 
 
-class DriftSpec(_Strict):
+class DriftSpec(Strict):
     """The monitoring DAG: data drift, prediction drift, performance decay, and when to retrain."""
 
     schedule: str = "@daily"
@@ -269,7 +235,7 @@ class DriftSpec(_Strict):
 BASELINE_FAMILIES = {"regression": ["naive"], "classification": ["base_rate", "logistic"]}
 
 
-class PipelineSpec(_Strict):
+class PipelineSpec(Strict):
     """Everything the DAG factory and the task code need to know about one pipeline."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")

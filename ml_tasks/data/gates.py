@@ -29,11 +29,14 @@ from typing import Any
 
 import pandas as pd
 
+from ml_tasks.core import cadence
 from ml_tasks.core.lake import Lake, LakeError
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import GateResult, build_suite, read_error_result, read_suite, validate
 from ml_tasks.data.quarantine import quarantine
-from ml_tasks.features.columns import history_columns, lag_name, raw_input_columns
+from ml_tasks.data.feature_nulls import (explained_null_shares, features_lookback_days, raw_null_shares,
+                                         raw_rows_by_day)
+from ml_tasks.features.columns import history_columns, raw_input_columns
 
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 7
@@ -42,24 +45,37 @@ VALIDATION_RECORD = "_validation.json"  # beside the data of every published fea
 NULL_FLOOR = 0.01  # a column may always be this often null before chance alone explains no more
 NULL_ALPHA = 1e-3  # chance that a partition with nulls at the usual rate fails its null-share check
 UNUSED_NOTE = " [warning only: no feature, key or target uses this column]"
+GAPPY_NOTE = " [warning only: the models take missing values of this input; only a collapse blocks]"
+INPUT_COLLAPSE = 0.5  # share of a day's rows an input the models take with gaps may miss before it blocks
 
 
 class GateFailed(RuntimeError):
     """Data failed its suite; the message names the failed expectations and where the data went."""
 
 
-def interval_parameters(dt: date, now: datetime | None = None, naive: bool = False) -> dict[str, Any]:
-    """Suite parameters for one daily partition: its first and last hour, and 'now' (all UTC).
+def interval_parameters(dt: date, now: datetime | None = None, naive: bool = False,
+                        step: int = cadence.HOUR) -> dict[str, Any]:
+    """Suite parameters for one daily partition of a cadence of ``step`` seconds: its first slot,
+    its last (``interval_last_slot``: 23:30 half-hourly, 23:00 hourly, any time of the day for daily
+    data; ``interval_last_hour`` is the same, for suites written before other cadences), and 'now'
+    (all UTC).
 
     ``naive`` gives them without a time zone, to compare with a frame from :func:`utc_naive`.
     """
     start = pd.Timestamp(dt, tz="UTC")
+    last = start + cadence.last_slot(step)
     params = {
         "interval_start": start,
-        "interval_last_hour": start + pd.Timedelta(hours=23),
+        "interval_last_slot": last,
+        "interval_last_hour": last,
         "now": pd.Timestamp(now or datetime.now(timezone.utc)).tz_convert("UTC"),
     }
     return {k: v.tz_localize(None) for k, v in params.items()} if naive else params
+
+
+def spanning(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    """Interval parameters of a range of days: the first day's start and 'now', the last day's last slot."""
+    return {**first, "interval_last_slot": last["interval_last_slot"], "interval_last_hour": last["interval_last_hour"]}
 
 
 def utc_naive(df: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -104,12 +120,17 @@ def calibrate(data: dict[str, Any], spec: PipelineSpec, rows: int, stage: str = 
       profiling, or ``explained_nulls`` for lag and window features) gets ``mostly`` =
       ``1 - null_share_bound(share, rows)``;
     - a range profiled from the data (``meta.outside_share``: how often values fell outside it)
-      gets its ``mostly`` the same way.
+      gets its ``mostly`` the same way;
+    - raw stage: a not-null expectation on an input the models take with gaps (a known-ahead
+      column, a history column other than the target) only warns, with its null share; a copy
+      that blocks only a collapse (more than ``INPUT_COLLAPSE`` of the day's rows null) is added.
     """
     import copy
 
     out = copy.deepcopy(data)
     used = {*raw_input_columns(spec), JUMP_COLUMN}
+    gappy = {*spec.features.known_ahead, *history_columns(spec)} - {spec.data.target}
+    collapses = []
     for e in out.get("expectations", []):
         columns = _columns_of(e)
         if stage == "raw" and columns and not used & set(columns) and e.get("severity") != "warning":
@@ -122,6 +143,13 @@ def calibrate(data: dict[str, Any], spec: PipelineSpec, rows: int, stage: str = 
         share = (explained_nulls or {}).get(columns[0], (e.get("meta") or {}).get("null_share"))
         if share is not None:
             e["kwargs"]["mostly"] = round(1.0 - null_share_bound(share, rows), 6)
+        if stage == "raw" and columns[0] in gappy and e.get("severity") != "warning":
+            e["severity"] = "warning"
+            e["meta"] = {**e.get("meta", {}), "notes": e.get("meta", {}).get("notes", "") + GAPPY_NOTE}
+            collapses.append({"type": e["type"], "kwargs": {"column": columns[0], "mostly": 1.0 - INPUT_COLLAPSE},
+                              "meta": {"notes": f"more than {INPUT_COLLAPSE:.0%} of the day's {columns[0]} is "
+                                                f"missing: the input collapsed (a feed down), not a gap"}})
+    out["expectations"] = [*out.get("expectations", []), *collapses]
     return out
 
 
@@ -221,7 +249,8 @@ def check_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, 
     except Exception as exc:  # unreadable data is a gate failure, not a crash
         return read_error_result(spec.data.raw_suite, f"cannot read {source} as Parquet: {type(exc).__name__}: {exc}")
     hist = history(lake, spec, dt)
-    params = {**interval_parameters(dt, now, naive=True), **history_parameters(hist, keys)}
+    params = {**interval_parameters(dt, now, naive=True, step=spec.features.step_seconds),
+              **history_parameters(hist, keys)}
     frame = utc_naive(with_jump_ratio(df, spec, hist["series_daily_mean"]), spec.data.timestamp)
     result = validate(frame, raw_suite_for(expectations_dir, spec, len(df), suite_data), params,
                       keys=[*keys, spec.data.timestamp])
@@ -244,75 +273,6 @@ def gate_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, d
     if not result.success:
         raise quarantine_raw(lake, spec, dt, result)
     return result
-
-
-def raw_rows_by_day(lake: Lake, spec: PipelineSpec, days: list[date]) -> dict[date, int]:
-    """Row counts of published raw partitions from Parquet footers (0 for a day with none or an unreadable one)."""
-    available = set(lake.partitions("raw", spec.name))
-
-    def rows(d: date) -> int:
-        try:
-            return lake.row_count(lake.partition("raw", spec.name, d)) if d in available else 0
-        except Exception:  # unreadable: the gate reports it; here it just has no usable rows
-            return 0
-
-    return {d: rows(d) for d in days}
-
-
-def raw_null_shares(expectations_dir: Path, spec: PipelineSpec) -> dict[str, float]:
-    """Null shares the raw suite profiled per column (``meta.null_share``); lags of a column that
-    is itself sometimes null are null that often too."""
-    try:
-        data = read_suite(expectations_dir, spec.data.raw_suite)
-    except (FileNotFoundError, ValueError):
-        return {}
-    return {e["kwargs"]["column"]: float(e["meta"]["null_share"]) for e in data.get("expectations", [])
-            if e.get("type") == "expect_column_values_to_not_be_null" and "null_share" in (e.get("meta") or {})}
-
-
-def explained_null_shares(spec: PipelineSpec, dt: date, rows_by_day: dict[date, int],
-                          column_nulls: dict[str, float] | None = None) -> dict[str, float]:
-    """How null each lag and window feature of day ``dt`` may be because of raw gaps alone.
-
-    A lag's source rows lie ``lag`` earlier: its explained null share is the share of the
-    source day's rows missing from the raw zone, against a full day (the most rows any day of
-    the look-back has; which hours are missing is not known here, so a day with 18 of 24 hours
-    explains a quarter of the lags that reach into it). A window is null only when every raw
-    day it spans is empty. A lag of a column that is itself null at a profiled rate
-    (``column_nulls``, from the raw suite) is null that much more often. ``rows_by_day`` must cover
-    the look-back (see :func:`features_lookback_days`).
-    """
-    from datetime import timedelta
-
-    f = spec.features
-    span = [dt - timedelta(days=k) for k in range(features_lookback_days(spec) + 1)]
-    full = max([rows_by_day.get(d, 0) for d in span] + [1])
-
-    def missing(day: date) -> float:
-        return max(0.0, 1.0 - rows_by_day.get(day, 0) / full)
-
-    out: dict[str, float] = {}
-    for col in history_columns(spec):
-        prefix = "" if col == spec.data.target else f"{col}_"
-        base = (column_nulls or {}).get(col, 0.0)
-        for lag, hours in zip(f.lags, f.lags_hours):
-            whole, part = divmod(hours, 24)
-            later, earlier = dt - timedelta(days=whole), dt - timedelta(days=whole + 1)
-            gone = (1 - part / 24) * missing(later) + (part / 24) * missing(earlier)
-            out[lag_name(spec, lag, col)] = gone + (1 - gone) * base
-        for width, hours in zip(f.windows, f.rolling_hours):
-            first = (f.horizon_hours + hours + 23) // 24
-            last = f.horizon_hours // 24
-            spanned = [dt - timedelta(days=k) for k in range(last, first + 1)]
-            empty = 1.0 if all(rows_by_day.get(d, 0) == 0 for d in spanned) else 0.0
-            for stat in ("mean", "std"):
-                out[f"{prefix}rolling_{stat}_{width}{f.suffix}"] = empty
-    return out
-
-
-def features_lookback_days(spec: PipelineSpec) -> int:
-    f = spec.features
-    return (max([*f.lags_hours, *(f.horizon_hours + w for w in f.rolling_hours)]) + 23) // 24 + 1
 
 
 def features_suite_for(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
@@ -346,10 +306,10 @@ def check_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec
     suite = features_suite_for(lake, expectations_dir, spec, dt, rows_by_day)
     if spark is None:
         frame = utc_naive(lake.read_folder(staged), spec.data.timestamp)
-        return validate(frame, suite, interval_parameters(dt, naive=True),
+        return validate(frame, suite, interval_parameters(dt, naive=True, step=spec.features.step_seconds),
                         keys=[*spec.data.keys, spec.data.timestamp])
     with lake.spark_inputs([staged]) as paths:
-        return validate(spark.read.parquet(*paths), suite, interval_parameters(dt))
+        return validate(spark.read.parquet(*paths), suite, interval_parameters(dt, step=spec.features.step_seconds))
 
 
 def quarantine_features(lake: Lake, spec: PipelineSpec, dt: date, staged: str, result: GateResult) -> GateFailed:
@@ -368,12 +328,20 @@ def gate_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec,
     return result
 
 
+def warning_label(w: dict[str, Any]) -> str:
+    """A warning in a few words: the expectation and column, and how much was null or out of range."""
+    label = f"{w['expectation']}({w['target']})"
+    observed = str(w.get("observed", ""))
+    share = observed[observed.rfind("(") + 1:-1] if observed.endswith("%)") else None
+    return f"{label}: {share} of rows" if share else label
+
+
 def gate_record(result: GateResult, scope: str = "partition") -> dict[str, Any]:
     """What a passed gate is remembered by: suite, expectations evaluated, warnings, its scope and
     (raw) the partition's coverage."""
     record = {"suite": result.suite, "passed": result.success,
               "evaluated": result.statistics.get("evaluated_expectations"),
-              "warnings": [f"{w['expectation']}({w['target']})" for w in result.warnings], "scope": scope}
+              "warnings": [warning_label(w) for w in result.warnings], "scope": scope}
     if result.coverage is not None:
         record["coverage"] = result.coverage
     return record

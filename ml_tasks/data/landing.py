@@ -1,9 +1,12 @@
 """Landing raw data: split files by UTC day into the lake's raw partitions, atomically.
 
 Ingestion tools usually write the raw zone themselves; for a first pipeline, a sample, or a
-historical export, `conveyor land PIPELINE FILE...` does it from Parquet or CSV files. Event
-times are converted to UTC (naive ones are taken as UTC already, strings are parsed); a day
-that already has a partition is replaced whole, as re-landing fixed data should.
+historical export, `conveyor land PIPELINE FILE...` does it from Parquet or CSV files (the CSV
+delimiter and decimal mark sniffed, or given). Event times are converted to UTC as
+:mod:`ml_tasks.data.timestamps` explains (epoch integers by magnitude, naive times in the spec's
+``data.timezone``, UTC without one); days decades away from the pipeline's others are refused
+unless allowed. A day that already has a partition is replaced whole, as re-landing fixed data
+should. An empty, unreadable or wrongly shaped file is one clear error, and nothing is landed.
 
 Real deliveries repeat themselves: the same file twice, or one day in two overlapping files.
 Rows identical in every column are landed once, so a repeated delivery is idempotent; rows that
@@ -14,42 +17,95 @@ any order and unsorted; each day's rows are written sorted by time.
 
 from __future__ import annotations
 
-from datetime import date
+import csv
+import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
+from ml_tasks.core.cadence import DAY
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.data.timestamps import TimestampError, to_utc
 
 
 class LandingError(ValueError):
     pass
 
 
-def read_table(path: Path) -> pd.DataFrame:
+DISTANT_YEARS = 10  # landed days this far from the pipeline's other days are refused unless allowed
+SNIFF_BYTES = 64 * 1024
+
+
+def csv_options(path: Path, delimiter: str | None = None, decimal: str | None = None) -> dict[str, str]:
+    """``pandas.read_csv`` options for a CSV file: the delimiter and decimal mark given, else sniffed
+    from its start (``,`` ``;`` tab or ``|``; a decimal comma when fields are ``;``-separated and
+    numbers are written ``1,5``)."""
+    head = path.open("rb").read(SNIFF_BYTES).decode("utf-8", errors="replace")
+    if not head.strip():
+        raise LandingError(f"{path}: the file is empty")
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(head.split("\n", 1)[0] + "\n", delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    if decimal is None:
+        body = head.splitlines()[1:20]
+        decimal = "," if delimiter != "," and any(re.search(r"(^|[^\d,])-?\d+,\d+($|[^\d,])", line.replace(
+            delimiter, " ")) for line in body) else "."
+    return {"sep": delimiter, "decimal": decimal}
+
+
+def read_table(path: Path, delimiter: str | None = None, decimal: str | None = None) -> pd.DataFrame:
+    """A Parquet or CSV file as a frame; an empty, unreadable or header-only file is one clear error."""
     if not path.exists():
         raise LandingError(f"{path}: no such file")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise LandingError(f"{path}: the file is empty")
     try:
-        return pd.read_parquet(path)
+        if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+            frame = pd.read_csv(path, **csv_options(path, delimiter, decimal))
+        else:
+            frame = pd.read_parquet(path)
+    except LandingError:
+        raise
     except Exception as exc:
-        raise LandingError(f"{path}: not readable as Parquet or CSV ({type(exc).__name__}: {exc})") from exc
+        kind = "CSV" if path.suffix.lower() in (".csv", ".tsv", ".txt") else "Parquet"
+        raise LandingError(f"{path}: not readable as {kind} ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+    if frame.empty:
+        raise LandingError(f"{path}: no rows (columns {list(frame.columns)})")
+    return frame
 
 
-def utc_times(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+def utc_times(frame: pd.DataFrame, spec: PipelineSpec, source: str) -> pd.Series:
+    """The spec's timestamp column as UTC times (see :mod:`ml_tasks.data.timestamps`)."""
+    column, keys = spec.data.timestamp, list(spec.data.keys)
     if column not in frame.columns:
-        raise LandingError(f"{source}: no column {column!r} (the spec's data.timestamp); it has {list(frame.columns)}")
-    values = frame[column]
+        hint = (" (it looks like one column holding all fields: give --delimiter)"
+                if len(frame.columns) == 1 and any(c in frame.columns[0] for c in ";,\t|") else "")
+        raise LandingError(f"{source}: no column {column!r} (the spec's data.timestamp); it has "
+                           f"{list(frame.columns)}{hint}")
+    series = frame[keys].astype(str).agg("|".join, axis=1) if keys and set(keys) <= set(frame.columns) else None
     try:
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            return values.dt.tz_convert("UTC")
-        return pd.to_datetime(values, utc=True)
-    except (ValueError, TypeError) as exc:
-        bad = values[pd.to_datetime(values, utc=True, errors="coerce").isna() & values.notna()].head(3).tolist()
-        raise LandingError(f"{source}: column {column!r} has values that are not times, e.g. {bad}") from exc
+        return to_utc(frame[column], spec.data.timezone, series, dates_are_days=spec.features.step_seconds >= DAY)
+    except TimestampError as exc:
+        raise LandingError(f"{source}: column {column!r}: {exc}") from exc
+
+
+def check_not_distant(days: list[date], known: list[date], source: str) -> None:
+    """Refuse days decades away from the pipeline's others (a misread epoch unit or a wrong column):
+    more than ``DISTANT_YEARS`` from the landed days, or from the spec's start date when none are."""
+    if not days or not known:
+        return
+    low, high = min(known), max(known)
+    reach = timedelta(days=365 * DISTANT_YEARS)
+    far = [d for d in (min(days), max(days)) if d < low - reach or d > high + reach]
+    if far:
+        raise LandingError(f"{source}: rows fall on {far[0]}, more than {DISTANT_YEARS} years from the pipeline's "
+                           f"other days ({low} .. {high}); check the timestamp column and its unit, or pass "
+                           f"--allow-distant if these days are right")
 
 
 def drop_repeated_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -58,12 +114,21 @@ def drop_repeated_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return (frame[~repeated].reset_index(drop=True), int(repeated.sum())) if repeated.any() else (frame, 0)
 
 
-def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[[str], None] = print) -> list[date]:
-    """Land every row of ``paths`` into ``raw/<pipeline>/dt=<UTC day>/``; returns the days written."""
+def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[[str], None] = print,
+               delimiter: str | None = None, decimal: str | None = None, allow_distant: bool = False) -> list[date]:
+    """Land every row of ``paths`` into ``raw/<pipeline>/dt=<UTC day>/``; returns the days written.
+
+    Every file is read and checked before anything is written: a bad file lands nothing.
+    """
     frames = []
+    known = lake.partitions("raw", spec.name) or [spec.features.start_date]
     for path in paths:
-        frame = read_table(path)
-        frame[spec.data.timestamp] = utc_times(frame, spec.data.timestamp, str(path))
+        frame = read_table(path, delimiter, decimal)
+        frame[spec.data.timestamp] = utc_times(frame, spec, str(path))
+        if frame[spec.data.timestamp].isna().all():
+            raise LandingError(f"{path}: column {spec.data.timestamp!r} is empty in every row")
+        if not allow_distant:
+            check_not_distant(sorted(set(frame[spec.data.timestamp].dropna().dt.date)), known, str(path))
         frames.append(frame)
     rows, repeated = drop_repeated_rows(pd.concat(frames, ignore_index=True))
     if repeated:

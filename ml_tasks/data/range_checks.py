@@ -139,6 +139,7 @@ def per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, Any
     broken, warned = [], []
     rows = len(frame)
     for e in checks:
+        detail = ""
         kind, kw = e["type"], resolve(e.get("kwargs", {}), params)
         column = kw.get("column")
         if kind == "expect_table_row_count_to_be_between":
@@ -155,7 +156,9 @@ def per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, Any
         elif kind == "expect_column_values_to_not_be_null":
             share = (e.get("meta") or {}).get("null_share")
             limit = null_share_bound(share, rows) if share is not None else 1 - kw.get("mostly", 1)
-            ok = column in frame and (frame[column].isna().mean() if rows else 0.0) <= limit + 1e-12
+            nulls = float(frame[column].isna().mean()) if column in frame and rows else 0.0
+            ok = column in frame and nulls <= limit + 1e-12
+            detail = f": {nulls:.2%} of rows"
         elif kind == "expect_column_values_to_be_between":
             values = frame[column] if column in frame else None
             share = (e.get("meta") or {}).get("outside_share")
@@ -169,7 +172,7 @@ def per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, Any
         else:
             ok = False
         if not ok:
-            label = f"{kind}({column or 'table'})"
+            label = f"{kind}({column or 'table'})" + (detail if e.get("severity") == "warning" else "")
             (broken if e.get("severity", "critical") != "warning" else warned).append(label)
     return broken, warned
 

@@ -35,10 +35,11 @@ import pandas as pd
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import build_suite, read_suite, validate
+from ml_tasks.data.feature_nulls import (explained_null_shares, features_lookback_days, raw_null_shares,
+                                         raw_rows_by_day)
 from ml_tasks.data.gates import (HISTORY_DAYS, JUMP_COLUMN, calibrate, check_raw_partition, check_staged_features,
-                            coverage, explained_null_shares, features_lookback_days, gate_record, history_parameters,
-                            interval_parameters, null_share_bound, raw_null_shares, raw_rows_by_day, utc_naive,
-                            validates_in_pandas)
+                            coverage, gate_record, history_parameters, interval_parameters, null_share_bound,
+                            spanning, utc_naive, validates_in_pandas)
 from ml_tasks.data.range_checks import (RangeVerdict, between, bisect, count_ok, parameterised, per_day_flags, read_days, resolve, settle, signature, split_suite)
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def gate_raw_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, days: 
 
 def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progress) -> RangeVerdict:
     keys, target, ts = list(spec.data.keys), spec.data.target, spec.data.timestamp
+    step = spec.features.step_seconds
     data = read_suite(expectations_dir, spec.data.raw_suite)
     in_pass, per_day, unsupported = split_suite(calibrate(data, spec, 0, "raw"))
     verdict = RangeVerdict()
@@ -102,7 +104,7 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
             continue
         past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
         hist = {"row_counts": [counts[p] for p in past], "distinct": {k: [distinct[k][p] for p in past] for k in keys}}
-        params = {**interval_parameters(d, now, naive=True), **history_parameters(hist, keys)}
+        params = {**interval_parameters(d, now, naive=True, step=step), **history_parameters(hist, keys)}
         frame = utc_naive(_with_jump(frames[d], keys, target, usual_totals, d), ts)
         broken, warnings[d] = per_day_flags(frame, per_day, params)
         if broken:
@@ -112,9 +114,8 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
             day_of_row.append(np.full(len(frame), d.toordinal()))
     joined = pd.concat(pass_frames, ignore_index=True) if pass_frames else pd.DataFrame()
     day_of_row = np.concatenate(day_of_row) if day_of_row else np.zeros(0, dtype=int)
-    range_params = {"interval_start": interval_parameters(days[0], now, naive=True)["interval_start"],
-                    "interval_last_hour": interval_parameters(days[-1], now, naive=True)["interval_last_hour"],
-                    "now": interval_parameters(days[0], now, naive=True)["now"]}
+    range_params = spanning(interval_parameters(days[0], now, naive=True, step=step),
+                            interval_parameters(days[-1], now, naive=True, step=step))
     pass_suite = build_suite({**data, "expectations": in_pass})
     blocking = build_suite({**data, "expectations": [e for e in in_pass if e.get("severity", "critical") != "warning"]})
     range_result = validate(joined, pass_suite, range_params, keys=[*keys, ts]) if len(joined) else None
@@ -200,7 +201,7 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
     """
     from pyspark.sql import functions as F
 
-    days = sorted(staged)
+    days, step = sorted(staged), spec.features.step_seconds
     first = days[0] - timedelta(days=features_lookback_days(spec))
     span = [first + timedelta(days=k) for k in range((days[-1] - first).days + 1)]  # every calendar day
     rows = raw_rows_by_day(lake, spec, span)
@@ -240,7 +241,7 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
                 flagged.setdefault(d, []).append("no feature rows")
                 continue
             n = int(facts.at[d, "_rows"])
-            params = interval_parameters(d)
+            params = interval_parameters(d, step=step)
             for e in checks:
                 if e.get("severity", "critical") == "warning":
                     continue  # the per-day features gate reports warnings; the range does not need them
@@ -252,7 +253,7 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
                 if e["type"] == "expect_column_values_to_be_between" and column in bounded:
                     extremes = pd.Series([facts.at[d, f"_min_{column}"], facts.at[d, f"_max_{column}"]])
                     if "now" in params and hasattr(extremes.iloc[0], "tzinfo") and extremes.iloc[0].tzinfo is None:
-                        params = interval_parameters(d, naive=True)
+                        params = interval_parameters(d, naive=True, step=step)
                     if not between(extremes, resolve(e["kwargs"], params)):
                         flagged.setdefault(d, []).append(f"{e['type']}({column})")
                     continue
@@ -263,9 +264,7 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
                 limit = null_share_bound(share, rows.get(d, n)) if share is not None else 1 - e["kwargs"].get("mostly", 1)
                 if n and facts.at[d, column] / n > limit + 1e-12:
                     flagged.setdefault(d, []).append(f"{e['type']}({column})")
-        first, last = interval_parameters(days[0]), interval_parameters(days[-1])
-        range_params = {"interval_start": first["interval_start"], "interval_last_hour": last["interval_last_hour"],
-                        "now": first["now"]}
+        range_params = spanning(interval_parameters(days[0], step=step), interval_parameters(days[-1], step=step))
         result = validate(sdf, build_suite({**data, "expectations": in_pass}), range_params)
         verdict.passes += 1
         failing: list[date] = []

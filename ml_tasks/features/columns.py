@@ -2,8 +2,8 @@
 
 The Spark feature job (`spark_jobs.series_features`) builds these columns; training, scoring,
 drift checks and the gates only need their names and roles, so a GPU training pod never imports
-pyspark to learn them. Lag and window names carry the spec's unit: ``lag_24h`` for an hourly
-pipeline, ``lag_7d`` for a daily one.
+pyspark to learn them. Lag and window names carry their span (see :mod:`ml_tasks.core.cadence`):
+``lag_24h`` for an hourly or half-hourly pipeline, ``lag_30min``, ``lag_7d`` for a daily one.
 
 A pipeline with its own feature module (``features.module``) names its columns there, in
 ``feature_columns(spec)`` (and optionally ``categorical_columns(spec)``); such a module imports
@@ -18,14 +18,12 @@ import math
 import sys
 from types import ModuleType
 
+from ml_tasks.core import cadence
 from ml_tasks.core.spec import DEFAULT_FEATURE_MODULE, PipelineSpec
-
-CALENDAR = {"hourly": ["hour", "day_of_week", "is_weekend"], "daily": ["day_of_week", "is_weekend", "month"]}
-WEEK_HOURS = 168
 
 
 def calendar_columns(spec: PipelineSpec) -> list[str]:
-    return list(CALENDAR[spec.features.frequency])
+    return cadence.calendar_columns(spec.features.step_seconds)
 
 
 def history_columns(spec: PipelineSpec) -> list[str]:
@@ -35,7 +33,7 @@ def history_columns(spec: PipelineSpec) -> list[str]:
 
 def lag_name(spec: PipelineSpec, lag: int, column: str | None = None) -> str:
     prefix = "" if column in (None, spec.data.target) else f"{column}_"
-    return f"{prefix}lag_{lag}{spec.features.suffix}"
+    return f"{prefix}lag_{spec.features.span(lag)}"
 
 
 def lag_and_window_columns(spec: PipelineSpec, history_of: list[str] | None = None) -> list[str]:
@@ -48,8 +46,8 @@ def lag_and_window_columns(spec: PipelineSpec, history_of: list[str] | None = No
     out = []
     for col in history_of or history_columns(spec):
         prefix = "" if col == spec.data.target else f"{col}_"
-        out += [f"{prefix}lag_{lag}{f.suffix}" for lag in f.lags]
-        out += [f"{prefix}rolling_{stat}_{w}{f.suffix}" for w in f.windows for stat in ("mean", "std")]
+        out += [f"{prefix}lag_{f.span(lag)}" for lag in f.lags]
+        out += [f"{prefix}rolling_{stat}_{f.span(w)}" for w in f.windows for stat in ("mean", "std")]
     return out
 
 
@@ -72,10 +70,6 @@ def raw_input_columns(spec: PipelineSpec) -> list[str]:
     return list(dict.fromkeys([d.timestamp, *d.keys, d.target, *spec.features.known_ahead, *history_columns(spec)]))
 
 
-# Seasonal periods of each cadence, in its units: a day and a week of hours; a week and a year of days.
-SEASONS = {"hourly": (24, 168), "daily": (7, 365)}
-
-
 def naive_columns(spec: PipelineSpec) -> list[str]:
     """The target lags that are the naive forecasts of the cadence, in this order: the value one
     horizon ago, then one seasonal period ago (the shortest multiple of the period not shorter than
@@ -84,7 +78,8 @@ def naive_columns(spec: PipelineSpec) -> list[str]:
     if spec.data.target not in history_columns(spec):
         return []
     f = spec.features
-    wanted = [f.horizon] + [period * math.ceil(f.horizon / period) for period in SEASONS[f.frequency]]
+    periods = cadence.seasonal_periods(f.step_seconds)
+    wanted = [f.horizon] + [period * math.ceil(f.horizon / period) for period in periods]
     present = [lag for lag in dict.fromkeys(wanted) if lag in f.lags]
     return [lag_name(spec, lag) for lag in present or [min(f.lags)]]
 
@@ -120,5 +115,5 @@ def categorical_features(spec: PipelineSpec, features: list[str]) -> list[str]:
 def lookback_days(spec: PipelineSpec) -> int:
     """Days of raw history a day's features need before it."""
     f = spec.features
-    hours = max(max(f.lags_hours), f.horizon_hours + max(f.rolling_hours + [WEEK_HOURS]))
-    return math.ceil(hours / 24)
+    seconds = max(max(f.lag_seconds), f.horizon_seconds + max(f.window_seconds + [cadence.WEEK]))
+    return math.ceil(seconds / cadence.DAY)

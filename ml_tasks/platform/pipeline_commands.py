@@ -30,8 +30,15 @@ def parse_date(option: str, value: str) -> date:
         fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD")
 
 
-def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or CSV files of raw rows")) -> None:
-    """Split raw files by UTC day into raw/PIPELINE/dt=.../ partitions (a day is replaced whole)."""
+def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or CSV files of raw rows"),
+         delimiter: Optional[str] = typer.Option(None, help="CSV field separator (default: sniffed: , ; tab |)"),
+         decimal: Optional[str] = typer.Option(None, help="CSV decimal mark (default: sniffed: . or ,)"),
+         allow_distant: bool = typer.Option(False, help="land days more than 10 years from the pipeline's others")
+         ) -> None:
+    """Split raw files by UTC day into raw/PIPELINE/dt=.../ partitions (a day is replaced whole).
+
+    Every file is read and checked first; an empty, unreadable or wrongly shaped one lands nothing.
+    """
     from ml_tasks.core.lake import Lake
     from ml_tasks.core.spec import SpecError, load_spec
     from ml_tasks.data.landing import LandingError, land_files
@@ -39,7 +46,8 @@ def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or
     settings = load_settings()
     try:
         spec = load_spec(pipeline, settings.specs_dir)
-        days = land_files(Lake.from_settings(settings), spec, list(files), say=typer.echo)
+        days = land_files(Lake.from_settings(settings), spec, list(files), say=typer.echo, delimiter=delimiter,
+                          decimal=decimal, allow_distant=allow_distant)
     except (SpecError, LandingError) as exc:
         fail(str(exc))
     if days:
@@ -174,13 +182,18 @@ def new_pipeline(
     task: str = typer.Option("regression", help="regression | classification"),
     keys: str = typer.Option("", help="series key columns, comma-separated, e.g. region,meter_id; none for a "
                                       "single series"),
-    timestamp: str = typer.Option(..., help="the event-time column (hourly or daily)"),
+    timestamp: str = typer.Option(..., help="the event-time column (times, dates or epoch numbers)"),
     target: str = typer.Option(..., help="the column to predict"),
     from_sample: Optional[Path] = typer.Option(None, help="Parquet or CSV file of the raw data to profile (read in "
                                                           "full; uniformly sampled when very large)"),
     known_ahead: str = typer.Option("", help="raw columns known before the time they describe (planned prices, "
                                              "holidays, forecasts), comma-separated; text ones become categories"),
-    frequency: Optional[str] = typer.Option(None, help="hourly | daily (default: detected from the sample)"),
+    frequency: Optional[str] = typer.Option(None, help="hourly, daily, weekly or an alias like 30min or 15min "
+                                                       "(default: detected from the sample)"),
+    timezone: Optional[str] = typer.Option(None, help="IANA zone of naive timestamps, e.g. Europe/London "
+                                                      "(default: they are UTC)"),
+    delimiter: Optional[str] = typer.Option(None, help="CSV field separator of --from-sample (default: sniffed)"),
+    decimal: Optional[str] = typer.Option(None, help="CSV decimal mark of --from-sample (default: sniffed)"),
     force: bool = typer.Option(False, help="overwrite existing files of this pipeline"),
 ) -> None:
     """Write a new pipeline's spec, DAG file, suites and test."""
@@ -193,9 +206,9 @@ def new_pipeline(
     # The project the specs folder belongs to (this checkout unless CONVEYOR_SPECS_DIR says otherwise).
     root = load_settings().specs_dir.parent.parent
     try:
-        sample = read_sample(from_sample) if from_sample else None
+        sample = read_sample(from_sample, delimiter=delimiter, decimal=decimal) if from_sample else None
         new = NewPipeline(name, task, names(keys), timestamp, target, sample, root=root,
-                          known_ahead=names(known_ahead), frequency=frequency)
+                          known_ahead=names(known_ahead), frequency=frequency, timezone=timezone)
         written = new.write(force=force)
     except ScaffoldError as exc:
         fail(str(exc))

@@ -4,8 +4,8 @@ Writes the spec (``dags/specs/<name>.yaml``), the three-line DAG file (``dags/<n
 raw and features suites (``expectations/``, profiled from the whole of ``--from-sample`` when
 given) and a test (``tests/pipelines/test_<name>.py``). Features come from the spec alone (the
 default feature module, ``spark_jobs.series_features``): calendar, the ``--known-ahead``
-columns, lags and rolling windows in the data's own unit (hourly or daily, detected from the
-sample). Nothing outside those files changes; the DAG processor picks the new DAGs up at its
+columns, lags and rolling windows at the data's own cadence (detected from the sample: any regular
+step from a minute to a week; irregular timestamps are refused with the spacings seen). Nothing outside those files changes; the DAG processor picks the new DAGs up at its
 next parse.
 """
 
@@ -20,16 +20,31 @@ from pathlib import Path
 
 import pandas as pd
 
+from ml_tasks.core import cadence
 from ml_tasks.core.settings import REPO_ROOT
 from ml_tasks.data.leakage import target_proxies
 from ml_tasks.data.suite_profile import features_suite, raw_suite
+from ml_tasks.platform.scaffold_templates import DAG_FILE, PROMOTION, SPEC, TEST_FILE
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SAMPLE_ROWS = 500_000  # a larger --from-sample file is read in full, streamed, and sampled uniformly
-SHAPES = {  # frequency -> (horizon, lags, windows), in that unit
-    "hourly": (24, [24, 48, 168], [24, 168]),
-    "daily": (1, [1, 7, 14], [7, 28]),
-}
+
+
+def shape(step: int) -> tuple[int | str, list, list]:
+    """(horizon, lags, windows) of a new pipeline at a cadence of ``step`` seconds: a day ahead with a
+    day, two and a week back below a day (as durations when the step is not an hour), a step ahead
+    with a step, a week and two back for daily data, and a month, a quarter and a year for weekly."""
+    if step >= cadence.WEEK:
+        return 1, [1, 4, 52], [4, 13]
+    if step >= cadence.DAY:
+        return 1, [1, 7, 14], [7, 28]
+    if step == cadence.HOUR:
+        return 24, [24, 48, 168], [24, 168]
+    return "24h", ["24h", "48h", "168h"], ["24h", "168h"]
+
+
+def _seconds(value: int | str, step: int) -> int:
+    return value * step if isinstance(value, int) else cadence.seconds_of(value)
 
 
 class ScaffoldError(ValueError):
@@ -47,6 +62,8 @@ class NewPipeline:
     root: Path = REPO_ROOT
     known_ahead: list[str] = field(default_factory=list)
     frequency: str | None = None  # None: detected from the sample (hourly without one)
+    timezone: str | None = None  # of naive timestamps; None: they are UTC
+    _step: int | None = field(default=None, init=False, repr=False)
     written: list[Path] = field(default_factory=list)
 
     def check(self) -> None:
@@ -54,8 +71,16 @@ class NewPipeline:
             raise ScaffoldError(f"pipeline name {self.name!r}: use lower case letters, digits and '_', starting with a letter")
         if self.task not in ("regression", "classification"):
             raise ScaffoldError(f"--task {self.task!r}: expected regression or classification")
-        if self.frequency not in (None, *SHAPES):
-            raise ScaffoldError(f"--frequency {self.frequency!r}: expected one of {sorted(SHAPES)}")
+        if self.frequency is not None:
+            try:
+                cadence.step_of(self.frequency)
+            except cadence.CadenceError as exc:
+                raise ScaffoldError(f"--frequency: {exc}") from exc
+        if self.timezone is not None:
+            try:
+                cadence.check_zone(self.timezone)
+            except ValueError as exc:
+                raise ScaffoldError(f"--timezone: {exc}") from exc
         for col in self.known_ahead:
             role = {self.target: "the target", self.timestamp: "the timestamp"}.get(col, "a key" if col in self.keys else None)
             if role:
@@ -70,10 +95,12 @@ class NewPipeline:
         if missing:
             raise ScaffoldError(f"--from-sample: columns {missing} are not in the sample "
                                 f"(it has {list(self.sample.columns)})")
+        self.sample = self.sample.assign(**{self.timestamp: self._utc_times()})
         values = self.sample[self.target]
         if self.task == "regression" and not pd.api.types.is_numeric_dtype(values):
             raise ScaffoldError(f"--target {self.target!r} is {values.dtype} in the sample; "
                                 "a regression target must be numeric")
+        self.step  # the cadence, detected: irregular timestamps are refused here
         if self.task == "classification" and not set(values.dropna().unique().tolist()) <= {0, 1}:
             raise ScaffoldError(f"--target {self.target!r} must hold 0/1 (or true/false) for a binary "
                                 f"classification; the sample has {sorted(map(str, values.dropna().unique()[:5]))}")
@@ -117,15 +144,35 @@ class NewPipeline:
         return self.task == "classification"
 
     @property
+    def step(self) -> int:
+        """Seconds between a series' rows: the given frequency's, else the sample's (hourly without one)."""
+        if self._step is None:
+            if self.frequency:
+                self._step = cadence.step_of(self.frequency)
+            elif self.sample is None or len(self.sample) < 3:
+                self._step = cadence.HOUR
+            else:
+                try:
+                    self._step = cadence.detect(self.sample[self.timestamp], self._series_ids())
+                except cadence.CadenceError as exc:
+                    raise ScaffoldError(f"--from-sample, column {self.timestamp!r}: {exc}") from exc
+        return self._step
+
+    @property
     def detected_frequency(self) -> str:
-        """The given frequency, else daily when the sample's typical step is a day or more."""
-        if self.frequency:
-            return self.frequency
-        if self.sample is None or len(self.sample) < 3:
-            return "hourly"
-        times = pd.to_datetime(self.sample[self.timestamp], utc=True, errors="coerce").dropna()
-        steps = times.drop_duplicates().sort_values().diff().dropna()
-        return "daily" if len(steps) and steps.median() >= pd.Timedelta(hours=20) else "hourly"
+        return cadence.name(self.step)
+
+    def _series_ids(self) -> pd.Series | None:
+        return self.sample[self.keys].astype(str).agg("|".join, axis=1) if self.keys else None
+
+    def _utc_times(self) -> pd.Series:
+        """The sample's timestamps as UTC, read as `conveyor land` reads them (epoch numbers, local times)."""
+        from ml_tasks.data.timestamps import TimestampError, to_utc
+
+        try:
+            return to_utc(self.sample[self.timestamp], self.timezone, self._series_ids())
+        except TimestampError as exc:
+            raise ScaffoldError(f"--from-sample, column {self.timestamp!r}: {exc}") from exc
 
     def _series(self) -> int:
         if self.sample is None or not self.keys:
@@ -144,13 +191,15 @@ class NewPipeline:
                    and pd.api.types.is_numeric_dtype(self.sample[c]) and not pd.api.types.is_bool_dtype(self.sample[c])]
         return numeric[:6]
 
+    def _span(self, value: int | str) -> str:
+        return cadence.label(_seconds(value, self.step), self.step)
+
     def _lag_columns(self) -> list[str]:
-        _, lags, _ = SHAPES[self.detected_frequency]
-        unit = "h" if self.detected_frequency == "hourly" else "d"
-        short, weekly = lags[0], lags[-1] if self.detected_frequency == "daily" else lags[2]
+        _, lags, _ = shape(self.step)
+        short, longest = self._span(lags[0]), self._span(lags[-1])
         if not self.classification:
-            return [f"lag_{short}{unit}", f"lag_{weekly}{unit}"]
-        return [f"{c}_lag_{short}{unit}" for c in self._history()[:2]]
+            return [f"lag_{short}", f"lag_{longest}"]
+        return [f"{c}_lag_{short}" for c in self._history()[:2]]
 
     def _extra_columns(self) -> list[str]:
         if self.sample is None:
@@ -159,43 +208,64 @@ class NewPipeline:
 
     def _start_date(self) -> date:
         if self.sample is not None:
-            ts = pd.to_datetime(self.sample[self.timestamp], utc=True)
-            return ts.min().date()
+            return self.sample[self.timestamp].min().date()
         return date.today() - timedelta(days=90)
 
     def _window(self) -> tuple[int, int]:
         """(window_days, holdout_days): about 8,000 training rows and 1,000 holdout rows, within
-        28..730 and 7..120 days: a single daily series gets years, a thousand series weeks."""
-        per_day = self._series() * (24 if self.detected_frequency == "hourly" else 1)
+        28..730 and 7..120 days: a single daily series gets years, a thousand series weeks. The
+        holdout is at most a sixth of the days the sample spans (at least 7), so that a sample of a
+        few months still leaves the backtest folds and training days before it."""
+        per_day = self._series() * cadence.DAY / self.step
         holdout = min(120, max(7, math.ceil(1000 / per_day)))
-        return min(730, max(28, math.ceil(8000 / per_day) + holdout)), holdout
+        window = min(730, max(28, math.ceil(8000 / per_day) + holdout))
+        if self.sample is not None and len(self.sample):
+            times = self.sample[self.timestamp]
+            days = (times.max().normalize() - times.min().normalize()).days + 1
+            holdout = min(holdout, max(7, days // 6))
+        return window, holdout
 
     def spec_yaml(self) -> str:
         nonneg = self.classification or self.sample is None or float(self.sample[self.target].min()) >= 0
-        statistical = [] if self.classification else ["statsforecast"]  # AutoETS per series: forecasts only
+        # AutoETS per series: forecasts only, and only where its season fits (statsforecast's ETS takes <= 24)
+        seasonal = cadence.seasonal_periods(self.step)[0] <= 24
+        statistical = [] if self.classification or not seasonal else ["statsforecast"]
         models = "[" + ", ".join(["lightgbm", *(["lightning"] if nonneg else []), *statistical]) + "]"
         frequency = self.detected_frequency
-        horizon, lags, windows = SHAPES[frequency]
-        unit = "h" if frequency == "hourly" else "d"
+        horizon, lags, windows = shape(self.step)
         history = self._history()
+        season = "day_of_week" if "day_of_week" in cadence.calendar_columns(self.step) else "month"
         if self.classification:
-            drift = [f"{c}_rolling_mean_{windows[-1]}{unit}" for c in history] or ["day_of_week"]
+            drift = [f"{c}_rolling_mean_{self._span(windows[-1])}" for c in history] or [season]
         else:
-            drift = ["day_of_week", *(f"lag_{lag}{unit}" for lag in lags), *(f"rolling_mean_{w}{unit}" for w in windows)]
+            drift = [season, *(f"lag_{self._span(lag)}" for lag in lags),
+                     *(f"rolling_mean_{self._span(w)}" for w in windows)]
         known = {c: _spec_type(self.sample[c]) for c in self.known_ahead}
         unused = [c for c in self._extra_columns() if c not in self.known_ahead and c not in history]
         window, holdout = self._window()
         return SPEC.format(
             name=self.name, task=self.task, timestamp=self.timestamp, keys=", ".join(self.keys), target=self.target,
             start=self._start_date().isoformat(), models=models,
+            timezone=f"\n  # naive times in the raw files are local times here\n  timezone: {self.timezone}" if self.timezone else "",
             models_note="" if nonneg else "  # the neural family's Poisson loss needs a target >= 0\n",
             objective="binary" if self.classification else "tweedie" if nonneg else "regression",
             promotion=PROMOTION[self.task], drift_columns=", ".join(drift), frequency=frequency,
-            unit_word="hours" if frequency == "hourly" else "days", horizon=horizon, lags=lags, windows=windows,
+            unit_word=_unit_word(self.step), horizon=horizon, lags=_listed(lags), windows=_listed(windows),
             known_ahead="{" + ", ".join(f"{c}: {t}" for c, t in known.items()) + "}",
             unused=", ".join(unused) or "(none in the sample)",
             history=f"  history_of: [{', '.join(history)}]\n  keys_as_inputs: false\n" if self.classification else "",
             window=window, holdout=holdout, folds=2)
+
+
+def _unit_word(step: int) -> str:
+    """How the spec's comment names the unit of its horizon, lags and windows."""
+    if step in (cadence.HOUR, cadence.DAY, cadence.WEEK):
+        return {cadence.HOUR: "hours", cadence.DAY: "days", cadence.WEEK: "weeks"}[step]
+    return f"steps of {cadence.name(step)} or durations (24h, 7d)"
+
+
+def _listed(values: list) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
 
 
 def _spec_type(series: pd.Series) -> str:
@@ -211,18 +281,22 @@ def _json(data: dict) -> str:
     return json.dumps(data, indent=1) + "\n"
 
 
-def read_sample(path: Path, max_rows: int = SAMPLE_ROWS, seed: int = 0) -> pd.DataFrame:
+def read_sample(path: Path, max_rows: int = SAMPLE_ROWS, seed: int = 0, delimiter: str | None = None,
+                decimal: str | None = None) -> pd.DataFrame:
     """Raw data to profile: the whole file, or, when it has more than ``max_rows`` rows, a uniform
     random sample of them read in a stream (Parquet record batches or CSV chunks), never the whole
-    file in memory."""
+    file in memory. CSV files are read as `conveyor land` reads them (dialect sniffed or given)."""
     import numpy as np
 
-    from ml_tasks.data.landing import LandingError, read_table
+    from ml_tasks.data.landing import LandingError, csv_options, read_table
 
     if not path.exists():
         raise ScaffoldError(f"--from-sample {path}: no such file")
-    if path.suffix.lower() == ".csv":
-        chunks = pd.read_csv(path, chunksize=max(max_rows // 4, 1))
+    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        try:
+            chunks = pd.read_csv(path, chunksize=max(max_rows // 4, 1), **csv_options(path, delimiter, decimal))
+        except LandingError as exc:
+            raise ScaffoldError(f"--from-sample {exc}") from exc
     else:
         try:
             import pyarrow.parquet as pq
@@ -236,90 +310,14 @@ def read_sample(path: Path, max_rows: int = SAMPLE_ROWS, seed: int = 0) -> pd.Da
                 raise ScaffoldError(f"--from-sample {exc}") from exc
     rng = np.random.default_rng(seed)
     kept: pd.DataFrame | None = None
-    for chunk in chunks:  # keep the rows with the max_rows smallest random keys: a uniform sample
-        chunk = chunk.assign(_key=rng.random(len(chunk)))
-        kept = chunk if kept is None else pd.concat([kept, chunk], ignore_index=True)
-        if len(kept) > max_rows:
-            kept = kept.nsmallest(max_rows, "_key")
+    try:
+        for chunk in chunks:  # keep the rows with the max_rows smallest random keys: a uniform sample
+            chunk = chunk.assign(_key=rng.random(len(chunk)))
+            kept = chunk if kept is None else pd.concat([kept, chunk], ignore_index=True)
+            if len(kept) > max_rows:
+                kept = kept.nsmallest(max_rows, "_key")
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ScaffoldError(f"--from-sample {path}: not readable as CSV ({str(exc).splitlines()[0]})") from exc
     if kept is None:
         raise ScaffoldError(f"--from-sample {path}: the file has no rows")
     return kept.drop(columns="_key").reset_index(drop=True)
-
-
-DAG_FILE = '''"""The `{name}` pipeline's Airflow DAGs, built from `dags/specs/{name}.yaml` by the DAG factory."""
-
-from conveyor_factory import build_pipeline_dags
-
-globals().update(build_pipeline_dags("{name}"))
-'''
-
-SPEC = """# The `{name}` pipeline. Written by `conveyor new-pipeline`; edit freely, then `conveyor validate`.
-name: {name}
-description: ""
-owner: conveyor
-task: {task}
-tags: [{name}]
-
-data:
-  timestamp: {timestamp}
-  keys: [{keys}]
-  target: {target}
-  raw_suite: {name}_raw
-  features_suite: {name}_features
-
-features:
-  # Built from this spec by spark_jobs.series_features; a pipeline needing more writes its own
-  # module (see spark_jobs/demand_features.py) and names it here as `module`.
-  frequency: {frequency}
-  # In {unit_word}. Every lag and window ends at least `horizon` before the row: a forecast made
-  # `horizon` ahead only uses what was known then. Missing {unit_word} give null lags, which
-  # both model families take.
-  horizon: {horizon}
-  lags: {lags}
-  windows: {windows}
-  # Raw columns known before the time they describe (planned prices, holidays, weather
-  # forecasts), used for the row itself; `string` ones are categories. Columns only known
-  # afterwards must stay out: they would leak. Not used yet: {unused}
-  known_ahead: {known_ahead}
-{history}  schedule: "@daily"
-  start_date: "{start}"
-
-training:
-  schedule: "0 2 * * *"
-  window_days: {window}
-  holdout_days: {holdout}
-  seed: 42
-  models: {models}
-{models_note}  # The registered candidate is the best on this rolling-origin backtest (folds of holdout_days
-  # before the holdout); the holdout itself is only the promotion gate's evidence.
-  backtest_folds: {folds}
-  # An Optuna search of LightGBM's parameters and target transform on the backtest, within a budget
-  # per nightly run (trials: 0 turns it off).
-  tuning: {{trials: 20, minutes: 3}}
-  lightgbm:
-    objective: {objective}
-    n_estimators: 300
-
-promotion:
-{promotion}
-drift:
-  window_days: 7
-  columns: [{drift_columns}]
-"""
-
-PROMOTION = {
-    "regression": "  metric: mae\n  thresholds: {mase: 1.0}\n",
-    "classification": "  # per-row log loss for the paired test; ROC-AUC as a floor\n  metric: log_loss\n"
-                      "  thresholds: {roc_auc: 0.6}\n",
-}
-
-TEST_FILE = '''"""The `{name}` pipeline's own checks (written by `conveyor new-pipeline`)."""
-
-from ml_tasks.core.settings import load_settings
-from ml_tasks.platform.spec_check import check_all
-
-
-def test_{name}_spec_is_valid():
-    problems = check_all(load_settings(), ["{name}"])["{name}"]
-    assert problems == [], [str(p) for p in problems]
-'''

@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from ml_tasks.core.spec import LightningSpec
+from ml_tasks.core.family_specs import LightningSpec
 from ml_tasks.training.datamodule import FeatureDataModule, TabularSchema
 from ml_tasks.training.model_code.tabular_net import TabularNet
 

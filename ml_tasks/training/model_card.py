@@ -48,7 +48,7 @@ def render_model_card(spec: PipelineSpec, version: str, best: dict, results: lis
         "",
         f"- **Task**: {spec.task}; target `{spec.data.target}` "
         f"{'per ' + ', '.join(spec.data.keys) if spec.data.keys else '(one series)'}, {spec.features.frequency}, "
-        f"{spec.features.horizon} {'h' if spec.features.frequency == 'hourly' else 'd'} ahead.",
+        f"{spec.features.span(spec.features.horizon)} ahead.",
         f"- **Training days**: {plan['train_dates'][0]} .. {plan['train_dates'][-1]}; "
         f"**holdout**: {plan['holdout_dates'][0]} .. {plan['holdout_dates'][-1]} (never seen in training).",
         f"- **Features**: `features/{spec.name}` partitions, SHA-256 {plan['tags'].get('conveyor.features_sha256', '?')[:16]}...",

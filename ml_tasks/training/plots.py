@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml_tasks.core.cadence import DAY, WEEK
 from ml_tasks.core.spec import PipelineSpec
 
 
@@ -44,18 +45,21 @@ def forecast_plot(frame: pd.DataFrame, spec: PipelineSpec, path: Path, n_series:
 
 
 def residual_plots(frame: pd.DataFrame, spec: PipelineSpec, path: Path) -> Path:
-    """Residual distribution and mean absolute error by hour of day (daily data: by weekday), side by side."""
+    """Residual distribution and mean absolute error by hour of day (daily data: by weekday; weekly
+    data: by month), side by side."""
     plt = pyplot()
     residual = frame["prediction"] - frame[spec.data.target]
     times = pd.to_datetime(frame[spec.data.timestamp])
-    hourly = spec.features.frequency == "hourly"
-    by_time = residual.abs().groupby(times.dt.hour if hourly else times.dt.dayofweek).mean()
+    step = spec.features.step_seconds
+    hourly, weekly = step < DAY, step >= WEEK
+    by_time = residual.abs().groupby(times.dt.hour if hourly else times.dt.month if weekly else times.dt.dayofweek).mean()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
     left.hist(residual.clip(residual.quantile(0.005), residual.quantile(0.995)), bins=60)
     left.set_title("residuals (forecast - actual)")
     right.bar(by_time.index, by_time.to_numpy())
-    right.set_title("mean absolute error by hour of day (UTC)" if hourly else "mean absolute error by weekday (Mon = 0)")
-    right.set_xlabel("hour" if hourly else "weekday")
+    right.set_title("mean absolute error by hour of day (UTC)" if hourly else "mean absolute error by month"
+                    if weekly else "mean absolute error by weekday (Mon = 0)")
+    right.set_xlabel("hour" if hourly else "month" if weekly else "weekday")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -1,7 +1,8 @@
 """The statistical family, ``statsforecast``: exponential smoothing fit per series (Nixtla's AutoETS).
 
 AutoETS chooses, per series, the error, trend and seasonal form (a day's season for hourly data, a
-week's for daily) and its parameters by AICc on the newest ``training.statsforecast.history_days``
+week's for daily; statsforecast's ETS takes seasons of at most 24 steps, so half-hourly or weekly
+series are fit without one) and its parameters by AICc on the newest ``training.statsforecast.history_days``
 of the training days (default: all of them, as the other families), each series on a
 regular grid (a missing step takes the last value before it). With many series, those after the
 first 30 take the form most of those chose and only fit its parameters. Fitting stops at the
@@ -20,6 +21,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from ml_tasks.core import cadence
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.features.columns import history_columns, lag_name, naive_columns
@@ -31,6 +33,13 @@ from ml_tasks.training.trainers import log_pyfunc
 
 log = logging.getLogger(__name__)
 SEARCHED = 30  # series that get AutoETS's full search of forms; the rest take the most common form
+MAX_SEASON = 24  # the longest season statsforecast's ETS fits
+
+
+def season_length(spec: PipelineSpec) -> int:
+    """ETS's one seasonal period: the cadence's shortest (24 hourly, 7 daily), or none when too long."""
+    period = cadence.seasonal_periods(spec.features.step_seconds)[0]
+    return period if period <= MAX_SEASON else 1
 
 
 class StatsForecastTrainer:
@@ -53,8 +62,8 @@ class StatsForecastTrainer:
 
     def _series(self, train: pd.DataFrame, end: pd.Timestamp) -> dict[str, pd.Series]:
         """Each series' target on its grid over the newest ``history_days`` before ``end``."""
-        d, freq = self.spec.data, self.spec.features.frequency
-        step = ets.STEP[freq]
+        d = self.spec.data
+        step = pd.Timedelta(seconds=self.spec.features.step_seconds)
         frame = pd.DataFrame({"id": ets.series_ids(train, d.keys).to_numpy(),
                               "t": ets.timestamps(train, d.timestamp).to_numpy(),
                               "y": pd.to_numeric(train[d.target], errors="coerce").to_numpy(dtype=float)})
@@ -91,7 +100,7 @@ class StatsForecastTrainer:
         end = pd.Timestamp(max(dates) + timedelta(days=1))
         budget = spec.training.statsforecast.minutes * 60
         started, fitted, forms, left = time.perf_counter(), {}, {}, {"too_short": 0, "refused": 0, "budget": 0}
-        season = ets.SEASON[spec.features.frequency]
+        season = season_length(spec)
         for sid, values in self._series(train, end).items():
             y = values.to_numpy(dtype=float)
             if time.perf_counter() - started > budget:
@@ -112,7 +121,8 @@ class StatsForecastTrainer:
         target_lags = {lag_name(spec, lag): lag for lag in spec.features.lags} \
             if d.target in history_columns(spec) else {}
         self.meta = {"keys": list(d.keys), "timestamp": d.timestamp, "frequency": spec.features.frequency,
-                     "horizon_hours": spec.features.horizon_hours, "lags": target_lags,
+                     "step_seconds": spec.features.step_seconds, "horizon_seconds": spec.features.horizon_seconds,
+                     "lags": target_lags,
                      "naive_columns": naive_columns(spec), "fill": float(y_all.mean()) if y_all.notna().any() else 0.0,
                      "clip_at_zero": bool(y_all.min() >= 0) if y_all.notna().any() else False, "series": fitted}
         seconds = time.perf_counter() - started
@@ -127,7 +137,7 @@ class StatsForecastTrainer:
 
     def params(self) -> dict:
         s = self.spec.training.statsforecast
-        return {"statsforecast.model": "AutoETS", "statsforecast.season": ets.SEASON[self.spec.features.frequency],
+        return {"statsforecast.model": "AutoETS", "statsforecast.season": season_length(self.spec),
                 "statsforecast.history_days": self.history_days or "all", "statsforecast.minutes": s.minutes}
 
     def log_model(self, example: pd.DataFrame, signature):

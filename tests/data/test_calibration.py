@@ -34,10 +34,12 @@ def test_calibration_warns_on_unused_columns_and_sizes_partial_checks(demand_spe
          "meta": {"notes": "x", "null_share": 0.02}},
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "units"}, "meta": {"notes": "x"}}]}
     small, large = calibrate(suite, demand_spec, 24), calibrate(suite, demand_spec, 100_000)
-    humidity, price, units = small["expectations"]
+    humidity, price, units, price_collapse = small["expectations"]
     assert humidity["severity"] == "warning" and "no feature, key or target uses" in humidity["meta"]["notes"]
-    assert "severity" not in price and "severity" not in units and "mostly" not in units["kwargs"]
+    assert "severity" not in units and "mostly" not in units["kwargs"]  # the target: every null blocks
+    assert price["severity"] == "warning" and "the models take missing values" in price["meta"]["notes"]
     assert price["kwargs"]["mostly"] < large["expectations"][1]["kwargs"]["mostly"] < 0.98
+    assert "severity" not in price_collapse and price_collapse["kwargs"] == {"column": "price", "mostly": 0.5}
     assert "severity" not in suite["expectations"][0]  # the file's data is not changed
 
 

@@ -72,9 +72,10 @@ def _with_jump(df):
     return df
 
 
-def _null_spike(df):
+def _null_spike(df, share=0.6):
+    """A known-ahead input missing in ``share`` of the rows (0.6: its feed collapsed)."""
     df = df.copy()
-    df.loc[df.sample(frac=0.05, random_state=1).index, "price"] = np.nan
+    df.loc[df.sample(frac=share, random_state=1).index, "price"] = np.nan
     return df
 
 
@@ -116,6 +117,15 @@ def _assert_quarantined(lake, err, expectation, target, before):
     assert downstream_fingerprint(lake) == before, "downstream zones changed"
     entries = list_quarantine(lake, "demand")
     assert [e["dt"] for e in entries] == [D.isoformat()] and entries[0]["reasons"]
+
+
+def test_gaps_in_a_known_ahead_input_warn_with_their_share_and_only_a_collapse_blocks(settings, world):
+    world.write_partition(_null_spike(good_day(), share=0.05), "raw", "demand", D)  # a station missing a few hours
+    result = gate_raw_partition(world, settings.expectations_dir, _spec(), D)
+    assert result.success and world.exists("raw", "demand", D)
+    from ml_tasks.data.gates import gate_record
+
+    assert "expect_column_values_to_not_be_null(price): 4.86% of rows" in gate_record(result)["warnings"]
 
 
 def test_good_partition_passes_and_stays_in_place(settings, world):

@@ -9,6 +9,8 @@ read the same files the same way:
   category, and ``bikers = casual + registered``.
 - vega_datasets' ``seattle-weather.csv``: daily weather in Seattle 2012-2015, one series, a text
   weather category and dates written ``2012/01/01``.
+- pmdarima's ``taylor``: half-hourly electricity demand in England and Wales, 5 June to 27 August
+  2000, one series of 4,032 readings with a daily and a weekly cycle.
 
 Each loader returns the data as a user exports it for `conveyor land` (the bike data only gets the
 timestamp its day-of-year and hour columns describe).
@@ -36,3 +38,7 @@ def bikeshare() -> pd.DataFrame:
 
 def seattle_weather() -> pd.DataFrame:
     return _loaded(model_datasets.seattle_weather)
+
+
+def half_hourly_electricity() -> pd.DataFrame:
+    return _loaded(model_datasets.half_hourly_electricity)

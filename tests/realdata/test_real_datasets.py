@@ -30,7 +30,7 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import load_settings
 from ml_tasks.registry import client as registry
 
-from .datasets import bikeshare, seattle_weather
+from .datasets import bikeshare, half_hourly_electricity, seattle_weather
 
 pytestmark = pytest.mark.spark
 
@@ -188,4 +188,40 @@ def test_daily_seattle_weather_through_the_guide_to_a_champion(tmp_path, spark):
     plain = _plain_lightgbm_mae(settings, spec, champion)
     print(f"seattle: champion {trained['model']} holdout MAE {trained['metrics']['mae']:.3f} "
           f"(MASE {trained['metrics']['mase']:.3f}) vs plain LightGBM {plain:.3f}")
+    assert trained["metrics"]["mae"] <= 1.05 * plain, (trained["metrics"], plain)
+
+
+def test_half_hourly_demand_in_epoch_seconds_through_the_guide_to_a_champion(tmp_path, spark):
+    root, env = _project(tmp_path)
+    demand = half_hourly_electricity()
+    export = demand.assign(period_start=demand["period_start"].astype("int64") // 10**9)  # epoch seconds
+    export = export.drop(index=[100, 101, 2000]).sample(frac=1.0, random_state=2)  # readings lost; unsorted
+    export.to_csv(tmp_path / "demand.csv", sep=";", index=False)
+    code, out = conveyor(env, "new-pipeline", "grid", "--timestamp", "period_start", "--target", "demand_mw",
+                         "--from-sample", str(tmp_path / "demand.csv"))
+    assert code == 0, out
+    spec_text = (root / "dags" / "specs" / "grid.yaml").read_text()
+    assert "frequency: 30min" in spec_text and "lags: [24h, 48h, 168h]" in spec_text, spec_text
+    code, out = conveyor(env, "land", "grid", str(tmp_path / "demand.csv"))
+    assert code == 0 and "landed 84 day(s), 2000-06-05 .. 2000-08-27" in out, out
+    settings = _settings(env)
+    lake = Lake.from_settings(settings)
+    first = lake.read_partition("raw", "grid", date(2000, 6, 5))
+    assert len(first) == 48 and str(first["period_start"].iloc[-1]) == "2000-06-05 23:30:00+00:00"
+    code, out = conveyor(env, "validate", "grid")
+    assert code == 0 and "grid: ok" in out, out
+    code, out = conveyor(env, "backfill-features", "grid")
+    assert code == 0 and "quarantined 0" in out, out
+    published = lake.partitions("features", "grid")
+    assert len(published) == 84 - 8  # all but the 8-day look-back
+    day = lake.read_partition("features", "grid", date(2000, 7, 3))
+    assert len(day) == 48 and {"lag_24h", "lag_168h", "rolling_mean_24h", "minute"} <= set(day.columns)
+    assert day["lag_24h"].tolist() == demand.set_index("period_start").loc["2000-07-02", "demand_mw"].tolist()
+
+    spec, trained, decision, champion = _train_and_promote(settings, "grid")
+    assert decision["promoted"] and str(champion.version) == trained["version"], decision
+    assert trained["metrics"]["mase"] < 1.0  # beats the same half-hour yesterday and last week
+    plain = _plain_lightgbm_mae(settings, spec, champion)
+    print(f"grid: champion {trained['model']} holdout MAE {trained['metrics']['mae']:.1f} "
+          f"(MASE {trained['metrics']['mase']:.3f}) vs plain LightGBM {plain:.1f}")
     assert trained["metrics"]["mae"] <= 1.05 * plain, (trained["metrics"], plain)

@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-STEP = {"hourly": pd.Timedelta(hours=1), "daily": pd.Timedelta(days=1)}
-SEASON = {"hourly": 24, "daily": 7}  # ETS's one seasonal period (statsforecast's ETS takes at most 24)
 MAX_GAPS = 48  # gaps filled by forecasting across each; any beyond carry the last value forward
 MIN_POINTS = 4  # fewer known values before the origin: the naive forecast instead
 
@@ -107,11 +105,11 @@ def history(series: dict[str, Any], points: pd.Series, origin: pd.Timestamp, ste
 
 def forecast(meta: dict[str, Any], frame: pd.DataFrame, fallback: np.ndarray) -> np.ndarray:
     """Each row's forecast made at its origin; ``fallback`` (the naive forecast) where ETS cannot."""
-    step = STEP[meta["frequency"]]
+    step = pd.Timedelta(seconds=meta["step_seconds"])
     frame = frame.reset_index(drop=True)
     times = timestamps(frame, meta["timestamp"])
     ids = series_ids(frame, meta["keys"])
-    origins = times.dt.floor("D") + pd.Timedelta(days=1) - pd.Timedelta(hours=meta["horizon_hours"])
+    origins = times.dt.floor("D") + pd.Timedelta(days=1) - pd.Timedelta(seconds=meta["horizon_seconds"])
     out = np.asarray(fallback, dtype=float).copy()
     positions = pd.Series(np.arange(len(frame)), index=frame.index)
     for sid, rows in positions.groupby(ids.to_numpy(), sort=False):

@@ -41,7 +41,7 @@ def test_the_hours_spelling_of_older_specs_still_means_hourly(tmp_path):
             .replace("windows: [", "rolling_hours: ["))
     spec = load_spec(_write(tmp_path, text))
     assert (spec.features.horizon, spec.features.lags, spec.features.windows) == (24, [24, 48, 168], [24, 168])
-    assert spec.features.lags_hours == [24, 48, 168] and spec.features.suffix == "h"
+    assert spec.features.lag_seconds == [24 * 3600, 48 * 3600, 168 * 3600] and spec.features.span(24) == "24h"
     daily = text.replace("frequency: hourly", "frequency: daily")
     with pytest.raises(SpecError, match="count hours; with frequency 'daily' use horizon, lags and windows"):
         load_spec(_write(tmp_path, daily))
@@ -53,7 +53,7 @@ def test_daily_specs_count_lags_and_windows_in_days(tmp_path):
     text = (_demand_text().replace("frequency: hourly", "frequency: daily").replace("horizon: 24", "horizon: 1")
             .replace("lags: [24, 48, 168]", "lags: [1, 7]").replace("windows: [24, 168]", "windows: [7, 28]"))
     spec = load_spec(_write(tmp_path, text))
-    assert spec.features.lags_hours == [24, 168] and spec.features.rows_per_day == 1
+    assert spec.features.lag_seconds == [86_400, 7 * 86_400] and spec.features.rows_per_day == 1
     columns = feature_columns(spec)
     assert {"lag_1d", "lag_7d", "rolling_mean_28d", "month"} <= set(columns) and "hour" not in columns
     assert naive_columns(spec) == ["lag_1d", "lag_7d"]  # a day and a week ago (no year lag built)

@@ -40,7 +40,7 @@ def test_a_single_daily_series_needs_no_keys_and_gets_lags_in_days(tmp_path):
     assert spec["data"]["keys"] == [] and f["frequency"] == "daily"
     assert (f["horizon"], f["lags"], f["windows"]) == (1, [1, 7, 14], [7, 28])
     assert f["known_ahead"] == {"weather": "string"}
-    assert spec["training"]["window_days"] == 730 and spec["training"]["holdout_days"] == 120
+    assert spec["training"]["window_days"] == 730 and spec["training"]["holdout_days"] == 20  # a sixth of 120 days
     assert spec["training"]["models"] == ["lightgbm", "lightning", "statsforecast"]
 
 
@@ -81,3 +81,35 @@ def test_known_ahead_columns_that_add_up_to_the_target_are_refused(tmp_path):
     with pytest.raises(ScaffoldError, match=r"would leak the target: logins, support_tickets: the target equals"):
         NewPipeline("x", "regression", ["customer_id"], "ts", "total", sample, root=tmp_path,
                     known_ahead=["logins", "support_tickets", "plan"]).write()
+
+
+def test_a_half_hourly_sample_in_epoch_seconds_gets_its_cadence_and_durations(tmp_path):
+    import pandas as pd
+
+    times = pd.date_range("2000-06-05", periods=48 * 30, freq="30min").delete([7, 8, 500])  # a few readings lost
+    sample = pd.DataFrame({"t": times.astype("int64") // 10**9, "mw": range(len(times))})
+    NewPipeline("grid", "regression", [], "t", "mw", sample, root=tmp_path).write()
+    spec = yaml.safe_load((tmp_path / "dags" / "specs" / "grid.yaml").read_text())
+    f = spec["features"]
+    assert (f["frequency"], f["horizon"], f["lags"], f["windows"]) == ("30min", "24h", ["24h", "48h", "168h"],
+                                                                       ["24h", "168h"])
+    assert f["start_date"] == "2000-06-05"  # epoch seconds read as seconds, not as 1970's nanoseconds
+    assert spec["training"]["models"] == ["lightgbm", "lightning"]  # ETS takes no season of 48 steps
+    settings = load_settings(specs_dir=tmp_path / "dags" / "specs", expectations_dir=tmp_path / "expectations",
+                             lake_uri=str(tmp_path / "lake"))
+    assert check_all(settings) == {"grid": []}
+
+
+def test_a_weekly_sample_gets_weeks_and_irregular_readings_are_refused(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    weeks = pd.DataFrame({"week": pd.date_range("1990-01-06", periods=300, freq="7D"), "ppm": np.linspace(350, 360, 300)})
+    NewPipeline("co2", "regression", [], "week", "ppm", weeks, root=tmp_path).write()
+    f = yaml.safe_load((tmp_path / "dags" / "specs" / "co2.yaml").read_text())["features"]
+    assert (f["frequency"], f["lags"], f["windows"]) == ("weekly", [1, 4, 52], [4, 13])
+    rng = np.random.default_rng(1)
+    readings = pd.DataFrame({"at": pd.Timestamp("2015-02-04") + pd.to_timedelta(np.cumsum(rng.integers(55, 65, 500)),
+                                                                                 unit="s"), "co2": 1.0})
+    with pytest.raises(ScaffoldError, match=r"column 'at': the timestamps are irregular: the spacings seen most are"):
+        NewPipeline("room", "regression", [], "at", "co2", readings, root=tmp_path).write()
