@@ -47,7 +47,7 @@ def seed_lake(settings, days: int, quarantine_every: int) -> int:
 
     from ml_tasks.core.lake import Lake
     from ml_tasks.data.expectations import GateResult
-    from ml_tasks.data.gates import stamp_validation
+    from ml_tasks.data.gate_records import stamp_validation
     from ml_tasks.data.quarantine import quarantine
 
     lake = Lake.from_settings(settings)

@@ -2,7 +2,8 @@
 
 The transform itself lives in the pipeline's feature module (``spec.features.module``), which
 exposes ``build_features(raw_df, spec)`` and ``feature_columns(spec)``. This job reads the raw
-partitions the requested days need (including the look-back for lags and windows), runs the
+partitions the requested days need (including the look-back for lags and windows), aggregates
+them to slots first when the spec's raw data is events (``spark_jobs.event_slots``), runs the
 transform, and writes the requested days into a hidden staging folder, one ``dt=`` subfolder per
 day. Publishing (an atomic rename per day) happens after the features gate has passed.
 
@@ -81,6 +82,10 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
     try:
         with lake.spark_inputs(raw_folders) as paths, lake.spark_output(flat) as out:
             raw = spark.read.parquet(*paths)
+            if spec.data.events:  # one row per event: the feature module sees one row per key and slot
+                from spark_jobs.event_slots import aggregate_events
+
+                raw = aggregate_events(raw, spec)
             features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
             writer = (features.write.partitionBy("dt") if by_spark else features.write).options(
                 **parquet_options(features.schema))

@@ -18,10 +18,12 @@ DOC = """
 One run per daily data interval (or the day given as param `dt`):
 
 1. **gate_raw**: the `{raw_suite}` Great Expectations suite on `raw/{name}/dt=<day>/`, calibrated to
-   the day's size (columns no feature uses only warn; the log shows the day's coverage). A failing
-   partition is moved to `quarantine/{name}/dt=<day>/raw/` with its validation JSON and HTML
+   the day's size (columns no feature uses only warn; the log shows the day's coverage). A day short
+   only of rows or series is still arriving: the task waits (up for reschedule) until the deadline.
+   A failing partition is moved to `quarantine/{name}/dt=<day>/raw/` with its validation JSON and HTML
    report, and the run stops here without retrying (the data, not the task, is at fault).
-   After re-landing fixed data, clear this task (with downstream) to process the day.
+   After re-landing fixed data, clear this task (with downstream) to process the day; or accept the
+   day as it is: `conveyor quarantine release {name} <day> --reason "..."`.
 2. **build_features**: the Spark job `{module}` writes the day's features to a hidden staging folder.
 3. **gate_features**: the `{features_suite}` suite on the staged Spark DataFrame; both gates'
    results are written into the partition as `_validation.json` (model lineage reads them).
@@ -70,17 +72,37 @@ def build_features_dag(spec, default_args: dict) -> DAG:
         def gate_raw(ti=None, **context) -> dict:
             """Great Expectations raw gate on the day's landed partition; quarantines it when it fails.
 
-            The gate is calibrated to the day's size; the log shows the day's coverage. A failure
-            fails the task without retry (the data is at fault): re-land fixed data and clear it.
+            The gate is calibrated to the day's size; the log shows the day's coverage. A day short
+            only of rows or series waits (up for reschedule every 30 min) until the pipeline's
+            deadline: it is most likely still arriving. A day released with `conveyor quarantine
+            release` is not gated again. A failure fails the task without retry (the data is at
+            fault): re-land fixed data and clear it, or release the day as it is.
             """
+            from datetime import datetime, timedelta, timezone
+
+            from airflow.sdk.exceptions import AirflowRescheduleException
+
             from ml_tasks.core.lake import Lake
-            from ml_tasks.data.gates import gate_raw_partition, gate_record
+            from ml_tasks.data.gate_records import gate_record
+            from ml_tasks.data.gates import check_raw_partition, quarantine_raw
+            from ml_tasks.data.release import arrival_deadline, release_record, released_gate_record, still_arriving
 
             settings, spec_ = settings_and_spec(name)
-            dt = partition_date(context)
+            lake, dt = Lake.from_settings(settings), partition_date(context)
             push_links(ti, validation_report=view_url(name, "days", dt.isoformat()))  # passing or quarantined
+            released = release_record(lake, spec_, dt)
+            if released is not None:
+                print(f"{dt} was released as it is by {released['by']} ({released['reason']}); not gated again")
+                return {"dt": dt.isoformat(), "record": released_gate_record(spec_, released)}
             with fail_without_retry_on_bad_data():
-                result = gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, spec_, dt)
+                result = check_raw_partition(lake, settings.expectations_dir, spec_, dt)
+                now, deadline = datetime.now(timezone.utc), arrival_deadline(spec_, dt)
+                if not result.success and still_arriving(result) and now < deadline:
+                    print(f"{dt} is short of rows or series (still arriving?); waiting until {deadline:%Y-%m-%d %H:%M} "
+                          f"UTC, then it is gated as it is\n{result.summary()}")
+                    raise AirflowRescheduleException(min(deadline, now + timedelta(minutes=30)))
+                if not result.success:
+                    raise quarantine_raw(lake, spec_, dt, result)
             print(result.summary())
             c = result.coverage
             print(f"coverage: {c['rows']} of {c['expected_rows']} expected rows ({c['share']:.1%}) for {c['series']} "
@@ -106,7 +128,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from datetime import date
 
             from ml_tasks.core.lake import Lake
-            from ml_tasks.data.gates import gate_record, gate_staged_features, stamp_validation, validates_in_pandas
+            from ml_tasks.data.gate_records import gate_record, stamp_validation
+            from ml_tasks.data.gates import gate_staged_features, validates_in_pandas
 
             settings, spec_ = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), date.fromisoformat(day)
@@ -131,7 +154,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from datetime import date
 
             from ml_tasks.core.lake import Lake
-            from ml_tasks.data.gates import VALIDATION_RECORD, gate_summary
+            from ml_tasks.data.gate_records import VALIDATION_RECORD, gate_summary
 
             settings, _ = settings_and_spec(name)
             lake = Lake.from_settings(settings)

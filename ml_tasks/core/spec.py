@@ -13,7 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ml_tasks.core import cadence
+from ml_tasks.core import cadence, events
+from ml_tasks.core.spec_errors import describe_errors
 from ml_tasks.core.family_specs import LightGBMSpec, LightningSpec, ResourcesSpec, StatsForecastSpec, Strict, TuningSpec
 
 # The feature module a spec gets unless it names its own (the Spark job in spark_jobs/).
@@ -36,9 +37,25 @@ class DataSpec(Strict):
     target: str
     raw_suite: str
     features_suite: str
+    events: dict[str, str | dict[str, str]] | None = Field(default=None, description=(
+        "the raw rows are events (a sale, a trip, a flight), aggregated per key and slot of the cadence: output "
+        "column -> count, or {sum|mean|max|min|last: column}; the target is one of the outputs "
+        "(see ml_tasks/core/events.py)"))
     timezone: str | None = Field(default=None, description=(
         "the IANA time zone of naive timestamps in the raw files (Europe/London); empty: they are UTC. Times "
         "written with an offset and epoch numbers are instants already"))
+
+    @field_validator("events")
+    @classmethod
+    def _known_aggregations(cls, raw: dict | None) -> dict | None:
+        if raw is not None:
+            events.parse(raw)
+        return raw
+
+    @property
+    def aggregations(self) -> dict[str, tuple[str, str | None]]:
+        """``{output: (op, source)}`` of ``events``; empty when the raw rows are a series already."""
+        return events.parse(self.events) if self.events else {}
 
     @field_validator("timezone")
     @classmethod
@@ -293,6 +310,15 @@ class PipelineSpec(Strict):
                                 f"as categories)")
         if d.timestamp in f.history_of or any(k in f.history_of for k in d.keys):
             problems.append("features.history_of may not list the timestamp or a key; list numeric columns")
+        if d.events:
+            outputs = set(d.aggregations)
+            if d.target not in outputs:
+                problems.append(f"data.target {d.target!r} must be one of data.events' outputs {sorted(outputs)} "
+                                f"(e.g. {d.target}: count)")
+            loose = [c for c in [*f.known_ahead, *f.history_of] if c not in outputs and c not in d.keys]
+            if loose:
+                problems.append(f"with data.events, features.known_ahead and history_of name event outputs; "
+                                f"{loose} are not among {sorted(outputs)}: add an aggregation for each")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -338,40 +364,9 @@ def load_spec(name_or_path: str | Path, specs_dir: Path | None = None) -> Pipeli
     try:
         spec = PipelineSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = describe_errors(exc)
+        problems = describe_errors(exc, PipelineSpec)
         listed = "".join(f"\n  - {key}: {message}" for key, message in problems)
         raise SpecError(f"{path}: invalid pipeline spec:{listed}", problems) from exc
     if spec.name != path.stem:
         raise SpecError(f"{path}: name {spec.name!r} must match the file name {path.stem!r}")
     return spec
-
-
-def _fields_at(loc: tuple) -> list[str]:
-    """The keys the spec allows where ``loc`` points (for 'did you mean')."""
-    model: type[BaseModel] | None = PipelineSpec
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part)) if model else None
-        annotation = getattr(field, "annotation", None)
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        if model is None:
-            return []
-    return list(model.model_fields) if model else []
-
-
-def describe_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """(dotted key, what is wrong and how to fix it) for every error pydantic found."""
-    import difflib
-
-    out = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        kind, msg = err["type"], err["msg"]
-        if kind == "extra_forbidden":
-            close = difflib.get_close_matches(str(err["loc"][-1]), _fields_at(err["loc"]), n=1)
-            msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "; remove it (see docs/adding-a-pipeline.md)")
-        elif kind == "missing":
-            msg = "required key is missing; add it"
-        elif kind == "literal_error":
-            msg = f"{msg} (got {err.get('input')!r})"
-        out.append((key, msg))
-    return out

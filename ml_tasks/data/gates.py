@@ -27,9 +27,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ml_tasks.core import cadence
+from ml_tasks.core import cadence, events
 from ml_tasks.core.lake import Lake, LakeError
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import GateResult, build_suite, read_error_result, read_suite, validate
@@ -41,7 +42,6 @@ from ml_tasks.features.columns import history_columns, raw_input_columns
 log = logging.getLogger(__name__)
 HISTORY_DAYS = 7
 JUMP_COLUMN = "_target_jump_ratio"
-VALIDATION_RECORD = "_validation.json"  # beside the data of every published feature partition
 NULL_FLOOR = 0.01  # a column may always be this often null before chance alone explains no more
 NULL_ALPHA = 1e-3  # chance that a partition with nulls at the usual rate fails its null-share check
 UNUSED_NOTE = " [warning only: no feature, key or target uses this column]"
@@ -57,13 +57,13 @@ def interval_parameters(dt: date, now: datetime | None = None, naive: bool = Fal
                         step: int = cadence.HOUR) -> dict[str, Any]:
     """Suite parameters for one daily partition of a cadence of ``step`` seconds: its first slot,
     its last (``interval_last_slot``: 23:30 half-hourly, 23:00 hourly, any time of the day for daily
-    data; ``interval_last_hour`` is the same, for suites written before other cadences), and 'now'
-    (all UTC).
+    data; any time of the day with ``step`` 0, for events; ``interval_last_hour`` is the same, for
+    suites written before other cadences), and 'now' (all UTC).
 
     ``naive`` gives them without a time zone, to compare with a frame from :func:`utc_naive`.
     """
     start = pd.Timestamp(dt, tz="UTC")
-    last = start + cadence.last_slot(step)
+    last = start + (cadence.last_slot(step) if step > 0 else pd.Timedelta(days=1) - pd.Timedelta(microseconds=1))
     params = {
         "interval_start": start,
         "interval_last_slot": last,
@@ -71,6 +71,11 @@ def interval_parameters(dt: date, now: datetime | None = None, naive: bool = Fal
         "now": pd.Timestamp(now or datetime.now(timezone.utc)).tz_convert("UTC"),
     }
     return {k: v.tz_localize(None) for k, v in params.items()} if naive else params
+
+
+def raw_step(spec: PipelineSpec) -> int:
+    """The step raw rows keep: the cadence's, or 0 for events (any time of the day; slots come later)."""
+    return 0 if spec.data.events else spec.features.step_seconds
 
 
 def spanning(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
@@ -154,32 +159,48 @@ def calibrate(data: dict[str, Any], spec: PipelineSpec, rows: int, stage: str = 
 
 
 def history(lake: Lake, spec: PipelineSpec, dt: date, days: int = HISTORY_DAYS) -> dict[str, Any]:
-    """Volume and per-series statistics of the last ``days`` published raw partitions before ``dt``."""
+    """Volume and per-series statistics of the last ``days`` published raw partitions before ``dt``
+    (row counts and distinct keys of the raw rows; series and their totals of the series view, which
+    for an events pipeline is its slots)."""
     past = [d for d in lake.partitions("raw", spec.name) if d < dt][-days:]
     keys, target = list(spec.data.keys), spec.data.target
+    columns = list(dict.fromkeys([*keys, spec.data.timestamp, *events.sources(spec.data.aggregations)])) \
+        if spec.data.events else [*keys, target]
     counts, distinct, totals, series = [], {k: [] for k in keys}, [], []
     for d in past:
         try:
             counts.append(lake.row_count(lake.partition("raw", spec.name, d)))
-            frame = lake.read_partition("raw", spec.name, d, columns=[*keys, target])
+            frame = lake.read_partition("raw", spec.name, d, columns=columns)
         except Exception as exc:  # a bad old partition must not block today's gate
             log.warning("skipping raw %s in the gate's history: %s", d, exc)
             continue
         for k in keys:
             distinct[k].append(frame[k].nunique())
-        series.append(len(frame.drop_duplicates(keys)) if keys else 1)
-        if pd.api.types.is_numeric_dtype(frame[target]):
-            totals.append(series_totals(frame, keys, target))
+        view = events.series_view(frame, spec)
+        series.append(len(view.drop_duplicates(keys)) if keys else 1)
+        if pd.api.types.is_numeric_dtype(view[target]):
+            totals.append(series_totals(view, keys, target))
     series_mean = pd.concat(totals, axis=1).mean(axis=1) if totals else pd.Series(dtype=float)
     return {"days": past, "row_counts": counts, "distinct": distinct, "series_daily_mean": series_mean,
             "series_counts": series}
 
 
-def series_totals(frame: pd.DataFrame, keys: list[str], target: str) -> pd.Series:
-    """The target's total per series (one series without keys, under the index value ``"all"``)."""
+def row_series(frame: pd.DataFrame, keys: list[str]) -> pd.MultiIndex:
+    """Each row's series as a tuple of its keys as text (``("all",)`` without keys)."""
     if not keys:
-        return pd.Series({"all": frame[target].sum()})
-    return frame.groupby(keys)[target].sum()
+        return pd.MultiIndex.from_arrays([["all"] * len(frame)])
+    return pd.MultiIndex.from_frame(frame[keys].astype(str))
+
+
+def series_totals(frame: pd.DataFrame, keys: list[str], target: str) -> pd.Series:
+    """The target's total per series, indexed as :func:`row_series` names them."""
+    return pd.to_numeric(frame[target], errors="coerce").groupby(row_series(frame, keys)).sum()
+
+
+def jump_ratios(frame: pd.DataFrame, keys: list[str], today: pd.Series, usual: pd.Series) -> np.ndarray:
+    """Each row's series total today over its usual daily total (+1 smoothing; NaN without history)."""
+    index = row_series(frame, keys)
+    return (today.reindex(index).to_numpy(dtype=float) + 1.0) / (usual.reindex(index).to_numpy(dtype=float) + 1.0)
 
 
 def coverage(frame: pd.DataFrame, spec: PipelineSpec, usual_series: list[int] | None = None) -> dict[str, Any]:
@@ -208,7 +229,8 @@ def history_parameters(hist: dict[str, Any], keys: list[str]) -> dict[str, Any]:
 
 
 def with_jump_ratio(df: pd.DataFrame, spec: PipelineSpec, series_daily_mean: pd.Series) -> pd.DataFrame:
-    """Add ``_target_jump_ratio``: each series' total today over its recent daily mean (+1 smoothing).
+    """Add ``_target_jump_ratio``: each series' total today over its recent daily mean (+1 smoothing),
+    totals taken on the series view (an events pipeline's slots).
 
     Series without history get NaN (a new series is not a jump); so does data whose keys or
     target are missing or not numeric (other expectations report those).
@@ -216,18 +238,12 @@ def with_jump_ratio(df: pd.DataFrame, spec: PipelineSpec, series_daily_mean: pd.
     keys, target = list(spec.data.keys), spec.data.target
     out = df.copy()
     out[JUMP_COLUMN] = float("nan")
-    if series_daily_mean.empty or not set([*keys, target]) <= set(df.columns):
+    view = events.series_view(df, spec)
+    if series_daily_mean.empty or not set([*keys, target]) <= set(view.columns):
         return out
-    if not pd.api.types.is_numeric_dtype(df[target]):
+    if not pd.api.types.is_numeric_dtype(view[target]):
         return out
-    if not keys:
-        today = pd.Series(df[target].sum(), index=df.index)
-        index = pd.Index(["all"] * len(df))
-    else:
-        today = df.groupby(keys)[target].transform("sum")
-        index = pd.MultiIndex.from_frame(df[keys]) if len(keys) > 1 else pd.Index(df[keys[0]])
-    usual = series_daily_mean.reindex(index).to_numpy()
-    out[JUMP_COLUMN] = (today.to_numpy() + 1.0) / (usual + 1.0)
+    out[JUMP_COLUMN] = jump_ratios(df, keys, series_totals(view, keys, target), series_daily_mean)
     return out
 
 
@@ -249,12 +265,12 @@ def check_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, 
     except Exception as exc:  # unreadable data is a gate failure, not a crash
         return read_error_result(spec.data.raw_suite, f"cannot read {source} as Parquet: {type(exc).__name__}: {exc}")
     hist = history(lake, spec, dt)
-    params = {**interval_parameters(dt, now, naive=True, step=spec.features.step_seconds),
+    params = {**interval_parameters(dt, now, naive=True, step=raw_step(spec)),
               **history_parameters(hist, keys)}
     frame = utc_naive(with_jump_ratio(df, spec, hist["series_daily_mean"]), spec.data.timestamp)
     result = validate(frame, raw_suite_for(expectations_dir, spec, len(df), suite_data), params,
                       keys=[*keys, spec.data.timestamp])
-    result.coverage = coverage(df, spec, hist["series_counts"])
+    result.coverage = coverage(events.series_view(df, spec), spec, hist["series_counts"])
     return result
 
 
@@ -326,58 +342,3 @@ def gate_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec,
     if not result.success:
         raise quarantine_features(lake, spec, dt, staged, result)
     return result
-
-
-def warning_label(w: dict[str, Any]) -> str:
-    """A warning in a few words: the expectation and column, and how much was null or out of range."""
-    label = f"{w['expectation']}({w['target']})"
-    observed = str(w.get("observed", ""))
-    share = observed[observed.rfind("(") + 1:-1] if observed.endswith("%)") else None
-    return f"{label}: {share} of rows" if share else label
-
-
-def gate_record(result: GateResult, scope: str = "partition") -> dict[str, Any]:
-    """What a passed gate is remembered by: suite, expectations evaluated, warnings, its scope and
-    (raw) the partition's coverage."""
-    record = {"suite": result.suite, "passed": result.success,
-              "evaluated": result.statistics.get("evaluated_expectations"),
-              "warnings": [warning_label(w) for w in result.warnings], "scope": scope}
-    if result.coverage is not None:
-        record["coverage"] = result.coverage
-    return record
-
-
-def stamp_validation(lake: Lake, staged: str, dt: date, raw: dict[str, Any], features: dict[str, Any]) -> str:
-    """Record both gates' results inside the staged partition, so they publish (and retire) with it."""
-    return lake.write_json(staged, VALIDATION_RECORD, {
-        "dt": dt.isoformat(), "raw": raw, "features": features,
-        "validated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-
-
-def gate_summary(record: dict[str, Any] | None) -> dict[str, Any]:
-    """Both gates' outcome for a day in a few words (an Asset event's extra): passed, warnings, coverage."""
-    if not record:
-        return {"gates": "no record"}
-    warnings = len(record["raw"]["warnings"]) + len(record["features"]["warnings"])
-    coverage = (record["raw"].get("coverage") or {}).get("share")
-    passed = record["raw"]["passed"] and record["features"]["passed"]
-    return {"gates": ("passed" if passed else "failed") + (f", {warnings} warning(s)" if warnings else ""),
-            "raw_coverage": coverage}
-
-
-def validation_lineage(lake: Lake, spec: PipelineSpec, dates: list[date]) -> dict[str, Any]:
-    """The recorded gate results of the feature partitions ``dates``: a summary and the per-day records."""
-    records = {d.isoformat(): lake.read_json(f"{lake.partition('features', spec.name, d)}/{VALIDATION_RECORD}")
-               for d in dates}
-    unrecorded = sorted(d for d, r in records.items() if r is None)
-    passed = sorted(d for d, r in records.items()
-                    if r is not None and r["raw"]["passed"] and r["features"]["passed"])
-    warnings = {d: r["raw"]["warnings"] + r["features"]["warnings"] for d, r in records.items()
-                if r is not None and (r["raw"]["warnings"] or r["features"]["warnings"])}
-    shares = [r["raw"]["coverage"]["share"] for r in records.values() if r is not None and r["raw"].get("coverage")]
-    summary = {"raw_suite": spec.data.raw_suite, "features_suite": spec.data.features_suite,
-               "partitions": len(dates), "passed_both_gates": len(passed),
-               "unrecorded": unrecorded, "warnings": warnings,
-               "coverage": {"mean": round(sum(shares) / len(shares), 4), "min": min(shares),
-                            "days_below_full": sum(s < 1 for s in shares)} if shares else None}
-    return {"summary": summary, "records": records}

@@ -68,15 +68,15 @@ def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | No
 
 
 def list_quarantine(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
-    """Quarantined partitions with their stage and reason, oldest first."""
+    """Quarantined partitions with their stage and reason, oldest first (released ones are not)."""
     out = []
     for dt in lake.partitions("quarantine", pipeline):
         base = lake.partition("quarantine", pipeline, dt)
         for entry in sorted(lake.fs.ls(base, detail=False)):
             stage = entry.rstrip("/").rsplit("/", 1)[-1]
             record = f"{base}/{stage}/validation.json"
-            if not stage.startswith(STAGES) or not lake.fs.exists(record):
-                continue
+            if not stage.startswith(STAGES) or not lake.fs.exists(record) or lake.fs.exists(f"{base}/{stage}/released.json"):
+                continue  # not a quarantine entry, or one released back to the raw zone
             with lake.fs.open(record) as fh:
                 data = json.load(fh)
             reasons = [f"{f['expectation']}({f['target']})" for f in data.get("failures", [])]

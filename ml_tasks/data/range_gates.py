@@ -32,13 +32,16 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ml_tasks.core import events
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import build_suite, read_suite, validate
 from ml_tasks.data.feature_nulls import (explained_null_shares, features_lookback_days, raw_null_shares,
                                          raw_rows_by_day)
+from ml_tasks.data.gate_records import gate_record
 from ml_tasks.data.gates import (HISTORY_DAYS, JUMP_COLUMN, calibrate, check_raw_partition, check_staged_features,
-                            coverage, gate_record, history_parameters, interval_parameters, null_share_bound,
+                            coverage, history_parameters, interval_parameters, jump_ratios,
+                            null_share_bound, raw_step, series_totals,
                             spanning, utc_naive, validates_in_pandas)
 from ml_tasks.data.range_checks import (RangeVerdict, between, bisect, count_ok, parameterised, per_day_flags, read_days, resolve, settle, signature, split_suite)
 
@@ -70,7 +73,7 @@ def gate_raw_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, days: 
 
 def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progress) -> RangeVerdict:
     keys, target, ts = list(spec.data.keys), spec.data.target, spec.data.timestamp
-    step = spec.features.step_seconds
+    step = raw_step(spec)
     data = read_suite(expectations_dir, spec.data.raw_suite)
     in_pass, per_day, unsupported = split_suite(calibrate(data, spec, 0, "raw"))
     verdict = RangeVerdict()
@@ -90,12 +93,14 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
         if sig != usual:
             flagged.setdefault(d, []).append("columns or types differ from the other days")
 
-    # Per-day facts from the partitions before each day (as the per-day gate reads its history).
+    # Per-day facts from the partitions before each day (as the per-day gate reads its history): volume
+    # and distinct keys of the raw rows, series and totals of the series view (an events pipeline's slots).
+    views = {d: events.series_view(frames[d], spec) for d in order}
     counts = {d: len(frames[d]) for d in order}
     distinct = {k: {d: frames[d][k].nunique() if k in frames[d] else 0 for d in order} for k in keys}
-    series_n = {d: (len(frames[d].drop_duplicates(keys)) if keys and set(keys) <= set(frames[d]) else 1) for d in order}
-    numeric = {d for d in order if target in frames[d] and pd.api.types.is_numeric_dtype(frames[d][target])}
-    totals = pd.DataFrame({d: _totals(frames[d], keys, target) for d in order if d in numeric}).T
+    series_n = {d: (len(views[d].drop_duplicates(keys)) if keys and set(keys) <= set(views[d]) else 1) for d in order}
+    numeric = {d for d in order if target in views[d] and pd.api.types.is_numeric_dtype(views[d][target])}
+    totals = pd.DataFrame({d: series_totals(views[d], keys, target) for d in order if d in numeric}).T
     usual_totals = totals.shift(1).rolling(HISTORY_DAYS, min_periods=1).mean() if len(totals) else totals
     position = {d: i for i, d in enumerate(order)}
     pass_frames, day_of_row, warnings = [], [], {}
@@ -105,7 +110,7 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
         past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
         hist = {"row_counts": [counts[p] for p in past], "distinct": {k: [distinct[k][p] for p in past] for k in keys}}
         params = {**interval_parameters(d, now, naive=True, step=step), **history_parameters(hist, keys)}
-        frame = utc_naive(_with_jump(frames[d], keys, target, usual_totals, d), ts)
+        frame = utc_naive(_with_jump(frames[d], views[d], keys, target, usual_totals, d), ts)
         broken, warnings[d] = per_day_flags(frame, per_day, params)
         if broken:
             flagged.setdefault(d, []).extend(broken)
@@ -138,34 +143,21 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
         past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
         record = gate_record(range_result, scope=scope) if range_result is not None else {}
         record["warnings"] = [*record.get("warnings", []), *warnings.get(d, [])]
-        record["coverage"] = coverage(frames[d], spec, [series_n[p] for p in past])
+        record["coverage"] = coverage(views[d], spec, [series_n[p] for p in past])
         verdict.passed[d] = record
     return verdict
 
 
-def _totals(frame: pd.DataFrame, keys: list[str], target: str) -> pd.Series:
-    if not keys:
-        return pd.Series({"all": frame[target].sum()})
-    grouped = frame.groupby(keys)[target].sum()
-    grouped.index = grouped.index.map(lambda k: k if isinstance(k, tuple) else (k,))
-    return grouped
-
-
-def _with_jump(frame: pd.DataFrame, keys: list[str], target: str, usual_totals: pd.DataFrame, d: date) -> pd.DataFrame:
+def _with_jump(frame: pd.DataFrame, view: pd.DataFrame, keys: list[str], target: str, usual_totals: pd.DataFrame,
+               d: date) -> pd.DataFrame:
     """``_target_jump_ratio`` as :func:`ml_tasks.data.gates.with_jump_ratio` computes it, from the range's totals."""
     out = frame.copy()
     out[JUMP_COLUMN] = float("nan")
-    if d not in usual_totals.index or not set([*keys, target]) <= set(frame.columns):
+    if d not in usual_totals.index or not set([*keys, target]) <= set(view.columns):
         return out
-    if not pd.api.types.is_numeric_dtype(frame[target]):
+    if not pd.api.types.is_numeric_dtype(view[target]):
         return out
-    usual = usual_totals.loc[d]
-    if not keys:
-        out[JUMP_COLUMN] = (frame[target].sum() + 1.0) / (usual.get("all", np.nan) + 1.0)
-        return out
-    today = frame.groupby(keys)[target].transform("sum")
-    index = pd.Index(list(frame[keys].itertuples(index=False, name=None)))
-    out[JUMP_COLUMN] = (today.to_numpy() + 1.0) / (usual.reindex(index).to_numpy(dtype=float) + 1.0)
+    out[JUMP_COLUMN] = jump_ratios(frame, keys, series_totals(view, keys, target), usual_totals.loc[d])
     return out
 
 

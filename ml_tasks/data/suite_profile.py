@@ -63,10 +63,14 @@ def _type_list(series: pd.Series) -> list[str] | None:
 
 
 def raw_suite(name: str, timestamp: str, keys: list[str], target: str, sample: pd.DataFrame | None,
-              binary_target: bool = False) -> dict[str, Any]:
-    """The raw suite as JSON-ready data; ``sample`` (or None) supplies columns, types and ranges."""
-    columns = list(sample.columns) if sample is not None else [timestamp, *keys, target]
-    ex = [_e("expect_column_to_exist", {timestamp: "the event hour; every feature window is keyed on it",
+              binary_target: bool = False, events: bool = False) -> dict[str, Any]:
+    """The raw suite as JSON-ready data; ``sample`` (or None) supplies columns, types and ranges.
+
+    ``events``: the rows are events (``data.events``), validated as they came: the target is an
+    aggregate, not a raw column, and many events may share a series and time.
+    """
+    columns = list(sample.columns) if sample is not None else [timestamp, *keys, *([] if events else [target])]
+    ex = [_e("expect_column_to_exist", {timestamp: "the event time; every feature window is keyed on it",
                                         target: "the target"}.get(c, "series key" if c in keys else "seen in the sample"),
              column=c) for c in columns]
     if sample is not None:
@@ -80,7 +84,7 @@ def raw_suite(name: str, timestamp: str, keys: list[str], target: str, sample: p
     for k in keys:
         ex.append(_e("expect_column_unique_value_count_to_be_between", f"at least 80% of the {k} values seen "
                      "recently; fewer means a partial export", column=k, min_value={"$PARAMETER": f"min_distinct_{k}"}))
-    for c in [timestamp, *keys, target]:
+    for c in [timestamp, *keys, *([] if events else [target])]:
         ex.append(_e("expect_column_values_to_not_be_null", "a row without it cannot be placed in a series or "
                      "poisons lags and windows", column=c))
     if binary_target:
@@ -107,8 +111,9 @@ def raw_suite(name: str, timestamp: str, keys: list[str], target: str, sample: p
                                  "value is a booking or sign error", column=c, min_value=0))
                 if c != target and sample[c].nunique() > 10:
                     ex.append(profiled_range(sample[c]))
-    ex.append(_unique_rows(keys, timestamp, "one row per series and time; duplicates double-count (a repeated "
-                                            "delivery of identical rows is dropped when landed)"))
+    if not events:  # many events may share a series and time
+        ex.append(_unique_rows(keys, timestamp, "one row per series and time; duplicates double-count (a repeated "
+                                                "delivery of identical rows is dropped when landed)"))
     ex.append(_e("expect_column_values_to_be_between", "a partition holds exactly its own UTC day",
                  column=timestamp, min_value={"$PARAMETER": "interval_start"}, max_value={"$PARAMETER": "interval_last_slot"}))
     ex.append(_e("expect_column_max_to_be_between", "events cannot be in the future; future hours mean a clock or "

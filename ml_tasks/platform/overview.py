@@ -17,7 +17,7 @@ from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
-from ml_tasks.data.gates import VALIDATION_RECORD
+from ml_tasks.data.gate_records import VALIDATION_RECORD
 from ml_tasks.data.quarantine import list_quarantine
 from ml_tasks.registry import client as registry
 from ml_tasks.registry.audit import history
@@ -73,6 +73,11 @@ def day_outcomes(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
             out.append({"dt": day, "status": "raw only", "reason": "landed; features not built yet"})
             continue
         record = lake.read_json(f"{lake.partition('features', pipeline, date.fromisoformat(day))}/{VALIDATION_RECORD}")
+        released = (record or {}).get("raw", {}).get("released")
+        if released:
+            out.append({"dt": day, "status": "released", "reason": f"released as it is by {released['by']}: "
+                        f"{released['reason']} (it failed {', '.join(released['failed'])})"})
+            continue
         warnings = (record["raw"]["warnings"] + record["features"]["warnings"]) if record else []
         out.append({"dt": day, "status": "warned" if warnings else "published",
                     "reason": "; ".join(map(str, warnings)) if warnings else ("passed both gates" if record

@@ -102,23 +102,71 @@ def backfill_features_cmd(
                                    one_pass=not gate_each_day)
     except SuiteProblem as exc:
         fail(str(exc))
-    typer.echo(f"published {len(report.published)} day(s); quarantined {len(report.quarantined)}")
+    _report_backfill(report)
+
+
+def _report_backfill(report) -> None:
+    typer.echo(f"published {len(report.published)} day(s); quarantined {len(report.quarantined)}"
+               + (f"; pending {len(report.pending)}" if report.pending else "")
+               + (f"; {len(report.released)} released as they are" if report.released else ""))
     for d, why in report.quarantined.items():
         typer.echo(f"  {d}: {why.splitlines()[0]}")
+    for d, why in report.pending.items():
+        typer.echo(f"  {d}: pending, still arriving? {why}")
     if report.quarantined:
         raise typer.Exit(code=1)
 
 
-def quarantine(pipeline: str) -> None:
-    """List quarantined partitions of a pipeline with their reasons."""
+def quarantine(
+    pipeline: str = typer.Argument(..., metavar="[release] PIPELINE", help="the pipeline; `release PIPELINE DAY` "
+                                                                            "releases a quarantined raw day"),
+    arguments: list[str] = typer.Argument(None, metavar="[PIPELINE DAY]", show_default=False),
+    reason: str = typer.Option("", help="release: why the day is right as it is (recorded with it)"),
+) -> None:
+    """List a pipeline's quarantined partitions with their reasons, or release one raw day as it is.
+
+    `conveyor quarantine release PIPELINE DAY --reason "..."` moves the day back to the raw zone with
+    the reason, who and when, and publishes its features (the features gate still runs).
+    """
     from ml_tasks.core.lake import Lake
     from ml_tasks.data.quarantine import list_quarantine
 
+    if pipeline == "release":
+        if len(arguments or []) != 2:
+            fail("usage: conveyor quarantine release PIPELINE DAY --reason \"...\"")
+        return release_day(arguments[0], parse_date("DAY", arguments[1]), reason)
+    if arguments:
+        fail(f"unexpected {arguments}: `conveyor quarantine PIPELINE` lists, `conveyor quarantine release PIPELINE "
+             f"DAY --reason ...` releases")
     entries = list_quarantine(Lake.from_settings(load_settings()), pipeline)
     if not entries:
         typer.echo(f"no quarantined partitions for {pipeline}")
     for e in entries:
         typer.echo(f"{e['dt']}  {e['stage']:<8} {', '.join(e['reasons'])}\n    quarantined {e['quarantined_at']}; report: {e['report']}")
+
+
+def release_day(pipeline: str, day: date, reason: str) -> None:
+    """Release a quarantined raw day as it is and publish its features (see ml_tasks.data.release)."""
+    import getpass
+
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.core.spec import SpecError, load_spec
+    from ml_tasks.data.backfill import SuiteProblem, backfill_features
+    from ml_tasks.data.release import ReleaseError, release_raw
+
+    settings = load_settings()
+    try:
+        spec = load_spec(pipeline, settings.specs_dir)
+        record = release_raw(Lake.from_settings(settings), spec, day, reason, by=getpass.getuser())
+    except (SpecError, ReleaseError) as exc:
+        fail(str(exc))
+    typer.echo(f"released raw/{pipeline}/dt={day} as it is (it failed {', '.join(record['failed'])}); building its "
+               f"features")
+    try:
+        report = backfill_features(settings, spec, [day])
+    except SuiteProblem as exc:
+        fail(str(exc))
+    _report_backfill(report)
 
 
 def history(pipeline: str, all_aliases: bool = typer.Option(False, "--all", help="also @challenger moves")) -> None:
@@ -192,12 +240,16 @@ def new_pipeline(
                                                        "(default: detected from the sample)"),
     timezone: Optional[str] = typer.Option(None, help="IANA zone of naive timestamps, e.g. Europe/London "
                                                       "(default: they are UTC)"),
+    events: str = typer.Option("", help="the rows are events (a sale, a trip, a flight), aggregated per key and "
+                                        "slot: OUTPUT=count or OUTPUT=sum|mean|max|min|last:COLUMN, comma-separated; "
+                                        "--target names an output"),
     delimiter: Optional[str] = typer.Option(None, help="CSV field separator of --from-sample (default: sniffed)"),
     decimal: Optional[str] = typer.Option(None, help="CSV decimal mark of --from-sample (default: sniffed)"),
     force: bool = typer.Option(False, help="overwrite existing files of this pipeline"),
 ) -> None:
     """Write a new pipeline's spec, DAG file, suites and test."""
     from ml_tasks.core.settings import REPO_ROOT
+    from ml_tasks.core import events as event_spec
     from ml_tasks.platform.scaffold import NewPipeline, ScaffoldError, read_sample
 
     def names(text: str) -> list[str]:
@@ -206,9 +258,13 @@ def new_pipeline(
     # The project the specs folder belongs to (this checkout unless CONVEYOR_SPECS_DIR says otherwise).
     root = load_settings().specs_dir.parent.parent
     try:
+        try:
+            aggregations = event_spec.from_text(events) if events else None
+        except ValueError as exc:
+            raise ScaffoldError(str(exc)) from exc
         sample = read_sample(from_sample, delimiter=delimiter, decimal=decimal) if from_sample else None
         new = NewPipeline(name, task, names(keys), timestamp, target, sample, root=root,
-                          known_ahead=names(known_ahead), frequency=frequency, timezone=timezone)
+                          known_ahead=names(known_ahead), frequency=frequency, timezone=timezone, events=aggregations)
         written = new.write(force=force)
     except ScaffoldError as exc:
         fail(str(exc))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ml_tasks.core import cadence
+from ml_tasks.core import cadence, events
 from ml_tasks.core.settings import REPO_ROOT
 from ml_tasks.data.leakage import target_proxies
 from ml_tasks.data.suite_profile import features_suite, raw_suite
@@ -63,7 +63,9 @@ class NewPipeline:
     known_ahead: list[str] = field(default_factory=list)
     frequency: str | None = None  # None: detected from the sample (hourly without one)
     timezone: str | None = None  # of naive timestamps; None: they are UTC
+    events: dict | None = None  # data.events: the sample is events, aggregated to the cadence per key
     _step: int | None = field(default=None, init=False, repr=False)
+    _raw_sample: pd.DataFrame | None = field(default=None, init=False, repr=False)
     written: list[Path] = field(default_factory=list)
 
     def check(self) -> None:
@@ -91,11 +93,20 @@ class NewPipeline:
             if self.known_ahead:
                 raise ScaffoldError("--known-ahead needs --from-sample: the spec records each column's type from it")
             return
-        missing = [c for c in (self.timestamp, *self.keys, self.target, *self.known_ahead) if c not in self.sample.columns]
+        raw_columns = [self.timestamp, *self.keys, *(events.sources(self._aggregations()) if self.events
+                                                     else [self.target, *self.known_ahead])]
+        missing = [c for c in raw_columns if c not in self.sample.columns]
         if missing:
             raise ScaffoldError(f"--from-sample: columns {missing} are not in the sample "
                                 f"(it has {list(self.sample.columns)})")
         self.sample = self.sample.assign(**{self.timestamp: self._utc_times()})
+        if self.events:  # from here on the sample is what the features are made from: one row per key and slot
+            self._raw_sample = self.sample
+            self.sample = events.aggregate(self.sample, self._aggregations(), self.timestamp, self.keys, self.step)
+            missing = [c for c in (self.target, *self.known_ahead) if c not in self.sample.columns]
+            if missing:
+                raise ScaffoldError(f"--target/--known-ahead {missing} must be outputs of --events "
+                                    f"({sorted(self._aggregations())})")
         values = self.sample[self.target]
         if self.task == "regression" and not pd.api.types.is_numeric_dtype(values):
             raise ScaffoldError(f"--target {self.target!r} is {values.dtype} in the sample; "
@@ -117,8 +128,9 @@ class NewPipeline:
         return {
             self.root / "dags" / "specs" / f"{n}.yaml": self.spec_yaml(),
             self.root / "dags" / f"{n}.py": DAG_FILE.format(name=n),
-            self.root / "expectations" / f"{n}_raw.json": _json(raw_suite(n, self.timestamp, self.keys, self.target,
-                                                                          self.sample, self.classification)),
+            self.root / "expectations" / f"{n}_raw.json": _json(raw_suite(
+                n, self.timestamp, self.keys, self.target, self.sample if self._raw_sample is None else self._raw_sample,
+                self.classification, events=bool(self.events))),
             self.root / "expectations" / f"{n}_features.json": _json(features_suite(
                 n, self.timestamp, self.keys, self.target, self._lag_columns(), self.classification)),
             self.root / "tests" / "pipelines" / f"test_{n}.py": TEST_FILE.format(name=n),
@@ -149,7 +161,7 @@ class NewPipeline:
         if self._step is None:
             if self.frequency:
                 self._step = cadence.step_of(self.frequency)
-            elif self.sample is None or len(self.sample) < 3:
+            elif self.sample is None or len(self.sample) < 3 or self.events:  # events are aggregated to hours
                 self._step = cadence.HOUR
             else:
                 try:
@@ -161,6 +173,12 @@ class NewPipeline:
     @property
     def detected_frequency(self) -> str:
         return cadence.name(self.step)
+
+    def _aggregations(self) -> dict:
+        try:
+            return events.parse(self.events or {})
+        except ValueError as exc:
+            raise ScaffoldError(f"--events: {exc}") from exc
 
     def _series_ids(self) -> pd.Series | None:
         return self.sample[self.keys].astype(str).agg("|".join, axis=1) if self.keys else None
@@ -247,6 +265,7 @@ class NewPipeline:
             name=self.name, task=self.task, timestamp=self.timestamp, keys=", ".join(self.keys), target=self.target,
             start=self._start_date().isoformat(), models=models,
             timezone=f"\n  # naive times in the raw files are local times here\n  timezone: {self.timezone}" if self.timezone else "",
+            events=_events_yaml(self.events),
             models_note="" if nonneg else "  # the neural family's Poisson loss needs a target >= 0\n",
             objective="binary" if self.classification else "tweedie" if nonneg else "regression",
             promotion=PROMOTION[self.task], drift_columns=", ".join(drift), frequency=frequency,
@@ -255,6 +274,16 @@ class NewPipeline:
             unused=", ".join(unused) or "(none in the sample)",
             history=f"  history_of: [{', '.join(history)}]\n  keys_as_inputs: false\n" if self.classification else "",
             window=window, holdout=holdout, folds=2)
+
+
+def _events_yaml(spec_events: dict | None) -> str:
+    """The spec's ``data.events`` block (empty when the raw rows are a series already)."""
+    if not spec_events:
+        return ""
+    lines = [f"    {name}: {how if isinstance(how, str) else '{' + ', '.join(f'{k}: {v}' for k, v in how.items()) + '}'}"
+             for name, how in spec_events.items()]
+    return ("\n  # one raw row per event, aggregated per key and slot of the cadence (0 where none happened)\n"
+            "  events:\n" + "\n".join(lines))
 
 
 def _unit_word(step: int) -> str:

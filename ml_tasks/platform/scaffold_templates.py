@@ -17,7 +17,7 @@ tags: [{name}]
 data:
   timestamp: {timestamp}
   keys: [{keys}]
-  target: {target}{timezone}
+  target: {target}{timezone}{events}
   raw_suite: {name}_raw
   features_suite: {name}_features
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ml_tasks.core.lake import Lake
-from ml_tasks.data.gates import VALIDATION_RECORD
+from ml_tasks.data.gate_records import VALIDATION_RECORD
 
 LEFTOVER_PREFIXES = ("_staging-", "_retired-")  # what feature jobs and Lake.publish write beside partitions
 STUCK_STATES = ("running", "queued", "scheduled", "restarting", "up_for_retry", "up_for_reschedule", "deferred")

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ml_tasks.core import events
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec, SpecError, load_spec
 
@@ -48,6 +49,7 @@ def check_file(settings: ConveyorSettings, path: Path) -> list[Problem]:
     module, module_problems = _feature_module(path, spec)
     problems += module_problems
     problems += _raw_columns(settings, path, spec)
+    problems += _off_cadence(settings, path, spec)
     problems += _leakage(settings, path, spec, module)
     if module is not None:
         produced = set(module.feature_columns(spec))
@@ -126,13 +128,41 @@ def _raw_columns(settings: ConveyorSettings, path: Path, spec: PipelineSpec) -> 
         return []
     columns, source = found
     out = []
-    for key, names in (("data.timestamp", [spec.data.timestamp]), ("data.keys", list(spec.data.keys)),
-                       ("data.target", [spec.data.target])):
+    target = ("data.events", events.sources(spec.data.aggregations)) if spec.data.events \
+        else ("data.target", [spec.data.target])
+    for key, names in (("data.timestamp", [spec.data.timestamp]), ("data.keys", list(spec.data.keys)), target):
         for name in names:
             if name not in columns:
                 out.append(Problem(path, key, f"{name!r} is not a raw column ({source} has {sorted(columns)}); "
                                               "use one of those or fix the raw data"))
     return out
+
+
+def _off_cadence(settings: ConveyorSettings, path: Path, spec: PipelineSpec) -> list[Problem]:
+    """Timestamps of the newest raw day that are not on the spec's cadence (23:30 in 'hourly' data)."""
+    from ml_tasks.core import cadence
+    from ml_tasks.core.lake import Lake
+
+    step = spec.features.step_seconds
+    lake = Lake.from_settings(settings)
+    days = lake.partitions("raw", spec.name)
+    if spec.data.events or step >= cadence.DAY or not days:
+        return []
+    try:
+        times = lake.read_partition("raw", spec.name, days[-1], columns=[spec.data.timestamp])[spec.data.timestamp]
+        seconds = (times - times.dt.normalize()).dt.total_seconds().astype("int64")
+    except Exception:  # unreadable or not times: the raw gate says so
+        return []
+    off = seconds % step != 0
+    if not off.any():
+        return []
+    try:
+        seen = f"; the data looks {cadence.name(cadence.detect(times))}: set features.frequency to that"
+    except cadence.CadenceError as exc:
+        seen = f"; {exc}"
+    example = times[off].iloc[0].strftime("%H:%M:%S")
+    return [Problem(path, "features.frequency", f"{int(off.sum())} of {len(times)} rows of raw day {days[-1]} are off "
+                    f"the {spec.features.frequency} grid (e.g. {example}){seen}")]
 
 
 LEAKAGE_SAMPLE_DAYS = 60
@@ -167,6 +197,7 @@ def _leakage(settings: ConveyorSettings, path: Path, spec: PipelineSpec, module)
             frame = lake.read_partition("raw", spec.name, day)
         except Exception:  # unreadable raw data is the gate's to report
             continue
+        frame = events.series_view(frame, spec)  # an events pipeline: its slots, where the target is
         frames.append(frame[[c for c in (spec.data.target, *candidates) if c in frame.columns]])
         days.append(day)
         rows += len(frame)

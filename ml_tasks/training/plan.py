@@ -21,7 +21,7 @@ from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import REPO_ROOT, ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
-from ml_tasks.data.gates import validation_lineage
+from ml_tasks.data.gate_records import validation_lineage
 from ml_tasks.features.store import load_features, partitions_fingerprint
 
 

@@ -17,7 +17,7 @@ h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
 table{border-collapse:collapse;font-size:.85rem}td,th{border-bottom:1px solid #dde;padding:.25rem .6rem;text-align:left;vertical-align:top}
 .card{border:1px solid #dde;border-radius:6px;padding:.8rem 1rem;margin:.6rem 0;max-width:70rem}
 .days{display:flex;flex-wrap:wrap;gap:2px;max-width:70rem}.day{width:14px;height:14px;border-radius:2px;display:block}
-.published{background:#3a9b5c}.warned{background:#e0b43c}.quarantined{background:#c8433a}.raw-only{background:#b8bfcc}
+.published{background:#3a9b5c}.warned{background:#e0b43c}.quarantined{background:#c8433a}.released{background:#7a5cc8}.raw-only{background:#b8bfcc}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 .3rem 0 .8rem;border-radius:2px}
 pre{white-space:pre-wrap;font-size:.8rem;background:#f6f7f9;padding:.6rem;max-height:24rem;overflow:auto}
 .muted{color:#667}a{color:#2457c5}
@@ -47,9 +47,9 @@ OVERVIEW = ENV.from_string(STYLE + """
 <td>{{ 'FORCED' if h.forced }}</td><td>{{ h.approved_by or '' }}</td><td class="muted">{{ h.trigger }} {{ h.run }}</td></tr>
 {% endfor %}</table>
 <h2>Days ({{ o.days | length }}: {{ counts.published }} published, {{ counts.warned }} with warnings,
-{{ counts.quarantined }} quarantined)</h2>
+{{ counts.released }} released as they are, {{ counts.quarantined }} quarantined)</h2>
 <div class="legend"><span class="published"></span>published<span class="warned"></span>warnings
-<span class="quarantined"></span>quarantined<span class="raw-only"></span>raw only</div>
+<span class="released"></span>released<span class="quarantined"></span>quarantined<span class="raw-only"></span>raw only</div>
 <div class="days">{% for d in o.days %}<a class="day {{ d.status | replace(' ', '-') }}" href="{{ o.pipeline }}/days/{{ d.dt }}"
 title="{{ d.dt }}: {{ d.status }}: {{ d.reason }}"></a>{% endfor %}</div>
 {% if quarantined %}<table>{% for d in quarantined %}<tr><td><a href="{{ o.pipeline }}/days/{{ d.dt }}">{{ d.dt }}</a></td>
@@ -117,7 +117,7 @@ def overview_page(o: dict[str, Any]) -> str:
     marks = [d for d, v in monitoring["series"].get("retrain requested", []) if v >= 1]
     charts = [(label, svg_chart(points, monitoring["thresholds"].get(label), marks))
               for label, points in monitoring["series"].items() if points and label != "retrain requested"]
-    counts = {s: sum(d["status"] == s for d in o["days"]) for s in ("published", "warned", "quarantined")}
+    counts = {s: sum(d["status"] == s for d in o["days"]) for s in ("published", "warned", "released", "quarantined")}
     return OVERVIEW.render(o=o, charts=charts, counts=counts,
                            quarantined=[d for d in o["days"] if d["status"] == "quarantined"],
                            lineage=json.dumps(o["lineage"], indent=1, default=str) if o["lineage"] else "")

@@ -12,7 +12,8 @@ import pytest
 
 from ml_tasks.core.settings import load_settings
 from ml_tasks.data.backfill import SuiteProblem, backfill_features
-from ml_tasks.data.gates import calibrate, check_raw_partition, explained_null_shares, null_share_bound
+from ml_tasks.data.feature_nulls import explained_null_shares
+from ml_tasks.data.gates import calibrate, check_raw_partition, null_share_bound
 from ml_tasks.data.suite_profile import profiled_range
 from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 

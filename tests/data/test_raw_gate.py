@@ -123,7 +123,7 @@ def test_gaps_in_a_known_ahead_input_warn_with_their_share_and_only_a_collapse_b
     world.write_partition(_null_spike(good_day(), share=0.05), "raw", "demand", D)  # a station missing a few hours
     result = gate_raw_partition(world, settings.expectations_dir, _spec(), D)
     assert result.success and world.exists("raw", "demand", D)
-    from ml_tasks.data.gates import gate_record
+    from ml_tasks.data.gate_records import gate_record
 
     assert "expect_column_values_to_not_be_null(price): 4.86% of rows" in gate_record(result)["warnings"]
 

