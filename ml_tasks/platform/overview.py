@@ -19,6 +19,7 @@ from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.gate_records import VALIDATION_RECORD
 from ml_tasks.data.quarantine import list_quarantine
+from ml_tasks.data.release import RELEASE_RECORD
 from ml_tasks.registry import client as registry
 from ml_tasks.registry.audit import history
 from ml_tasks.registry.lineage import LineageError, lineage
@@ -124,7 +125,8 @@ def pipeline_overview(settings: ConveyorSettings, spec: PipelineSpec) -> dict[st
 
 
 def day_report(settings: ConveyorSettings, pipeline: str, dt: date) -> dict[str, Any] | None:
-    """Both gates' records of one day: the published partition's, else the quarantine's; None if neither."""
+    """Both gates' records of one day: the quarantine's, else the published partition's, else a release
+    record whose features are not built yet; None if none of them."""
     lake = Lake.from_settings(settings)
     for entry in list_quarantine(lake, pipeline):
         if entry["dt"] == dt.isoformat():
@@ -135,8 +137,11 @@ def day_report(settings: ConveyorSettings, pipeline: str, dt: date) -> dict[str,
             return {"status": "quarantined", "stage": entry["stage"], "record": record, "html": html}
     record = lake.read_json(f"{lake.partition('features', pipeline, dt)}/{VALIDATION_RECORD}")
     if record is None:
-        return None
-    return {"status": "published", "stage": None, "record": record, "html": None}
+        released = lake.read_json(f"{lake.partition('raw', pipeline, dt)}/{RELEASE_RECORD}")
+        return None if released is None else {"status": "released, features not built yet", "stage": None,
+                                              "record": {"released": released}, "html": None}
+    status = "released and published" if record.get("raw", {}).get("released") else "published"
+    return {"status": status, "stage": None, "record": record, "html": None}
 
 
 def predictions_summary(settings: ConveyorSettings, pipeline: str, dt: date, rows: int = 20) -> dict[str, Any] | None:

@@ -3,6 +3,11 @@
 Every route needs an Airflow login (the api-server's ``_token`` cookie or a bearer token, checked
 by Airflow's own auth manager); a request without one gets 401. Pages read MLflow and the lake
 through `ml_tasks.platform.overview` when they are asked for, never at import.
+
+The one action: a quarantined raw day's page offers Release (accept the day as it is, with a
+reason) to users Airflow's auth manager lets trigger the pipeline's features DAG; the POST checks
+that permission itself, refuses a cookie-authenticated request from another origin, releases the
+day (``ml_tasks.data.release``) and triggers ``<pipeline>_features`` for it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,25 @@ async def require_login(request: Request):
     if scheme.lower() == "bearer" and token:
         return await resolve_user_from_token(token)
     return await resolve_user_from_token(request.cookies.get(COOKIE_NAME_JWT_TOKEN))
+
+
+def may_run_features(user, pipeline: str) -> bool:
+    """Whether Airflow's auth manager lets ``user`` trigger runs of the pipeline's features DAG."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    return get_auth_manager().is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
+                                                details=DagDetails(id=f"{pipeline}_features"), user=user)
+
+
+def same_origin(request: Request) -> None:
+    """Refuse a state-changing request sent with the login cookie from a page of another origin."""
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return  # a bearer token is not sent by a browser on its own
+    source = request.headers.get("origin") or request.headers.get("referer") or ""
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if source != own and not source.startswith(own + "/"):
+        raise HTTPException(status_code=403, detail="cross-origin request refused: send it from the Conveyor view")
 
 
 def _settings_and_spec(pipeline: str):
@@ -88,8 +112,9 @@ def create_view_app() -> FastAPI:
         return overview_page(pipeline_overview(settings, spec))
 
     @app.get("/pipelines/{pipeline}/days/{dt}", response_class=HTMLResponse)
-    def day_page(pipeline: str, dt: date) -> str:
-        """One day's gate records (passing or quarantined) and, when quarantined, its report."""
+    def day_page(pipeline: str, dt: date, user=Depends(require_login)) -> str:
+        """One day's gate records (passing, quarantined or released) and, when quarantined, its report
+        and (for users who may run the pipeline's features DAG) the Release form."""
         from conveyor_plugin.pages import day_page as render
         from ml_tasks.platform.overview import day_report
 
@@ -98,7 +123,31 @@ def create_view_app() -> FastAPI:
         if report is None:
             raise HTTPException(status_code=404, detail=f"{pipeline} has no gate record for {dt}: the day has not "
                                                         "been validated (yet)")
-        return render(pipeline, dt, report)
+        releasable = report["status"] == "quarantined" and report["stage"] == "raw" and may_run_features(user, pipeline)
+        return render(pipeline, dt, report, releasable)
+
+    @app.post("/pipelines/{pipeline}/days/{dt}/release", response_class=HTMLResponse)
+    async def release(pipeline: str, dt: date, request: Request, user=Depends(require_login)):
+        """Release a quarantined raw day as it is (form field ``reason``) and trigger its features run."""
+        from urllib.parse import parse_qs
+
+        from ml_tasks.core.lake import Lake
+        from ml_tasks.data.release import ReleaseError, release_raw
+
+        same_origin(request)
+        if not may_run_features(user, pipeline):
+            raise HTTPException(status_code=403, detail=f"{user.get_name()} may not run {pipeline}_features")
+        body = await request.body()
+        if len(body) > 4096:
+            raise HTTPException(status_code=413, detail="the release form takes at most 4096 bytes")
+        reason = (parse_qs(body.decode("utf-8", errors="replace")).get("reason") or [""])[0][:500]
+        settings, spec = _settings_and_spec(pipeline)
+        try:
+            release_raw(Lake.from_settings(settings), spec, dt, reason, by=user.get_name())
+        except ReleaseError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from None
+        started = _trigger_features(pipeline, dt, user.get_name())
+        return RedirectResponse(f"{PREFIX}/pipelines/{pipeline}/days/{dt}?features={started}", status_code=303)
 
     @app.get("/pipelines/{pipeline}/predictions/{dt}", response_class=HTMLResponse)
     def predictions_page(pipeline: str, dt: date) -> str:
@@ -113,3 +162,20 @@ def create_view_app() -> FastAPI:
         return render(pipeline, dt, summary)
 
     return app
+
+
+def _trigger_features(pipeline: str, dt: date, user: str) -> str:
+    """Trigger ``<pipeline>_features`` for the released day: 'started', or why not (the day stays released;
+    the run can be triggered by hand with the param dt)."""
+    from datetime import datetime, timezone
+
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.utils.types import DagRunTriggeredByType
+
+    run_id = f"release__{dt.isoformat()}__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    try:
+        trigger_dag(f"{pipeline}_features", triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user,
+                    conf={"dt": dt.isoformat()}, run_id=run_id)
+    except Exception as exc:  # the DAG not parsed yet, the database busy: the release itself stands
+        return f"not started ({type(exc).__name__}): trigger {pipeline}_features with dt={dt.isoformat()}"
+    return "started"

@@ -63,6 +63,10 @@ title="{{ d.dt }}: {{ d.status }}: {{ d.reason }}"></a>{% endfor %}</div>
 DAY = ENV.from_string(STYLE + """
 <h1>{{ pipeline }} {{ dt }}: {{ report.status }}{{ ' at the ' ~ report.stage ~ ' gate' if report.stage }}</h1>
 <p><a href="../../{{ pipeline }}">{{ pipeline }}</a></p>
+{% if releasable %}<form method="post" action="{{ dt }}/release" class="card"><b>Release this day as it is</b>
+(a real day: a storm, a strike): it goes back to the raw zone with your reason and its features are built.
+<br><input name="reason" required maxlength="500" size="60" placeholder="why the day is right as it is">
+<button type="submit">Release</button></form>{% endif %}
 {% if report.html %}<iframe srcdoc="{{ report.html }}" style="width:100%;height:32rem;border:1px solid #dde"></iframe>{% endif %}
 <h2>Gate records</h2><pre>{{ record }}</pre>
 """)
@@ -123,8 +127,9 @@ def overview_page(o: dict[str, Any]) -> str:
                            lineage=json.dumps(o["lineage"], indent=1, default=str) if o["lineage"] else "")
 
 
-def day_page(pipeline: str, dt: date, report: dict[str, Any]) -> str:
-    return DAY.render(pipeline=pipeline, dt=dt, report=report, record=json.dumps(report["record"], indent=1, default=str))
+def day_page(pipeline: str, dt: date, report: dict[str, Any], releasable: bool = False) -> str:
+    return DAY.render(pipeline=pipeline, dt=dt, report=report, releasable=releasable,
+                      record=json.dumps(report["record"], indent=1, default=str))
 
 
 def predictions_page(pipeline: str, dt: date, summary: dict[str, Any]) -> str:

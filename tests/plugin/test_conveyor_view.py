@@ -77,3 +77,62 @@ def test_a_logged_in_user_sees_every_pipeline_and_its_page(view):
     assert missing["status"] == 404 and "has not been validated" in missing["text"]
     unscored = out["/conveyor/pipelines/demand/predictions/2026-03-02"]
     assert unscored["status"] == 404 and "not scored yet" in unscored["text"]
+
+
+RELEASE_PROBE = r"""
+import json, sys
+from fastapi.testclient import TestClient
+from airflow.api_fastapi.app import create_app, get_auth_manager
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+client = TestClient(create_app(), base_url="http://127.0.0.1")
+admin = client.post("/auth/token", json={"username": sys.argv[1], "password": sys.argv[2]}).json()["access_token"]
+reader = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="reader", role="viewer"))
+day = "/conveyor/pipelines/demand/days/" + sys.argv[3]
+bearer = lambda token: {"Authorization": f"Bearer {token}"}
+form = {"Content-Type": "application/x-www-form-urlencoded"}
+out = {
+    "admin_page": client.get(day, headers=bearer(admin)).text,
+    "reader_page": client.get(day, headers=bearer(reader)).text,
+    "reader_post": client.post(day + "/release", content="reason=storm", headers={**bearer(reader), **form}).status_code,
+    "foreign_post": client.post(day + "/release", content="reason=storm", cookies={"_token": admin},
+                                headers={**form, "Origin": "http://127.0.0.1:5000"}).status_code,
+    "no_reason": client.post(day + "/release", content="reason=", headers={**bearer(admin), **form}).status_code,
+}
+done = client.post(day + "/release", content="reason=storm+%3Cscript%3E", headers={**bearer(admin), **form},
+                   follow_redirects=False)
+out["admin_post"] = {"status": done.status_code, "location": done.headers.get("location")}
+out["after"] = client.get(day, headers=bearer(admin)).text
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_a_quarantined_day_is_released_from_its_page_by_users_who_may_run_the_pipeline(tmp_path):
+    from datetime import date
+
+    from ml_tasks.core.lake import Lake
+    from ml_tasks.core.settings import load_settings
+    from ml_tasks.core.spec import load_spec
+    from ml_tasks.data.gates import GateFailed, gate_raw_partition
+    from ml_tasks.data.release import release_record
+    from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
+
+    settings = load_settings(home=tmp_path / "home", mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    migrate_airflow_db(settings)
+    lake, spec, day = Lake.from_settings(settings), load_spec("demand", settings.specs_dir), date(2026, 3, 2)
+    land_demand_data(DemandDataConfig(stores=2, items=2, days=1, start=day, bad_days=(day,), bad_records=3), lake)
+    with pytest.raises(GateFailed):
+        gate_raw_partition(lake, settings.expectations_dir, spec, day)
+    env = {**stack_env(settings), "PYTHONPATH": str(REPO_ROOT), "CONVEYOR_HOME": str(settings.home),
+           "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
+    run = subprocess.run([sys.executable, "-c", RELEASE_PROBE, settings.airflow_user, airflow_password(settings),
+                          day.isoformat()], env=env, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    line = next((l for l in run.stdout.splitlines() if l.startswith("RESULT ")), None)
+    assert line, run.stderr[-4000:]
+    out = json.loads(line.removeprefix("RESULT "))
+    assert "Release this day as it is" in out["admin_page"] and "Release this day" not in out["reader_page"]
+    assert (out["reader_post"], out["foreign_post"], out["no_reason"]) == (403, 403, 409)
+    assert out["admin_post"]["status"] == 303 and "features=" in out["admin_post"]["location"]
+    record = release_record(lake, spec, day)
+    assert record["by"] == settings.airflow_user and record["reason"] == "storm <script>"
+    assert "released, features not built yet" in out["after"] and "<script>" not in out["after"]
