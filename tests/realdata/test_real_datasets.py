@@ -238,6 +238,7 @@ def test_half_hourly_demand_in_epoch_seconds_through_the_guide_to_a_champion(tmp
 def test_an_event_log_of_flights_in_local_time_through_the_guide_to_a_champion(tmp_path, spark):
     root, env = _project(tmp_path)
     log = flights()  # one row per scheduled departure, New York local time without a zone
+    log = log[log["scheduled"] >= "2013-07-01"]  # the second half of the year (the clocks go back on 3 November)
     log.to_csv(tmp_path / "flights.csv", index=False)
     code, out = conveyor(env, "new-pipeline", "departures", "--keys", "origin", "--timestamp", "scheduled",
                          "--target", "departures", "--events", "departures=count,mean_delay=mean:dep_delay",
@@ -247,22 +248,22 @@ def test_an_event_log_of_flights_in_local_time_through_the_guide_to_a_champion(t
     assert "timezone: America/New_York" in spec_text and "departures: count" in spec_text, spec_text
     assert "frequency: hourly" in spec_text
     code, out = conveyor(env, "land", "departures", str(tmp_path / "flights.csv"))
-    assert code == 0 and "2013-01-01 .. 2014-01-01" in out, out  # the last evening is already 2014 in UTC
+    assert code == 0 and "landed 185 day(s), 2013-07-01 .. 2014-01-01" in out, out  # NY's last evening is 2014 in UTC
     settings = _settings(env)
     lake = Lake.from_settings(settings)
     assert len(lake.read_partition("raw", "departures", date(2013, 7, 4))) > 500  # events as they came
     code, out = conveyor(env, "validate", "departures")
     assert code == 0 and "departures: ok" in out, out
     code, out = conveyor(env, "backfill-features", "departures")
-    assert code == 0 and "published 357 day(s); quarantined 0; pending 1" in out, out
+    assert code == 0 and "published 176 day(s); quarantined 0; pending 1" in out, out  # all but the 8-day look-back
     assert "2014-01-01: pending, still arriving?" in out  # only New York's evening of 31 December: it waits
     published = lake.partitions("features", "departures")
-    assert _quarantine_reasons(settings, "departures") == {} and len(published) == 357
-    day = lake.read_partition("features", "departures", date(2013, 7, 3))
+    assert _quarantine_reasons(settings, "departures") == {} and len(published) == 176
+    day = lake.read_partition("features", "departures", date(2013, 11, 4))  # the first day back on winter time
     assert len(day) == 3 * 24 and set(day["origin"]) == {"EWR", "JFK", "LGA"}
     hours = day.set_index(day["scheduled"].dt.hour)
-    assert hours.loc[8, "departures"].tolist() == [0, 0, 0]  # 4 a.m. in New York: no flights, zero, not missing
+    assert hours.loc[8, "departures"].tolist() == [0, 0, 0]  # 3 a.m. in New York: no flights, zero, not missing
     utc = pd.to_datetime(log["scheduled"]).dt.tz_localize("America/New_York").dt.tz_convert("UTC")
-    assert day["departures"].sum() == (utc.dt.date == date(2013, 7, 3)).sum()
+    assert day["departures"].sum() == (utc.dt.date == date(2013, 11, 4)).sum()
 
     _champion_beats_naive_and_plain_lightgbm(settings, "departures")
