@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ml_tasks.core.cadence import DAY, slots_per_day
+
 if TYPE_CHECKING:  # pandas is imported where frames are made: specs (and DAG files) load without it
     import pandas as pd
 
@@ -94,13 +96,13 @@ def aggregate(frame: pd.DataFrame, aggregations: dict[str, tuple[str, str | None
             values = work.assign(_v=pd.to_numeric(work[column], errors="coerce")).groupby(group, sort=False, dropna=False)
             parts[name] = getattr(values["_v"], op)(**({"min_count": 1} if op == "sum" else {}))
     table = pd.DataFrame(parts)
-    days = pd.Series(slots.dt.normalize().unique())
-    per_day = max(1, 86_400 // step)
-    grid_slots = pd.DatetimeIndex(np.concatenate([
-        pd.date_range(d, periods=per_day, freq=pd.Timedelta(seconds=step)).to_numpy() for d in days]) if len(days)
-        else [], tz="UTC")
-    if step >= 86_400:  # daily or weekly: the slots are the events' own days
+    if step >= DAY:  # daily or weekly: the slots are the events' own
         grid_slots = pd.DatetimeIndex(sorted(slots.unique()))
+    else:  # every slot of every day the events fall on
+        days = slots.dt.normalize().unique()
+        grid_slots = pd.DatetimeIndex(np.concatenate(
+            [pd.date_range(d, periods=slots_per_day(step), freq=pd.Timedelta(seconds=step)).to_numpy() for d in days]
+            or [np.array([], dtype="datetime64[ns]")]), tz="UTC")
     series = work[keys].drop_duplicates() if keys else pd.DataFrame(index=[0])
     grid = series.merge(pd.DataFrame({"_slot": grid_slots}), how="cross")
     out = grid.merge(table.reset_index(), on=group, how="left")

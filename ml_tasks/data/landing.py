@@ -43,7 +43,8 @@ def csv_options(path: Path, delimiter: str | None = None, decimal: str | None = 
     """``pandas.read_csv`` options for a CSV file: the delimiter and decimal mark given, else sniffed
     from its start (``,`` ``;`` tab or ``|``; a decimal comma when fields are ``;``-separated and
     numbers are written ``1,5``)."""
-    head = path.open("rb").read(SNIFF_BYTES).decode("utf-8", errors="replace")
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES).decode("utf-8", errors="replace")
     if not head.strip():
         raise LandingError(f"{path}: the file is empty")
     if delimiter is None:
