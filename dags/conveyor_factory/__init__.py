@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from conveyor_factory.drift_dag import build_drift_dag
 from conveyor_factory.features_dag import build_features_dag
+from conveyor_factory.relanded_dag import build_relanded_dag
 from conveyor_factory.rollback_dag import build_rollback_dag
 from conveyor_factory.score_dag import build_score_dag
 from conveyor_factory.train_dag import build_train_dag
@@ -33,5 +34,6 @@ def build_pipeline_dags(pipeline: str) -> dict:
         build_score_dag(spec, default_args),
         build_drift_dag(spec, default_args),
         build_rollback_dag(spec, default_args),
+        build_relanded_dag(spec, default_args),
     ]
     return {d.dag_id: d for d in dags}

@@ -13,3 +13,9 @@ def model_asset(pipeline: str) -> Asset:
 
 def retrain_request_asset(pipeline: str) -> Asset:
     return Asset(name=f"retrain_request:{pipeline}", uri=f"conveyor://{pipeline}/retrain_request", group="conveyor")
+
+
+def raw_asset(pipeline: str) -> Asset:
+    """Updated by `conveyor land` (REST) with the days it landed again; `<pipeline>_relanded` follows it.
+    The name is :func:`ml_tasks.platform.relanding.raw_asset_name`."""
+    return Asset(name=f"raw:{pipeline}", uri=f"conveyor://{pipeline}/raw", group="conveyor")

@@ -154,11 +154,12 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from datetime import date
 
             from ml_tasks.core.lake import Lake
+            from ml_tasks.data.day_history import publish_features as publish
             from ml_tasks.data.gate_records import VALIDATION_RECORD, gate_summary
 
             settings, _ = settings_and_spec(name)
             lake = Lake.from_settings(settings)
-            path = lake.publish(staged, "features", name, date.fromisoformat(day))
+            path = publish(lake, name, staged, date.fromisoformat(day), by=f"{ti.dag_id} {ti.run_id}")
             outlet_events[features_asset(name)].extra = {"dt": day, "path": path,
                                                          **gate_summary(lake.read_json(f"{path}/{VALIDATION_RECORD}"))}
             push_links(ti, validation_report=view_url(name, "days", day))

@@ -1,4 +1,5 @@
-"""The data lake: one storage layer for raw, features, predictions and quarantine partitions.
+"""The data lake: one storage layer for raw, features, predictions and quarantine partitions (and each
+day's history, :mod:`ml_tasks.data.day_history`).
 
 Layout: ``<lake>/<zone>/<pipeline>/dt=YYYY-MM-DD/``. Locations are fsspec URIs (a local path
 or ``s3://...``). Writers never write where readers look: they write into a hidden staging
@@ -22,7 +23,7 @@ import pandas as pd
 
 RETIRED = "_retired-dt="  # an earlier version of a partition, moved aside while the new one goes in
 
-ZONES = ("raw", "features", "predictions", "quarantine")
+ZONES = ("raw", "features", "predictions", "quarantine", "history")
 
 
 class LakeError(RuntimeError):

@@ -25,6 +25,7 @@ from typing import Callable
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.data.day_history import publish_features
 from ml_tasks.data.gate_records import stamp_validation
 from ml_tasks.data.gates import quarantine_features, quarantine_raw
 from ml_tasks.data.range_checks import RangeVerdict
@@ -144,7 +145,7 @@ def backfill_features(
     published = [d for d in sorted(staged) if d in features.passed]
     for i, d in enumerate(published, start=1):
         stamp_validation(lake, staged[d], d, raw.passed[d], features.passed[d])
-        lake.publish(staged[d], "features", spec.name, d)
+        publish_features(lake, spec.name, staged[d], d, by="backfill-features")
         report.published.append(d)
         if i % 30 == 0 or i == len(published):
             progress(f"[{i}/{len(published)}] features published through {d}")

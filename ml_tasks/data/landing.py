@@ -6,7 +6,9 @@ delimiter and decimal mark sniffed, or given). Event times are converted to UTC 
 :mod:`ml_tasks.data.timestamps` explains (epoch integers by magnitude, naive times in the spec's
 ``data.timezone``, UTC without one); days decades away from the pipeline's others are refused
 unless allowed. A day that already has a partition is replaced whole, as re-landing fixed data
-should. An empty, unreadable or wrongly shaped file is one clear error, and nothing is landed.
+should; its quarantine entries are marked replaced, and each day's story
+(:mod:`ml_tasks.data.day_history`) records what the landing replaced. An empty, unreadable or
+wrongly shaped file is one clear error, and nothing is landed.
 
 Real deliveries repeat themselves: the same file twice, or one day in two overlapping files.
 Rows identical in every column are landed once, so a repeated delivery is idempotent; rows that
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
@@ -28,11 +31,27 @@ import pandas as pd
 from ml_tasks.core.cadence import DAY
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.data import day_history
+from ml_tasks.data.quarantine import list_quarantine, supersede
 from ml_tasks.data.timestamps import TimestampError, to_utc
 
 
 class LandingError(ValueError):
     pass
+
+
+@dataclass
+class Landed:
+    """What a landing wrote: the days, and for each day landed again what its new data replaced
+    ('raw', 'quarantined at the raw gate', 'published')."""
+
+    days: list[date] = field(default_factory=list)
+    replaced: dict[date, list[str]] = field(default_factory=dict)
+
+    @property
+    def again(self) -> list[date]:
+        """The days that held data or a verdict before: their features are due to be built again."""
+        return [d for d in self.days if self.replaced.get(d)]
 
 
 DISTANT_YEARS = 10  # landed days this far from the pipeline's other days are refused unless allowed
@@ -115,9 +134,20 @@ def drop_repeated_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return (frame[~repeated].reset_index(drop=True), int(repeated.sum())) if repeated.any() else (frame, 0)
 
 
+def held_before(lake: Lake, pipeline: str) -> dict[date, list[str]]:
+    """What each day of a pipeline holds now: 'raw', 'quarantined at the <stage> gate', 'published'."""
+    held: dict[date, list[str]] = {d: ["raw"] for d in lake.partitions("raw", pipeline)}
+    for entry in list_quarantine(lake, pipeline):
+        held.setdefault(date.fromisoformat(entry["dt"]), []).append(f"quarantined at the {entry['stage'].split('-')[0]} gate")
+    for d in lake.partitions("features", pipeline):
+        held.setdefault(d, []).append("published")
+    return held
+
+
 def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[[str], None] = print,
-               delimiter: str | None = None, decimal: str | None = None, allow_distant: bool = False) -> list[date]:
-    """Land every row of ``paths`` into ``raw/<pipeline>/dt=<UTC day>/``; returns the days written.
+               delimiter: str | None = None, decimal: str | None = None, allow_distant: bool = False) -> Landed:
+    """Land every row of ``paths`` into ``raw/<pipeline>/dt=<UTC day>/``; returns the days written and
+    what each replaced.
 
     Every file is read and checked before anything is written: a bad file lands nothing.
     """
@@ -136,9 +166,15 @@ def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[
         say(f"{repeated:,} row(s) repeated identically across or within the files: landed once")
     rows = rows.sort_values([spec.data.timestamp, *spec.data.keys], kind="stable")
     days = rows[spec.data.timestamp].dt.date
-    written = []
+    held, files = held_before(lake, spec.name), sorted({p.name for p in paths})
+    landed = Landed()
     for i, (day, part) in enumerate(rows.groupby(days, sort=True), start=1):
         lake.write_partition(part.reset_index(drop=True), "raw", spec.name, day)
-        written.append(day)
-        say(f"[{i}/{days.nunique()}] raw/{spec.name}/dt={day}: {len(part):,} rows")
-    return written
+        record = day_history.note(lake, spec.name, day, "landed", rows=len(part), files=files[:10],
+                                  replaced=held.get(day, []))
+        supersede(lake, spec.name, day, record)
+        landed.days.append(day)
+        landed.replaced[day] = held.get(day, [])
+        again = f" (replaces: {', '.join(held[day])})" if held.get(day) else ""
+        say(f"[{i}/{days.nunique()}] raw/{spec.name}/dt={day}: {len(part):,} rows{again}")
+    return landed

@@ -12,9 +12,12 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from ml_tasks.core.lake import Lake
+from ml_tasks.data import day_history
 from ml_tasks.data.expectations import GateResult
 
 STAGES = ("raw", "features")
+RELEASED_MARK = "released.json"  # inside an entry whose data was released back to the raw zone
+REPLACED_MARK = "replaced.json"  # inside an entry whose day was landed again
 
 
 def render_report(result: GateResult, where: str) -> str:
@@ -64,22 +67,36 @@ def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | No
         json.dump(record, fh, indent=2, default=str)
     with fs.open(f"{target}/report.html", "w") as fh:
         fh.write(render_report(result, f"{pipeline} dt={dt} ({stage})"))
+    day_history.note(lake, pipeline, dt, "quarantined", stage=stage,
+                     failed=[f"{f['expectation']}({f['target']})" for f in result.failures])
     return target
 
 
 def list_quarantine(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
-    """Quarantined partitions with their stage and reason, oldest first (released ones are not)."""
+    """Quarantined partitions with their stage and reason, oldest first (released or replaced ones are not)."""
     out = []
     for dt in lake.partitions("quarantine", pipeline):
         base = lake.partition("quarantine", pipeline, dt)
         for entry in sorted(lake.fs.ls(base, detail=False)):
             stage = entry.rstrip("/").rsplit("/", 1)[-1]
             record = f"{base}/{stage}/validation.json"
-            if not stage.startswith(STAGES) or not lake.fs.exists(record) or lake.fs.exists(f"{base}/{stage}/released.json"):
-                continue  # not a quarantine entry, or one released back to the raw zone
+            if not stage.startswith(STAGES) or not lake.fs.exists(record) or any(
+                    lake.fs.exists(f"{base}/{stage}/{mark}") for mark in (RELEASED_MARK, REPLACED_MARK)):
+                continue  # not a quarantine entry, or one released back to the raw zone or landed again
             with lake.fs.open(record) as fh:
                 data = json.load(fh)
             reasons = [f"{f['expectation']}({f['target']})" for f in data.get("failures", [])]
             out.append({"dt": dt.isoformat(), "stage": stage, "quarantined_at": data.get("quarantined_at", ""),
                         "reasons": reasons, "summary": data.get("summary", ""), "report": f"{base}/{stage}/report.html"})
     return out
+
+
+def supersede(lake: Lake, pipeline: str, dt: date, record: dict[str, Any]) -> list[str]:
+    """Mark a day's quarantine entries as replaced by newly landed data (their files stay, for the
+    record); `conveyor quarantine` and the view stop listing them. Returns their stages."""
+    stages = []
+    for entry in list_quarantine(lake, pipeline):
+        if entry["dt"] == dt.isoformat():
+            lake.write_json(entry["report"].rsplit("/", 1)[0], REPLACED_MARK, record)
+            stages.append(entry["stage"].split("-")[0])
+    return stages

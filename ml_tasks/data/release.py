@@ -25,11 +25,12 @@ from typing import Any
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.data import day_history
 from ml_tasks.data.expectations import GateResult
+from ml_tasks.data.quarantine import RELEASED_MARK, REPLACED_MARK
 
 ARRIVAL_WAIT_HOURS = 6.0  # how long after its end a day may still arrive, without features.deadline_hours
 RELEASE_RECORD = "_release.json"  # inside a released raw partition, beside its data
-RELEASED_MARK = "released.json"  # inside the quarantine folder the day left
 # Failures that mean "fewer rows or series than usual": what a day that is still arriving shows.
 ARRIVAL_CHECKS = {"expect_table_row_count_to_be_between", "expect_column_unique_value_count_to_be_between"}
 
@@ -56,7 +57,7 @@ def release_raw(lake: Lake, spec: PipelineSpec, dt: date, reason: str, by: str) 
         raise ReleaseError("give a --reason: it is recorded with the day and shown wherever the day is")
     quarantined = f"{lake.partition('quarantine', spec.name, dt)}/raw"
     fs = lake.fs
-    if not fs.exists(f"{quarantined}/data") or fs.exists(f"{quarantined}/{RELEASED_MARK}"):
+    if not fs.exists(f"{quarantined}/data") or any(fs.exists(f"{quarantined}/{m}") for m in (RELEASED_MARK, REPLACED_MARK)):
         days = sorted(d.isoformat() for d in lake.partitions("quarantine", spec.name))
         raise ReleaseError(f"{spec.name} {dt}: no quarantined raw data to release (days in quarantine: {days or 'none'}; "
                            f"`conveyor quarantine {spec.name}` lists them with their stage)")
@@ -71,6 +72,7 @@ def release_raw(lake: Lake, spec: PipelineSpec, dt: date, reason: str, by: str) 
     lake.write_json(f"{quarantined}/data", RELEASE_RECORD, record)
     lake.move(f"{quarantined}/data", lake.partition("raw", spec.name, dt))
     lake.write_json(quarantined, RELEASED_MARK, record)
+    day_history.note(lake, spec.name, dt, "released", by=by, reason=record["reason"], failed=record["failed"])
     return record
 
 

@@ -91,6 +91,14 @@ class AirflowClient:
             body["dag_run_id"] = run_id
         return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
+    def asset_event(self, name: str, extra: dict) -> dict:
+        """Record an event on the Asset called ``name`` (DAGs scheduled on it run), as an outlet would."""
+        found = self.request("GET", "/assets", params={"name_pattern": name, "limit": 100})["assets"]
+        asset = next((a for a in found if a["name"] == name), None)
+        if asset is None:
+            raise AirflowAPIError(f"Airflow knows no Asset {name!r} (the pipeline's DAGs are not parsed yet?)", 404)
+        return self.request("POST", "/assets/events", json={"asset_id": asset["id"], "extra": extra})
+
     def clear_task(self, dag_id: str, run_id: str, task_id: str) -> None:
         """Clear a task and everything downstream of it in one run, as the UI's Clear does."""
         self.request("POST", f"/dags/{dag_id}/clearTaskInstances", json={

@@ -34,7 +34,8 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     except stack.StackError as exc:
         fail(str(exc))
     client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
-    dag_ids = [f"{p}_{kind}" for p in ("demand", "churn") for kind in ("features", "train", "score", "drift", "rollback")]
+    dag_ids = [f"{p}_{kind}" for p in ("demand", "churn") for kind in ("features", "train", "score", "drift", "rollback",
+                                                                          "relanded")]
     typer.echo("waiting for the dag-processor to list the demand and churn DAGs")
     client.wait_for_dags(dag_ids)
     for dag_id in dag_ids:

@@ -4,11 +4,14 @@
 champion (version, family, holdout metrics, model card), every alias move with its gate decision,
 the days of the lake with their gate outcome (published, published with warnings, quarantined,
 with the reason), the monitoring series of the recent champions with their thresholds, and the
-champion's lineage. :func:`day_report` is one day's gate records, passing or quarantined.
+champion's lineage. :func:`day_report` is one day's whole story: its gate records (passing,
+quarantined or released), what happened to it in order (landed, quarantined, released, landed again,
+published) and the model versions trained on it.
 """
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
@@ -17,6 +20,7 @@ from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.data import day_history
 from ml_tasks.data.gate_records import VALIDATION_RECORD
 from ml_tasks.data.quarantine import list_quarantine
 from ml_tasks.data.release import RELEASE_RECORD
@@ -124,10 +128,35 @@ def pipeline_overview(settings: ConveyorSettings, spec: PipelineSpec) -> dict[st
             "monitoring": monitoring_series(settings, spec), "lineage": chain}
 
 
+def models_trained_on(settings: ConveyorSettings, pipeline: str, dt: date) -> list[dict[str, Any]]:
+    """The registered versions whose training or holdout data held the day, newest first."""
+    client = tracking.connect(settings)
+    found = []
+    for v in client.search_model_versions(f"name='{registry.model_name(pipeline)}'"):
+        if dt.isoformat() in json.loads((v.tags or {}).get("conveyor.feature_partitions", "[]")):
+            found.append({"version": str(v.version), "aliases": sorted(getattr(v, "aliases", []) or []),
+                          "family": (v.tags or {}).get("conveyor.model_family", "?"),
+                          "url": registry.version_url(settings, pipeline, v.version)})
+    return sorted(found, key=lambda v: -int(v["version"]))
+
+
 def day_report(settings: ConveyorSettings, pipeline: str, dt: date) -> dict[str, Any] | None:
+    """Everything about one day: its gate records and status, its story (``story``, oldest first) and the
+    model versions trained on it (``models``); None for a day nothing is known of."""
+    lake = Lake.from_settings(settings)
+    report = _gate_report(lake, pipeline, dt)
+    story = day_history.story(lake, pipeline, dt)
+    if report is None and not story:
+        return None
+    if report is None:
+        status = "landed, features not built yet" if lake.exists("raw", pipeline, dt) else "no data"
+        report = {"status": status, "stage": None, "record": {}, "html": None}
+    return {**report, "story": story, "models": models_trained_on(settings, pipeline, dt)}
+
+
+def _gate_report(lake: Lake, pipeline: str, dt: date) -> dict[str, Any] | None:
     """Both gates' records of one day: the quarantine's, else the published partition's, else a release
     record whose features are not built yet; None if none of them."""
-    lake = Lake.from_settings(settings)
     for entry in list_quarantine(lake, pipeline):
         if entry["dt"] == dt.isoformat():
             base = entry["report"].rsplit("/", 1)[0]

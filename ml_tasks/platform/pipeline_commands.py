@@ -33,26 +33,34 @@ def parse_date(option: str, value: str) -> date:
 def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or CSV files of raw rows"),
          delimiter: Optional[str] = typer.Option(None, help="CSV field separator (default: sniffed: , ; tab |)"),
          decimal: Optional[str] = typer.Option(None, help="CSV decimal mark (default: sniffed: . or ,)"),
-         allow_distant: bool = typer.Option(False, help="land days more than 10 years from the pipeline's others")
+         allow_distant: bool = typer.Option(False, help="land days more than 10 years from the pipeline's others"),
+         rerun: bool = typer.Option(True, help="tell Airflow about days landed again, so their features re-run")
          ) -> None:
     """Split raw files by UTC day into raw/PIPELINE/dt=.../ partitions (a day is replaced whole).
 
     Every file is read and checked first; an empty, unreadable or wrongly shaped one lands nothing.
+    Days landed again (quarantined, published or waiting before) are announced to Airflow (Asset
+    raw:PIPELINE), whose PIPELINE_relanded DAG re-runs their features.
     """
     from ml_tasks.core.lake import Lake
     from ml_tasks.core.spec import SpecError, load_spec
     from ml_tasks.data.landing import LandingError, land_files
+    from ml_tasks.platform.relanding import announce_relanded
 
     settings = load_settings()
     try:
         spec = load_spec(pipeline, settings.specs_dir)
-        days = land_files(Lake.from_settings(settings), spec, list(files), say=typer.echo, delimiter=delimiter,
-                          decimal=decimal, allow_distant=allow_distant)
+        landed = land_files(Lake.from_settings(settings), spec, list(files), say=typer.echo, delimiter=delimiter,
+                            decimal=decimal, allow_distant=allow_distant)
     except (SpecError, LandingError) as exc:
         fail(str(exc))
-    if days:
-        typer.echo(f"landed {len(days)} day(s), {days[0]} .. {days[-1]}; next: "
-                   f"conveyor validate {pipeline}, then conveyor backfill-features {pipeline}")
+    days = landed.days
+    typer.echo(f"landed {len(days)} day(s), {days[0]} .. {days[-1]}"
+               + (f", {len(landed.again)} of them again" if landed.again else ""))
+    if landed.again and rerun:
+        typer.echo(announce_relanded(settings, pipeline, landed.again))
+    if len(landed.again) < len(days):
+        typer.echo(f"next: conveyor validate {pipeline}, then conveyor backfill-features {pipeline}")
 
 
 def backfill_features_cmd(

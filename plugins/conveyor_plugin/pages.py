@@ -11,6 +11,19 @@ from jinja2 import Environment
 ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 ENV.filters["num"] = lambda v: f"{v:,.4g}" if isinstance(v, (int, float)) else ("-" if v is None else v)
 
+
+def story_details(event: dict[str, Any]) -> str:
+    """An event of a day's story in a line: its fields but the time and the kind (autoescaped when shown)."""
+    parts = []
+    for key, value in event.items():
+        if key in ("at", "event") or value in (None, [], ""):
+            continue
+        parts.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    return "; ".join(parts)
+
+
+ENV.filters["story_details"] = story_details
+
 STYLE = """<style>
 body{font-family:system-ui,sans-serif;margin:1.2rem;color:#1d2433}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
@@ -67,6 +80,14 @@ DAY = ENV.from_string(STYLE + """
 (a real day: a storm, a strike): it goes back to the raw zone with your reason and its features are built.
 <br><input name="reason" required maxlength="500" size="60" placeholder="why the day is right as it is">
 <button type="submit">Release</button></form>{% endif %}
+<h2>What happened to this day</h2>
+{% if report.story %}<table><tr><th>when (UTC)</th><th>what</th><th>details</th></tr>
+{% for e in report.story %}<tr><td>{{ e.at | replace('T', ' ') }}</td><td><b>{{ e.event }}</b></td><td>{{ e | story_details }}</td></tr>
+{% endfor %}</table>{% else %}<p class="muted">No history recorded (the day predates it).</p>{% endif %}
+<h2>Models trained on this day</h2>
+{% if report.models %}<p>{% for m in report.models %}<a href="{{ m.url }}" target="_blank">v{{ m.version }}</a>
+({{ m.family }}{{ ', @' ~ m.aliases | join(', @') if m.aliases }}){{ ", " if not loop.last }}{% endfor %}</p>
+{% else %}<p class="muted">None yet.</p>{% endif %}
 {% if report.html %}<iframe srcdoc="{{ report.html }}" style="width:100%;height:32rem;border:1px solid #dde"></iframe>{% endif %}
 <h2>Gate records</h2><pre>{{ record }}</pre>
 """)

@@ -92,9 +92,10 @@ def test_tasks_take_their_context_as_keyword_arguments():
         assert "get_current_context" not in path.read_text(), path.name
 
 
-def test_demand_pipeline_has_its_five_dags(parsed):
+def test_demand_pipeline_has_its_six_dags(parsed):
     dags = parsed["demand.py"]["dags"]
-    assert sorted(dags) == ["demand_drift", "demand_features", "demand_rollback", "demand_score", "demand_train"]
+    assert sorted(dags) == ["demand_drift", "demand_features", "demand_relanded", "demand_rollback", "demand_score",
+                            "demand_train"]
     assert dags["demand_features"]["tasks"] == ["build_features", "discard_staging", "gate_features", "gate_raw", "publish_features"]
     assert "request_retrain" in dags["demand_drift"]["tasks"]
     assert "promote" in dags["demand_train"]["tasks"]

@@ -25,8 +25,11 @@ from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import REPO_ROOT, load_settings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.data.backfill import backfill_features
+from ml_tasks.data.landing import land_files
 from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, land_demand_data, series_params
 from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
+from ml_tasks.platform.overview import day_report
+from ml_tasks.platform.relanding import announce_relanded
 from ml_tasks.registry import client as registry
 
 from ml_tasks.registry.audit import history
@@ -177,14 +180,18 @@ def test_many_drift_checks_make_one_retrain_that_the_gate_judges_against_the_cha
     assert history(settings, "demand")[-1]["to_version"] == after
 
 
-def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(platform):
+def test_bad_raw_day_fails_the_gate_and_landing_it_again_reruns_its_features(platform, tmp_path):
+    """Quarantined by the real gate; the fixed file landed again: `land`'s Asset event starts demand_relanded,
+    which runs demand_features for the day; the day's page tells the story and names the models trained on it."""
     client, settings = platform["client"], platform["settings"]
-    lake = Lake.from_settings(settings)
+    lake, spec = Lake.from_settings(settings), load_spec("demand", settings.specs_dir)
     day = platform["normal_end"] - timedelta(days=1)
     cfg = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=1, start=day)
     good = generate_day(cfg, series_params(cfg), day)
+    good.to_parquet(tmp_path / "fixed.parquet")
+    good.assign(price=-1.0).to_parquet(tmp_path / "broken.parquet")  # a broken price feed
     features_before = lake.read_partition("features", "demand", day)
-    lake.write_partition(good.assign(price=-1.0), "raw", "demand", day)  # a broken price feed
+    assert land_files(lake, spec, [tmp_path / "broken.parquet"], say=print).replaced[day] == ["raw", "published"]
 
     client.set_paused("demand_features", False)  # its scheduled run (yesterday's interval) goes first
     run_id = client.trigger("demand_features", conf={"dt": day.isoformat()})
@@ -198,10 +205,25 @@ def test_bad_raw_day_fails_the_gate_and_clearing_after_relanding_processes_it(pl
     assert len(quarantined) == 1 and quarantined[0]["details"]["stage"] == "raw", quarantined
     assert quarantined[0]["link"].endswith(f"/conveyor/pipelines/demand/days/{day}")
 
-    lake.write_partition(good, "raw", "demand", day)  # fixed upstream and landed again
-    client.clear_task("demand_features", run_id, "gate_raw")
-    assert client.wait_for_run("demand_features", run_id, timeout=300) == "success"
-    assert set(client.task_states("demand_features", run_id).values()) == {"success"}
+    client.set_paused("demand_relanded", False)
+    landed = land_files(lake, spec, [tmp_path / "fixed.parquet"], say=print)  # fixed upstream and landed again
+    assert landed.again == [day] and "quarantined at the raw gate" in landed.replaced[day]
+    said = announce_relanded(settings, "demand", landed.again)
+    assert said.startswith("Airflow told (Asset raw:demand): demand_relanded runs demand_features"), said
+    rerun = wait_until(lambda: [r["dag_run_id"] for r in client.runs("demand_features")
+                                if r["dag_run_id"].startswith(f"relanded__{day}__")], 180, f"the re-run of {day}", every=3)
+    assert len(rerun) == 1 and client.wait_for_run("demand_features", rerun[0], timeout=400) == "success"
+    assert client.xcom("demand_features", rerun[0], "gate_raw")["dt"] == day.isoformat()
+
+    report = day_report(settings, "demand", day)
+    assert report["status"] == "published", report["status"]
+    events = [e["event"] for e in report["story"]]
+    assert events[-4:] == ["landed", "quarantined", "landed", "published"], report["story"]
+    assert report["story"][-1]["by"] == f"demand_features {rerun[0]}"
+    assert report["models"], "the champion trained on the day before it was quarantined"
+    page = client.page(f"/conveyor/pipelines/demand/days/{day}")
+    assert "What happened to this day" in page and "quarantined at the raw gate" in page
+    assert f">v{report['models'][-1]['version']}</a>" in page
 
 
 def test_a_day_past_its_deadline_raises_one_deadline_alert(platform):

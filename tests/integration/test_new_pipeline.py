@@ -80,8 +80,8 @@ def test_the_new_spec_validates_and_its_dags_appear_at_the_next_parse(scaffolded
     out = subprocess.run([sys.executable, "-c", probe, str(scaffolded["root"] / "dags" / "energy.py")], env=env,
                          capture_output=True, text=True, timeout=120)
     parsed = json.loads(out.stdout.strip().splitlines()[-1])
-    assert parsed == {"errors": {}, "dags": ["energy_drift", "energy_features", "energy_rollback", "energy_score",
-                                             "energy_train"]}
+    assert parsed == {"errors": {}, "dags": ["energy_drift", "energy_features", "energy_relanded", "energy_rollback",
+                                             "energy_score", "energy_train"]}
 
 
 def test_raw_days_to_promoted_champion_through_the_real_gates_spark_and_training(scaffolded, spark):

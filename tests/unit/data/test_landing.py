@@ -16,7 +16,7 @@ def test_rows_are_split_by_utc_day_whatever_the_time_format(lake, demand_spec, t
     aware = pd.date_range("2026-05-01 22:00", periods=4, freq="h", tz="Europe/Lisbon")  # 21:00 UTC .. 00:00 UTC
     _rows(aware).to_parquet(tmp_path / "a.parquet")
     _rows(["2026-05-03 10:00", "2026-05-03 11:00"]).to_csv(tmp_path / "b.csv", index=False)  # strings, naive = UTC
-    days = land_files(lake, demand_spec, [tmp_path / "a.parquet", tmp_path / "b.csv"], say=lambda m: None)
+    days = land_files(lake, demand_spec, [tmp_path / "a.parquet", tmp_path / "b.csv"], say=lambda m: None).days
     assert days == [date(2026, 5, 1), date(2026, 5, 2), date(2026, 5, 3)]
     first = lake.read_partition("raw", "demand", date(2026, 5, 1))
     assert len(first) == 3 and str(first["ts"].dt.tz) == "UTC"
@@ -54,11 +54,18 @@ def test_conflicting_duplicates_are_kept_for_the_gate_to_quarantine(lake, demand
 
 
 def _cli_land(settings, *args: str):
+    """`conveyor land demand ARGS` with Airflow on a port nothing answers (a day landed again is announced)."""
     from typer.testing import CliRunner
 
     from ml_tasks.platform.cli import app
 
-    env = {"CONVEYOR_HOME": str(settings.home), "CONVEYOR_LAKE_URI": str(settings.lake_uri)}
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"CONVEYOR_HOME": str(settings.home), "CONVEYOR_LAKE_URI": str(settings.lake_uri),
+           "CONVEYOR_AIRFLOW_PORT": str(port)}
     return CliRunner().invoke(app, ["land", "demand", *args], env=env)
 
 
