@@ -172,7 +172,8 @@ def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[
         lake.write_partition(part.reset_index(drop=True), "raw", spec.name, day)
         record = day_history.note(lake, spec.name, day, "landed", rows=len(part), files=files[:10],
                                   replaced=held.get(day, []))
-        supersede(lake, spec.name, day, record)
+        if any(h.startswith("quarantined") for h in held.get(day, [])):
+            supersede(lake, spec.name, day, record)
         landed.days.append(day)
         landed.replaced[day] = held.get(day, [])
         again = f" (replaces: {', '.join(held[day])})" if held.get(day) else ""
