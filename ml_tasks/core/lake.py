@@ -21,6 +21,8 @@ from typing import Iterator
 import fsspec
 import pandas as pd
 
+from ml_tasks.core.names import checked_pipeline_name
+
 RETIRED = "_retired-dt="  # an earlier version of a partition, moved aside while the new one goes in
 
 ZONES = ("raw", "features", "predictions", "quarantine", "history")
@@ -53,9 +55,10 @@ class Lake:
         return "://" in self.root and not self.root.startswith("file://")
 
     def zone(self, zone: str, pipeline: str) -> str:
+        """A pipeline's folder of a zone; the name is checked first, so no path leaves the zone."""
         if zone not in ZONES:
             raise ValueError(f"unknown lake zone {zone!r}; expected one of {ZONES}")
-        return f"{self.root.rstrip('/')}/{zone}/{pipeline}"
+        return f"{self.root.rstrip('/')}/{zone}/{checked_pipeline_name(pipeline)}"
 
     def partition(self, zone: str, pipeline: str, dt: date) -> str:
         return f"{self.zone(zone, pipeline)}/dt={dt.isoformat()}"

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ml_tasks.core import cadence, events
+from ml_tasks.core.names import PIPELINE_NAME, PipelineNameError, checked_pipeline_name
 from ml_tasks.core.spec_errors import describe_errors
 from ml_tasks.core.family_specs import LightGBMSpec, LightningSpec, ResourcesSpec, StatsForecastSpec, Strict, TuningSpec
 
@@ -255,7 +256,7 @@ BASELINE_FAMILIES = {"regression": ["naive"], "classification": ["base_rate", "l
 class PipelineSpec(Strict):
     """Everything the DAG factory and the task code need to know about one pipeline."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(pattern=PIPELINE_NAME)
     description: str = ""
     owner: str = "conveyor"
     task: Literal["regression", "classification"]
@@ -351,7 +352,10 @@ def load_spec(name_or_path: str | Path, specs_dir: Path | None = None) -> Pipeli
     if path.suffix not in {".yaml", ".yml"}:
         if specs_dir is None:
             raise SpecError(f"pipeline {name_or_path!r}: no specs directory given to look it up in")
-        path = Path(specs_dir) / f"{name_or_path}.yaml"
+        try:
+            path = Path(specs_dir) / f"{checked_pipeline_name(str(name_or_path))}.yaml"
+        except PipelineNameError as exc:
+            raise SpecError(str(exc)) from None
     if not path.is_file():
         available = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
         raise SpecError(f"{path}: spec file not found (available pipelines: {available or 'none'})")

@@ -114,7 +114,10 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
     from ml_tasks.demo.demand_data import DRIFT_KINDS, DemandDataConfig, land_demand_data
     from ml_tasks.demo.seed import yesterday
 
+    from ml_tasks.core.names import checked_pipeline_name
+
     try:
+        checked_pipeline_name(pipeline)
         first = parse_date("--start", start) if start else yesterday() - timedelta(days=days - 1)
         if drift_kind not in DRIFT_KINDS:
             fail(f"--drift-kind {drift_kind!r} is unknown; expected one of {', '.join(DRIFT_KINDS)}")

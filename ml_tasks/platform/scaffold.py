@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,12 +20,12 @@ from pathlib import Path
 import pandas as pd
 
 from ml_tasks.core import cadence, events
+from ml_tasks.core.names import PipelineNameError, checked_pipeline_name
 from ml_tasks.core.settings import REPO_ROOT
 from ml_tasks.data.leakage import target_proxies
 from ml_tasks.data.suite_profile import features_suite, raw_suite
 from ml_tasks.platform.scaffold_templates import DAG_FILE, PROMOTION, SPEC, TEST_FILE
 
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SAMPLE_ROWS = 500_000  # a larger --from-sample file is read in full, streamed, and sampled uniformly
 
 
@@ -69,8 +68,10 @@ class NewPipeline:
     written: list[Path] = field(default_factory=list)
 
     def check(self) -> None:
-        if not NAME.match(self.name):
-            raise ScaffoldError(f"pipeline name {self.name!r}: use lower case letters, digits and '_', starting with a letter")
+        try:
+            checked_pipeline_name(self.name)
+        except PipelineNameError as exc:
+            raise ScaffoldError(str(exc)) from None
         if self.task not in ("regression", "classification"):
             raise ScaffoldError(f"--task {self.task!r}: expected regression or classification")
         if self.frequency is not None:

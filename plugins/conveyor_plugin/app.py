@@ -1,8 +1,12 @@
 """The Conveyor view's routes: every pipeline's champion, history, days, monitoring and lineage.
 
 Every route needs an Airflow login (the api-server's ``_token`` cookie or a bearer token, checked
-by Airflow's own auth manager); a request without one gets 401. Pages read MLflow and the lake
-through `ml_tasks.platform.overview` when they are asked for, never at import.
+by Airflow's own auth manager); a request without one gets 401, and there is no OpenAPI document.
+A pipeline's pages answer only users Airflow's auth manager lets read the pipeline's DAGs (403
+otherwise; the index lists only those pipelines). Every page is sent with a Content-Security-Policy
+that runs no script at all, and a quarantine report (HTML a task wrote to the lake, so not trusted)
+is shown in a sandboxed iframe. Pages read MLflow and the lake through `ml_tasks.platform.overview`
+when they are asked for, never at import.
 
 The one action: a quarantined raw day's page offers Release (accept the day as it is, with a
 reason) to users Airflow's auth manager lets trigger the pipeline's features DAG; the POST checks
@@ -19,6 +23,10 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 PREFIX = "/conveyor"
+# No script, no plugin, no remote anything: the pages are HTML with inline styles and SVG, one form
+# posting to the view itself, links out to MLflow; the sandboxed report iframe inherits this policy.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                           "form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
 
 
 async def require_login(request: Request):
@@ -40,6 +48,23 @@ def may_run_features(user, pipeline: str) -> bool:
 
     return get_auth_manager().is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
                                                 details=DagDetails(id=f"{pipeline}_features"), user=user)
+
+
+def may_read(user, pipeline: str) -> bool:
+    """Whether Airflow's auth manager lets ``user`` read the pipeline's DAGs (its features and train DAGs:
+    the days and the models its pages show)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    manager = get_auth_manager()
+    return all(manager.is_authorized_dag(method="GET", details=DagDetails(id=f"{pipeline}_{kind}"), user=user)
+               for kind in ("features", "train"))
+
+
+def readable(user, pipeline: str) -> None:
+    """403 unless the user may read the pipeline (:func:`may_read`)."""
+    if not may_read(user, pipeline):
+        raise HTTPException(status_code=403, detail=f"{user.get_name()} may not read the {pipeline} pipeline's DAGs")
 
 
 def same_origin(request: Request) -> None:
@@ -64,7 +89,8 @@ def _settings_and_spec(pipeline: str):
 
 
 def create_view_app() -> FastAPI:
-    app = FastAPI(title="Conveyor", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None)
+    app = FastAPI(title="Conveyor", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None,
+                  openapi_url=None)
 
     @app.middleware("http")
     async def say_when_mlflow_is_away(request: Request, call_next):
@@ -80,16 +106,25 @@ def create_view_app() -> FastAPI:
             return HTMLResponse(f"<h1>Conveyor view</h1><p>MLflow did not answer: {html.escape(str(exc)[:500])}</p>",
                                 status_code=503)
 
+    @app.middleware("http")
+    async def no_script(request: Request, call_next):  # outermost: its 503 pages get the headers too
+        """Every answer runs no script, is not sniffed as another type and is framed only by Airflow's UI."""
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
     @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        """Every pipeline with its champion."""
+    def index(user=Depends(require_login)) -> str:
+        """Every pipeline the user may read, with its champion."""
         from conveyor_plugin.pages import index_page
         from ml_tasks.core.settings import load_settings
         from ml_tasks.core.spec import load_spec
         from ml_tasks.platform.overview import champion_summary
 
         settings = load_settings()
-        names = sorted(p.stem for p in settings.specs_dir.glob("*.yaml"))
+        names = sorted(p.stem for p in settings.specs_dir.glob("*.yaml") if may_read(user, p.stem))
         rows = []
         for name in names:
             spec = load_spec(name, settings.specs_dir)
@@ -104,11 +139,12 @@ def create_view_app() -> FastAPI:
         return RedirectResponse(f"{PREFIX}/pipelines/{pipeline}")
 
     @app.get("/pipelines/{pipeline}", response_class=HTMLResponse)
-    def pipeline_page(pipeline: str) -> str:
+    def pipeline_page(pipeline: str, user=Depends(require_login)) -> str:
         from conveyor_plugin.pages import overview_page
         from ml_tasks.platform.overview import pipeline_overview
 
         settings, spec = _settings_and_spec(pipeline)
+        readable(user, pipeline)
         return overview_page(pipeline_overview(settings, spec))
 
     @app.get("/pipelines/{pipeline}/days/{dt}", response_class=HTMLResponse)
@@ -119,6 +155,7 @@ def create_view_app() -> FastAPI:
         from ml_tasks.platform.overview import day_report
 
         settings, _ = _settings_and_spec(pipeline)
+        readable(user, pipeline)
         report = day_report(settings, pipeline, dt)
         if report is None:
             raise HTTPException(status_code=404, detail=f"{pipeline} has no gate record for {dt}: the day has not "
@@ -142,6 +179,7 @@ def create_view_app() -> FastAPI:
             raise HTTPException(status_code=413, detail="the release form takes at most 4096 bytes")
         reason = (parse_qs(body.decode("utf-8", errors="replace")).get("reason") or [""])[0][:500]
         settings, spec = _settings_and_spec(pipeline)
+        readable(user, pipeline)
         try:
             release_raw(Lake.from_settings(settings), spec, dt, reason, by=user.get_name())
         except ReleaseError as exc:
@@ -150,12 +188,13 @@ def create_view_app() -> FastAPI:
         return RedirectResponse(f"{PREFIX}/pipelines/{pipeline}/days/{dt}?features={started}", status_code=303)
 
     @app.get("/pipelines/{pipeline}/predictions/{dt}", response_class=HTMLResponse)
-    def predictions_page(pipeline: str, dt: date) -> str:
+    def predictions_page(pipeline: str, dt: date, user=Depends(require_login)) -> str:
         """One scored day: how many rows, which version scored them, the predictions' spread, the first rows."""
         from conveyor_plugin.pages import predictions_page as render
         from ml_tasks.platform.overview import predictions_summary
 
         settings, _ = _settings_and_spec(pipeline)
+        readable(user, pipeline)
         summary = predictions_summary(settings, pipeline, dt)
         if summary is None:
             raise HTTPException(status_code=404, detail=f"{pipeline} has no predictions for {dt} (not scored yet)")

@@ -88,7 +88,8 @@ DAY = ENV.from_string(STYLE + """
 {% if report.models %}<p>{% for m in report.models %}<a href="{{ m.url }}" target="_blank">v{{ m.version }}</a>
 ({{ m.family }}{{ ', @' ~ m.aliases | join(', @') if m.aliases }}){{ ", " if not loop.last }}{% endfor %}</p>
 {% else %}<p class="muted">None yet.</p>{% endif %}
-{% if report.html %}<iframe srcdoc="{{ report.html }}" style="width:100%;height:32rem;border:1px solid #dde"></iframe>{% endif %}
+{% if report.html %}<iframe sandbox srcdoc="{{ report.html }}" title="gate report (from the lake; scripts never run)"
+style="width:100%;height:32rem;border:1px solid #dde"></iframe>{% endif %}
 <h2>Gate records</h2><pre>{{ record }}</pre>
 """)
 

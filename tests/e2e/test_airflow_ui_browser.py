@@ -190,6 +190,17 @@ def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor
         assert report_page.url.endswith(f"/conveyor/pipelines/demand/days/{day}"), report_page.url
         expect(report_page.get_by_text(f"demand {day}: quarantined at the raw gate")).to_be_visible(timeout=60_000)
         report_page.screenshot(path=shots / "07-gate-report.png", full_page=True)
+
+        # A report anyone who can write the lake could have written: its script must not run in Airflow's origin.
+        hostile = ("<h1>tampered report</h1><script>top.document.title='pwned';"
+                   "top.document.body.setAttribute('data-pwned','1')</script>"
+                   "<img src=x onerror=\"top.document.body.setAttribute('data-pwned','2')\">")
+        lake.fs.pipe(f"{lake.partition('quarantine', 'demand', day)}/raw/report.html", hostile.encode())
+        report_page.reload()
+        frame = report_page.frame_locator("iframe[sandbox]").first
+        expect(frame.get_by_text("tampered report")).to_be_visible(timeout=60_000)  # shown, as inert HTML
+        report_page.wait_for_timeout(1500)
+        assert report_page.title() != "pwned" and report_page.locator("body").get_attribute("data-pwned") is None
         if report_page is not page:
             report_page.close()
 

@@ -60,7 +60,7 @@ def test_a_large_sample_is_read_in_full_as_a_uniform_sample(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,says", [
-    ({"name": "Bad-Name"}, "lower case"),
+    ({"name": "Bad-Name"}, "a lowercase letter, then up to 62 lowercase letters"),
     ({"target": "usage_minutes", "task": "classification"}, "must hold 0/1"),
     ({"target": "plan"}, "must be numeric"),
     ({"keys": ["customer_id", "account"]}, "not in the sample"),
