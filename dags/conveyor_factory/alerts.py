@@ -4,7 +4,7 @@
 gate (when the day was quarantined), on the failure of a model family's training task, on the
 success of ``request_retrain`` and of ``announce_champion``. :func:`deadline_missed` is the
 callback of the features DAG's ``DeadlineAlert`` (the spec's ``features.deadline_hours``). Both
-build an `ml_tasks.platform.alerts.Alert` and deliver it to the configured webhook; Slack or
+build an `ml_tasks.core.alerts.Alert` and deliver it to the configured webhook; Slack or
 e-mail take Airflow's own provider notifiers (docs/alerts.md).
 """
 
@@ -22,7 +22,7 @@ class ConveyorNotifier(BaseNotifier):
 
     def notify(self, context) -> None:
         from ml_tasks.core.settings import load_settings
-        from ml_tasks.platform.alerts import send
+        from ml_tasks.core.alerts import send
 
         settings = load_settings()
         alert = _ALERTS[self.event](settings, self.pipeline, context)
@@ -32,7 +32,7 @@ class ConveyorNotifier(BaseNotifier):
 
 def _quarantine(settings, pipeline, context):
     from ml_tasks.data.gates import GateFailed
-    from ml_tasks.platform.alerts import Alert, view_link
+    from ml_tasks.core.alerts import Alert, view_link
 
     from conveyor_factory.runtime import partition_date
 
@@ -42,13 +42,16 @@ def _quarantine(settings, pipeline, context):
     dt = partition_date(context).isoformat()
     stage = "raw" if context["ti"].task_id == "gate_raw" else "features"
     reason = str(exc).splitlines()[0]
+    failed = [line.strip()[2:] for line in str(exc).splitlines() if line.startswith("  - ")]
+    if not settings.alert_include_rows:  # the expectations and counts, not the rows' values
+        failed = [line.split("; e.g. ")[0] for line in failed]
     return Alert("quarantine", pipeline, f"{dt} quarantined at the {stage} gate: {reason}",
-                 {"dt": dt, "stage": stage, "reason": str(exc)[:2000], "dag_run": context["ti"].run_id},
+                 {"dt": dt, "stage": stage, "failed": failed[:20], "dag_run": context["ti"].run_id},
                  view_link(settings, pipeline, "days", dt))
 
 
 def _training_failed(settings, pipeline, context):
-    from ml_tasks.platform.alerts import Alert, view_link
+    from ml_tasks.core.alerts import Alert, view_link
 
     ti, exc = context["ti"], context.get("exception")
     return Alert("training_failed", pipeline, f"{ti.task_id} failed (try {ti.try_number}): {type(exc).__name__}: "
@@ -57,7 +60,7 @@ def _training_failed(settings, pipeline, context):
 
 
 def _retrain_requested(settings, pipeline, context):
-    from ml_tasks.platform.alerts import Alert, view_link
+    from ml_tasks.core.alerts import Alert, view_link
 
     decision = context["ti"].xcom_pull(task_ids="decide_retrain") or {}
     return Alert("retrain_requested", pipeline, decision.get("reason", "retrain requested"),
@@ -65,7 +68,7 @@ def _retrain_requested(settings, pipeline, context):
 
 
 def _champion_changed(settings, pipeline, context):
-    from ml_tasks.platform.alerts import Alert, view_link
+    from ml_tasks.core.alerts import Alert, view_link
 
     decision = context["ti"].xcom_pull(task_ids="promote") or {}
     before = decision.get("previous_champion")
@@ -82,7 +85,7 @@ _ALERTS = {"quarantine": _quarantine, "training_failed": _training_failed,
 def deadline_missed(pipeline: str, hours: float, context=None) -> None:
     """The features DAG's deadline callback: the day's features were not published in time."""
     from ml_tasks.core.settings import load_settings
-    from ml_tasks.platform.alerts import Alert, send, view_link
+    from ml_tasks.core.alerts import Alert, send, view_link
 
     settings = load_settings()
     run = (context or {}).get("dag_run") or {}  # Airflow's DAG run API record

@@ -49,6 +49,11 @@ class ConveyorSettings(BaseSettings):
     alert_webhook_url: str = Field(default="", description=(
         "POST one JSON alert here on a quarantined day, a failed training task, a retrain request, a champion "
         "change and a missed features deadline (docs/alerts.md); empty = no alerts"))
+    serving_max_body_bytes: int = Field(default=1_048_576, description="largest /predict body read (413 above)")
+    serving_max_rows: int = Field(default=10_000, description="most rows in one /predict request (413 above)")
+    alert_include_rows: bool = Field(default=False, description=(
+        "put the failing rows' example values in quarantine alerts; off: counts, expectations and links only "
+        "(the receiver is often a third-party service)"))
 
     airflow_host: str = "127.0.0.1"
     airflow_port: int = 8080

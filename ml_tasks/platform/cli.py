@@ -172,8 +172,11 @@ def airflow(ctx: typer.Context) -> None:
 @app.command()
 def serve(pipeline: str, host: str = "127.0.0.1", port: int = 8000,
           token_env: str = typer.Option("CONVEYOR_SERVING_TOKEN", help="environment variable holding the bearer token"),
-          refresh_seconds: float = 5.0) -> None:
+          refresh_seconds: float = 5.0,
+          insecure: bool = typer.Option(False, help="serve beyond loopback without a token (anyone who reaches "
+                                                    "the port may predict)")) -> None:
     """Serve models:/PIPELINE@champion over REST (/predict, /health, /metrics)."""
+    import ipaddress
     import os
 
     import uvicorn
@@ -181,6 +184,13 @@ def serve(pipeline: str, host: str = "127.0.0.1", port: int = 8000,
     from ml_tasks.serving.online import create_app
 
     token = os.environ.get(token_env) or None
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not token and not loopback and not insecure:
+        fail(f"--host {host} serves beyond this machine, and ${token_env} holds no token: anyone who reaches the "
+             f"port could predict. Set {token_env}, or pass --insecure if that is what you want")
     uvicorn.run(create_app(load_settings(), pipeline, token=token, refresh_seconds=refresh_seconds),
                 host=host, port=port, log_level="warning")
 

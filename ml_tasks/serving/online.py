@@ -14,9 +14,15 @@
 - ``GET /health`` says which version serves (503 until one is loaded); ``GET /metrics`` is
   Prometheus text from ``prometheus_client`` (requests, errors by status, predicted rows,
   latency histogram, model swaps, serving version).
-- With a token configured, every call but ``/health`` needs ``Authorization: Bearer <token>``.
+- With a token configured, every call but ``/health`` needs ``Authorization: Bearer <token>``,
+  checked before the body is read. A ``/predict`` body must be ``application/json`` (415), at most
+  ``serving_max_body_bytes`` (413, refused from its Content-Length before it is read, or as soon
+  as a chunked body passes the limit) with at most ``serving_max_rows`` rows (413). Predictions run
+  on a worker thread, so a large batch never stalls ``/health``.
 - The champion is held by a :class:`~ml_tasks.serving.holder.ChampionHolder` that watches the
-  alias and swaps a new champion in without dropping a request.
+  alias and swaps a new champion in without dropping a request. A new champion that fails to load
+  leaves the old one serving: ``/health`` says "degraded" and names both, the metric
+  ``conveyor_model_reload_failures_total`` counts, an alert goes out, and the load backs off.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ml_tasks.core.settings import ConveyorSettings
@@ -56,6 +63,8 @@ class ServingMetrics:
                                ["pipeline", "status"], registry=reg)
         self.swaps = Counter("conveyor_model_swaps", "Champion swaps while serving", ["pipeline"],
                              registry=reg).labels(**labels)
+        self.reload_failures = Counter("conveyor_model_reload_failures", "New champions that failed to load",
+                                       ["pipeline"], registry=reg).labels(**labels)
         self.latency = Histogram("conveyor_request_seconds", "Prediction request latency", ["pipeline"],
                                  buckets=BUCKETS, registry=reg).labels(**labels)
         self.version = Gauge("conveyor_serving_version", "Model version being served (0: none)", ["pipeline"],
@@ -133,10 +142,42 @@ def _json(obj: Any, status: int = 200) -> Response:
     return Response(msgspec.json.encode(obj), status_code=status, media_type="application/json")
 
 
+class TooLarge(Exception):
+    """A request body over the limit (its message says which)."""
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request body, read only up to ``limit`` bytes: a declared larger one is refused unread, a
+    chunked one as soon as it passes the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge(f"request body of {declared} bytes; the limit is {limit:,} bytes (serving_max_body_bytes)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body over {limit:,} bytes (serving_max_body_bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _alert_reload_failed(settings: ConveyorSettings, pipeline: str, version: str, error: str) -> None:
+    from ml_tasks.core.alerts import Alert, send
+
+    send(settings, Alert("serving_reload_failed", pipeline, f"serving could not load @champion v{version}; it keeps "
+                         f"serving the version it had: {error[:200]}", {"version": version, "error": error[:500]}))
+
+
 def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = None, refresh_seconds: float = 5.0):
     """The serving app; ``app.state.refresh()`` checks the alias now, ``app.state.stop.set()`` ends the watch."""
     metrics = ServingMetrics(pipeline)
-    holder = ChampionHolder(settings, pipeline, on_swap=lambda _: metrics.swaps.inc())
+
+    def reload_failed(version: str, error: str) -> None:
+        metrics.reload_failures.inc()
+        _alert_reload_failed(settings, pipeline, version, error)
+
+    holder = ChampionHolder(settings, pipeline, on_swap=lambda _: metrics.swaps.inc(), on_reload_failed=reload_failed,
+                            backoff_seconds=refresh_seconds)
     holder.refresh()
     features = _online_features(settings, pipeline)
     holder.watch(refresh_seconds, *([features.refresh] if features else []))
@@ -153,9 +194,14 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
 
     @app.get("/health")
     def health():
-        served = holder.served
+        served, failed = holder.served, holder.reload_error
+        problem = (f"could not load @champion v{failed['version']} ({failed['failures']} attempt(s) since "
+                   f"{failed['since']}): {failed['error']}") if failed else None
         if served is None:
-            return JSONResponse({"status": "no champion", "pipeline": pipeline}, status_code=503)
+            return JSONResponse({"status": "no champion", "pipeline": pipeline, **({"problem": problem} if problem else {})},
+                                status_code=503)
+        if problem:  # still serving the version it had: say so, and which
+            return {"status": "degraded", "pipeline": pipeline, "version": served.version, "problem": problem}
         return {"status": "ok", "pipeline": pipeline, "version": served.version}
 
     @app.get("/metrics")
@@ -168,21 +214,35 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
     @app.post("/predict")
     async def predict(request: Request):
         start = time.perf_counter()
-        body = await request.body()
-        refusal = refused(request)
-        response, rows = (refusal, 0) if refusal is not None else answer(body)
+        response, rows = await checked(request)
         metrics.observe(time.perf_counter() - start, rows, response.status_code)
         return response
 
+    async def checked(request: Request) -> tuple[Response, int]:
+        """Who asks first, then what they send (its type, then its size), then the answer off the event loop."""
+        refusal = refused(request)
+        if refusal is not None:
+            return refusal, 0
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return _json({"detail": "send the rows as JSON (Content-Type: application/json)"}, 415), 0
+        try:
+            body = await bounded_body(request, settings.serving_max_body_bytes)
+        except TooLarge as exc:
+            return _json({"detail": str(exc)}, 413), 0
+        return await run_in_threadpool(answer, body)
+
     def answer(body: bytes) -> tuple[Response, int]:
-        served = holder.served  # this request uses this model to the end, even if swapped meanwhile
-        if served is None:
-            return _json({"detail": f"{pipeline} has no @champion yet"}, 503), 0
         try:
             payload = msgspec.json.decode(body)
         except msgspec.DecodeError:
             return _json({"detail": "body is not valid JSON"}, 422), 0
         rows = payload.get("rows") if isinstance(payload, dict) else None
+        if isinstance(rows, list) and len(rows) > settings.serving_max_rows:
+            return _json({"detail": f"{len(rows):,} rows; the limit is {settings.serving_max_rows:,} rows a request "
+                                    "(serving_max_rows)"}, 413), 0
+        served = holder.served  # this request uses this model to the end, even if swapped meanwhile
+        if served is None:
+            return _json({"detail": f"{pipeline} has no @champion yet"}, 503), 0
         if features is not None and isinstance(rows, list) and any(features.is_key_only(r) for r in rows):
             rows, problems = features.fill(rows)
             if problems:

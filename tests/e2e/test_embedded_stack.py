@@ -204,6 +204,8 @@ def test_bad_raw_day_fails_the_gate_and_landing_it_again_reruns_its_features(pla
                              60, f"the quarantine alert of {day}")
     assert len(quarantined) == 1 and quarantined[0]["details"]["stage"] == "raw", quarantined
     assert quarantined[0]["link"].endswith(f"/conveyor/pipelines/demand/days/{day}")
+    failed = quarantined[0]["details"]["failed"]  # the expectations and counts, not the rows' values
+    assert any("price" in f for f in failed) and not any("e.g." in f for f in failed), failed
 
     client.set_paused("demand_relanded", False)
     landed = land_files(lake, spec, [tmp_path / "fixed.parquet"], say=print)  # fixed upstream and landed again

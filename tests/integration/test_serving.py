@@ -58,7 +58,8 @@ def test_bad_requests_get_422_naming_the_field(client, loop):
     assert response.json()["detail"] == ["rows[0].price: field required (double)",
                                          "rows[1].lag_24h: expected a number (double), got 'many'"]
     assert client.post("/predict", json={"rows": []}).status_code == 422
-    assert client.post("/predict", content=b"not json").status_code == 422
+    assert client.post("/predict", content=b"not json", headers={"Content-Type": "application/json"}).status_code == 422
+    assert client.post("/predict", content=b"not json").status_code == 415  # not even said to be JSON
 
 
 def test_token_is_required_when_configured(loop):

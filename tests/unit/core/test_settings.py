@@ -73,7 +73,7 @@ def test_worker_hostname_names_the_worker(monkeypatch):
 
 def test_links_name_the_public_urls_and_default_to_the_servers(monkeypatch, tmp_path):
     from ml_tasks.core.tracking import run_url
-    from ml_tasks.platform.alerts import view_link
+    from ml_tasks.core.alerts import view_link
     from ml_tasks.registry.client import version_url
 
     local = ConveyorSettings(home=tmp_path, mlflow_port=5055, airflow_port=8088)
