@@ -63,11 +63,9 @@ def test_the_days_an_asset_event_names_are_checked_before_anything_runs():
 
 
 def test_land_says_what_to_run_when_airflow_does_not_answer(tmp_path, files, monkeypatch):
-    import socket
+    from ml_tasks.platform.stack import free_port
 
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CONVEYOR_AIRFLOW_PORT", str(port))
     runner = CliRunner()

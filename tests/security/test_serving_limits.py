@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import REPO_ROOT
 from ml_tasks.platform.cli import app
-from tests.e2e.stack_helpers import alert_receiver, free_port
+from ml_tasks.platform.stack import free_port
+from tests.e2e.stack_helpers import alert_receiver
 from tests.security.slow_model import SlowDouble
 
 TOKEN = "serving-test-token"  # pragma: allowlist secret

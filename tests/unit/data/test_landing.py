@@ -59,11 +59,9 @@ def _cli_land(settings, *args: str):
 
     from ml_tasks.platform.cli import app
 
-    import socket
+    from ml_tasks.platform.stack import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there
     env = {"CONVEYOR_HOME": str(settings.home), "CONVEYOR_LAKE_URI": str(settings.lake_uri),
            "CONVEYOR_AIRFLOW_PORT": str(port)}
     return CliRunner().invoke(app, ["land", "demand", *args], env=env)
