@@ -33,8 +33,9 @@ CHANGED_DAYS = 7
 # Decay is declared once its 90% lower bound clears x1.2. With the generator's default strength
 # (0.6) a week ending 2026-01-03 (the holdout week holds Christmas) read x1.26, bound x1.17: not
 # shown; at 1.0 it reads x1.36, bound x1.27 (2026-12-01: x1.48, bound x1.41), data drift share
-# 0.43 and 0.29 (< 0.5): a change this test can count on whatever day it runs.
-CONCEPT_STRENGTH = 1.0
+# 0.43 and 0.29 (< 0.5). On 2026-12-07 (the week ending 12-06) 1.0 was no longer shown (detected false,
+# twice); 1.4 is: 3 passed, data drift still not detected. The calendar moves the margin, so keep it wide.
+CONCEPT_STRENGTH = 1.4
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_decay_without_input_drift_is_detected_and_retrains(platform):
     assert client.wait_for_run("demand_drift", run_id, timeout=300) == "success"
     verdict = client.xcom("demand_drift", run_id, "check_drift")
     decay = verdict["signals"]["performance_decay"]
-    assert decay["detected"] and decay["ratio"] > 1.2 and decay["rows"] == CHANGED_DAYS * SIZE.stores * SIZE.items * 24
+    assert decay["detected"] and decay["ratio"] > 1.2 and decay["rows"] == CHANGED_DAYS * SIZE.stores * SIZE.items * 24, decay
     assert not verdict["signals"]["data_drift"]["detected"], verdict["signals"]["data_drift"]
     decision = client.xcom("demand_drift", run_id, "decide_retrain")
     assert decision["fire"] and "performance_decay" in decision["signals"], decision
