@@ -4,7 +4,8 @@ Events: ``quarantine`` (a day failed a gate and was moved aside), ``training_fai
 family's training task failed), ``retrain_requested`` (the drift check asked for a retrain),
 ``champion_changed`` (`@champion` moved), ``deadline_missed`` (a day's features were not
 published in time) and ``serving_reload_failed`` (a server could not load the new champion and
-keeps serving the old one). The Airflow side (`conveyor_factory.alerts`) and the server decide
+keeps serving the old one) and ``model_unverified`` (a model version's files do not match the digest
+recorded at registration, so nothing loads it). The Airflow side (`conveyor_factory.alerts`) and the server decide
 when; this module says what and delivers it.
 
 The receiver is often a third-party service (Slack, Teams), and its URL is its secret: payloads
@@ -27,7 +28,7 @@ from ml_tasks.core.settings import ConveyorSettings
 
 log = logging.getLogger(__name__)
 EVENTS = ("quarantine", "training_failed", "retrain_requested", "champion_changed", "deadline_missed",
-          "serving_reload_failed")
+          "serving_reload_failed", "model_unverified")
 RETRY_WAITS = (1.0, 3.0)  # seconds before the second and third delivery attempts
 
 

@@ -54,6 +54,10 @@ class ConveyorSettings(BaseSettings):
     alert_include_rows: bool = Field(default=False, description=(
         "put the failing rows' example values in quarantine alerts; off: counts, expectations and links only "
         "(the receiver is often a third-party service)"))
+    model_digest_required: bool = Field(default=True, description=(
+        "refuse to load a model version that carries no artifact digest (registered outside Conveyor or before "
+        "digests were recorded; `conveyor verify-model --record` gives it one); a digest that does not match "
+        "is refused whatever this says"))
 
     airflow_host: str = "127.0.0.1"
     airflow_port: int = 8080

@@ -29,6 +29,7 @@ from ml_tasks.monitoring.decay import performance_decay
 from ml_tasks.monitoring.drift import data_drift, prediction_drift
 from ml_tasks.monitoring.sampling import sample_partitions
 from ml_tasks.registry import client as registry
+from ml_tasks.registry.artifacts import load_verified
 
 log = logging.getLogger(__name__)
 class DriftVerdict(TypedDict):
@@ -79,8 +80,6 @@ def load_reference(settings: ConveyorSettings, champion, name: str = "features")
 def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context: dict[str, str] | None = None,
           progress: Callable[[str], None] = log.info) -> DriftVerdict:
     """Run all three checks for the window ending at ``dt``, log them, and return the verdict."""
-    import mlflow
-
     client = tracking.connect(settings)
     champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
     if champion is None:
@@ -98,7 +97,7 @@ def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context:
     progress(f"data drift: share {data.share:.2f} (threshold {spec.drift.drift_share_threshold}); "
              f"drifted {data.drifted_columns or 'none'}")
 
-    model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(spec.name)}/{version}")
+    model = load_verified(settings, spec.name, version)
     # the model's predictions on rows it never saw (see ml_tasks.training.plan); older runs: its training rows
     unseen = load_reference(settings, champion, "holdout")
     predicted = prediction_drift(np.asarray(model.predict(reference if unseen is None else unseen), dtype=float),

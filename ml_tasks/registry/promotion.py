@@ -26,6 +26,7 @@ from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.registry import audit
 from ml_tasks.registry import client as registry
+from ml_tasks.registry.artifacts import load_verified
 from ml_tasks.registry.gate import GateConfig, decide
 from ml_tasks.registry.registration import RegisteredVersion
 from ml_tasks.training.evaluation import task_metrics
@@ -72,11 +73,8 @@ def gate_config(spec: PipelineSpec) -> GateConfig:
 
 
 def predict_version(settings: ConveyorSettings, spec: PipelineSpec, version: str, frame) -> np.ndarray:
-    """Predictions of a registered version on ``frame``, through its pyfunc like serving does."""
-    import mlflow
-
-    tracking.connect(settings)
-    model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(spec.name)}/{version}")
+    """Predictions of a registered version on ``frame``, through its verified pyfunc like serving does."""
+    model = load_verified(settings, spec.name, version)
     return np.asarray(model.predict(frame), dtype=float)
 
 

@@ -26,6 +26,7 @@ from ml_tasks.core import tracking
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.registry import client as registry
+from ml_tasks.registry.artifacts import record_digest
 from ml_tasks.training.candidate import TrainedCandidate, train_model
 from ml_tasks.training.ensemble import KIND as ENSEMBLE
 from ml_tasks.training.ensemble import ensemble_candidate
@@ -140,6 +141,7 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: Training
                     v, name, best["run_id"])
     else:
         v = str(mlflow.register_model(best["model_uri"], name).version)
+    record_digest(settings, spec.name, v)  # what every later load checks the files against
     for key, value in {**plan["tags"], "conveyor.model_family": best["kind"], "conveyor.run_id": best["run_id"],
                        "conveyor.parent_run_id": plan["parent_run_id"], "conveyor.reference_run_id": plan["parent_run_id"],
                        "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",

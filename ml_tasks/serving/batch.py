@@ -16,21 +16,20 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.registry import client as registry
+from ml_tasks.registry.artifacts import load_verified
 
 log = logging.getLogger(__name__)
 
 
 def score_partition(settings: ConveyorSettings, spec: PipelineSpec, dt: date) -> dict:
     """Write ``predictions/<pipeline>/dt=<dt>/`` from the champion and that day's features."""
-    import mlflow
-
     client = tracking.connect(settings)
     champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
     if champion is None:
         raise registry.NoChampionError(f"pipeline {spec.name!r} has no @champion model yet: run {spec.name}_train first")
     lake = Lake.from_settings(settings)
     features = lake.read_partition("features", spec.name, dt)
-    model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(spec.name)}/{champion.version}")
+    model = load_verified(settings, spec.name, champion.version)
     prediction = model.predict(features)
     out = features[[*spec.data.keys, spec.data.timestamp]].copy()
     out["prediction"] = pd.Series(prediction).to_numpy(dtype=float)

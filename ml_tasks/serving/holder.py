@@ -23,6 +23,7 @@ from typing import Any, Callable
 from ml_tasks.core import tracking
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.registry import client as registry
+from ml_tasks.registry.artifacts import load_verified
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 600.0
@@ -40,11 +41,9 @@ class Served:
 
 
 def load_version(settings: ConveyorSettings, pipeline: str, version: str) -> Served:
-    """Load a registered version through its pyfunc, with the input schema it was logged with."""
-    import mlflow
-
-    tracking.connect(settings)
-    model = mlflow.pyfunc.load_model(f"models:/{registry.model_name(pipeline)}/{version}")
+    """Load a registered version through its pyfunc (its files checked against the digest recorded at
+    registration), with the input schema it was logged with."""
+    model = load_verified(settings, pipeline, version)
     schema = model.metadata.get_input_schema()
     fields = {c.name: str(c.type).split(".")[-1].lower() for c in schema.inputs} if schema else {}
     try:  # versions logged before the online path existed have no predict_rows: they go through pandas

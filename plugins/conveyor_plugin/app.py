@@ -77,15 +77,26 @@ def same_origin(request: Request) -> None:
         raise HTTPException(status_code=403, detail="cross-origin request refused: send it from the Conveyor view")
 
 
-def _settings_and_spec(pipeline: str):
+def _settings_and_spec(pipeline: str, user):
+    """The settings and the pipeline's spec, for a user who may read the pipeline: 403 before anything is
+    read, and a 404 that names no other pipeline and no server path."""
+    from ml_tasks.core.names import checked_pipeline_name
     from ml_tasks.core.settings import load_settings
     from ml_tasks.core.spec import SpecError, load_spec
 
+    readable(user, pipeline)
     settings = load_settings()
+    try:
+        checked_pipeline_name(pipeline)
+    except ValueError:
+        raise HTTPException(status_code=404, detail="no such pipeline") from None
+    if not (settings.specs_dir / f"{pipeline}.yaml").is_file():
+        raise HTTPException(status_code=404, detail=f"no pipeline named {pipeline!r}")
     try:
         return settings, load_spec(pipeline, settings.specs_dir)
     except SpecError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+        raise HTTPException(status_code=404, detail=f"the {pipeline} spec does not load: "
+                                                    f"{str(exc).replace(str(settings.specs_dir), '<specs>')}") from None
 
 
 def create_view_app() -> FastAPI:
@@ -143,8 +154,7 @@ def create_view_app() -> FastAPI:
         from conveyor_plugin.pages import overview_page
         from ml_tasks.platform.overview import pipeline_overview
 
-        settings, spec = _settings_and_spec(pipeline)
-        readable(user, pipeline)
+        settings, spec = _settings_and_spec(pipeline, user)
         return overview_page(pipeline_overview(settings, spec))
 
     @app.get("/pipelines/{pipeline}/days/{dt}", response_class=HTMLResponse)
@@ -154,8 +164,7 @@ def create_view_app() -> FastAPI:
         from conveyor_plugin.pages import day_page as render
         from ml_tasks.platform.overview import day_report
 
-        settings, _ = _settings_and_spec(pipeline)
-        readable(user, pipeline)
+        settings, _ = _settings_and_spec(pipeline, user)
         report = day_report(settings, pipeline, dt)
         if report is None:
             raise HTTPException(status_code=404, detail=f"{pipeline} has no gate record for {dt}: the day has not "
@@ -178,8 +187,7 @@ def create_view_app() -> FastAPI:
         if len(body) > 4096:
             raise HTTPException(status_code=413, detail="the release form takes at most 4096 bytes")
         reason = (parse_qs(body.decode("utf-8", errors="replace")).get("reason") or [""])[0][:500]
-        settings, spec = _settings_and_spec(pipeline)
-        readable(user, pipeline)
+        settings, spec = _settings_and_spec(pipeline, user)
         try:
             release_raw(Lake.from_settings(settings), spec, dt, reason, by=user.get_name())
         except ReleaseError as exc:
@@ -193,8 +201,7 @@ def create_view_app() -> FastAPI:
         from conveyor_plugin.pages import predictions_page as render
         from ml_tasks.platform.overview import predictions_summary
 
-        settings, _ = _settings_and_spec(pipeline)
-        readable(user, pipeline)
+        settings, _ = _settings_and_spec(pipeline, user)
         summary = predictions_summary(settings, pipeline, dt)
         if summary is None:
             raise HTTPException(status_code=404, detail=f"{pipeline} has no predictions for {dt} (not scored yet)")

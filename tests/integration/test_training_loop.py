@@ -34,6 +34,8 @@ def test_first_model_becomes_champion_with_lineage(loop):
     assert set(json.loads(tags["conveyor.candidates"])) - {"ensemble"} == {"naive", "lightgbm", "lightning"}
     assert tags["conveyor.chosen_by"] == "backtest mae" and json.loads(tags["conveyor.baseline"])["ratio"] < 1.0
     assert champion.description.startswith(f"# demand v{champion.version}")
+    assert len(tags["conveyor.artifact_sha256"]) == 64  # what every later load checks the files against
+    assert "MLmodel" in json.loads(tags["conveyor.artifact_files"])
     validation = json.loads(tags["conveyor.validation"])  # each partition's recorded gate results
     days = json.loads(tags["conveyor.feature_partitions"])
     assert validation["partitions"] == validation["passed_both_gates"] == len(days) and not validation["unrecorded"]

@@ -22,9 +22,10 @@ from mlflow.models import infer_signature
 from typer.testing import CliRunner
 
 from ml_tasks.core.polling import wait_until
-from ml_tasks.core.settings import REPO_ROOT
+from ml_tasks.core.settings import REPO_ROOT, load_settings
 from ml_tasks.platform.cli import app
 from ml_tasks.platform.stack import free_port
+from ml_tasks.registry.artifacts import record_digest
 from tests.e2e.stack_helpers import alert_receiver
 from tests.security.slow_model import SlowDouble
 
@@ -37,7 +38,10 @@ def _register(name: str) -> str:
     with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(name).experiment_id):
         info = mlflow.pyfunc.log_model(name="model", python_model=SlowDouble(), registered_model_name=name,
                                        signature=infer_signature(pd.DataFrame({"x": [0.0]}), pd.Series([0.0])))
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    settings = load_settings(mlflow_tracking_uri=mlflow.get_tracking_uri())
+    record_digest(settings, name, version)  # as Conveyor's registration does
+    return version
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +144,7 @@ def test_a_champion_that_fails_to_load_is_degraded_counted_alerted_and_backed_of
     health = wait_until(lambda: (h := requests.get(f"{server['url']}/health", timeout=5).json())["status"] == "degraded"
                         and h, 60, "health to turn degraded")
     assert health["version"] == "1" and f"could not load @champion v{version}" in health["problem"], health
+    assert "do not match the sha256 recorded at registration" in health["problem"], health  # never unpickled
     still = requests.post(f"{server['url']}/predict", headers=AUTH, json={"rows": [{"x": 0.0}]}, timeout=30)
     assert still.json()["model_version"] == "1"
     metrics = requests.get(f"{server['url']}/metrics", headers=AUTH, timeout=5).text
@@ -150,6 +155,7 @@ def test_a_champion_that_fails_to_load_is_degraded_counted_alerted_and_backed_of
     attempts = int(requests.get(f"{server['url']}/health", timeout=5).json()["problem"].split("(")[1].split(" ")[0])
     assert 2 <= attempts <= 4, attempts
     assert len([a for a in server["alerts"] if a["event"] == "serving_reload_failed"]) == 1  # one alert per version
+    assert len([a for a in server["alerts"] if a["event"] == "model_unverified"]) == 1
 
 
 def test_serving_beyond_loopback_needs_a_token_or_insecure(tmp_path, monkeypatch):

@@ -42,7 +42,9 @@ out = {"openapi": get("/conveyor/openapi.json"), "openapi_admin": get("/conveyor
        "predictions_churn_only": get("/conveyor/pipelines/demand/predictions/" + sys.argv[3], churn_only),
        "release_churn_only": client.post(day + "/release", content="reason=x", headers={
            **as_(churn_only), "Content-Type": "application/x-www-form-urlencoded"}).status_code,
-       "day_admin": get(day, admin), "index_admin": get("/conveyor/", admin)}
+       "day_admin": get(day, admin), "index_admin": get("/conveyor/", admin),
+       "unknown_churn_only": get("/conveyor/pipelines/nosuch", churn_only),
+       "unknown_admin": get("/conveyor/pipelines/nosuch", admin)}
 print("RESULT " + json.dumps(out))
 """
 SCRIPT = "<script>document.title='pwned'</script>"
@@ -83,6 +85,12 @@ def test_view_authorises_per_pipeline_hides_its_api_and_never_runs_lake_html(tmp
         assert out[key]["status"] == 403 and "may not read the demand pipeline" in out[key]["text"], (key, out[key])
     assert out["release_churn_only"] == 403
     assert 'href="pipelines/demand"' in out["index_admin"]["text"]
+    # a pipeline nobody may read, or that does not exist, names no other pipeline and no server path
+    assert out["unknown_churn_only"]["status"] == 403, out["unknown_churn_only"]
+    assert out["unknown_admin"]["status"] == 404 and "no pipeline named 'nosuch'" in out["unknown_admin"]["text"]
+    for key in ("unknown_churn_only", "unknown_admin"):
+        assert "demand" not in out[key]["text"] and "churn" not in out[key]["text"].replace("churn_only", "")
+        assert str(REPO_ROOT) not in out[key]["text"], out[key]
     # the lake's HTML: shown only inside a sandboxed iframe, escaped; the page itself may run no script
     page = out["day_admin"]
     assert page["status"] == 200 and "<script" not in page["text"].lower() and "<img" not in page["text"]

@@ -55,7 +55,7 @@ def young(spec, lake, settings):
 def test_the_ensemble_competes_when_it_beats_both_and_is_the_weighted_mean(young, settings):
     import mlflow
 
-    from ml_tasks.registry import client as registry
+    from ml_tasks.registry.artifacts import load_verified
     from ml_tasks.registry.registration import register_best
     from ml_tasks.training.candidate import train_model
 
@@ -71,7 +71,9 @@ def test_the_ensemble_competes_when_it_beats_both_and_is_the_weighted_mean(young
 
     registered = register_best(settings, young, plan, results)
     assert registered["model"] == "ensemble" and set(registered["candidates"]) == {*singles, "ensemble"}
-    loaded = mlflow.pyfunc.load_model(f"models:/{registry.model_name(young.name)}/{registered['version']}")
+    # loaded as serving and scoring load it: from the files checked against the digest of registration,
+    # members included
+    loaded = load_verified(settings, young.name, registered["version"])
     frame = load_features(Lake.from_settings(settings), young, [date.fromisoformat(d) for d in plan["holdout_dates"]])
     members = {r["kind"]: mlflow.pyfunc.load_model(r["model_uri"]).predict(frame) for r in results
                if r["kind"] in built["fit"]["members"]}
