@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from ml_tasks.core.files import write_atomic
 from ml_tasks.core.settings import load_settings
 
 
@@ -313,7 +314,7 @@ def profile(pipeline: str, rows: int = typer.Option(500_000, help="rows sampled 
     for line in changes:
         typer.echo(f"  {line}")
     if changes and not dry_run:
-        path.write_text(json.dumps(updated, indent=1) + "\n")
+        write_atomic(path, json.dumps(updated, indent=1) + "\n")  # a cut suite would fail every gate
         typer.echo(f"wrote {path}")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ml_tasks.core import cadence, events
+from ml_tasks.core.files import write_atomic
 from ml_tasks.core.names import PipelineNameError, checked_pipeline_name
 from ml_tasks.core.settings import REPO_ROOT
 from ml_tasks.data.leakage import target_proxies
@@ -144,8 +145,7 @@ class NewPipeline:
         if existing and not force:
             raise ScaffoldError(f"would overwrite {[str(p) for p in existing]}; pass --force to replace them")
         for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+            write_atomic(path, text)
         init = self.root / "tests" / "pipelines" / "__init__.py"
         if not init.exists():
             init.write_text("")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import requests
 
+from ml_tasks.core.files import create_atomic
 from ml_tasks.core.polling import WaitTimeout, wait_until
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.platform.airflow_client import unhealthy_components
@@ -85,15 +86,15 @@ def venv_executable(name: str) -> str:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Create a file readable by its owner only, from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
+    """Create a file readable by its owner only, from the first byte, whole or not at all. An empty
+    one (left by a crash before writes were atomic) is no secret: it is replaced."""
+    if path.exists() and not path.read_text().strip():
+        path.unlink()
+    create_atomic(path, text, 0o600)
 
 
 def _secret(path: Path, make) -> str:
-    if not path.exists():
+    if not path.exists() or not path.read_text().strip():
         _write_private(path, make())
     return path.read_text().strip()
 
@@ -101,7 +102,7 @@ def _secret(path: Path, make) -> str:
 def airflow_password(settings: ConveyorSettings) -> str:
     """The generated password of the embedded admin user (created on first use)."""
     path = settings.airflow_home / "passwords.json"
-    if not path.exists():
+    if not path.exists() or not path.read_text().strip():
         _write_private(path, json.dumps({settings.airflow_user: secrets.token_urlsafe(12)}))
     return json.loads(path.read_text())[settings.airflow_user]
 
