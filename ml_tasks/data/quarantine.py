@@ -41,35 +41,52 @@ th{{background:#f3f3f3}}tr.blocking td:first-child{{color:#b00;font-weight:bold}
 
 
 def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | None, result: GateResult) -> str:
-    """Move ``source`` (if given) to the quarantine zone with its validation JSON and report."""
+    """Move ``source`` (if given) to the quarantine zone with its validation JSON and report.
+
+    The record and report are written first, the data moved last, so the day is findable in exactly
+    one place at every moment: until the move it is in ``source`` (an entry whose data has not
+    arrived is not listed, see :func:`is_complete`), after it in the quarantine with its reasons.
+    A retry after a crash in between completes that entry rather than starting another.
+    """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     fs = lake.fs
     target = f"{lake.partition('quarantine', pipeline, dt)}/{stage}"
-    if fs.exists(target):
+    if fs.exists(target) and is_complete(lake, target):
         # An earlier quarantine of the same day and stage: keep it beside, never overwrite data.
         lake.move(target, f"{target}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}")
     fs.makedirs(target, exist_ok=True)
-    if source is not None and fs.exists(source):
-        lake.move(source, f"{target}/data")
     record = {
         "pipeline": pipeline,
         "dt": dt.isoformat(),
         "stage": stage,
         "quarantined_at": datetime.now(timezone.utc).isoformat(),
-        "source": source,
+        "source": source if source is not None and fs.exists(source) else None,
         "summary": result.summary(),
         "failures": result.failures,
         "warnings": result.warnings,
         "validation": result.validation,
     }
-    with fs.open(f"{target}/validation.json", "w") as fh:
-        json.dump(record, fh, indent=2, default=str)
     with fs.open(f"{target}/report.html", "w") as fh:
         fh.write(render_report(result, f"{pipeline} dt={dt} ({stage})"))
+    with fs.open(f"{target}/validation.json", "w") as fh:
+        json.dump(record, fh, indent=2, default=str)
+    if record["source"] is not None:
+        lake.move(source, f"{target}/data")
     day_history.note(lake, pipeline, dt, "quarantined", stage=stage,
                      failed=[f"{f['expectation']}({f['target']})" for f in result.failures])
     return target
+
+
+def is_complete(lake: Lake, entry: str) -> bool:
+    """Whether a quarantine entry holds what it quarantined: its record, and its data unless it had none
+    (an entry without its data was cut short before the move: the day is still at its source)."""
+    fs = lake.fs
+    if not fs.exists(f"{entry}/validation.json"):
+        return False
+    with fs.open(f"{entry}/validation.json") as fh:
+        source = json.load(fh).get("source")
+    return source is None or fs.exists(f"{entry}/data")
 
 
 def list_quarantine(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
@@ -80,9 +97,9 @@ def list_quarantine(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
         for entry in sorted(lake.fs.ls(base, detail=False)):
             stage = entry.rstrip("/").rsplit("/", 1)[-1]
             record = f"{base}/{stage}/validation.json"
-            if not stage.startswith(STAGES) or not lake.fs.exists(record) or any(
+            if not stage.startswith(STAGES) or not is_complete(lake, f"{base}/{stage}") or any(
                     lake.fs.exists(f"{base}/{stage}/{mark}") for mark in (RELEASED_MARK, REPLACED_MARK)):
-                continue  # not a quarantine entry, or one released back to the raw zone or landed again
+                continue  # not a (finished) quarantine entry, or one released back to the raw zone or landed again
             with lake.fs.open(record) as fh:
                 data = json.load(fh)
             reasons = [f"{f['expectation']}({f['target']})" for f in data.get("failures", [])]
