@@ -33,7 +33,7 @@ def build_pipeline_dags(pipeline: str) -> dict:
         build_train_dag(spec, default_args, settings.mode),
         build_score_dag(spec, default_args),
         build_drift_dag(spec, default_args),
-        build_rollback_dag(spec, default_args),
+        build_rollback_dag(spec, default_args, settings.mode),
         build_relanded_dag(spec, default_args),
     ]
     return {d.dag_id: d for d in dags}

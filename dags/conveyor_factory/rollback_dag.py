@@ -6,6 +6,7 @@ from airflow.sdk import DAG, task
 
 from conveyor_factory.assets import model_asset
 from conveyor_factory.common import Param, pipeline_dag
+from conveyor_factory.routing import registry_pool_kwargs
 from conveyor_factory.runtime import run_tags, settings_and_spec
 
 DOC = """
@@ -17,7 +18,7 @@ trail (`conveyor history {name}`). Emits Asset `model:{name}`.
 """
 
 
-def build_rollback_dag(spec, default_args: dict) -> DAG:
+def build_rollback_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
     name = spec.name
     with pipeline_dag(
         spec, "rollback",
@@ -32,7 +33,8 @@ def build_rollback_dag(spec, default_args: dict) -> DAG:
         },
     ) as dag:
 
-        @task(outlets=[model_asset(name)])
+        # one alias move at a time across workers, like promote (embedded: the registry file lock)
+        @task(outlets=[model_asset(name)], **registry_pool_kwargs(mode))
         def rollback(params=None, outlet_events=None, **context) -> dict:
             """Points `@champion` at `to_version` (default `@previous_champion`), recorded with the reason."""
             from ml_tasks.registry.audit import rollback as do_rollback

@@ -178,17 +178,26 @@ def release_day(pipeline: str, day: date, reason: str) -> None:
     _report_backfill(report)
 
 
-def history(pipeline: str, all_aliases: bool = typer.Option(False, "--all", help="also @challenger moves")) -> None:
+def history(pipeline: str, all_aliases: bool = typer.Option(False, "--all", help="also @challenger moves"),
+            repair: bool = typer.Option(False, help="first settle moves whose process died between the alias "
+                                                    "move and its record")) -> None:
     """Every move of @champion (and with --all, of @challenger): when, from, to, why, by which run."""
-    from ml_tasks.registry.audit import history as read_history
+    from ml_tasks.registry import audit
+    from ml_tasks.registry.client import registry_lock
 
-    rows = read_history(load_settings(), pipeline, alias=None if all_aliases else "champion")
+    settings = load_settings()
+    if repair:
+        with registry_lock(settings, pipeline):
+            for r in audit.repair(settings, pipeline):
+                typer.echo(f"repaired @{r['alias']} v{r.get('from_version', '-')} -> v{r['to_version']}: {r['repaired']}")
+    rows = audit.history(settings, pipeline, alias=None if all_aliases else "champion")
     if not rows:
         typer.echo(f"no alias moves recorded for {pipeline}")
     for r in rows:
         typer.echo(f"{r.get('time', '?')[:19]}  @{r.get('alias')}  v{r.get('from_version', '-')} -> v{r.get('to_version')}  "
                    f"[{r.get('airflow.dag_id', r.get('trigger', 'cli'))} {r.get('airflow.run_id', '')}]"
-                   f"{'  FORCED' if r.get('forced') == 'True' else ''}\n    {r.get('reason', '')}")
+                   f"{'  FORCED' if r.get('forced') == 'True' else ''}"
+                   f"{'' if r['state'] == 'done' else '  ' + r['state'].upper()}\n    {r.get('reason', '')}")
 
 
 def rollback(pipeline: str, to: Optional[str] = typer.Option(None, "--to", help="version (default: @previous_champion)"),
@@ -199,8 +208,12 @@ def rollback(pipeline: str, to: Optional[str] = typer.Option(None, "--to", help=
     from ml_tasks.registry.audit import rollback as do_rollback
     from ml_tasks.registry.audit import RollbackError
 
+    settings = load_settings()
+    if settings.mode != "embedded":  # the registry lock is a file: it serialises this machine only
+        typer.secho(f"note: in {settings.mode} mode trigger {pipeline}_rollback instead, so Airflow's registry pool "
+                    "orders it with promotions on other machines", fg="yellow", err=True)
     try:
-        record = do_rollback(load_settings(), pipeline, to, reason, {"user": getpass.getuser(), "trigger": "cli"})
+        record = do_rollback(settings, pipeline, to, reason, {"user": getpass.getuser(), "trigger": "cli"})
     except RollbackError as exc:
         fail(str(exc))
     typer.echo(f"@champion of {pipeline}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")

@@ -4,6 +4,13 @@ Every move of `@champion` (and `@challenger`) is recorded as a run in the MLflow
 ``<pipeline>_registry_audit``: when, which alias, from and to which version, why, with what
 evidence, from which Airflow DAG run and trigger. The records live in the same backend as the
 registry itself, so they are as durable as the aliases and visible in the MLflow UI.
+
+A move and its record are one unit: the record is written first as an *intent* (a running audit
+run, ``audit.state=intended``), the aliases are moved, then the record is completed (``done``).
+A process killed in between leaves an intent that the next alias move (under the same registry
+lock) or ``conveyor history --repair`` settles: completed when the alias did move, reverted (and
+`@previous_champion` put back) when it did not. So every alias move has its record, and no record
+claims a move that did not happen.
 """
 
 from __future__ import annotations
@@ -26,17 +33,70 @@ def audit_experiment(pipeline: str) -> str:
     return f"{pipeline}_registry_audit"
 
 
-def record_move(settings: ConveyorSettings, client, record: dict[str, Any]) -> str:
-    """Store one alias move as a finished run of the audit experiment; returns its run id."""
-    name = audit_experiment(record["pipeline"])
-    exp = client.get_experiment_by_name(name)
-    exp_id = exp.experiment_id if exp else tracking.ensure_experiment_id(settings, client, name)
-    tags = {f"audit.{k}": (v if isinstance(v, str) else json.dumps(v, default=str))[:5000]
+INTENDED, DONE, REVERTED = "intended", "done", "reverted"
+
+
+def _experiment_id(settings: ConveyorSettings, client, pipeline: str) -> str:
+    exp = client.get_experiment_by_name(audit_experiment(pipeline))
+    return exp.experiment_id if exp else tracking.ensure_experiment_id(settings, client, audit_experiment(pipeline))
+
+
+def _tags(record: dict[str, Any]) -> dict[str, str]:
+    return {f"audit.{k}": (v if isinstance(v, str) else json.dumps(v, default=str))[:5000]
             for k, v in record.items() if k != "evidence" and v is not None}
-    run = client.create_run(exp_id, run_name=f"{record['alias']} -> v{record['to_version']}", tags=tags)
-    client.log_text(run.info.run_id, json.dumps(record, indent=1, default=str), "move.json")
-    client.set_terminated(run.info.run_id)
+
+
+def _begin(settings: ConveyorSettings, client, record: dict[str, Any]) -> str:
+    """The intent: a running audit run saying which move is about to happen; returns its run id."""
+    run = client.create_run(_experiment_id(settings, client, record["pipeline"]),
+                            run_name=f"{record['alias']} -> v{record['to_version']}",
+                            tags=_tags({**record, "state": INTENDED}))
     return run.info.run_id
+
+
+def _finish(client, run_id: str, record: dict[str, Any], state: str) -> None:
+    client.set_tag(run_id, "audit.state", state)
+    client.log_text(run_id, json.dumps({**record, "state": state}, indent=1, default=str), "move.json")
+    client.set_terminated(run_id, "FINISHED" if state == DONE else "KILLED")
+
+
+def repair(settings: ConveyorSettings, pipeline: str) -> list[dict[str, Any]]:
+    """Settle every alias move whose process died between its intent and its record; returns them.
+
+    Call it holding the registry lock (every alias move does): a move found half done then belongs
+    to a process that is gone. Completed (``done``) when the alias points at the intended version,
+    else reverted: `@previous_champion` goes back to where it was and the record says ``reverted``.
+    """
+    client = tracking.connect(settings)
+    exp = client.get_experiment_by_name(audit_experiment(pipeline))
+    if exp is None:
+        return []
+    settled = []
+    for run in client.search_runs([exp.experiment_id], filter_string=f"tags.`audit.state` = '{INTENDED}'",
+                                  max_results=1000):
+        record = {k.removeprefix("audit."): v for k, v in run.data.tags.items() if k.startswith("audit.")}
+        current = registry.version_by_alias(client, pipeline, record["alias"])
+        if current is not None and str(current.version) == record["to_version"]:
+            record["repaired"] = "completed: the alias had moved when its process died"
+            state = DONE
+        else:
+            _put_back_previous(client, pipeline, record)
+            record["repaired"] = "reverted: the alias had not moved when its process died"
+            state = REVERTED
+        client.set_tag(run.info.run_id, "audit.repaired", record["repaired"])
+        _finish(client, run.info.run_id, record, state)
+        settled.append({**record, "state": state})
+    return settled
+
+
+def _put_back_previous(client, pipeline: str, record: dict[str, Any]) -> None:
+    if record["alias"] != registry.CHAMPION or "previous_before" not in record:
+        return
+    name, before = registry.model_name(pipeline), json.loads(record["previous_before"])
+    if before is None:
+        client.delete_registered_model_alias(name, registry.PREVIOUS_CHAMPION)
+    else:
+        client.set_registered_model_alias(name, registry.PREVIOUS_CHAMPION, str(before))
 
 
 def history(settings: ConveyorSettings, pipeline: str, alias: str | None = registry.CHAMPION) -> list[dict[str, Any]]:
@@ -49,6 +109,7 @@ def history(settings: ConveyorSettings, pipeline: str, alias: str | None = regis
     out = []
     for run in runs:
         rec = {k.removeprefix("audit."): v for k, v in run.data.tags.items() if k.startswith("audit.")}
+        rec.setdefault("state", DONE)  # records from before intents were written
         if alias is None or rec.get("alias") == alias:
             out.append(rec)
     return out
@@ -94,9 +155,12 @@ def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None,
                settings: ConveyorSettings | None = None) -> dict[str, Any]:
     """Point ``move.alias`` at ``move.to_version``; record it on the version and in the audit trail.
 
-    Moving `@champion` also moves `@previous_champion` to the version it leaves.
+    Moving `@champion` also moves `@previous_champion` to the version it leaves. With ``settings``
+    (every caller but a bare test), a half-done earlier move is settled first (:func:`repair`) and
+    this one is recorded as an intent before any alias moves and completed after.
     """
     name = registry.model_name(move.pipeline)
+    run_id = None
     record = {
         "pipeline": move.pipeline,
         "time": datetime.now(timezone.utc).isoformat(),
@@ -107,10 +171,18 @@ def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None,
         "evidence": move.evidence,
         **(context or {}),
     }
-    if move.alias == registry.CHAMPION and move.from_version and move.from_version != move.to_version:
+    moves_previous = move.alias == registry.CHAMPION and move.from_version and move.from_version != move.to_version
+    if settings is not None:
+        repair(settings, move.pipeline)
+        if moves_previous:
+            before = registry.version_by_alias(client, move.pipeline, registry.PREVIOUS_CHAMPION)
+            record["previous_before"] = json.dumps(str(before.version) if before else None)
+        run_id = _begin(settings, client, record)
+    if moves_previous:
         client.set_registered_model_alias(name, registry.PREVIOUS_CHAMPION, move.from_version)
     client.set_registered_model_alias(name, move.alias, move.to_version)
     client.set_model_version_tag(name, move.to_version, f"conveyor.alias_move.{move.alias}", json.dumps(record, default=str))
-    if settings is not None:
-        record["audit_run_id"] = record_move(settings, client, record)
+    if run_id is not None:
+        _finish(client, run_id, record, DONE)
+        record["audit_run_id"] = run_id
     return record

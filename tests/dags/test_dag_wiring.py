@@ -73,6 +73,14 @@ def test_a_spec_asking_for_approval_puts_airflows_approval_task_between_gate_and
     assert dag.get_task("gate").pool == "default_pool"
 
 
+def test_rollback_takes_the_registry_pool_like_promote_beyond_one_machine(demand_spec):
+    from conveyor_factory.rollback_dag import build_rollback_dag
+
+    assert build_rollback_dag(demand_spec, {}, "compose").get_task("rollback").pool == "conveyor_registry"
+    assert build_rollback_dag(demand_spec, {}, "kubernetes").get_task("rollback").pool == "conveyor_registry"
+    assert build_rollback_dag(demand_spec, {}).get_task("rollback").pool == "default_pool"
+
+
 def test_every_dags_trigger_form_accepts_its_own_defaults(dags):
     """The UI's trigger form keeps Trigger disabled while a param is required and empty: a
     string-only `dt` with default "" is exactly that, so `dt` must be optional (null)."""
