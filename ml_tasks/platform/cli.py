@@ -11,6 +11,7 @@ import typer
 
 from ml_tasks.core.settings import load_settings
 from ml_tasks.platform.pipeline_commands import COMMANDS, fail, parse_date
+from ml_tasks.platform.registry_commands import REGISTRY_COMMANDS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -195,31 +196,7 @@ def serve(pipeline: str, host: str = "127.0.0.1", port: int = 8000,
                 host=host, port=port, log_level="warning")
 
 
-@app.command("verify-model")
-def verify_model(pipeline: str, version: str,
-                 record: bool = typer.Option(False, help="record a digest for a version that has none (check its "
-                                                         "files first: from then on they are trusted)")) -> None:
-    """Check a model version's files against the sha256 recorded at registration (exit 1 on a mismatch)."""
-    import tempfile
-    from pathlib import Path
-
-    from ml_tasks.core.names import checked_pipeline_name
-    from ml_tasks.registry import artifacts
-
-    settings, pipeline = load_settings(), checked_pipeline_name(pipeline)
-    if record:
-        typer.echo(f"{pipeline} v{version}: sha256 {artifacts.record_digest(settings, pipeline, version)}")
-        return
-    with tempfile.TemporaryDirectory(prefix="conveyor-verify-") as tmp:
-        try:
-            digest = artifacts.verify(settings, pipeline, version,
-                                      artifacts.download_version(settings, pipeline, version, Path(tmp)))
-        except artifacts.UnverifiedModelError as exc:
-            fail(str(exc))
-    typer.echo(f"{pipeline} v{version}: files match the recorded sha256 {digest}")
-
-
-for _name, _command in COMMANDS.items():
+for _name, _command in {**COMMANDS, **REGISTRY_COMMANDS}.items():
     app.command(_name)(_command)
 
 

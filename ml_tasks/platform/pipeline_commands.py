@@ -1,7 +1,7 @@
 """The `conveyor` commands that work on one pipeline's data and models.
 
-Landing, backfilling and re-profiling data, the quarantine, the registry's history, rollback and
-lineage, scaffolding a new pipeline and checking specs. `ml_tasks.platform.cli` registers them
+Landing, backfilling and re-profiling data, the quarantine, scaffolding a new pipeline and checking
+specs (the registry's commands are `ml_tasks.platform.registry_commands`). `ml_tasks.platform.cli` registers them
 (``COMMANDS``) beside the commands that run the stack.
 """
 
@@ -178,75 +178,6 @@ def release_day(pipeline: str, day: date, reason: str) -> None:
     _report_backfill(report)
 
 
-def history(pipeline: str, all_aliases: bool = typer.Option(False, "--all", help="also @challenger moves"),
-            repair: bool = typer.Option(False, help="first settle moves whose process died between the alias "
-                                                    "move and its record")) -> None:
-    """Every move of @champion (and with --all, of @challenger): when, from, to, why, by which run."""
-    from ml_tasks.registry import audit
-    from ml_tasks.registry.client import registry_lock
-
-    settings = load_settings()
-    if repair:
-        with registry_lock(settings, pipeline):
-            for r in audit.repair(settings, pipeline):
-                typer.echo(f"repaired @{r['alias']} v{r.get('from_version', '-')} -> v{r['to_version']}: {r['repaired']}")
-    rows = audit.history(settings, pipeline, alias=None if all_aliases else "champion")
-    if not rows:
-        typer.echo(f"no alias moves recorded for {pipeline}")
-    for r in rows:
-        typer.echo(f"{r.get('time', '?')[:19]}  @{r.get('alias')}  v{r.get('from_version', '-')} -> v{r.get('to_version')}  "
-                   f"[{r.get('airflow.dag_id', r.get('trigger', 'cli'))} {r.get('airflow.run_id', '')}]"
-                   f"{'  FORCED' if r.get('forced') == 'True' else ''}"
-                   f"{'' if r['state'] == 'done' else '  ' + r['state'].upper()}\n    {r.get('reason', '')}")
-
-
-def rollback(pipeline: str, to: Optional[str] = typer.Option(None, "--to", help="version (default: @previous_champion)"),
-             reason: str = typer.Option("", help="why, for the audit trail")) -> None:
-    """Point @champion back at an earlier version in one step (recorded in the audit trail)."""
-    import getpass
-
-    from ml_tasks.registry.audit import rollback as do_rollback
-    from ml_tasks.registry.audit import RollbackError
-
-    settings = load_settings()
-    if settings.mode != "embedded":  # the registry lock is a file: it serialises this machine only
-        typer.secho(f"note: in {settings.mode} mode trigger {pipeline}_rollback instead, so Airflow's registry pool "
-                    "orders it with promotions on other machines", fg="yellow", err=True)
-    try:
-        record = do_rollback(settings, pipeline, to, reason, {"user": getpass.getuser(), "trigger": "cli"})
-    except RollbackError as exc:
-        fail(str(exc))
-    typer.echo(f"@champion of {pipeline}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")
-
-
-def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERSION, e.g. demand@champion")) -> None:
-    """The chain from raw partitions to the serving alias, for one model version."""
-    from ml_tasks.registry.lineage import lineage as read_lineage
-    from ml_tasks.registry.lineage import LineageError
-
-    try:
-        chain = read_lineage(load_settings(), ref)
-    except LineageError as exc:
-        fail(str(exc))
-    raw, feats = chain["raw_partitions"], chain["feature_partitions"]
-    typer.echo(f"raw/{ref.split('@')[0].split('/')[0]}  {raw['from']} .. {raw['to']}  ({raw['note']})")
-    checks = chain["validation"]
-    typer.echo(f"  -> gates {checks['raw_suite']}, {checks['features_suite']}: {checks['passed_both_gates']} of "
-               f"{checks['partitions']} partitions passed both (recorded in each partition's _validation.json)"
-               + (f"; no record for {checks['unrecorded']}" if checks["unrecorded"] else "")
-               + (f"; warnings on {sorted(checks['warnings'])}" if checks["warnings"] else ""))
-    if checks.get("coverage"):
-        c = checks["coverage"]
-        typer.echo(f"     raw coverage: mean {c['mean']:.1%}, lowest {c['min']:.1%}, {c['days_below_full']} day(s) "
-                   "with rows missing (gaps the models take)")
-    typer.echo(f"  -> {feats['zone']}  {feats['first']} .. {feats['last']}  ({feats['days']} days, sha256 {str(feats['sha256'])[:16]}...)")
-    typer.echo(f"  -> training run {chain['training_run']} ({chain['model_family']}), parent {chain['parent_run']}; "
-               f"train {chain['training_window']}, holdout {chain['holdout_window']}")
-    typer.echo(f"     Airflow {chain['airflow']['dag_id']} {chain['airflow']['run_id']}; code {chain['code_version']}")
-    typer.echo(f"  -> {chain['model']} v{chain['version']}  aliases: {', '.join('@' + a for a in chain['aliases']) or 'none'}")
-    typer.echo(f"     promotion: {chain['promotion']}")
-
-
 def new_pipeline(
     name: str,
     task: str = typer.Option("regression", help="regression | classification"),
@@ -352,9 +283,6 @@ COMMANDS = {
     "land": land,
     "backfill-features": backfill_features_cmd,
     "quarantine": quarantine,
-    "history": history,
-    "rollback": rollback,
-    "lineage": lineage,
     "new-pipeline": new_pipeline,
     "profile": profile,
     "validate": validate,

@@ -85,26 +85,20 @@ def venv_executable(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Create a file readable by its owner only, from the first byte, whole or not at all. An empty
-    one (left by a crash before writes were atomic) is no secret: it is replaced."""
-    if path.exists() and not path.read_text().strip():
-        path.unlink()
-    create_atomic(path, text, 0o600)
-
-
 def _secret(path: Path, make) -> str:
+    """The file's text; created first (owner-only, whole or not at all) when missing or empty (an empty
+    one, left by a crash before writes were atomic, is no secret)."""
     if not path.exists() or not path.read_text().strip():
-        _write_private(path, make())
+        path.unlink(missing_ok=True)
+        create_atomic(path, make(), 0o600)
     return path.read_text().strip()
 
 
 def airflow_password(settings: ConveyorSettings) -> str:
     """The generated password of the embedded admin user (created on first use)."""
-    path = settings.airflow_home / "passwords.json"
-    if not path.exists() or not path.read_text().strip():
-        _write_private(path, json.dumps({settings.airflow_user: secrets.token_urlsafe(12)}))
-    return json.loads(path.read_text())[settings.airflow_user]
+    text = _secret(settings.airflow_home / "passwords.json",
+                   lambda: json.dumps({settings.airflow_user: secrets.token_urlsafe(12)}))
+    return json.loads(text)[settings.airflow_user]
 
 
 # How long SQLite waits for a lock before "database is locked": the scheduler, the API server and
@@ -327,7 +321,7 @@ def up(settings: ConveyorSettings, say=print) -> None:
         ensure_registry_pool(env)
     path = supervised_settings(settings)
     path.unlink(missing_ok=True)
-    _write_private(path, settings.model_dump_json())
+    create_atomic(path, settings.model_dump_json(), 0o600)
     with stack_lock(settings):
         state = running(settings)  # the supervisor may have restarted something meanwhile
         for service in services(settings):
