@@ -47,10 +47,19 @@ def _tags(record: dict[str, Any]) -> dict[str, str]:
 
 
 def _begin(settings: ConveyorSettings, client, record: dict[str, Any]) -> str:
-    """The intent: a running audit run saying which move is about to happen; returns its run id."""
-    run = client.create_run(_experiment_id(settings, client, record["pipeline"]),
-                            run_name=f"{record['alias']} -> v{record['to_version']}",
-                            tags=_tags({**record, "state": INTENDED}))
+    """The intent: a running audit run saying which move is about to happen; returns its run id.
+
+    Its place in the history is a sequence number (metric ``audit_seq``, one above the highest
+    recorded), not a clock: every alias move runs under the registry lock (and pool), so no two
+    moves of a pipeline take the same number, whatever the machines' clocks say.
+    """
+    exp_id = _experiment_id(settings, client, record["pipeline"])
+    last = client.search_runs([exp_id], filter_string="metrics.audit_seq >= 0", order_by=["metrics.audit_seq DESC"],
+                              max_results=1)
+    seq = int(last[0].data.metrics["audit_seq"]) + 1 if last else 1
+    run = client.create_run(exp_id, run_name=f"{record['alias']} -> v{record['to_version']}",
+                            tags=_tags({**record, "state": INTENDED, "seq": str(seq)}))
+    client.log_metric(run.info.run_id, "audit_seq", seq)
     return run.info.run_id
 
 
@@ -106,6 +115,8 @@ def history(settings: ConveyorSettings, pipeline: str, alias: str | None = regis
     if exp is None:
         return []
     runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"], max_results=10_000)
+    # by sequence number; records from before there was one first, in the order their clocks say
+    runs = sorted(runs, key=lambda r: ("audit_seq" in r.data.metrics, r.data.metrics.get("audit_seq", 0)))
     out = []
     for run in runs:
         rec = {k.removeprefix("audit."): v for k, v in run.data.tags.items() if k.startswith("audit.")}

@@ -95,3 +95,15 @@ def test_a_move_killed_before_the_champion_moved_is_reverted_by_the_next_move(re
     assert states == [("champion", "1", "done"), ("champion", "2", "reverted"), ("challenger", "2", "done")]
     reverted = audit.history(settings, "demand")[1]
     assert reverted["repaired"].startswith("reverted: the alias had not moved")
+
+
+def test_history_follows_the_move_sequence_not_the_clocks_of_the_machines(registry_with_champion, monkeypatch):
+    settings, client, _ = registry_with_champion
+    create_run = client.create_run
+    # a worker whose clock is a day behind records the second move
+    monkeypatch.setattr(client, "create_run", lambda *a, **k: create_run(*a, start_time=1_000, **k))
+    audit.move_alias(client, audit.AliasMove("demand", "champion", "1", "2", "second", {}), settings=settings)
+    monkeypatch.setattr(client, "create_run", create_run)
+    audit.move_alias(client, audit.AliasMove("demand", "champion", "2", "1", "third", {}), settings=settings)
+    moves = audit.history(settings, "demand")
+    assert [(m["reason"], m["seq"]) for m in moves] == [("first", "1"), ("second", "2"), ("third", "3")]
