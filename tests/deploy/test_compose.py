@@ -40,14 +40,21 @@ REQUIRED_SECRETS = [
     "AIRFLOW_JWT_SECRET",
     "AIRFLOW_API_SECRET_KEY",
     "AIRFLOW_FERNET_KEY",
+    "MLFLOW_DB_PASSWORD",
+    "MLFLOW_ADMIN_PASSWORD",
+    "MLFLOW_FLASK_SECRET_KEY",
+    "MLFLOW_WORKER_PASSWORD",
+    "MLFLOW_VIEW_PASSWORD",
+    "MLFLOW_SERVING_PASSWORD",
 ]
 AIRFLOW_SERVICES = [
     "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
     "airflow-triggerer", "airflow-worker", "airflow-worker-gpu",
 ]
 SPARK_SERVICES = ["spark-master", "spark-worker-1", "spark-worker-2"]
-ALL_SERVICES = {"postgres", "redis", "minio", "minio-init", "mlflow", *AIRFLOW_SERVICES, *SPARK_SERVICES}
-ONE_SHOT = {"airflow-init", "minio-init"}
+ALL_SERVICES = {"postgres", "redis", "minio", "minio-init", "mlflow", "mlflow-init", *AIRFLOW_SERVICES, *SPARK_SERVICES}
+ONE_SHOT = {"airflow-init", "minio-init", "mlflow-init"}
+MLFLOW_AUTH_SCRIPT = REPO / "helm" / "conveyor" / "files" / "mlflow_auth.py"
 GPU_PROFILE_ONLY = {"airflow-worker-gpu"}
 
 DB_URL = re.compile(r"^postgresql\+psycopg2://airflow:[^@]+@postgres/airflow$")
@@ -216,9 +223,11 @@ def test_airflow_service_shares_the_common_configuration(name, services):
     assert DB_URL.match(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     # the psycopg2 driver named explicitly: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3
     assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # Keys and S3 credentials are per service (tests/security/test_secrets_per_component.py);
+    # where a service has one, it is the value of .env.example, so it comes from .env.
     for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
-                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        assert env[key] == "change-me", key  # the value of .env.example, so it comes from .env
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_PASSWORD"):
+        assert env.get(key, "change-me") == "change-me", key
     assert service["image"].startswith("conveyor")
 
 
@@ -334,8 +343,9 @@ def test_airflow_service_waits_for_healthy_postgres_and_redis_and_for_init(name,
 @pytest.mark.parametrize("name", ["airflow-worker", "airflow-worker-gpu"])
 def test_workers_wait_for_what_tasks_use(name, services):
     deps = conditions(services[name])
-    assert {key: deps.get(key) for key in ("airflow-apiserver", "mlflow", "spark-master", "minio-init")} == {
+    assert {key: deps.get(key) for key in ("airflow-apiserver", "mlflow", "mlflow-init", "spark-master", "minio-init")} == {
         "airflow-apiserver": "service_healthy", "mlflow": "service_healthy",
+        "mlflow-init": "service_completed_successfully",  # their MLflow user exists
         "spark-master": "service_healthy", "minio-init": "service_completed_successfully"}
 
 
@@ -343,6 +353,7 @@ def test_mlflow_waits_for_postgres_and_the_buckets(services):
     assert conditions(services["mlflow"]) == {"postgres": "service_healthy",
                                               "minio-init": "service_completed_successfully"}
     assert conditions(services["minio-init"]) == {"minio": "service_healthy"}
+    assert conditions(services["mlflow-init"]) == {"mlflow": "service_healthy"}
 
 
 @pytest.mark.parametrize("name", ["spark-worker-1", "spark-worker-2"])
@@ -398,8 +409,11 @@ def test_every_spec_queue_is_served_by_some_worker(services):
 def test_mlflow_tracks_in_its_own_postgres_database_and_serves_artifacts_from_minio(services):
     mlflow = services["mlflow"]
     args = mlflow["command"]
-    assert args[:2] == ["mlflow", "server"]
-    assert re.match(r"^postgresql\+psycopg2://airflow:[^@]+@postgres/mlflow$", option(args, "--backend-store-uri"))
+    assert args[:4] == ["mlflow", "server", "--app-name", "basic-auth"]
+    # as its own PostgreSQL role, from the environment (`mlflow server` reads MLFLOW_BACKEND_STORE_URI)
+    assert "--backend-store-uri" not in args
+    assert re.match(r"^postgresql\+psycopg2://mlflow:[^@]+@postgres/mlflow$", mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"])
+    assert re.match(r"^postgresql\+psycopg2://mlflow:[^@]+@postgres/mlflow_auth$", mlflow["environment"]["MLFLOW_AUTH_DATABASE_URI"])
     assert option(args, "--artifacts-destination") == "s3://conveyor-artifacts"
     assert "--serve-artifacts" in args
     assert (option(args, "--host"), option(args, "--port")) == ("0.0.0.0", "5000")
@@ -411,7 +425,25 @@ def test_postgres_creates_the_mlflow_database_on_first_start(services):
     mounts = {v["target"]: Path(v["source"]) for v in services["postgres"]["volumes"] if v["type"] == "bind"}
     scripts = [source for target, source in mounts.items() if target.startswith("/docker-entrypoint-initdb.d/")]
     assert len(scripts) == 1 and scripts[0].is_file()
-    assert re.search(r"CREATE DATABASE mlflow\b", scripts[0].read_text(), flags=re.I)
+    sql = scripts[0].read_text()
+    assert re.search(r"CREATE DATABASE mlflow OWNER mlflow\b", sql, flags=re.I)
+    assert re.search(r"CREATE DATABASE mlflow_auth OWNER mlflow\b", sql, flags=re.I)
+    # the role's password comes from the postgres service's environment, which has it from .env
+    assert re.search(r"\\getenv mlflow_password MLFLOW_DB_PASSWORD", sql)
+    assert services["postgres"]["environment"]["MLFLOW_DB_PASSWORD"] == "change-me"  # pragma: allowlist secret
+
+
+def test_mlflow_init_refuses_the_placeholder_passwords_of_env_example(services):
+    """mlflow_auth.py users, with mlflow-init's environment as .env.example resolves it."""
+    init = services["mlflow-init"]
+    mounted = {v["target"]: Path(v["source"]) for v in init["volumes"] if v["type"] == "bind"}
+    script = mounted[init["entrypoint"][-1]]
+    assert script == MLFLOW_AUTH_SCRIPT and init["command"] == ["users"]
+    env = {k: str(v) for k, v in init["environment"].items()}
+    out = subprocess.run([sys.executable, str(script), "users"], env={"PATH": "/usr/bin:/bin", **env},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "change-me placeholder" in out.stderr, out
+    assert set(env["CONVEYOR_MLFLOW_CLIENTS"].split(",")) == {"worker", "view", "serving"}
 
 
 def test_minio_init_creates_the_lake_and_artifact_buckets(services):

@@ -73,10 +73,23 @@ OFFICIAL_AIRFLOW_KEYS = {
     "workers.serviceAccount.name",
     "workers.kubernetes.serviceAccount.create",
     "workers.kubernetes.serviceAccount.name",
+    # Image digests (images.airflow.digest wins over the tag in the chart's airflow_image helper).
+    "defaultAirflowDigest",
+    "images.airflow.digest",
+    # Airflow's keys per component instead of in every container: the global switches of the
+    # chart's standard environment, and each component's env (valueFrom.secretKeyRef supported).
+    "enableBuiltInSecretEnvVars.AIRFLOW__CORE__FERNET_KEY",
+    "enableBuiltInSecretEnvVars.AIRFLOW__API__SECRET_KEY",
+    "enableBuiltInSecretEnvVars.AIRFLOW__API_AUTH__JWT_SECRET",
+    "scheduler.env",
+    "apiServer.env",
+    "dagProcessor.env",
+    "triggerer.env",
+    "workers.env",
 }
 
 # Env names that carry credentials: in a manifest they may only come from a Secret.
-SENSITIVE_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|_KEY$|_KEY_ID$|CONN|BACKEND_STORE_URI|CREDENTIAL", re.I)
+SENSITIVE_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|_KEY$|_KEY_ID$|CONN|BACKEND_STORE_URI|DATABASE_URI|CREDENTIAL", re.I)
 # Literal credentials in any rendered string: a URL with user:password@, or an AWS access key id.
 LITERAL_CREDENTIAL = re.compile(r"://[^/\s:@]+:[^/\s@]+@|AKIA[0-9A-Z]{16}")
 
@@ -205,13 +218,17 @@ def test_chart_renders_every_conveyor_component(case):
     _, _, docs = case
     kinds = sorted((d["kind"], d["metadata"]["labels"]["app.kubernetes.io/component"]) for d in docs)
     assert kinds == [
+        ("ConfigMap", "mlflow-auth"),
         ("ConfigMap", "settings"),
         ("Deployment", "mlflow"),
+        ("Job", "mlflow-users"),
         ("Job", "pools"),
+        ("NetworkPolicy", "mlflow"),
         ("Role", "spark"),
         ("RoleBinding", "spark"),
         ("Service", "mlflow"),
         ("ServiceAccount", "spark"),
+        ("ServiceAccount", "spark-executor"),
     ]
 
 
@@ -256,7 +273,11 @@ def test_mlflow_server_serves_artifacts_from_s3_with_its_database_uri_from_a_sec
     _, merged, docs = case
     [container] = _one(docs, "Deployment", "mlflow")["spec"]["template"]["spec"]["containers"]
     command = container["command"] + container["args"]
-    assert command[:2] == ["mlflow", "server"]
+    # files/mlflow_auth.py writes the basic-auth config, then execs the rest of the command.
+    wrapper = ["python", "/opt/conveyor-mlflow/mlflow_auth.py", "exec-with-config", "--"]
+    assert command[: len(wrapper)] == wrapper
+    command = command[len(wrapper):]
+    assert command[:4] == ["mlflow", "server", "--app-name", "basic-auth"]
 
     def flag(name):
         return command[command.index(name) + 1]
@@ -300,8 +321,9 @@ def test_spark_role_lets_drivers_in_task_pods_create_and_delete_executor_pods(ca
     role, binding = _one(docs, "Role", "spark"), _one(docs, "RoleBinding", "spark")
     account = _one(docs, "ServiceAccount", "spark")
     verbs = {resource: set(rule["verbs"]) for rule in role["rules"] if rule["apiGroups"] == [""] for resource in rule["resources"]}
-    for resource in ("pods", "services", "configmaps"):
-        assert {"create", "delete", "get", "list", "watch"} <= verbs[resource], resource
+    assert {"create", "delete", "get", "list", "watch"} <= verbs["pods"]
+    for resource in ("services", "configmaps"):
+        assert {"create", "delete", "get"} <= verbs[resource], resource
     spark_namespace = merged["conveyor"]["sparkNamespace"] or NAMESPACE
     assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == spark_namespace
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
@@ -322,10 +344,14 @@ def test_pool_job_creates_the_registry_pool_after_install_and_upgrade(case):
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] + container["args"] == ["airflow", "pools", "set", REGISTRY_POOL, "1", "alias moves"]
     image = merged["airflow"]["images"]["airflow"]
-    assert container["image"] == f"{image['repository']}:{image['tag']}"
-    [env] = container["env"]
-    assert env["name"] == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
-    assert env["valueFrom"]["secretKeyRef"] == {"name": merged["airflow"]["data"]["metadataSecretName"], "key": "connection"}
+    pinned = f"{image['repository']}@{image['digest']}" if image.get("digest") else f"{image['repository']}:{image['tag']}"
+    assert container["image"] == pinned
+    env = {e["name"]: e for e in container["env"]}
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]["valueFrom"]["secretKeyRef"] == {
+        "name": merged["airflow"]["data"]["metadataSecretName"], "key": "connection"}
+    # The only credential; the rest points the CLI's own files at /tmp (read-only root filesystem).
+    assert [n for n in env if SENSITIVE_ENV.search(n)] == ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW_CONFIG"]["value"].startswith("/tmp/")
 
 
 def test_settings_configmap_runs_conveyor_in_kubernetes_mode_with_spark_on_kubernetes(case, monkeypatch):
@@ -363,16 +389,17 @@ def test_settings_configmap_runs_conveyor_in_kubernetes_mode_with_spark_on_kuber
         assert settings.mlflow_public_url == public["mlflow"].rstrip("/")
 
 
-def test_every_airflow_pod_loads_the_settings_and_s3_credentials_by_reference(case):
-    """airflow.extraEnvFrom is templated by the official chart; only .Release.Name is used."""
+def test_every_airflow_pod_loads_the_settings_by_reference_and_no_secret(case):
+    """airflow.extraEnvFrom is templated by the official chart; only .Release.Name is used.
+
+    It reaches every Airflow container, so it carries the settings only: credentials go to the
+    components that use them (tests/security/test_secrets_per_component.py).
+    """
     _, merged, docs = case
     template = merged["airflow"]["extraEnvFrom"]
     assert set(re.findall(r"{{.*?}}", template)) <= {"{{ .Release.Name }}"}
     sources = yaml.safe_load(template.replace("{{ .Release.Name }}", RELEASE))
-    assert sources == [
-        {"configMapRef": {"name": _one(docs, "ConfigMap", "settings")["metadata"]["name"]}},
-        {"secretRef": {"name": merged["conveyor"]["s3Credentials"]["secretName"]}},
-    ]
+    assert sources == [{"configMapRef": {"name": _one(docs, "ConfigMap", "settings")["metadata"]["name"]}}]
 
 
 # --- the official chart's values ---------------------------------------------------------------

@@ -48,18 +48,59 @@ The settings ConfigMap. Named from the release alone because the official chart'
 {{- printf "%s-mlflow" (include "conveyor.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* An image reference: repository@digest when a digest is given, else repository:tag. */}}
+{{- define "conveyor.imageRef" -}}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository (toString (required (printf "a tag or a digest is required for image %s" .repository) .tag)) }}
+{{- end }}
+{{- end }}
+
 {{/* The Conveyor image, as the official chart runs it (airflow.images.airflow). */}}
 {{- define "conveyor.image" -}}
-{{- $img := .Values.airflow.images.airflow }}
-{{- printf "%s:%s" $img.repository (toString $img.tag) }}
+{{- include "conveyor.imageRef" .Values.airflow.images.airflow }}
 {{- end }}
 
 {{- define "conveyor.mlflowImage" -}}
 {{- if .Values.mlflow.image.repository }}
-{{- printf "%s:%s" .Values.mlflow.image.repository (toString (required "mlflow.image.tag is required with mlflow.image.repository" .Values.mlflow.image.tag)) }}
+{{- include "conveyor.imageRef" .Values.mlflow.image }}
 {{- else }}
 {{- include "conveyor.image" . }}
 {{- end }}
+{{- end }}
+
+{{/*
+Every Conveyor container: not root, no privilege escalation, no capabilities, the runtime's
+default seccomp profile, and a read-only root filesystem (writes go to an emptyDir on /tmp).
+*/}}
+{{- define "conveyor.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Pod security context of the Conveyor jobs (the image's airflow user). */}}
+{{- define "conveyor.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 50000
+runAsGroup: 0
+fsGroup: 0
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "conveyor.mlflowAuthConfigMap" -}}
+{{- printf "%s-mlflow-auth" (include "conveyor.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Where the Conveyor containers find files/mlflow_auth.py (mounted from its ConfigMap). */}}
+{{- define "conveyor.mlflowAuthScript" -}}
+/opt/conveyor-mlflow/mlflow_auth.py
 {{- end }}
 
 {{- define "conveyor.mlflowTrackingUri" -}}
