@@ -3,8 +3,11 @@ day's history, :mod:`ml_tasks.data.day_history`).
 
 Layout: ``<lake>/<zone>/<pipeline>/dt=YYYY-MM-DD/``. Locations are fsspec URIs (a local path
 or ``s3://...``). Writers never write where readers look: they write into a hidden staging
-folder beside the partition and publish it with a rename, so a killed writer leaves nothing
-half-written under a ``dt=`` name, and re-running an interval replaces the partition whole.
+folder beside the partition and publish it, and re-running an interval replaces the partition
+whole. A day of the raw, features and predictions zones is published when its manifest is there
+(:mod:`ml_tasks.core.manifest`: its files, sizes and sha256, copied last and deleted first), so
+on an object store, where a publish is a copy, no reader sees a day half copied, and a file
+changed after publishing is refused by name.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from typing import Iterator
 import fsspec
 import pandas as pd
 
+from ml_tasks.core import manifest
 from ml_tasks.core.names import checked_pipeline_name
 
 RETIRED = "_retired-dt="  # an earlier version of a partition, moved aside while the new one goes in
 
 ZONES = ("raw", "features", "predictions", "quarantine", "history")
+PUBLISHED_ZONES = ("raw", "features", "predictions")  # a day there exists when its manifest does
 
 
 class LakeError(RuntimeError):
@@ -68,7 +73,11 @@ class Lake:
         return f"{self.zone(zone, pipeline)}/_staging-dt={dt.isoformat()}-{uuid.uuid4().hex[:8]}"
 
     def exists(self, zone: str, pipeline: str, dt: date) -> bool:
-        return self.fs.exists(self.partition(zone, pipeline, dt))
+        """Whether the day is there: published (with its manifest) in the raw, features and predictions zones."""
+        path = self.partition(zone, pipeline, dt)
+        if zone in PUBLISHED_ZONES:
+            return manifest.read(self.fs, path) is not None
+        return self.fs.exists(path)
 
     def partitions(self, zone: str, pipeline: str) -> list[date]:
         """Dates of the published partitions of a zone, oldest first."""
@@ -76,7 +85,11 @@ class Lake:
         if not self.fs.exists(base):
             return []
         found = []
-        for entry in self.fs.ls(base, detail=False):
+        if zone in PUBLISHED_ZONES:  # one listing for the manifests of every day
+            entries = [m.rstrip("/").rsplit("/", 1)[0] for m in self.fs.glob(f"{base}/dt=*/{manifest.MANIFEST}")]
+        else:
+            entries = self.fs.ls(base, detail=False)
+        for entry in entries:
             name = entry.rstrip("/").rsplit("/", 1)[-1]
             if name.startswith("dt="):
                 try:
@@ -84,6 +97,14 @@ class Lake:
                 except ValueError:
                     continue
         return sorted(found)
+
+    def unsealed(self, zone: str, pipeline: str) -> list[str]:
+        """Day folders of a zone without a manifest: cut short, or written before manifests existed."""
+        base = self.zone(zone, pipeline)
+        if zone not in PUBLISHED_ZONES or not self.fs.exists(base):
+            return []
+        return sorted(e.rstrip("/") for e in self.fs.ls(base, detail=False)
+                      if e.rstrip("/").rsplit("/", 1)[-1].startswith("dt=") and manifest.read(self.fs, e) is None)
 
     def publish(self, staged: str, zone: str, pipeline: str, dt: date) -> str:
         """Move a staged folder into place as the partition, replacing any earlier version.
@@ -94,8 +115,11 @@ class Lake:
         """
         target = self.partition(zone, pipeline, dt)
         fs = self.fs
+        manifest.seal(fs, staged)  # before any move: what the day is, fixed while only this writer sees it
         retired = None
-        if fs.exists(target):
+        if fs.exists(target) and manifest.read(fs, target) is None:
+            fs.rm(target, recursive=True)  # part of a copy a killed publish left: not a day, never read
+        elif fs.exists(target):
             retired = f"{self.zone(zone, pipeline)}/{RETIRED}{dt.isoformat()}-{uuid.uuid4().hex[:8]}"
             self.move(target, retired)
         self.move(staged, target)
@@ -117,16 +141,21 @@ class Lake:
         """Put back the versions a publish killed between its two moves left aside; returns the days.
 
         A day with a published version keeps it (the aside copy is older and is removed); a day
-        without one gets its aside copy back, so a killed publish never loses the day.
+        without one gets its aside copy back when that copy is whole (has its manifest), replacing
+        any part of a copy under the day's name, so a killed publish never loses the day and never
+        deletes its only complete copy.
         """
-        restored = []
+        restored, fs = [], self.fs
         for old in self._retired(zone, pipeline):
             day = date.fromisoformat(old.rsplit("/", 1)[-1][len(RETIRED):len(RETIRED) + 10])
-            if self.fs.exists(self.partition(zone, pipeline, day)):
-                self.fs.rm(old, recursive=True)
-            else:
-                self.move(old, self.partition(zone, pipeline, day))
-                restored.append(day)
+            target = self.partition(zone, pipeline, day)
+            if self.exists(zone, pipeline, day) or manifest.read(fs, old) is None:
+                fs.rm(old, recursive=True)  # older than the published day, or itself cut short
+                continue
+            if fs.exists(target):
+                fs.rm(target, recursive=True)  # part of a copy, no manifest: not the day
+            self.move(old, target)
+            restored.append(day)
         return restored
 
     def move(self, src: str, dst: str) -> None:
@@ -136,8 +165,11 @@ class Lake:
             fs.mv(src, dst, recursive=True)
             return
         base = fs._strip_protocol(src).rstrip("/")
-        for obj in fs.find(src):
+        marker = f"{base}/{manifest.MANIFEST}"
+        for obj in sorted(fs.find(src), key=lambda o: o == marker):  # the manifest last: the copy is whole
             fs.copy(obj, f"{dst.rstrip('/')}/{obj[len(base) + 1:]}")
+        if fs.exists(marker):
+            fs.rm(marker)  # first: the source stops being a day before any of its files go
         fs.rm(src, recursive=True)
         fs.invalidate_cache()
 
@@ -180,11 +212,27 @@ class Lake:
         with self.fs.open(path, "r") as fh:
             return json.load(fh)
 
+    def _published_day(self, path: str) -> bool:
+        """Whether ``path`` is a day's folder in a zone whose days need a manifest."""
+        head, _, name = path.rstrip("/").rpartition("/")
+        zone = head.rsplit("/", 2)[-2] if head.count("/") >= 2 else ""
+        return name.startswith("dt=") and zone in PUBLISHED_ZONES and head.startswith(self.root.rstrip("/"))
+
     def parquet_files(self, path: str) -> list[str]:
-        """The data files of a partition folder (hidden and marker files skipped)."""
+        """The data files of a partition folder: a published day's from its manifest (each checked to be
+        there with its size), any other folder's found by listing (hidden and marker files skipped)."""
         fs = self.fs
         if not fs.exists(path):
             raise LakeError(f"partition not found: {path}")
+        listed = manifest.read(fs, path)
+        if listed is not None:
+            try:
+                return manifest.listed_files(fs, path, listed)
+            except manifest.ManifestError as exc:
+                raise LakeError(str(exc)) from None
+        if self._published_day(path):
+            raise LakeError(f"partition not found: {path} has no {manifest.MANIFEST} (a publish cut short, or "
+                            "files put there by hand; `conveyor seal` adopts a folder that is whole)")
         files = [
             f
             for f in fs.find(path)
@@ -210,11 +258,22 @@ class Lake:
 
     def read_folder(self, path: str, columns: list[str] | None = None) -> pd.DataFrame:
         """Read the Parquet files of one folder (a partition, a staged day) into pandas."""
+        import io
+
         frames = []
         fs = self.fs
+        listed = (manifest.read(fs, path) or {}).get("files", {})
+        base = path.rstrip("/")
         for f in self.parquet_files(path):
             with fs.open(f, "rb") as fh:
-                frames.append(pd.read_parquet(fh, columns=columns))
+                data = fh.read()
+            facts = listed.get(f[len(base) + 1:]) if f.startswith(base) else None
+            if facts is not None:
+                try:
+                    manifest.check_bytes(f, data, facts)
+                except manifest.ManifestError as exc:
+                    raise LakeError(str(exc)) from None
+            frames.append(pd.read_parquet(io.BytesIO(data), columns=columns))
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     def read_range(
@@ -241,7 +300,11 @@ class Lake:
 
         Local lakes and S3 with the S3A connector are read in place. Without the connector the
         folders are copied to a local scratch folder first (one job's partitions, not the lake).
+        A published day must have its manifest and every listed file at its size, or nothing is read.
         """
+        for uri in uris:
+            if self._published_day(uri):
+                self.parquet_files(uri)
         if self.spark_reads_directly:
             yield [self.local_path(u) for u in uris]
             return

@@ -257,7 +257,7 @@ def check_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, 
                         now: datetime | None = None, suite_data: dict | None = None) -> GateResult:
     """Validate one raw partition and measure its coverage; moves nothing (see :func:`gate_raw_partition`)."""
     source = lake.partition("raw", spec.name, dt)
-    if not lake.fs.exists(source):
+    if not lake.exists("raw", spec.name, dt):
         raise LakeError(f"pipeline {spec.name!r}: raw partition for {dt} not found at {source}")
     keys = list(spec.data.keys)
     try:

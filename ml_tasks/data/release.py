@@ -70,7 +70,7 @@ def release_raw(lake: Lake, spec: PipelineSpec, dt: date, reason: str, by: str) 
               "by": by, "reason": reason.strip(), "quarantined_at": gated.get("quarantined_at"),
               "failed": [f"{f['expectation']}({f['target']})" for f in gated.get("failures", [])]}
     lake.write_json(f"{quarantined}/data", RELEASE_RECORD, record)
-    lake.move(f"{quarantined}/data", lake.partition("raw", spec.name, dt))
+    lake.publish(f"{quarantined}/data", "raw", spec.name, dt)  # its manifest copied last: whole or not a day
     lake.write_json(quarantined, RELEASED_MARK, record)
     day_history.note(lake, spec.name, dt, "released", by=by, reason=record["reason"], failed=record["failed"])
     return record

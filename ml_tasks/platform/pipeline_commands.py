@@ -278,11 +278,29 @@ def validate(pipelines: Optional[list[str]] = typer.Argument(None, help="pipelin
         raise typer.Exit(1)
 
 
+def seal(pipeline: str) -> None:
+    """Adopt day folders written before manifests existed (or by hand): write each one's manifest.
+
+    Only for folders you know are whole: a lake upgraded from an earlier Conveyor, where every day
+    was published by a rename. A publish cut short on an object store is never sealed by Conveyor.
+    """
+    from ml_tasks.core import manifest
+    from ml_tasks.core.lake import PUBLISHED_ZONES, Lake
+
+    lake = Lake.from_settings(load_settings())
+    folders = [f for zone in PUBLISHED_ZONES for f in lake.unsealed(zone, pipeline)]
+    for folder in folders:
+        sealed = manifest.seal(lake.fs, folder)
+        typer.echo(f"sealed {folder} ({len(sealed['files'])} file(s))")
+    typer.echo(f"{len(folders)} day folder(s) of {pipeline} sealed")
+
+
 # command name -> function, in the order `conveyor --help` lists them
 COMMANDS = {
     "land": land,
     "backfill-features": backfill_features_cmd,
     "quarantine": quarantine,
+    "seal": seal,
     "new-pipeline": new_pipeline,
     "profile": profile,
     "validate": validate,
