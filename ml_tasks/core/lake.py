@@ -75,9 +75,7 @@ class Lake:
     def exists(self, zone: str, pipeline: str, dt: date) -> bool:
         """Whether the day is there: published (with its manifest) in the raw, features and predictions zones."""
         path = self.partition(zone, pipeline, dt)
-        if zone in PUBLISHED_ZONES:
-            return manifest.read(self.fs, path) is not None
-        return self.fs.exists(path)
+        return self.fs.exists(f"{path}/{manifest.MANIFEST}" if zone in PUBLISHED_ZONES else path)
 
     def partitions(self, zone: str, pipeline: str) -> list[date]:
         """Dates of the published partitions of a zone, oldest first."""
@@ -221,26 +219,27 @@ class Lake:
     def parquet_files(self, path: str) -> list[str]:
         """The data files of a partition folder: a published day's from its manifest (each checked to be
         there with its size), any other folder's found by listing (hidden and marker files skipped)."""
+        return list(self._data_files(path))
+
+    def _data_files(self, path: str) -> dict[str, dict | None]:
+        """:meth:`parquet_files` with each file's manifest entry (None for a folder without a manifest)."""
         fs = self.fs
         if not fs.exists(path):
             raise LakeError(f"partition not found: {path}")
         listed = manifest.read(fs, path)
         if listed is not None:
             try:
-                return manifest.listed_files(fs, path, listed)
+                files = manifest.listed_files(fs, path, listed)
             except manifest.ManifestError as exc:
                 raise LakeError(str(exc)) from None
+            return dict(zip(files, (listed["files"][n] for n in sorted(listed["files"]))))
         if self._published_day(path):
             raise LakeError(f"partition not found: {path} has no {manifest.MANIFEST} (a publish cut short, or "
                             "files put there by hand; `conveyor seal` adopts a folder that is whole)")
-        files = [
-            f
-            for f in fs.find(path)
-            if not f.rsplit("/", 1)[-1].startswith(("_", "."))
-        ]
+        files = sorted(f for f in fs.find(path) if not f.rsplit("/", 1)[-1].startswith(("_", ".")))
         if not files:
             raise LakeError(f"partition has no data files: {path}")
-        return sorted(files)
+        return dict.fromkeys(files)
 
     def row_count(self, path: str) -> int:
         """Rows in a Parquet folder (a partition, a staged day), from the file footers alone."""
@@ -262,12 +261,9 @@ class Lake:
 
         frames = []
         fs = self.fs
-        listed = (manifest.read(fs, path) or {}).get("files", {})
-        base = path.rstrip("/")
-        for f in self.parquet_files(path):
+        for f, facts in self._data_files(path).items():
             with fs.open(f, "rb") as fh:
                 data = fh.read()
-            facts = listed.get(f[len(base) + 1:]) if f.startswith(base) else None
             if facts is not None:
                 try:
                     manifest.check_bytes(f, data, facts)

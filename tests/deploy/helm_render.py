@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import helm_python as helm
+import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,5 +61,8 @@ def env_by_name(container: dict) -> dict[str, dict]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
-def load_chart():
-    return helm.Chart.load(CHART_DIR)
+@pytest.fixture(scope="module")
+def chart():
+    """The chart, loaded once per test module (import it as a fixture)."""
+    with helm.Chart.load(CHART_DIR) as loaded:
+        yield loaded

@@ -26,6 +26,7 @@ from tests.deploy.helm_render import (
     KUBE_VERSION,
     NAMESPACE,
     RELEASE,
+    chart,  # noqa: F401  (the chart, loaded once: a fixture)
     ci_values,
     component,
     containers,
@@ -37,12 +38,6 @@ from tests.deploy.helm_render import (
 
 REPO = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "ab" * 32
-
-
-@pytest.fixture(scope="module")
-def chart():
-    with helm.Chart.load(CHART_DIR) as loaded:
-        yield loaded
 
 
 @pytest.fixture(params=["defaults", "ci"], scope="module")

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from tests.deploy.helm_render import CHART_DIR, ci_values, containers, env_by_name, manifests, one
+from tests.deploy.helm_render import chart  # noqa: F401  (the chart, loaded once: a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
@@ -172,12 +173,6 @@ HELM_OTHER_SECRETS = {
 KEY_OF = {FERNET: ("fernetKeySecretName", "fernet-key"), JWT: ("jwtSecretName", "jwt-secret"),
           API_KEY: ("apiSecretKeySecretName", "api-secret-key")}
 MLFLOW_CLIENT_OF = {"apiServer": "apiServer", "workers": "worker"}
-
-
-@pytest.fixture(scope="module")
-def chart():
-    with helm.Chart.load(CHART_DIR) as loaded:
-        yield loaded
 
 
 @pytest.fixture(params=["defaults", "ci"], scope="module")
