@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo soak test test-e2e test-soak test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines bench-models
+.PHONY: venv up down status demo soak soak-distributed test test-e2e test-soak test-soak-distributed test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines bench-models
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,17 +43,29 @@ SOAK_SEED ?= 7
 soak: venv
 	$(BIN)/conveyor soak --days $(SOAK_DAYS) --seed $(SOAK_SEED)
 
+## Both pipelines on the distributed deployment (Celery workers on queues default and gpu, PostgreSQL,
+## Redis, a Spark standalone cluster, S3 on loopback) for DAYS nights with that deployment's faults;
+## every invariant checked each day (soak/distributed.py; about 6 minutes a night on 2 cores).
+DAYS ?= 7
+soak-distributed: venv
+	$(BIN)/python -m soak.distributed --days $(DAYS) --seed $(SOAK_SEED)
+
 ## Every test but the slow end-to-end ones (CI runs this, then test-e2e).
 test: venv
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## The end-to-end tests: real stacks (embedded, Celery on PostgreSQL + Redis), a Spark cluster, the 7-day soak.
 test-e2e: venv
-	$(BIN)/python -m pytest -m slow --durations=40 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "slow and not distributed" --durations=40 $(PYTEST_ARGS)
 
 ## The 7-day soak test alone (part of test-e2e; about 22 minutes on 2 cores; `make soak` runs 30 days).
 test-soak: venv
 	$(BIN)/python -m pytest -m soak --durations=5 $(PYTEST_ARGS)
+
+## Two nights on the distributed deployment with all eight of its faults (about 27 minutes on 2 cores;
+## `make soak-distributed` runs longer ones).
+test-soak-distributed: venv
+	$(BIN)/python -m pytest -m distributed --durations=5 $(PYTEST_ARGS)
 
 ## Both, as CI runs them.
 test-all: test test-e2e

@@ -24,7 +24,7 @@ from typing import Iterator
 import fsspec
 import pandas as pd
 
-from ml_tasks.core import manifest
+from ml_tasks.core import failpoints, manifest
 from ml_tasks.core.names import checked_pipeline_name
 
 RETIRED = "_retired-dt="  # an earlier version of a partition, moved aside while the new one goes in
@@ -165,6 +165,7 @@ class Lake:
         base = fs._strip_protocol(src).rstrip("/")
         marker = f"{base}/{manifest.MANIFEST}"
         for obj in sorted(fs.find(src), key=lambda o: o == marker):  # the manifest last: the copy is whole
+            failpoints.reached("lake.object_copy")
             fs.copy(obj, f"{dst.rstrip('/')}/{obj[len(base) + 1:]}")
         if fs.exists(marker):
             fs.rm(marker)  # first: the source stops being a day before any of its files go
@@ -219,9 +220,9 @@ class Lake:
     def parquet_files(self, path: str) -> list[str]:
         """The data files of a partition folder: a published day's from its manifest (each checked to be
         there with its size), any other folder's found by listing (hidden and marker files skipped)."""
-        return list(self._data_files(path))
+        return list(self.data_files(path))
 
-    def _data_files(self, path: str) -> dict[str, dict | None]:
+    def data_files(self, path: str) -> dict[str, dict | None]:
         """:meth:`parquet_files` with each file's manifest entry (None for a folder without a manifest)."""
         fs = self.fs
         if not fs.exists(path):
@@ -261,7 +262,7 @@ class Lake:
 
         frames = []
         fs = self.fs
-        for f, facts in self._data_files(path).items():
+        for f, facts in self.data_files(path).items():
             with fs.open(f, "rb") as fh:
                 data = fh.read()
             if facts is not None:

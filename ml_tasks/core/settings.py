@@ -73,6 +73,10 @@ class ConveyorSettings(BaseSettings):
         "how long a failed task waits before its retry (every DAG gets one retry); the soak run's "
         "compressed days use 10"))
 
+    failpoints_dir: str = Field(default="", description=(
+        "fault tests only: a folder whose files arm crash points in the stack's processes "
+        "(ml_tasks.core.failpoints); never set in a deployment"))
+
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 4
     spark_driver_memory: str = "2g"

@@ -307,6 +307,10 @@ class Soak:
         self.wait_idle()
         self.say(f"stack up, first scheduled runs done; champion v{self.champion()}")
 
+    def more_invariants(self, day: DayPlan, pipeline: str, snap: Snapshot) -> list[Invariant]:
+        """What a deployment's own soak checks beyond :func:`check` (none on the embedded stack)."""
+        return []
+
     def champion(self) -> str | None:
         version = registry.version_by_alias(tracking.connect(self.settings), PIPELINE, registry.CHAMPION)
         return str(version.version) if version else None
@@ -327,7 +331,7 @@ class Soak:
                     good, bad, scored = self.expected(day.dt, pipeline)
                     spec = load_spec(pipeline, self.settings.specs_dir)
                     invariants = check(snap, good, bad, scored, timedelta(hours=spec.drift.cooldown_hours),
-                                       previous.get(pipeline))
+                                       previous.get(pipeline)) + self.more_invariants(day, pipeline, snap)
                     self.result.rows.append((f"{day.dt} {pipeline}", invariants))
                     previous[pipeline] = snap
                     broken = [i for i in invariants if not i.held]

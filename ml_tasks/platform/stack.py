@@ -170,6 +170,8 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
     if settings.s3_endpoint_url:  # the lake (s3fs) and the MLflow server's artifact store (boto3)
         env.update({"CONVEYOR_S3_ENDPOINT_URL": settings.s3_endpoint_url,
                     "MLFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url})
+    if settings.failpoints_dir:
+        env["CONVEYOR_FAILPOINTS_DIR"] = settings.failpoints_dir
     if settings.executor == "CeleryExecutor":
         env.update({
             "AIRFLOW__CELERY__BROKER_URL": settings.celery_broker_url,

@@ -115,6 +115,12 @@ def verify(settings: ConveyorSettings, pipeline: str, version: str | int, local:
     return actual
 
 
+def check_version(settings: ConveyorSettings, pipeline: str, version: str | int) -> str:
+    """Download ``version`` and :func:`verify` it without loading it (before an alias points at it)."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-check-") as tmp:
+        return verify(settings, pipeline, version, download_version(settings, pipeline, version, Path(tmp)))
+
+
 def _refuse(settings: ConveyorSettings, pipeline: str, version: str, found: str, message: str) -> None:
     log.error("%s", message)
     if (pipeline, version, found) not in _alerted:

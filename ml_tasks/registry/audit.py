@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ml_tasks.core import tracking
+from ml_tasks.core import failpoints, tracking
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.registry import client as registry
 
@@ -135,6 +135,7 @@ def rollback(settings: ConveyorSettings, pipeline: str, to_version: str | None =
 
 def _rollback_locked(settings, pipeline, to_version, reason, context) -> dict[str, Any]:
     client = tracking.connect(settings)
+    repair(settings, pipeline)  # a half-done move first: which version is champion depends on it
     current = registry.version_by_alias(client, pipeline, registry.CHAMPION)
     if to_version is None:
         previous = registry.version_by_alias(client, pipeline, registry.PREVIOUS_CHAMPION)
@@ -147,6 +148,9 @@ def _rollback_locked(settings, pipeline, to_version, reason, context) -> dict[st
         raise RollbackError(f"model {registry.model_name(pipeline)!r} has no version {to_version!r}") from exc
     if current is not None and str(current.version) == str(to_version):
         raise RollbackError(f"version {to_version} is already @champion of {pipeline!r}")
+    from ml_tasks.registry.artifacts import check_version
+
+    check_version(settings, pipeline, to_version)  # a version whose files changed never becomes champion
     move = AliasMove(pipeline, registry.CHAMPION, str(current.version) if current else None, str(to_version),
                               f"rollback: {reason}" if reason else "rollback", {"kind": "rollback"})
     return move_alias(client, move, {"trigger": "rollback", **(context or {})}, settings=settings)
@@ -192,6 +196,7 @@ def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None,
     if moves_previous:
         client.set_registered_model_alias(name, registry.PREVIOUS_CHAMPION, move.from_version)
     client.set_registered_model_alias(name, move.alias, move.to_version)
+    failpoints.reached(f"registry.alias_moved.{move.alias}")
     client.set_model_version_tag(name, move.to_version, f"conveyor.alias_move.{move.alias}", json.dumps(record, default=str))
     if run_id is not None:
         _finish(client, run_id, record, DONE)

@@ -168,6 +168,9 @@ def _record(client, spec: PipelineSpec, trained: RegisteredVersion, against: str
 def _apply_locked(settings: ConveyorSettings, spec: PipelineSpec, trained: RegisteredVersion, gated: GateDecision,
                   run_context: dict[str, str] | None) -> PromotionOutcome:
     client = tracking.connect(settings)
+    # A retry of a promote killed between its `@champion` move and the record finds the move done
+    # and makes none: the record is completed here, by whichever registry task comes next.
+    audit.repair(settings, spec.name)
     version = gated["version"]
     current_version = _champion_version(client, spec.name)
     if gated["promote"] and current_version not in (gated["gated_against"], version):

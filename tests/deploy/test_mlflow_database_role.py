@@ -32,7 +32,7 @@ PASSWORD = "pass'word%with 20 chars"  # quotes and % survive psql's :'var' quoti
 @pytest.fixture(autouse=True, scope="module")
 def postgres_installed():
     """PostgreSQL 15 from Debian's packages, installed when missing (as the distributed-mode tests do)."""
-    from tests.e2e.local_services import ensure_installed
+    from soak.services import ensure_installed
 
     ensure_installed()
 

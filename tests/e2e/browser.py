@@ -13,7 +13,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from .local_services import apt_install
+from soak.services import apt_install
 
 CHROMIUM = Path("/usr/bin/chromium")
 PACKAGES = ("chromium",)

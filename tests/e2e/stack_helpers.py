@@ -8,6 +8,7 @@ from ml_tasks.core.polling import wait_until
 from ml_tasks.platform import stack
 from ml_tasks.platform.stack import free_port  # noqa: F401  (the e2e modules import it from here)
 from ml_tasks.platform.airflow_client import AirflowClient
+from soak.services import AlertReceiver
 
 PIPELINE_DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
 
@@ -15,27 +16,8 @@ PIPELINE_DAGS = ["demand_features", "demand_train", "demand_score", "demand_drif
 @contextmanager
 def alert_receiver():
     """A webhook on loopback: yields its URL and the list of JSON alerts it received, in order."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    received: list[dict] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
-    finally:
-        server.shutdown()
+    with AlertReceiver() as receiver:
+        yield receiver.url, receiver.received
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from ml_tasks.core.settings import load_settings
 from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
 from ml_tasks.registry import client as registry
 
-from .local_services import postgres_and_redis
+from soak.services import postgres_and_redis
 from .stack_helpers import explain_run, free_port, running_stack, wait_all_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]

@@ -149,3 +149,17 @@ def test_no_module_loads_a_registered_model_around_the_check():
     offenders = [str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "ml_tasks").rglob("*.py")
                  if loaders.search(p.read_text()) and str(p.relative_to(REPO_ROOT)) not in allowed]
     assert not offenders, f"load registered models with ml_tasks.registry.artifacts.load_verified: {offenders}"
+
+
+def test_a_rollback_to_a_version_whose_files_changed_is_refused_and_the_champion_stays(stack):
+    from ml_tasks.registry.audit import AliasMove, move_alias, rollback
+
+    old, old_files = _register(stack, "demand", 1.0)
+    new, _ = _register(stack, "demand", 2.0)
+    client = mlflow.MlflowClient()
+    move_alias(client, AliasMove("demand", registry.CHAMPION, None, new, "first", {}), settings=stack["settings"])
+    _tamper(old_files)
+    with pytest.raises(artifacts.UnverifiedModelError, match="python_model.pkl"):
+        rollback(stack["settings"], "demand", old, "back to the old one")
+    assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == new
+    assert [a["event"] for a in stack["alerts"]] == ["model_unverified"]

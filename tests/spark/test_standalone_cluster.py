@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,67 +17,23 @@ import pytest
 import requests
 
 from ml_tasks.core.lake import Lake
-from ml_tasks.core.polling import WaitTimeout, wait_until
 from ml_tasks.core.settings import load_settings
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.features.columns import lookback_days
 
 from ..conftest import DAY0
-from ..e2e.stack_helpers import free_port
+from soak.services import spark_cluster
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(600)]
 DAYS = 4
 KEY = ["store_id", "item_id", "ts"]
 
 
-def _spark_class() -> str:
-    import pyspark
-
-    return str(Path(pyspark.__file__).parent / "bin" / "spark-class")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A standalone master and two one-core workers; yields (master URL, master web URL)."""
-    work = tmp_path_factory.mktemp("spark-cluster")
-    port, web = free_port(), free_port()
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(work),
-           "SPARK_WORKER_DIR": str(work / "worker"), "PYSPARK_PYTHON": sys.executable}
-    master_url, web_url = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{web}"
-    commands = [[_spark_class(), "org.apache.spark.deploy.master.Master",
-                 "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(web)]]
-    commands += [[_spark_class(), "org.apache.spark.deploy.worker.Worker", master_url, "--host", "127.0.0.1",
-                  "--cores", "1", "--memory", "1500m", "--webui-port", str(free_port()),
-                  "--work-dir", str(work / f"worker-{i}")] for i in (1, 2)]
-    procs = []
-    for i, cmd in enumerate(commands):
-        log = open(work / f"daemon-{i}.log", "wb")
-        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        if i == 0:
-            time.sleep(3)  # workers register with a running master
-    try:
-        def alive_workers() -> int:
-            return sum(w["state"] == "ALIVE" for w in requests.get(f"{web_url}/json/", timeout=5).json()["workers"])
-
-        try:
-            up = wait_until(lambda: alive_workers() == 2, 120, "two ALIVE Spark workers", every=2,
-                            transient=(requests.RequestException, ValueError, KeyError))
-        except WaitTimeout:
-            up = False
-        logs = "\n".join((work / f"daemon-{i}.log").read_text()[-1500:] for i in range(3))
-        assert up, f"the standalone cluster did not come up with 2 workers:\n{logs}"
-        yield master_url, web_url
-    finally:
-        for proc in procs:
-            try:
-                os.killpg(proc.pid, 15)
-            except ProcessLookupError:
-                pass
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
+    with spark_cluster(tmp_path_factory.mktemp("spark-cluster")) as started:
+        yield started.master_url, started.web_url
 
 
 def _run_job(home: Path, days, master: str) -> str:

@@ -89,6 +89,19 @@ def test_spark_jobs_import_only_core_and_feature_names():
     assert not wrong, "\n".join(wrong)
 
 
+def test_the_product_never_imports_the_soak_harness():
+    """The soak harness (`soak/`: the distributed deployment's services and faults) drives the product
+    from outside; nothing the product runs (ml_tasks, spark_jobs, the DAGs, the plugins) imports it."""
+    wrong = []
+    for top in ("ml_tasks", "spark_jobs", "dags", "plugins"):
+        for path in (ROOT / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+                wrong += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] == "soak"]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_no_import_cycles():
     import networkx as nx
 

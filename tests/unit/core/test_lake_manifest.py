@@ -48,6 +48,13 @@ def test_a_file_changed_after_publishing_is_refused_by_name(lake, damage):
     lake.fs.pipe(path, bytes(data))
     with pytest.raises(LakeError, match=r"part-00000\.parquet: .*(sha256|bytes, the day's manifest says)"):
         lake.read_partition("features", "p", D)
+    # training reads the day's files itself (Lightning's data module): its plan's fingerprint checks each one
+    from types import SimpleNamespace
+
+    from ml_tasks.features.store import partitions_fingerprint
+
+    with pytest.raises(LakeError, match=r"part-00000\.parquet: .*(sha256|bytes, the day's manifest says)"):
+        partitions_fingerprint(lake, SimpleNamespace(name="p"), [D])
 
 
 def test_files_beside_the_listed_ones_are_not_read(lake):

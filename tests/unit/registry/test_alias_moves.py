@@ -107,3 +107,22 @@ def test_history_follows_the_move_sequence_not_the_clocks_of_the_machines(regist
     audit.move_alias(client, audit.AliasMove("demand", "champion", "2", "1", "third", {}), settings=settings)
     moves = audit.history(settings, "demand")
     assert [(m["reason"], m["seq"]) for m in moves] == [("first", "1"), ("second", "2"), ("third", "3")]
+
+
+def test_a_retried_promote_that_finds_its_move_done_completes_the_record(registry_with_champion):
+    """The promote task killed after `@champion` moved: its retry sees the champion already is its
+    version and moves nothing, so the retry itself must complete the open record (found by the
+    distributed soak: the record stayed open, its audit run RUNNING)."""
+    from ml_tasks.core.spec import load_spec
+    from ml_tasks.registry.promotion import apply_promotion
+
+    settings, client, tmp_path = registry_with_champion
+    _killed(tmp_path, "record")
+    assert [r["state"] for r in audit.history(settings, "demand")] == ["done", "intended"]
+    gated = {"version": "2", "promote": True, "gated_against": "1", "forced": False, "reason": "better",
+             "evidence": {}, "checks": []}
+    spec = load_spec("demand", settings.specs_dir)
+    outcome = apply_promotion(settings, spec, {"version": "2"}, gated, {"trigger": "retry"})
+    assert outcome["champion"] == "2" and outcome["promoted"]
+    assert [r["state"] for r in audit.history(settings, "demand")] == ["done", "done"]
+    assert str(registry.version_by_alias(client, "demand", registry.CHAMPION).version) == "2"
