@@ -22,7 +22,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -30,10 +29,9 @@ from pathlib import Path
 from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings, load_settings
-from ml_tasks.demo.seed import seed_churn, seed_demo, yesterday
+from ml_tasks.demo.seed import yesterday
 from ml_tasks.platform import stack
-from ml_tasks.platform.airflow_client import AirflowClient
-from ml_tasks.platform.soak import CHURN_CUSTOMERS, PIPELINE, PIPELINES, SIZE, Soak, SoakResult, soak_specs
+from ml_tasks.platform.soak import PIPELINE, PIPELINES, Soak, SoakResult, soak_specs
 from ml_tasks.platform.soak_invariants import Invariant, Snapshot
 from ml_tasks.platform.soak_plan import DayPlan, SoakPlan
 from ml_tasks.registry import client as registry
@@ -81,25 +79,14 @@ class DistributedSoak(Soak):
         return Path(self.settings.failpoints_dir)
 
     def start(self) -> None:
-        end = self.plan.days[0].dt - timedelta(days=1)
-        seed_demo(self.settings, SIZE, end=end, leave_unbuilt=0, say=lambda m: None)
-        seed_churn(self.settings, customers=CHURN_CUSTOMERS, days=SIZE.days, end=end, leave_unbuilt=0,
-                   say=lambda m: None)
+        self.seed()
         from pyspark.sql import SparkSession
 
         seeding = SparkSession.getActiveSession()
         if seeding is not None:  # it holds the cluster's cores, which the nights' feature jobs need
             seeding.stop()
-        stack.up(self.settings, say=lambda m: None)
-        self.client = AirflowClient(self.settings.airflow_url, self.settings.airflow_user,
-                                    stack.airflow_password(self.settings))
-        self.client.wait_for_dags(self.dags)
-        for dag_id in self.dags:
-            self.client.set_paused(dag_id, False)
-        for pipeline in PIPELINES:  # manual only (no schedule): a fault triggers it
-            self.client.set_paused(f"{pipeline}_rollback", False)
-        time.sleep(10)
-        self.wait_idle()
+        # the rollback DAGs have no schedule: a fault triggers them
+        self.start_stack(manual=tuple(f"{p}_rollback" for p in PIPELINES))
         self.probe.start()
         self.say(f"distributed stack up, first scheduled runs done; champion v{self.champion()}")
 

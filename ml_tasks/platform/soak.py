@@ -293,19 +293,27 @@ class Soak:
 
     # -- the whole run ----------------------------------------------------------------------------
     def start(self) -> None:
-        end = self.plan.days[0].dt - timedelta(days=1)
         self.limited = limited_lake(self.settings, LAKE_MB, say=self.say)
+        self.seed()
+        self.start_stack()
+        self.say(f"stack up, first scheduled runs done; champion v{self.champion()}")
+
+    def seed(self) -> None:
+        """The history before the plan's first day: raw days landed and features built, both pipelines."""
+        end = self.plan.days[0].dt - timedelta(days=1)
         seed_demo(self.settings, SIZE, end=end, leave_unbuilt=0, say=lambda m: None)
         seed_churn(self.settings, customers=CHURN_CUSTOMERS, days=SIZE.days, end=end, leave_unbuilt=0, say=lambda m: None)
+
+    def start_stack(self, manual: tuple[str, ...] = ()) -> None:
+        """`conveyor up`, the pipeline DAGs (and the ``manual`` ones) unpaused, their first scheduled runs done."""
         stack.up(self.settings, say=lambda m: None)
         self.client = AirflowClient(self.settings.airflow_url, self.settings.airflow_user,
                                     stack.airflow_password(self.settings))
         self.client.wait_for_dags(self.dags)
-        for dag_id in self.dags:
+        for dag_id in [*self.dags, *manual]:
             self.client.set_paused(dag_id, False)
         time.sleep(10)  # the scheduler makes the latest scheduled runs on its next loops
         self.wait_idle()
-        self.say(f"stack up, first scheduled runs done; champion v{self.champion()}")
 
     def more_invariants(self, day: DayPlan, pipeline: str, snap: Snapshot) -> list[Invariant]:
         """What a deployment's own soak checks beyond :func:`check` (none on the embedded stack)."""

@@ -41,3 +41,10 @@ def test_a_disarmed_point_never_fires(tmp_path):
     failpoints.arm(tmp_path, "lake.object_copy")
     assert failpoints.disarm(tmp_path, "lake.object_copy")
     assert _reach(2, tmp_path).returncode == 0
+
+
+def test_no_deployment_sets_the_crash_point_folder():
+    """Only the soak arms crash points: the compose file, the Helm chart and the image never set it."""
+    shipped = [REPO_ROOT / "docker-compose.yaml", REPO_ROOT / "Dockerfile", REPO_ROOT / ".env.example",
+               *(p for p in (REPO_ROOT / "helm").rglob("*") if p.is_file())]
+    assert [str(p) for p in shipped if failpoints.ENV in p.read_text(errors="replace")] == []
