@@ -54,16 +54,17 @@ soak-distributed: venv
 test: venv
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-## The end-to-end tests: real stacks (embedded, Celery on PostgreSQL + Redis), a Spark cluster, the 7-day soak.
+## The end-to-end tests: real embedded stacks, a Spark cluster, the 7-day soak and two nights of the distributed
+## deployment (Celery on PostgreSQL + Redis, S3, a Spark cluster) with its eight faults.
 test-e2e: venv
-	$(BIN)/python -m pytest -m "slow and not distributed" --durations=40 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m slow --durations=40 $(PYTEST_ARGS)
 
 ## The 7-day soak test alone (part of test-e2e; about 22 minutes on 2 cores; `make soak` runs 30 days).
 test-soak: venv
 	$(BIN)/python -m pytest -m soak --durations=5 $(PYTEST_ARGS)
 
-## Two nights on the distributed deployment with all eight of its faults (about 27 minutes on 2 cores;
-## `make soak-distributed` runs longer ones).
+## Two nights on the distributed deployment with all eight of its faults (part of test-e2e; about 20 minutes
+## on 2 cores; `make soak-distributed` runs longer ones).
 test-soak-distributed: venv
 	$(BIN)/python -m pytest -m distributed --durations=5 $(PYTEST_ARGS)
 

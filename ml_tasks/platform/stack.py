@@ -183,8 +183,9 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
 
 def services(settings: ConveyorSettings) -> list[Service]:
     workers = [
+        # a Celery task is a fork of a pool process, itself a fork of the worker: it imports their libraries once
         Service(f"worker-{queue}", [
-            venv_executable("airflow"), "celery", "worker", "--queues", queue,
+            sys.executable, "-m", "conveyor_scheduler.preloaded", "celery", "worker", "--queues", queue,
             "--concurrency", str(WORKER_CONCURRENCY.get(queue, 2)), "--celery-hostname", f"{queue}@%h",
             # one log server per host is enough, and the api-server reads the shared log folder
             "--skip-serve-logs",

@@ -1,13 +1,15 @@
-"""Airflow's scheduler with the task libraries already imported: tasks start without importing them.
+"""Airflow's scheduler and Celery workers with the task libraries already imported: tasks start without importing them.
 
 Under the LocalExecutor every task process is a fork of an executor worker, itself a fork of the
-scheduler (Airflow's supervisor forks, it does not exec). Importing pandas, Spark's client, Great
+scheduler (Airflow's supervisor forks, it does not exec); under the CeleryExecutor it is a fork of
+a Celery pool process, itself a fork of the worker (``python -m conveyor_scheduler.preloaded
+celery worker ...``). Importing pandas, Spark's client, Great
 Expectations, MLflow, PyTorch, Lightning, LightGBM and Evidently once here saves each task the
 1-8 s those imports take (Evidently alone takes 4-7 s on 2 cores), memory shared copy-on-write.
 Only third-party libraries are imported: Conveyor's own code, the DAG files and the specs are
 still read fresh by each task, so an edited pipeline runs as edited without a restart.
 
-It also hands work on as soon as a task ends. An idle scheduler loop sleeps
+The scheduler also hands work on as soon as a task ends. An idle scheduler loop sleeps
 ``scheduler_idle_sleep_time`` (1 s) before it looks again, so every hand-off from a task to the
 next, and every run's end, used to wait half a second on average (Airflow 3 has no "mini
 scheduler" in the finishing task any more). Here that sleep ends early when the LocalExecutor's
@@ -97,14 +99,24 @@ def wake_on_finished_tasks() -> bool:
     return True
 
 
+def airflow_command(argv: list[str]) -> list[str]:
+    """The Airflow command to run: ``scheduler`` (the default, options may follow) or ``celery worker ...``."""
+    if not argv or argv[0].startswith("-"):
+        return ["scheduler", *argv]
+    if argv[0] == "scheduler" or argv[:2] == ["celery", "worker"]:
+        return list(argv)
+    raise SystemExit(f"conveyor_scheduler.preloaded runs `scheduler` or `celery worker`, not {' '.join(argv)!r}")
+
+
 def main(argv: list[str] | None = None) -> None:
+    command = airflow_command(sys.argv[1:] if argv is None else argv)
     took = preload()
-    if not wake_on_finished_tasks():
+    if command[0] == "scheduler" and not wake_on_finished_tasks():
         print("Airflow's scheduler loop is not the one expected: it wakes on its idle sleep alone",
               file=sys.stderr, flush=True)
     print(f"preloaded for the tasks: {took} ({sum(took.values()):.1f} s)", file=sys.stderr, flush=True)
-    # then `python -m airflow scheduler` in this process (run as a program: no Airflow API used here)
-    sys.argv = ["airflow", "scheduler", *(argv if argv is not None else sys.argv[1:])]
+    # then `python -m airflow <command>` in this process (run as a program: no Airflow API used here)
+    sys.argv = ["airflow", *command]
     runpy.run_module("airflow", run_name="__main__", alter_sys=True)
 
 

@@ -19,7 +19,7 @@ from soak.distributed_faults import FAULT_KINDS
 
 from .browser import artifacts_dir
 
-# Not yet in `make test-e2e`: its 27 minutes do not fit CI's 60 beside the rest (`make test-soak-distributed`).
+# In `make test-e2e` (CI); alone: `make test-soak-distributed`.
 pytestmark = [pytest.mark.slow, pytest.mark.distributed, pytest.mark.timeout(3000)]
 SEED, DAYS = 7, 2  # every kind once over the two nights (`make soak-distributed DAYS=2` prints the same plan)
 

@@ -1,13 +1,15 @@
-"""The embedded scheduler imports the tasks' libraries once, and only those, and wakes when a task ends."""
+"""The embedded scheduler and the Celery workers import the tasks' libraries once, and only those; the scheduler wakes when a task ends."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+from conveyor_scheduler.preloaded import TASK_LIBRARIES
+
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.platform import stack
-from conveyor_scheduler.preloaded import TASK_LIBRARIES
 
 FIRST_PARTY = ("ml_tasks", "spark_jobs", "conveyor_factory", "conveyor_plugin", "conveyor_scheduler", "dags", "plugins")
 
@@ -16,10 +18,25 @@ def _scheduler(settings: ConveyorSettings) -> list[str]:
     return next(s.command for s in stack.services(settings) if s.name == "scheduler")
 
 
-def test_the_local_executor_forks_tasks_from_a_preloaded_scheduler_and_celery_does_not(tmp_path):
+def test_tasks_fork_from_a_preloaded_process_under_both_executors(tmp_path):
     assert _scheduler(ConveyorSettings(home=tmp_path))[1:] == ["-m", "conveyor_scheduler.preloaded"]
-    celery = ConveyorSettings(home=tmp_path, celery_broker_url="redis://127.0.0.1:6379/0")
-    assert _scheduler(celery)[-1] == "scheduler"  # Celery workers are not forks of the scheduler
+    celery = ConveyorSettings(home=tmp_path, celery_broker_url="redis://127.0.0.1:6379/0", celery_queues="default,gpu")
+    assert _scheduler(celery)[-1] == "scheduler"  # Celery tasks are not forks of the scheduler but of a worker
+    workers = {s.name: s.command for s in stack.services(celery) if s.name.startswith("worker-")}
+    assert set(workers) == {"worker-default", "worker-gpu"}
+    for queue, command in workers.items():
+        assert command[1:5] == ["-m", "conveyor_scheduler.preloaded", "celery", "worker"], command
+        assert command[command.index("--queues") + 1] == queue.removeprefix("worker-")
+
+
+def test_the_preloaded_process_runs_the_scheduler_or_a_celery_worker_and_nothing_else():
+    from conveyor_scheduler.preloaded import airflow_command
+
+    assert airflow_command([]) == ["scheduler"]
+    assert airflow_command(["--num-runs", "1"]) == ["scheduler", "--num-runs", "1"]
+    assert airflow_command(["celery", "worker", "--queues", "gpu"]) == ["celery", "worker", "--queues", "gpu"]
+    with pytest.raises(SystemExit, match="not 'db reset'"):
+        airflow_command(["db", "reset"])
 
 
 def test_only_third_party_libraries_are_preloaded_so_edited_pipeline_code_runs_fresh(tmp_path):
