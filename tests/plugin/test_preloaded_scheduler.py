@@ -1,4 +1,5 @@
-"""The embedded scheduler and the Celery workers import the tasks' libraries once, and only those; the scheduler wakes when a task ends."""
+"""The embedded scheduler and the Celery workers import the tasks' libraries once, and only those;
+the scheduler wakes when a task ends."""
 
 from __future__ import annotations
 
