@@ -63,7 +63,7 @@ test-e2e: venv
 test-soak: venv
 	$(BIN)/python -m pytest -m soak --durations=5 $(PYTEST_ARGS)
 
-## Two nights on the distributed deployment with all eight of its faults (part of test-e2e; about 20 minutes
+## Two nights on the distributed deployment with all eight of its faults (part of test-e2e; about 14 minutes
 ## on 2 cores; `make soak-distributed` runs longer ones).
 test-soak-distributed: venv
 	$(BIN)/python -m pytest -m distributed --durations=5 $(PYTEST_ARGS)
