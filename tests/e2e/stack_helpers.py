@@ -6,11 +6,26 @@ from contextlib import contextmanager
 
 from ml_tasks.core.polling import wait_until
 from ml_tasks.platform import stack
-from ml_tasks.platform.stack import free_port  # noqa: F401  (the e2e modules import it from here)
+from ml_tasks.platform.stack import free_port
 from ml_tasks.platform.airflow_client import AirflowClient
 from soak.services import AlertReceiver
 
 PIPELINE_DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
+# A failed task's retry waits 10 s instead of a minute, as in the soak: the tests that make a run fail
+# (a bad or missing day) wait for its last attempt.
+RETRY_DELAY = {"task_retry_delay_seconds": 10}
+
+
+def stack_settings(home, light_training: bool = True, **overrides):
+    """Settings for a test stack: its own ``home`` and free ports, a short retry delay, and (by default) a copy
+    of the shipped specs with the soak's lighter training budget (one backtest fold, a few Lightning epochs and
+    tuning trials): these tests are about operation, not accuracy, which tests/realdata judges."""
+    from ml_tasks.core.settings import load_settings
+    from ml_tasks.platform.soak import soak_specs
+
+    if light_training and "specs_dir" not in overrides:
+        overrides["specs_dir"] = soak_specs(load_settings().specs_dir, home / "specs")
+    return load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port(), **{**RETRY_DELAY, **overrides})
 
 
 @contextmanager

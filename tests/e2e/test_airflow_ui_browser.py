@@ -22,7 +22,7 @@ from ml_tasks.demo.seed import DemoSize, seed_demo
 from ml_tasks.platform import stack
 
 from .browser import artifacts_dir, chromium_page
-from .stack_helpers import champion_version, explain_run, free_port, running_stack
+from .stack_helpers import champion_version, explain_run, running_stack, stack_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 TRAIN = "demand_train"
@@ -39,7 +39,7 @@ def platform(tmp_path_factory):
     spec["training"]["tuning"] = {"trials": 3, "minutes": 1}  # the soak's cap: these tests are about the UI, not tuning
     (specs / "demand.yaml").write_text(yaml.safe_dump(spec))
     shutil.copy(load_settings().specs_dir / "churn.yaml", specs / "churn.yaml")  # no import error on the home page
-    settings = load_settings(home=home, specs_dir=specs, airflow_port=free_port(), mlflow_port=free_port())
+    settings = stack_settings(home, specs_dir=specs)
     seed_demo(settings, DemoSize(stores=2, items=6, days=28), leave_unbuilt=0, say=lambda m: None)
     with running_stack(settings) as client:
         yield {"settings": settings, "client": client}

@@ -22,7 +22,7 @@ from ml_tasks.demo.seed import DemoSize, seed_demo
 from ml_tasks.registry import client as registry
 from ml_tasks.registry.audit import history
 
-from .stack_helpers import champion_version, explain_run, free_port, running_stack, wait_all_runs
+from .stack_helpers import champion_version, explain_run, running_stack, stack_settings, wait_all_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=2, items=6, days=28)
@@ -40,7 +40,7 @@ def platform(tmp_path_factory):
     spec["training"]["models"] = ["lightgbm"]
     spec["training"]["tuning"] = {"trials": 3, "minutes": 1}  # the soak's cap: these tests are about the UI, not tuning
     (specs / "demand.yaml").write_text(yaml.safe_dump(spec))
-    settings = load_settings(home=home, specs_dir=specs, airflow_port=free_port(), mlflow_port=free_port())
+    settings = stack_settings(home, specs_dir=specs)
     seed_demo(settings, SIZE, leave_unbuilt=0, say=lambda m: None)
     with running_stack(settings) as client:
         client.set_paused(TRAIN, False)

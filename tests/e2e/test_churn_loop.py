@@ -17,14 +17,13 @@ import pytest
 
 from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
-from ml_tasks.core.settings import load_settings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.demo.churn_data import ChurnDataConfig, land_churn_data
 from ml_tasks.demo.seed import seed_churn, yesterday
 from ml_tasks.registry import client as registry
 
-from .stack_helpers import free_port, running_stack, wait_all_runs, wait_asset_runs
+from .stack_helpers import running_stack, stack_settings, wait_all_runs, wait_asset_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 CUSTOMERS, NORMAL_DAYS, CAMPAIGN_DAYS = 1500, 8 + 28, 14
@@ -34,7 +33,7 @@ CHURN_DAGS = [f"churn_{kind}" for kind in ("features", "train", "score", "drift"
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("churn-stack")
-    settings = load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port())
+    settings = stack_settings(home, light_training=False)  # the first classifier must beat the logistic baseline
     normal_end = yesterday() - timedelta(days=CAMPAIGN_DAYS)
     seed_churn(settings, customers=CUSTOMERS, days=NORMAL_DAYS, end=normal_end, leave_unbuilt=0, say=lambda m: None)
     with running_stack(settings) as client:
@@ -44,8 +43,7 @@ def platform(tmp_path_factory):
 
 def test_training_through_the_scheduler_promotes_a_classifier(platform):
     client, settings = platform["client"], platform["settings"]
-    client.set_paused("churn_train", False)
-    client.trigger("churn_train")
+    client.set_paused("churn_train", False)  # the scheduler starts the latest nightly run
     runs = wait_all_runs(client, "churn_train", at_least=1)
     assert {r["state"] for r in runs} == {"success"}, runs
     champion = registry.version_by_alias(tracking.connect(settings), "churn", registry.CHAMPION)

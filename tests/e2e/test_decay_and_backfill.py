@@ -18,14 +18,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ml_tasks.core.lake import Lake
-from ml_tasks.core.settings import load_settings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
 from ml_tasks.platform.stack import venv_executable
 
-from .stack_helpers import asset_runs, free_port, running_stack, wait_all_runs, wait_asset_runs
+from .stack_helpers import asset_runs, running_stack, stack_settings, wait_all_runs, wait_asset_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=10, days=8 + 24)
@@ -41,7 +40,7 @@ CONCEPT_STRENGTH = 1.4
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("decay")
-    settings = load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port())
+    settings = stack_settings(home)
     normal_end = yesterday() - timedelta(days=CHANGED_DAYS)
     seed_demo(settings, SIZE, end=normal_end, leave_unbuilt=0, say=lambda m: None)
     with running_stack(settings) as client:
@@ -55,8 +54,7 @@ def _utc(day, hour: int = 0, minute: int = 0) -> str:
 
 
 def test_no_drift_no_retrain(platform):
-    client = platform["client"]
-    client.trigger("demand_train")
+    client = platform["client"]  # unpaused, demand_train starts its latest nightly run
     assert {r["state"] for r in wait_all_runs(client, "demand_train")} == {"success"}
     wait_all_runs(client, "demand_drift", at_least=0)  # a scheduled check of a day without data skips
     run_id = client.trigger("demand_drift", conf={"dt": platform["normal_end"].isoformat()})

@@ -12,7 +12,6 @@ the drifted holdout, the alias following its decision.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, time, timedelta, timezone
 
 import pandas as pd
@@ -22,7 +21,6 @@ import yaml
 from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.polling import wait_until
-from ml_tasks.core.settings import REPO_ROOT, load_settings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.data.landing import land_files
@@ -34,7 +32,7 @@ from ml_tasks.registry import client as registry
 
 from ml_tasks.registry.audit import history
 
-from .stack_helpers import alert_receiver, free_port, running_stack, wait_all_runs, wait_asset_runs
+from .stack_helpers import alert_receiver, running_stack, stack_settings, wait_all_runs, wait_asset_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 SIZE = DemoSize(stores=3, items=8, days=30)
@@ -52,14 +50,12 @@ DEMAND_JUMP = 3.0
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("stack")
-    specs = home / "specs"  # the repo's specs, with a features deadline for the demand pipeline
-    shutil.copytree(REPO_ROOT / "dags" / "specs", specs)
-    demand = yaml.safe_load((specs / "demand.yaml").read_text())
-    demand["features"]["deadline_hours"] = 2
-    (specs / "demand.yaml").write_text(yaml.safe_dump(demand, sort_keys=False))
     with alert_receiver() as (hook, alerts):
-        settings = load_settings(home=home, airflow_port=free_port(), mlflow_port=free_port(), specs_dir=specs,
-                                 alert_webhook_url=hook)
+        settings = stack_settings(home, alert_webhook_url=hook)
+        demand_yaml = settings.specs_dir / "demand.yaml"  # with a features deadline for the demand pipeline
+        demand = yaml.safe_load(demand_yaml.read_text())
+        demand["features"]["deadline_hours"] = 2
+        demand_yaml.write_text(yaml.safe_dump(demand, sort_keys=False))
         normal_end = yesterday() - timedelta(days=DRIFT_DAYS)
         seed_demo(settings, SIZE, end=normal_end, leave_unbuilt=0, say=lambda m: None)
         with running_stack(settings) as client:
@@ -85,9 +81,9 @@ def test_health_and_dags_listed_without_import_errors(platform):
 
 def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
     client, settings = platform["client"], platform["settings"]
-    client.set_paused("demand_train", False)
-    client.trigger("demand_train")
-    runs = wait_all_runs(client, "demand_train", at_least=2)
+    client.set_paused("demand_train", False)  # the scheduler starts the latest nightly run
+    runs = wait_all_runs(client, "demand_train", at_least=1)
+    assert [r["run_type"] for r in runs] == ["scheduled"], runs
     assert {r["state"] for r in runs} == {"success"}, runs
     import mlflow
 

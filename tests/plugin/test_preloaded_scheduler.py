@@ -53,6 +53,34 @@ def test_only_third_party_libraries_are_preloaded_so_edited_pipeline_code_runs_f
     assert first_party == [], first_party
 
 
+def test_a_forked_task_finds_pyplot_on_agg_and_mlflow_s_package_map_already_built(tmp_path):
+    """What MLflow would otherwise rebuild in every task that logs or loads a model (reading every installed
+    distribution's file list) is built once in the preloaded process and inherited by its forks."""
+    probe = (
+        "import os, sys\n"
+        "from conveyor_scheduler.preloaded import preload\n"
+        "took = preload()\n"
+        "import importlib_metadata\n"
+        "def rebuilt(*a, **k): raise AssertionError('MLflow rebuilt its package map in the task')\n"
+        "importlib_metadata.packages_distributions = rebuilt\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    import matplotlib\n"
+        "    from mlflow.utils import requirements_utils as r\n"
+        "    r._init_packages_to_modules_map()\n"
+        "    ok = 'matplotlib.pyplot' in sys.modules and matplotlib.get_backend().lower() == 'agg'\n"
+        "    ok = ok and r._check_requirement_satisfied('numpy') is None\n"
+        "    os._exit(0 if ok else 3)\n"
+        "print(sorted(took)); print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    script = tmp_path / "probe.py"
+    script.write_text(probe)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
+    took, child = (eval(line) for line in out.stdout.strip().splitlines()[-2:])  # noqa: S307 (our own print)
+    assert {"matplotlib.pyplot", "mlflow package map"} <= set(took), out.stderr[-2000:]
+    assert child == 0, out.stderr[-3000:]
+
+
 def test_the_idle_sleep_ends_when_a_task_finishes_and_lasts_its_length_otherwise():
     import multiprocessing
     import threading
