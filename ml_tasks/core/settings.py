@@ -69,6 +69,11 @@ class ConveyorSettings(BaseSettings):
     mlflow_public_url: str = Field(default="", description=(
         "the MLflow UI as people's browsers reach it, for the links tasks write; defaults to http://mlflow_host:mlflow_port"))
 
+    task_threads: int = Field(default=0, ge=0, description=(
+        "CPU threads each task's LightGBM, PyTorch and BLAS may use; 0 keeps the libraries' defaults. "
+        "`conveyor up` sets it to the machine's cores divided among the tasks it runs at once, "
+        "at least 1: more threads than cores make OpenMP threads spin waiting for each other"))
+
     task_retry_delay_seconds: int = Field(default=60, ge=0, description=(
         "how long a failed task waits before its retry (every DAG gets one retry); the soak run's "
         "compressed days use 10"))

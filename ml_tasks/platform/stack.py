@@ -31,11 +31,10 @@ from ml_tasks.core.files import create_atomic
 from ml_tasks.core.polling import WaitTimeout, wait_until
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.platform.airflow_client import unhealthy_components
+from ml_tasks.platform.task_slots import LOCAL_PARALLELISM, task_threads, worker_concurrency
 
 SERVICES = ("mlflow", "api-server", "scheduler", "dag-processor", "triggerer")
 SUPERVISOR = "supervisor"  # started last, so `down` stops it first (it must not restart what down stops)
-# Celery worker concurrency per queue: the gpu queue runs one training at a time per GPU.
-WORKER_CONCURRENCY = {"gpu": 1}
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": settings.executor,
-        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__PARALLELISM": str(LOCAL_PARALLELISM),
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_user}:admin",
@@ -145,6 +144,7 @@ def stack_env(settings: ConveyorSettings) -> dict[str, str]:
         "CONVEYOR_EXPECTATIONS_DIR": str(settings.expectations_dir),
         "CONVEYOR_ALERT_WEBHOOK_URL": settings.alert_webhook_url,
         "CONVEYOR_TASK_RETRY_DELAY_SECONDS": str(settings.task_retry_delay_seconds),
+        "CONVEYOR_TASK_THREADS": str(task_threads(settings)),
         # Links a task writes (MLflow pages, the Conveyor view) name the servers as people reach them.
         "CONVEYOR_MLFLOW_HOST": settings.mlflow_host,
         "CONVEYOR_MLFLOW_PORT": str(settings.mlflow_port),
@@ -186,7 +186,7 @@ def services(settings: ConveyorSettings) -> list[Service]:
         # a Celery task is a fork of a pool process, itself a fork of the worker: it imports their libraries once
         Service(f"worker-{queue}", [
             sys.executable, "-m", "conveyor_scheduler.preloaded", "celery", "worker", "--queues", queue,
-            "--concurrency", str(WORKER_CONCURRENCY.get(queue, 2)), "--celery-hostname", f"{queue}@%h",
+            "--concurrency", str(worker_concurrency(queue)), "--celery-hostname", f"{queue}@%h",
             # one log server per host is enough, and the api-server reads the shared log folder
             "--skip-serve-logs",
         ], env={"CONVEYOR_WORKER_NAME": queue})

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.core.threads import lightgbm_threads
 from ml_tasks.features.columns import categorical_features
 from ml_tasks.training.model_code import target_transform as tt
 from ml_tasks.training.transforms import candidate_transforms
@@ -105,7 +106,8 @@ class LightGBMTrainer:
         kwargs = dict(objective=self.objective, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
                       n_estimators=p.n_estimators, min_child_samples=p.min_child_samples, subsample=p.subsample,
                       subsample_freq=p.subsample_freq, colsample_bytree=p.colsample_bytree,
-                      random_state=seed, deterministic=True, force_row_wise=True, n_jobs=2, verbose=-1)
+                      random_state=seed, deterministic=True, force_row_wise=True, n_jobs=lightgbm_threads(),
+                      verbose=-1)
         if self.spec.task == "classification":
             model = lgb.LGBMClassifier(**kwargs, scale_pos_weight=positive_weight(self.spec, target))
             target = target.astype(int)
