@@ -66,11 +66,11 @@ test: venv
 test-e2e: venv
 	$(BIN)/python -m pytest -m slow --durations=40 $(PYTEST_ARGS)
 
-## The 7-day soak test alone (part of test-e2e; about 22 minutes on 2 cores; `make soak` runs 30 days).
+## The 7-day soak test alone (part of test-e2e; about 14 minutes on 2 cores; `make soak` runs 30 days).
 test-soak: venv
 	$(BIN)/python -m pytest -m soak --durations=5 $(PYTEST_ARGS)
 
-## Two nights on the distributed deployment with all eight of its faults (part of test-e2e; about 14 minutes
+## Two nights on the distributed deployment with all eight of its faults (part of test-e2e; about 12 minutes
 ## on 2 cores; `make soak-distributed` runs longer ones).
 test-soak-distributed: venv
 	$(BIN)/python -m pytest -m distributed --durations=5 $(PYTEST_ARGS)
