@@ -199,7 +199,7 @@ def measured() -> str:
 
 
 def markdown(results: dict[str, dict]) -> str:
-    """The README's table: per dataset the champion, the strongest peer and the best naive, on the same rows."""
+    """The table of docs/training.md: per dataset the champion, the strongest peer and the best naive, on the same rows."""
     lines = ["| dataset (shape) | rows | champion (transform) | champion MAE | strongest peer | peer MAE | ratio "
              "| best naive MAE | champion MASE | platform training s (per family) | measured |", "|---" * 11 + "|"]
     for name, r in results.items():
