@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status demo soak soak-distributed test test-e2e test-soak test-soak-distributed test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines bench-models
+.PHONY: venv up down status demo soak soak-distributed lint test test-e2e test-soak test-soak-distributed test-all audit constraints clean bench bench-features bench-training bench-serving bench-drift bench-loop bench-dag-parse bench-backfill bench-view bench-scale bench-pipelines bench-models
 
 # The packages are installed by uv (from PyPI, like pip): the same pinned set in 80 s instead of
 # about 3.5 minutes. It compiles the bytecode as pip does, and takes pip's find-links (a local
@@ -48,7 +48,7 @@ demo: venv
 SOAK_DAYS ?= 30
 SOAK_SEED ?= 7
 soak: venv
-	$(BIN)/conveyor soak --days $(SOAK_DAYS) --seed $(SOAK_SEED)
+	$(BIN)/python -m soak.embedded --days $(SOAK_DAYS) --seed $(SOAK_SEED)
 
 ## Both pipelines on the distributed deployment (Celery workers on queues default and gpu, PostgreSQL,
 ## Redis, a Spark standalone cluster, S3 on loopback) for DAYS nights with that deployment's faults;
@@ -75,8 +75,15 @@ test-soak: venv
 test-soak-distributed: venv
 	$(BIN)/python -m pytest -m distributed --durations=5 $(PYTEST_ARGS)
 
-## Both, as CI runs them.
-test-all: test test-e2e
+## Formatting and lint (ruff: pyflakes, pycodestyle, import order, pyupgrade, bugbear) over the whole
+## project, and mypy on the stages that hand things on (core, registry, training). CI runs it first.
+lint: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## All three, as CI runs them.
+test-all: lint test test-e2e
 
 ## Known vulnerabilities in the frozen set (constraints.txt), by pip-audit from its own virtualenv
 ## (so its packages never reach a freeze). --strict: a package the service cannot look up fails

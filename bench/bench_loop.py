@@ -23,12 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port  # noqa: E402
+from bench.harness import free_port  # noqa: E402
 from ml_tasks.core.polling import WaitTimeout, wait_until  # noqa: E402
 from ml_tasks.core.settings import load_settings  # noqa: E402
 from ml_tasks.demo.seed import DemoSize, seed_demo  # noqa: E402
-from ml_tasks.platform import stack  # noqa: E402
-from ml_tasks.platform.airflow_client import AirflowClient  # noqa: E402
+from ml_tasks.platform.airflow_api.client import AirflowClient  # noqa: E402
+from ml_tasks.platform.stack import environment, lifecycle  # noqa: E402
 
 DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift"]
 
@@ -94,9 +94,9 @@ def main() -> None:
         settings = load_settings(home=Path(tmp), airflow_port=free_port(), mlflow_port=free_port())
         print("seeding 30 days of demand data (3 stores x 8 items), features for all but yesterday ...", flush=True)
         seed_demo(settings, DemoSize(stores=3, items=8, days=30), leave_unbuilt=1, say=lambda m: None)
-        stack.up(settings, say=print)
+        lifecycle.up(settings, say=print)
         try:
-            client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+            client = AirflowClient(settings.airflow_url, settings.airflow_user, environment.airflow_password(settings))
             client.wait_for_dags(DAGS)
             runs = {}
             for dag_id in DAGS:
@@ -106,7 +106,7 @@ def main() -> None:
                       f"({r['overhead_share']:.0%}) over {r['tasks']} tasks, of which queued to started "
                       f"{r['queued_to_start_s']}s", flush=True)
         finally:
-            stack.down(settings, say=lambda m: None)
+            lifecycle.down(settings, say=lambda m: None)
     wall = sum(r["wall_s"] for r in runs.values())
     busy = sum(r["busy_s"] for r in runs.values())
     result = {"date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores", "executor": "LocalExecutor",

@@ -28,7 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import quiet_environment, say  # noqa: E402
+from bench.harness import quiet_environment, say  # noqa: E402
 from bench.model_datasets import DATASETS, ModelDataset  # noqa: E402
 from bench.model_scale import DAYS, statistical_scale  # noqa: E402
 

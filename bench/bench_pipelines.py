@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import free_port, say  # noqa: E402
+from bench.harness import free_port, say  # noqa: E402
 
 COUNTS = (1, 10, 50)
 TRIGGERS = 5
@@ -42,7 +42,7 @@ print(json.dumps({"seconds": sum(s.duration.total_seconds() for s in bag.dagbag_
 
 
 def scaffold(root: Path, count: int) -> None:
-    from ml_tasks.platform.scaffold import NewPipeline
+    from ml_tasks.platform.scaffold.pipeline import NewPipeline
 
     (root / "dags").mkdir(parents=True)
     (root / "dags" / "conveyor_factory").symlink_to(ROOT / "dags" / "conveyor_factory")
@@ -51,7 +51,7 @@ def scaffold(root: Path, count: int) -> None:
 
 
 def dagbag_seconds(settings) -> dict:
-    from ml_tasks.platform.stack import stack_env
+    from ml_tasks.platform.stack.environment import stack_env
 
     env = {**stack_env(settings), "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", PARSE, str(settings.dags_folder)], env=env, capture_output=True,
@@ -89,8 +89,8 @@ def trigger_to_first_task(client, dag_id: str) -> list[float]:
 def bench_count(count: int, tmp: Path) -> dict:
     from ml_tasks.core.polling import wait_until
     from ml_tasks.core.settings import load_settings
-    from ml_tasks.platform import stack
-    from ml_tasks.platform.airflow_client import AirflowClient
+    from ml_tasks.platform.airflow_api.client import AirflowClient
+    from ml_tasks.platform.stack import environment, lifecycle
 
     root = tmp / f"n{count}"
     scaffold(root, count)
@@ -102,15 +102,15 @@ def bench_count(count: int, tmp: Path) -> dict:
         raise SystemExit(f"{count} pipelines: DagBag found {bag['dags']} DAGs (expected {expected}), "
                          f"{bag['errors']} import errors")
     started = time.perf_counter()
-    stack.up(settings, say=lambda m: None)
+    lifecycle.up(settings, say=lambda m: None)
     try:
-        client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+        client = AirflowClient(settings.airflow_url, settings.airflow_user, environment.airflow_password(settings))
         listed = lambda: client.request("GET", "/dags", params={"limit": 1})["total_entries"]  # noqa: E731
         wait_until(lambda: listed() >= expected, 1200, f"the dag-processor to parse {expected} DAGs", every=0.5)
         parse_all = time.perf_counter() - started
         delays = trigger_to_first_task(client, "p000_rollback")
     finally:
-        stack.down(settings, say=lambda m: None)
+        lifecycle.down(settings, say=lambda m: None)
     return {"pipelines": count, "dags": expected, "dagbag_parse_s": round(bag["seconds"], 2),
             "stack_start_to_all_parsed_s": round(parse_all, 1), "trigger_to_first_task_s": delays,
             "trigger_to_first_task_median_s": statistics.median(delays)}

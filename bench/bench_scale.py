@@ -30,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import quiet_environment, say  # noqa: E402
+from bench.harness import quiet_environment, say  # noqa: E402
+
 quiet_environment()
 
 SCALES = {"1x": (5, 20), "4x": (10, 40), "16x": (20, 80), "64x": (40, 160)}
@@ -98,9 +99,9 @@ def run_stage(stage: str, stores: int, items: int) -> dict:
 
         out["rows"] = score_partition(settings, spec, days[-1])["rows"]
     elif stage == "drift":
-        from ml_tasks.monitoring.checks import check
+        from ml_tasks.monitoring.checks import check_drift
 
-        verdict = check(settings, spec, days[-1], progress=lambda m: None)
+        verdict = check_drift(settings, spec, days[-1], progress=lambda m: None)
         out["window_rows"] = verdict["window_rows"]
     state.write_text(json.dumps(saved, default=str))
     return out

@@ -36,7 +36,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import free_port, quiet_environment, say  # noqa: E402
+from bench.harness import free_port, quiet_environment, say  # noqa: E402
+
 quiet_environment()
 
 TARGET_RATIO = 3.0
@@ -157,7 +158,7 @@ def conveyor(settings, spec, second, rows, keys, seconds: float, tmp: Path) -> d
 
     port = free_port()
     env = {**os.environ, "CONVEYOR_HOME": str(settings.home), "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
-    command = [sys.executable, "-m", "ml_tasks.platform.cli", "serve", "demand", "--port", str(port),
+    command = [sys.executable, "-m", "ml_tasks.platform.cli.app", "serve", "demand", "--port", str(port),
                "--refresh-seconds", "1"]
     url = f"http://127.0.0.1:{port}"
     with Server(command, env, f"{url}/health", tmp / "conveyor-serve.log"):

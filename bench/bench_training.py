@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from ml_tasks.core.lake import Lake  # noqa: E402
 from ml_tasks.training.datamodule import FeatureDataModule, ParquetBatches  # noqa: E402
-from ml_tasks.training.lightning_trainer import TabularForecaster  # noqa: E402
+from ml_tasks.training.neural_net import TabularForecaster  # noqa: E402
 
 CATEGORICAL = ["store_id", "item_id"]
 NUMERIC = [f"x{i}" for i in range(16)]

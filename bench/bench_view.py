@@ -33,7 +33,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import free_port, quiet_environment, say  # noqa: E402
+from bench.harness import free_port, quiet_environment, say  # noqa: E402
+
 quiet_environment()
 
 TARGET_SECONDS = 1.0
@@ -78,8 +79,8 @@ def seed_lake(settings, days: int, quarantine_every: int) -> int:
 def seed_registry(settings, versions: int, days: int) -> None:
     """``versions`` registered versions, each promoted through the audit trail, each monitored for its days."""
     from ml_tasks.core import tracking
-    from ml_tasks.monitoring.checks import log_series, monitor_run
     from ml_tasks.core.spec import load_spec
+    from ml_tasks.monitoring.checks import log_series, monitor_run
     from ml_tasks.registry import client as registry
     from ml_tasks.registry.audit import AliasMove, move_alias
 
@@ -118,7 +119,7 @@ def seed_registry(settings, versions: int, days: int) -> None:
 def start_mlflow(settings) -> subprocess.Popen:
     """The MLflow server exactly as the embedded stack runs it."""
     from ml_tasks.core.polling import wait_until
-    from ml_tasks.platform.stack import services, stack_env
+    from ml_tasks.platform.stack.environment import services, stack_env
 
     service = next(s for s in services(settings) if s.name == "mlflow")
     (settings.home / "mlflow" / "artifacts").mkdir(parents=True, exist_ok=True)
@@ -146,7 +147,8 @@ def time_requests(get, repeats: int) -> dict:
 
 def conveyor_page(settings, repeats: int) -> dict:
     """The pipeline page through Airflow's api-server app, with a real login token."""
-    from ml_tasks.platform.stack import airflow_password, migrate_airflow_db, stack_env
+    from ml_tasks.platform.stack.environment import airflow_password, stack_env
+    from ml_tasks.platform.stack.lifecycle import migrate_airflow_db
 
     migrate_airflow_db(settings)
     os.environ.update(stack_env(settings))  # Airflow reads its configuration at import, so before it

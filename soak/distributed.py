@@ -4,7 +4,7 @@ The deployment the compose file and the Helm chart run, on loopback: Airflow's C
 two workers (queues ``default`` and ``gpu``), PostgreSQL 15 for Airflow's metadata and MLflow's
 backend, Redis as the broker, a Spark standalone cluster (a master, two workers) for the feature
 jobs, and an S3 API (moto's server, behind a link a fault can cut) holding the lake and MLflow's
-artifacts. The nights are those of `make soak` (:mod:`ml_tasks.platform.soak`): the day's raw
+artifacts. The nights are those of `make soak` (:mod:`soak.embedded`): the day's raw
 files land, then each pipeline's features, training, scoring and drift runs go through the
 scheduler; the faults are this deployment's (:mod:`soak.distributed_faults`), each at a moment
 the seed chooses. After every day the embedded soak's invariants are checked, and these:
@@ -30,16 +30,18 @@ from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings, load_settings
 from ml_tasks.demo.seed import yesterday
-from ml_tasks.platform import stack
-from ml_tasks.platform.soak import PIPELINE, PIPELINES, Soak, SoakResult, soak_specs
-from ml_tasks.platform.soak_invariants import Invariant, Snapshot
-from ml_tasks.platform.soak_plan import DayPlan, SoakPlan
+from ml_tasks.platform.stack import environment
 from ml_tasks.registry import client as registry
 from ml_tasks.registry.audit import INTENDED, history
 from soak import services
 from soak.distributed_faults import FaultRecord, make_plan
 from soak.distributed_injection import Injector
+from soak.embedded import Soak
+from soak.invariants import Invariant, Snapshot
+from soak.plan import PIPELINE, PIPELINES, DayPlan, SoakPlan
 from soak.reader_probe import ReaderProbe
+from soak.report import SoakResult
+from soak.settings import soak_specs
 
 FAULT_TAG = "soak.fault"  # on a model version a fault made (not a training run's)
 
@@ -48,7 +50,7 @@ def distributed_settings(home: Path, db: services.Services, s3: services.Link, c
                          receiver: services.AlertReceiver) -> ConveyorSettings:
     shipped = load_settings().specs_dir
     return load_settings(
-        home=home, airflow_port=stack.free_port(), mlflow_port=stack.free_port(), mode="compose",
+        home=home, airflow_port=environment.free_port(), mlflow_port=environment.free_port(), mode="compose",
         airflow_db_uri=db.database_uri("airflow"), mlflow_backend_store_uri=db.database_uri("mlflow"),
         celery_broker_url=db.broker_url, celery_queues="default,gpu",
         lake_uri="s3://conveyor-lake/lake", mlflow_artifacts_dir="s3://conveyor-artifacts/mlflow",
@@ -234,7 +236,7 @@ def fault_table(plan: SoakPlan, faults: list[list]) -> str:
 
 
 def summary(result: SoakResult, records: list[FaultRecord]) -> str:
-    from ml_tasks.platform.soak_invariants import table
+    from soak.invariants import table
 
     held = result.held and all(r.refused is not False for r in records)
     lines = [table(result.rows), "", "| day | fault | what it hit | recovery | seconds |", "|---|---|---|---|---|"]

@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from ml_tasks.core.polling import wait_until
-from ml_tasks.platform.airflow_client import AirflowClient
+from ml_tasks.platform.airflow_api.client import AirflowClient
 
 FAULT_KINDS = ("kill_worker", "restart_postgres", "s3_outage", "kill_publish", "kill_promote",
                "truncated_challenger", "corrupt_features", "webhook_down")

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 from ml_tasks.core import failpoints, tracking
-from ml_tasks.platform import stack
-from ml_tasks.platform.soak_plan import DayPlan
+from ml_tasks.platform.stack import lifecycle
 from ml_tasks.registry import client as registry
-from soak.distributed_faults import (Fault, FaultRecord, flip_bytes, kill_group, running_task, settle,
-                                     task_log_text)
+from soak.distributed_faults import Fault, FaultRecord, flip_bytes, kill_group, running_task, settle, task_log_text
+from soak.plan import DayPlan
 
 POINTS = {"kill_publish": "lake.object_copy", "kill_promote": f"registry.alias_moved.{registry.CHAMPION}"}
 REFUSED_FILE = "its sha256 is not the one in the day's manifest"
@@ -65,7 +64,7 @@ class Injector:
         time.sleep(fault.at_fraction * 10)  # a seeded point inside the task
         self._t0[id(record)] = time.monotonic()
         if fault.kind == "kill_worker":
-            pid = stack.running(self.settings)["worker-gpu"]
+            pid = lifecycle.running(self.settings)["worker-gpu"]
             kill_group(pid)
             record.hit = f"kill -9 of the gpu Celery worker (pid {pid}) while {dag_id}.{task['task_id']} ran"
         elif fault.kind == "restart_postgres":

@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 
-from ml_tasks.platform.stack import free_port
+from ml_tasks.platform.stack.environment import free_port
 
 
 class Link:

@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 
 from ml_tasks.core.polling import WaitTimeout, wait_until
-from ml_tasks.platform.stack import free_port
+from ml_tasks.platform.stack.environment import free_port
 from soak.link import Link
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

@@ -17,5 +17,5 @@ def retrain_request_asset(pipeline: str) -> Asset:
 
 def raw_asset(pipeline: str) -> Asset:
     """Updated by `conveyor land` (REST) with the days it landed again; `<pipeline>_relanded` follows it.
-    The name is :func:`ml_tasks.platform.relanding.raw_asset_name`."""
+    The name is :func:`ml_tasks.platform.airflow_api.relanding.raw_asset_name`."""
     return Asset(name=f"raw:{pipeline}", uri=f"conveyor://{pipeline}/raw", group="conveyor")

@@ -7,15 +7,22 @@ from typing import TYPE_CHECKING
 from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from conveyor_factory.alerts import ConveyorNotifier
 from conveyor_factory.assets import retrain_request_asset
-from conveyor_factory.common import pipeline_dag
+from conveyor_factory.callbacks import ConveyorNotifier
+from conveyor_factory.dag_defaults import pipeline_dag
 from conveyor_factory.links import linked_task, push_links
-from conveyor_factory.runtime import (day_to_check, run_tags, run_type, schedule_cron, settings_and_spec,
-                                      skip_without_champion)
+from conveyor_factory.runtime import (
+    day_to_check,
+    run_tags,
+    run_type,
+    schedule_cron,
+    settings_and_spec,
+    skip_without_champion,
+)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the payload types; the DAG file itself imports no task logic when parsed
     from ml_tasks.monitoring.checks import DriftVerdict
+    from ml_tasks.monitoring.retrain_policy import RetrainDecision
 
 DOC = """
 ### {name}_drift
@@ -60,37 +67,39 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
             """
             from ml_tasks.core.lake import Lake
             from ml_tasks.core.tracking import run_url
-            from ml_tasks.monitoring.checks import check
+            from ml_tasks.monitoring import checks
 
-            settings, spec_ = settings_and_spec(name)
+            settings, current_spec = settings_and_spec(name)
             dt = day_to_check(context, Lake.from_settings(settings), name)
             with skip_without_champion():
-                verdict = check(settings, spec_, dt, run_tags({"ti": ti, **context}), progress=print)
+                verdict = checks.check_drift(settings, current_spec, dt, run_tags({"ti": ti, **context}),
+                                             progress=print)
             push_links(ti, drift_report=verdict.get("report_uri"),
                        mlflow_run=run_url(settings, verdict["monitor_run_id"]) if verdict.get("monitor_run_id") else None)
             print(f"report: {verdict['report_uri']}")
             return verdict
 
         @task(inlets=[retrain_request_asset(name)])
-        def decide_retrain(verdict: DriftVerdict, ti=None, inlet_events=None, **context) -> dict:
+        def decide_retrain(verdict: DriftVerdict, ti=None, inlet_events=None, **context) -> RetrainDecision:
             """Whether the verdict asks for retraining, within the cooldown and unless a training run is pending."""
             from datetime import datetime, timedelta, timezone
 
             from ml_tasks.monitoring.checks import record_decision
             from ml_tasks.monitoring.retrain_policy import decide_retrain as decide
 
-            settings, spec_ = settings_and_spec(name)
+            settings, current_spec = settings_and_spec(name)
             last = list(inlet_events[retrain_request_asset(name)].ascending(False).limit(1))
             active = ti.get_dr_count(dag_id=f"{name}_train", states=["queued", "running"])
-            decision = decide(verdict, list(spec_.drift.retrain_on), datetime.now(timezone.utc),
-                              last[0].timestamp if last else None, active,
-                              timedelta(hours=spec_.drift.cooldown_hours), backfill=run_type(context) == "backfill")
-            record_decision(settings, spec_, verdict, decision.as_dict())
-            print(f"retrain decision: {decision.outcome.upper()}: {decision.reason}")
-            return decision.as_dict()
+            policy = current_spec.drift
+            decision = decide(verdict, list(policy.retrain_on), datetime.now(timezone.utc),
+                              last[0].timestamp if last else None, active, timedelta(hours=policy.cooldown_hours),
+                              backfill=run_type(context) == "backfill")
+            record_decision(settings, current_spec, verdict, decision)
+            print(f"retrain decision: {decision['outcome'].upper()}: {decision['reason']}")
+            return decision
 
         @task(outlets=[retrain_request_asset(name)], on_success_callback=ConveyorNotifier("retrain_requested", name))
-        def request_retrain(decision: dict, outlet_events=None) -> None:
+        def request_retrain(decision: RetrainDecision, outlet_events=None) -> None:
             """Updates Asset `retrain_request:<pipeline>` with the evidence, which schedules `<pipeline>_train`;
             skipped (no Asset event) when the decision does not fire."""
             if not decision["fire"]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, task, teardown
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from conveyor_factory.alerts import ConveyorNotifier, deadline_missed
 from conveyor_factory.assets import features_asset
-from conveyor_factory.common import pipeline_dag
+from conveyor_factory.callbacks import ConveyorNotifier, deadline_missed
+from conveyor_factory.dag_defaults import pipeline_dag
 from conveyor_factory.links import linked_task, push_links, view_url
 from conveyor_factory.runtime import fail_without_retry_on_bad_data, partition_date, settings_and_spec
+
+if TYPE_CHECKING:  # the payload types; the DAG file itself imports no task logic when parsed
+    from ml_tasks.data.gate_records import GateRecord, RawGateOutcome
 
 DOC = """
 ### {name}_features
@@ -69,7 +73,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
         @linked_task("validation_report", multiple_outputs=True,
                      on_failure_callback=ConveyorNotifier("quarantine", name))
-        def gate_raw(ti=None, **context) -> dict:
+        def gate_raw(ti=None, **context) -> RawGateOutcome:
             """Great Expectations raw gate on the day's landed partition; quarantines it when it fails.
 
             The gate is calibrated to the day's size; the log shows the day's coverage. A day short
@@ -83,31 +87,31 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from airflow.sdk.exceptions import AirflowRescheduleException
 
             from ml_tasks.core.lake import Lake
-            from ml_tasks.data.gate_records import gate_record
+            from ml_tasks.data.gate_records import RawGateOutcome, gate_record
             from ml_tasks.data.gates import check_raw_partition, quarantine_raw
             from ml_tasks.data.release import arrival_deadline, release_record, released_gate_record, still_arriving
 
-            settings, spec_ = settings_and_spec(name)
+            settings, current_spec = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), partition_date(context)
             push_links(ti, validation_report=view_url(name, "days", dt.isoformat()))  # passing or quarantined
-            released = release_record(lake, spec_, dt)
+            released = release_record(lake, current_spec, dt)
             if released is not None:
                 print(f"{dt} was released as it is by {released['by']} ({released['reason']}); not gated again")
-                return {"dt": dt.isoformat(), "record": released_gate_record(spec_, released)}
+                return RawGateOutcome(dt=dt.isoformat(), record=released_gate_record(current_spec, released))
             with fail_without_retry_on_bad_data():
-                result = check_raw_partition(lake, settings.expectations_dir, spec_, dt)
-                now, deadline = datetime.now(timezone.utc), arrival_deadline(spec_, dt)
+                result = check_raw_partition(lake, settings.expectations_dir, current_spec, dt)
+                now, deadline = datetime.now(timezone.utc), arrival_deadline(current_spec, dt)
                 if not result.success and still_arriving(result) and now < deadline:
                     print(f"{dt} is short of rows or series (still arriving?); waiting until {deadline:%Y-%m-%d %H:%M} "
                           f"UTC, then it is gated as it is\n{result.summary()}")
                     raise AirflowRescheduleException(min(deadline, now + timedelta(minutes=30)))
                 if not result.success:
-                    raise quarantine_raw(lake, spec_, dt, result)
+                    raise quarantine_raw(lake, current_spec, dt, result)
             print(result.summary())
             c = result.coverage
             print(f"coverage: {c['rows']} of {c['expected_rows']} expected rows ({c['share']:.1%}) for {c['series']} "
                   f"series; missing times give null lags, which the models take")
-            return {"dt": dt.isoformat(), "record": gate_record(result)}
+            return RawGateOutcome(dt=dt.isoformat(), record=gate_record(result))
 
         @task
         def build_features(day: str, dag_run=None) -> str:
@@ -117,13 +121,13 @@ def build_features_dag(spec, default_args: dict) -> DAG:
 
             from spark_jobs.features_job import stage_features
 
-            settings, spec_ = settings_and_spec(name)
+            settings, current_spec = settings_and_spec(name)
             owner = staging_owner(dag_run.dag_id, dag_run.run_id, day)
-            staged = stage_features(settings, spec_, [date.fromisoformat(day)], owner=owner)
+            staged = stage_features(settings, current_spec, [date.fromisoformat(day)], owner=owner)
             return staged[date.fromisoformat(day)]
 
         @linked_task("validation_report", on_failure_callback=ConveyorNotifier("quarantine", name))
-        def gate_features(day: str, raw_record: dict, staged: str, ti=None) -> str:
+        def gate_features(day: str, raw_record: GateRecord, staged: str, ti=None) -> str:
             """Great Expectations features gate on the staged day; both gates' records go into it."""
             from datetime import date
 
@@ -131,7 +135,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from ml_tasks.data.gate_records import gate_record, stamp_validation
             from ml_tasks.data.gates import gate_staged_features, validates_in_pandas
 
-            settings, spec_ = settings_and_spec(name)
+            settings, current_spec = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), date.fromisoformat(day)
             push_links(ti, validation_report=view_url(name, "days", day))
             rows = lake.row_count(staged)
@@ -142,7 +146,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
                 spark = spark_session(settings, f"{name}_features_gate")
             print(f"validating {rows:,} staged rows on {'Spark' if spark else 'pandas'}")
             with fail_without_retry_on_bad_data():
-                result = gate_staged_features(lake, settings.expectations_dir, spec_, dt, staged, spark)
+                result = gate_staged_features(lake, settings.expectations_dir, current_spec, dt, staged, spark)
             print(result.summary())
             stamp_validation(lake, staged, dt, raw_record, gate_record(result))
             return staged
@@ -171,15 +175,17 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             """Remove this run's staging folder if anything is left of it (a failed or killed run), and put
             back any partition a killed publish had moved aside without moving the new one in."""
             from ml_tasks.core.lake import Lake
-            from spark_jobs.features_job import discard_staging as discard, staging_root
+            from spark_jobs.features_job import discard_staging as discard
+            from spark_jobs.features_job import staging_root
 
-            settings, spec_ = settings_and_spec(name)
+            settings, current_spec = settings_and_spec(name)
             lake = Lake.from_settings(settings)
             run = context["dag_run"]
-            root = staging_root(lake, spec_, staging_owner(run.dag_id, run.run_id, partition_date(context).isoformat()))
+            owner = staging_owner(run.dag_id, run.run_id, partition_date(context).isoformat())
+            root = staging_root(lake, current_spec, owner)
             print(f"removed the leftovers in {root}" if discard(lake, root) else "nothing left to remove")
-            for day in lake.restore_interrupted("features", spec_.name):
-                print(f"features/{spec_.name}/dt={day}: a killed publish had moved it aside; put back")
+            for day in lake.restore_interrupted("features", current_spec.name):
+                print(f"features/{current_spec.name}/dt={day}: a killed publish had moved it aside; put back")
 
         raw = gate_raw()
         staged = build_features(raw["dt"])

@@ -6,7 +6,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, task
 
 from conveyor_factory.assets import raw_asset
-from conveyor_factory.common import pipeline_dag
+from conveyor_factory.dag_defaults import pipeline_dag
 
 DOC = """
 ### {name}_relanded
@@ -20,7 +20,7 @@ that rebuilds them in one Spark job (`conveyor backfill-features {name} FIRST LA
 
 
 def build_relanded_dag(spec, default_args: dict) -> DAG:
-    from ml_tasks.platform.relanding import MAX_DAYS
+    from ml_tasks.platform.airflow_api.relanding import MAX_DAYS
 
     name = spec.name
     with pipeline_dag(
@@ -35,7 +35,7 @@ def build_relanded_dag(spec, default_args: dict) -> DAG:
         @task
         def days_landed_again(triggering_asset_events=None, run_id=None) -> list[dict]:
             """The days the triggering events name (checked: dates, at most MAX_DAYS), one features run each."""
-            from ml_tasks.platform.relanding import days_to_rerun
+            from ml_tasks.platform.airflow_api.relanding import days_to_rerun
 
             extras = [event.extra or {} for event in (triggering_asset_events or {}).get(raw_asset(name), [])]
             days = days_to_rerun(name, extras)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import DAG, task
 
 from conveyor_factory.assets import model_asset
-from conveyor_factory.common import Param, pipeline_dag
+from conveyor_factory.dag_defaults import Param, pipeline_dag
 from conveyor_factory.routing import registry_pool_kwargs
 from conveyor_factory.runtime import run_tags, settings_and_spec
+
+if TYPE_CHECKING:  # the payload type; the DAG file itself imports no task logic when parsed
+    from ml_tasks.registry.audit import ChampionRollback
 
 DOC = """
 ### {name}_rollback
@@ -35,8 +40,9 @@ def build_rollback_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
 
         # one alias move at a time across workers, like promote (embedded: the registry file lock)
         @task(outlets=[model_asset(name)], **registry_pool_kwargs(mode))
-        def rollback(params=None, outlet_events=None, **context) -> dict:
+        def rollback(params=None, outlet_events=None, **context) -> ChampionRollback:
             """Points `@champion` at `to_version` (default `@previous_champion`), recorded with the reason."""
+            from ml_tasks.registry.audit import ChampionRollback
             from ml_tasks.registry.audit import rollback as do_rollback
 
             settings, _ = settings_and_spec(name)
@@ -45,7 +51,8 @@ def build_rollback_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
                                  {**run_tags(context), "trigger": "airflow_ui"})
             print(f"@champion of {name}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")
             outlet_events[model_asset(name)].extra = {"version": record["to_version"], "reason": record["reason"]}
-            return {k: record[k] for k in ("from_version", "to_version", "reason")}
+            return ChampionRollback(from_version=record["from_version"], to_version=record["to_version"],
+                                    reason=record["reason"])
 
         rollback()
     return dag

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import DAG
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from conveyor_factory.common import pipeline_dag
+from conveyor_factory.dag_defaults import pipeline_dag
 from conveyor_factory.links import linked_task, push_links, view_url
 from conveyor_factory.runtime import day_to_check, schedule_cron, settings_and_spec, skip_without_champion
+
+if TYPE_CHECKING:  # the payload type; the DAG file itself imports no task logic when parsed
+    from ml_tasks.serving.batch import ScoredPartition
 
 DOC = """
 ### {name}_score
@@ -31,7 +36,7 @@ def build_score_dag(spec, default_args: dict) -> DAG:
     ) as dag:
 
         @linked_task("predictions")
-        def score(ti=None, **context) -> dict:
+        def score(ti=None, **context) -> ScoredPartition:
             """`@champion`'s predictions for the checked day, replacing that day's predictions atomically.
 
             Skips while the pipeline has no champion, and for a scheduled day whose features are not published.
@@ -39,10 +44,10 @@ def build_score_dag(spec, default_args: dict) -> DAG:
             from ml_tasks.core.lake import Lake
             from ml_tasks.serving.batch import score_partition
 
-            settings, spec_ = settings_and_spec(name)
+            settings, current_spec = settings_and_spec(name)
             dt = day_to_check(context, Lake.from_settings(settings), name)
             with skip_without_champion():
-                result = score_partition(settings, spec_, dt)
+                result = score_partition(settings, current_spec, dt)
             push_links(ti, predictions=view_url(name, "predictions", result["dt"]))
             print(f"scored {result}")
             return result

@@ -15,10 +15,10 @@ from airflow.sdk import DAG, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from conveyor_factory.alerts import ConveyorNotifier
 from conveyor_factory.approval import approval_task, responder
 from conveyor_factory.assets import model_asset, retrain_request_asset
-from conveyor_factory.common import Param, pipeline_dag
+from conveyor_factory.callbacks import ConveyorNotifier
+from conveyor_factory.dag_defaults import Param, pipeline_dag
 from conveyor_factory.links import linked_task, push_links
 from conveyor_factory.routing import gpu_task_kwargs, registry_pool_kwargs
 from conveyor_factory.runtime import optional_date, run_tags, settings_and_spec

@@ -5,8 +5,8 @@ family's training task failed), ``retrain_requested`` (the drift check asked for
 ``champion_changed`` (`@champion` moved), ``deadline_missed`` (a day's features were not
 published in time) and ``serving_reload_failed`` (a server could not load the new champion and
 keeps serving the old one) and ``model_unverified`` (a model version's files do not match the digest
-recorded at registration, so nothing loads it). The Airflow side (`conveyor_factory.alerts`) and the server decide
-when; this module says what and delivers it.
+recorded at registration, so nothing loads it). The Airflow side (`conveyor_factory.callbacks`) and the server
+decide when; this module says what (one builder per Airflow-raised event, from plain values) and delivers it.
 
 The receiver is often a third-party service (Slack, Teams), and its URL is its secret: payloads
 carry counts and links, never data rows unless ``alert_include_rows`` asks; the URL is never
@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 import requests
 
@@ -55,6 +55,56 @@ class Alert:
 def view_link(settings: ConveyorSettings, pipeline: str, *parts: str) -> str:
     """The absolute URL of a Conveyor view page (the alert is read outside the Airflow UI)."""
     return "/".join([f"{settings.airflow_public_url}/conveyor/pipelines/{pipeline}", *parts])
+
+
+def quarantine_alert(settings: ConveyorSettings, pipeline: str, dt: str, stage: str, error: str,
+                     dag_run: str) -> Alert:
+    """Day ``dt`` was quarantined at the ``stage`` gate (``raw`` or ``features``). ``error`` is the gate's
+    message: a first line, then one ``  - `` line per failed expectation; the rows' example values in
+    those lines are cut unless ``alert_include_rows`` (the receiver is often a third party)."""
+    lines = error.splitlines()
+    failed = [line.strip()[2:] for line in lines if line.startswith("  - ")]
+    if not settings.alert_include_rows:  # the expectations and counts, not the rows' values
+        failed = [line.split("; e.g. ")[0] for line in failed]
+    return Alert("quarantine", pipeline, f"{dt} quarantined at the {stage} gate: {lines[0] if lines else ''}",
+                 {"dt": dt, "stage": stage, "failed": failed[:20], "dag_run": dag_run},
+                 view_link(settings, pipeline, "days", dt))
+
+
+def training_failed_alert(settings: ConveyorSettings, pipeline: str, task_id: str, attempt: int, dag_run: str,
+                          error: BaseException | None) -> Alert:
+    """A model family's training task failed (each try alerts)."""
+    return Alert("training_failed", pipeline,
+                 f"{task_id} failed (try {attempt}): {type(error).__name__}: {str(error)[:300]}",
+                 {"task": task_id, "dag_run": dag_run, "try": attempt}, view_link(settings, pipeline))
+
+
+def retrain_requested_alert(settings: ConveyorSettings, pipeline: str, decision: Mapping[str, Any] | None) -> Alert:
+    """The drift DAG requested a retrain; ``decision`` is its `RetrainDecision` (None: not found)."""
+    decision = decision or {}
+    return Alert("retrain_requested", pipeline, decision.get("reason", "retrain requested"),
+                 {"signals": decision.get("signals"), "evidence": decision.get("evidence")},
+                 view_link(settings, pipeline))
+
+
+def champion_changed_alert(settings: ConveyorSettings, pipeline: str, outcome: Mapping[str, Any] | None) -> Alert:
+    """`@champion` moved; ``outcome`` is the train DAG's `PromotionOutcome` (None: not found)."""
+    outcome = outcome or {}
+    forced = " (FORCED)" if outcome.get("forced") else ""
+    return Alert("champion_changed", pipeline, f"@champion v{outcome.get('previous_champion') or '-'} -> "
+                 f"v{outcome.get('champion')}{forced}: {outcome.get('reason', '')}",
+                 {k: outcome.get(k) for k in ("champion", "previous_champion", "forced", "checks")},
+                 view_link(settings, pipeline))
+
+
+def deadline_missed_alert(settings: ConveyorSettings, pipeline: str, hours: float, day: str, run_id: str | None,
+                          state: str | None) -> Alert:
+    """The features of ``day`` (empty: unknown) were not published ``hours`` after the day ended."""
+    return Alert("deadline_missed", pipeline,
+                 f"features of {day or 'a day'} not published {hours:g} h after the day ended "
+                 f"(run {run_id or '?'} is {state or '?'})",
+                 {"dt": day, "run_id": run_id, "state": state, "deadline_hours": hours},
+                 view_link(settings, pipeline, "days", day) if day else view_link(settings, pipeline))
 
 
 def redacted(url: str) -> str:

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ml_tasks.core import cadence, events
-from ml_tasks.core.names import PIPELINE_NAME, PipelineNameError, checked_pipeline_name
-from ml_tasks.core.spec_errors import describe_errors
 from ml_tasks.core.family_specs import LightGBMSpec, LightningSpec, ResourcesSpec, StatsForecastSpec, Strict, TuningSpec
+from ml_tasks.core.names import PIPELINE_NAME, PipelineNameError, checked_pipeline_name
+from ml_tasks.core.operation_specs import DriftSpec, PromotionSpec, ScoringSpec
+from ml_tasks.core.spec_errors import describe_errors
 
 # The feature module a spec gets unless it names its own (the Spark job in spark_jobs/).
 DEFAULT_FEATURE_MODULE = "spark_jobs.series_features"
@@ -194,59 +195,6 @@ class TrainingSpec(Strict):
         if window is not None and holdout >= window:
             raise ValueError(f"holdout_days={holdout} must be smaller than window_days={window}")
         return holdout
-
-
-class PromotionSpec(Strict):
-    """The champion/challenger gate (see ml_tasks/registry/gate.py)."""
-
-    metric: Literal["mae", "rmse", "log_loss", "brier"] = "mae"
-    level: float = Field(default=0.95, gt=0.5, lt=1.0)
-    bootstrap_samples: int = Field(default=2000, ge=100)
-    mode: Literal["superiority", "non_inferiority"] = "superiority"
-    margin: float = Field(default=0.0, ge=0.0, lt=0.5, description="relative margin for non-inferiority")
-    thresholds: dict[Literal["mae", "rmse", "wape", "mase", "roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"],
-                     float] = {"mase": 1.0}
-    guardrail_tolerance: float = Field(default=0.15, ge=0.0)
-    baseline_ratio: float = Field(default=1.0, gt=0.0, le=1.0, description=(
-        "a challenger's holdout loss must be at most this share of the strongest baseline's on the same rows "
-        "(the best naive forecast: MASE; for classification the better of base rate and logistic regression "
-        "on log loss)"))
-    segment_by: str | None = Field(default=None, description="guardrail segments; default: the first key")
-    require_approval: bool = Field(default=False, description="a person approves each promotion in the Airflow UI")
-    approval_timeout_hours: float = Field(default=72.0, gt=0, description="no answer by then counts as Reject")
-
-
-class ScoringSpec(Strict):
-    schedule: str = "@daily"
-
-
-DriftMethod = Literal["wasserstein", "ks", "psi", "kl_div", "jensenshannon", "chisquare", "z", "hellinger",
-                      "anderson", "cramer_von_mises", "energy_distance", "mannw", "ed", "es", "t_test", "empirical_mmd"]
-
-
-class DriftSpec(Strict):
-    """The monitoring DAG: data drift, prediction drift, performance decay, and when to retrain."""
-
-    schedule: str = "@daily"
-    window_days: int = Field(default=7, ge=1)
-    reference_sample_rows: int = Field(default=50_000, ge=100)
-    sample_rows: int = Field(default=100_000, ge=1000,
-                             description="simple random sample of the window (without replacement) that is tested")
-    columns: list[str] = Field(min_length=1)
-    numeric_method: DriftMethod = "wasserstein"
-    numeric_threshold: float = Field(default=0.1, gt=0.0)
-    categorical_method: DriftMethod = "jensenshannon"
-    categorical_threshold: float = Field(default=0.1, gt=0.0)
-    drift_share_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
-    prediction_threshold: float = Field(default=0.1, gt=0.0, description="numeric_method score on the predictions")
-    decay_metric: Literal["mae", "rmse", "wape", "mase", "log_loss", "brier"] = "mae"
-    decay_tolerance: float = Field(default=0.2, gt=0.0, description="relative worsening vs the champion's holdout")
-    decay_min_rows: int = Field(default=500, ge=1)
-    decay_level: float = Field(default=0.9, ge=0.5, lt=1.0,
-                               description="one-sided confidence that the window's error is above the tolerance")
-    retrain_on: list[Literal["data_drift", "prediction_drift", "performance_decay"]] = Field(
-        default=["data_drift", "prediction_drift", "performance_decay"], min_length=1)
-    cooldown_hours: float = Field(default=24.0, ge=0.0, description="at most one retrain request per window")
 
 
 # The baselines each task's candidates include (ml_tasks/training/baselines.py trains them).

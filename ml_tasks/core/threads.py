@@ -5,7 +5,7 @@ cores, and each library's default is a thread per core. With more threads than c
 threads spin while they wait for each other at every step: three LightGBM tasks and one
 Lightning task on 2 cores took 106-114 s each with 2 threads apiece, 29 s each with one
 (121 s and 39 s for all four). The stack sets ``task_threads`` to its cores divided among the
-tasks it runs at once (:func:`ml_tasks.platform.task_slots.task_threads`); 0 keeps the libraries'
+tasks it runs at once (:func:`ml_tasks.platform.stack.task_slots.task_threads`); 0 keeps the libraries'
 defaults (LightGBM: :data:`LIGHTGBM_DEFAULT`), for a process that has the machine to itself.
 """
 

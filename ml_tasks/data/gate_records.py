@@ -5,13 +5,38 @@ its summary for an Asset event, and the records of a training window for a model
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import GateResult
 
 VALIDATION_RECORD = "_validation.json"  # beside the data of every published feature partition
+
+
+class GateRecord(TypedDict):
+    """One gate's outcome as ``_validation.json`` keeps it (under ``raw`` and ``features``).
+
+    ``scope`` is ``partition`` (one day), ``range <first>..<last>`` (many days in one pass) or
+    ``released`` (a raw day accepted as it is, its release record in ``released``); ``coverage`` is
+    the raw day's.
+    """
+
+    suite: str
+    passed: bool
+    evaluated: int | None
+    warnings: list[str]
+    scope: str
+    coverage: NotRequired[dict[str, Any]]
+    released: NotRequired[dict[str, Any]]
+
+
+class RawGateOutcome(TypedDict):
+    """Hand-off from `gate_raw` to `build_features` and `gate_features` (one XCom per key, JSON as is):
+    the day gated and the raw gate's record, stamped later into the day's feature partition."""
+
+    dt: str
+    record: GateRecord
 
 
 def warning_label(w: dict[str, Any]) -> str:
@@ -22,18 +47,18 @@ def warning_label(w: dict[str, Any]) -> str:
     return f"{label}: {share} of rows" if share else label
 
 
-def gate_record(result: GateResult, scope: str = "partition") -> dict[str, Any]:
+def gate_record(result: GateResult, scope: str = "partition") -> GateRecord:
     """What a passed gate is remembered by: suite, expectations evaluated, warnings, its scope and
     (raw) the partition's coverage."""
-    record = {"suite": result.suite, "passed": result.success,
-              "evaluated": result.statistics.get("evaluated_expectations"),
-              "warnings": [warning_label(w) for w in result.warnings], "scope": scope}
+    record = GateRecord(suite=result.suite, passed=result.success,
+                        evaluated=result.statistics.get("evaluated_expectations"),
+                        warnings=[warning_label(w) for w in result.warnings], scope=scope)
     if result.coverage is not None:
         record["coverage"] = result.coverage
     return record
 
 
-def stamp_validation(lake: Lake, staged: str, dt: date, raw: dict[str, Any], features: dict[str, Any]) -> str:
+def stamp_validation(lake: Lake, staged: str, dt: date, raw: GateRecord, features: GateRecord) -> str:
     """Record both gates' results inside the staged partition, so they publish (and retire) with it."""
     return lake.write_json(staged, VALIDATION_RECORD, {
         "dt": dt.isoformat(), "raw": raw, "features": features,

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import statistics
-from functools import lru_cache
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,8 @@ from ml_tasks.core import cadence, events
 from ml_tasks.core.lake import Lake, LakeError
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import GateResult, build_suite, read_error_result, read_suite, validate
+from ml_tasks.data.feature_nulls import explained_null_shares, features_lookback_days, raw_null_shares, raw_rows_by_day
 from ml_tasks.data.quarantine import quarantine
-from ml_tasks.data.feature_nulls import (explained_null_shares, features_lookback_days, raw_null_shares,
-                                         raw_rows_by_day)
 from ml_tasks.features.columns import history_columns, raw_input_columns
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,10 @@ the failing days of a failed pass; `settle` records flagged and failing days on 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable
-
-import logging
 
 import pandas as pd
 

@@ -36,14 +36,38 @@ from ml_tasks.core import events
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.expectations import build_suite, read_suite, validate
-from ml_tasks.data.feature_nulls import (explained_null_shares, features_lookback_days, raw_null_shares,
-                                         raw_rows_by_day)
+from ml_tasks.data.feature_nulls import explained_null_shares, features_lookback_days, raw_null_shares, raw_rows_by_day
 from ml_tasks.data.gate_records import gate_record
-from ml_tasks.data.gates import (HISTORY_DAYS, JUMP_COLUMN, calibrate, check_raw_partition, check_staged_features,
-                            coverage, history_parameters, interval_parameters, jump_ratios,
-                            null_share_bound, raw_step, series_totals,
-                            spanning, utc_naive, validates_in_pandas)
-from ml_tasks.data.range_checks import (RangeVerdict, between, bisect, count_ok, parameterised, per_day_flags, read_days, resolve, settle, signature, split_suite)
+from ml_tasks.data.gates import (
+    HISTORY_DAYS,
+    JUMP_COLUMN,
+    calibrate,
+    check_raw_partition,
+    check_staged_features,
+    coverage,
+    history_parameters,
+    interval_parameters,
+    jump_ratios,
+    null_share_bound,
+    raw_step,
+    series_totals,
+    spanning,
+    utc_naive,
+    validates_in_pandas,
+)
+from ml_tasks.data.range_checks import (
+    RangeVerdict,
+    between,
+    bisect,
+    count_ok,
+    parameterised,
+    per_day_flags,
+    read_days,
+    resolve,
+    settle,
+    signature,
+    split_suite,
+)
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data import day_history
 from ml_tasks.data.expectations import GateResult
+from ml_tasks.data.gate_records import GateRecord
 from ml_tasks.data.quarantine import RELEASED_MARK, REPLACED_MARK
 
 ARRIVAL_WAIT_HOURS = 6.0  # how long after its end a day may still arrive, without features.deadline_hours
@@ -81,7 +82,7 @@ def release_record(lake: Lake, spec: PipelineSpec, dt: date) -> dict[str, Any] |
     return lake.read_json(f"{lake.partition('raw', spec.name, dt)}/{RELEASE_RECORD}")
 
 
-def released_gate_record(spec: PipelineSpec, record: dict[str, Any]) -> dict[str, Any]:
+def released_gate_record(spec: PipelineSpec, record: dict[str, Any]) -> GateRecord:
     """What the raw gate's record of a released day says: not passed, released, and why."""
-    return {"suite": spec.data.raw_suite, "passed": False, "released": record, "evaluated": None,
-            "warnings": [f"released as it is by {record['by']}: {record['reason']}"], "scope": "released"}
+    return GateRecord(suite=spec.data.raw_suite, passed=False, released=record, evaluated=None,
+                      warnings=[f"released as it is by {record['by']}: {record['reason']}"], scope="released")

@@ -2,7 +2,7 @@
 
 `seed_demo` (demand) and `seed_churn` land generated raw data ending yesterday and backfill the
 features history through the real Spark job and gates, so a fresh stack can train at once.
-The loop that then runs the DAGs is `ml_tasks.platform.demo_loop`.
+The loop that then runs the DAGs is `ml_tasks.platform.cli.demo_loop`.
 """
 
 from __future__ import annotations

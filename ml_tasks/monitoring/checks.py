@@ -77,8 +77,8 @@ def load_reference(settings: ConveyorSettings, champion, name: str = "features")
         return pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=reference_run, artifact_path=path, dst_path=tmp))
 
 
-def check(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context: dict[str, str] | None = None,
-          progress: Callable[[str], None] = log.info) -> DriftVerdict:
+def check_drift(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context: dict[str, str] | None = None,
+                progress: Callable[[str], None] = log.info) -> DriftVerdict:
     """Run all three checks for the window ending at ``dt``, log them, and return the verdict."""
     client = tracking.connect(settings)
     champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
@@ -191,8 +191,10 @@ def _log_check(settings, client, spec, run_id, dt, verdict, data, predicted, dec
     client.set_terminated(run_id)
 
 
-def record_decision(settings: ConveyorSettings, spec: PipelineSpec, verdict: dict[str, Any], decision: dict[str, Any]) -> None:
-    """Store a retrain decision beside the check it was made on (metric ``retrain_requested`` and JSON)."""
+def record_decision(settings: ConveyorSettings, spec: PipelineSpec, verdict: DriftVerdict,
+                    decision: dict[str, Any]) -> None:
+    """Store a retrain decision (a `retrain_policy.RetrainDecision`) beside the check it was made on
+    (metric ``retrain_requested`` and JSON)."""
     client = tracking.connect(settings)
     run_id, dt = verdict["monitor_run_id"], date.fromisoformat(verdict["dt"])
     log_series(client, run_id, dt, {"retrain_requested": float(decision["fire"])})

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ml_tasks.core.spec import DriftSpec
+from ml_tasks.core.operation_specs import DriftSpec
 
 PREDICTION = "prediction"
 

@@ -1,9 +1,17 @@
-"""Running Conveyor: the `conveyor` CLI, the embedded stack, the Airflow client, scaffolding.
+"""Running Conveyor, by what each part does. It may import every stage; no stage imports it.
 
-Owns `cli` (every `conveyor` command), `stack` (the embedded Airflow + MLflow processes),
-`supervisor` (starts again a stack service that died), `airflow_command` (`conveyor airflow ...`),
-`airflow_client` (Airflow's REST API with token renewal), `scaffold` (`conveyor new-pipeline`),
-`spec_check` (`conveyor validate`), `demo_loop` (the demo loop run through Airflow), and the soak
-run (`make soak`): its runner (`soak`), seeded plan (`soak_plan`), faults (`soak_faults`) and
-end-of-day invariants (`soak_invariants`). It may import every stage; no stage imports it.
+Owns:
+
+- `cli`: every `conveyor` command (`app`), grouped by what they act on (`pipeline_commands`,
+  `registry_commands`, `airflow_command`), `conveyor validate` (`spec_check`) and the demo loop.
+- `stack`: the embedded stack's processes (`environment`: what runs, with which environment;
+  `lifecycle`: up, down, status), the `supervisor` that starts again a service that died, and
+  `task_slots` (tasks at once, threads each).
+- `airflow_api`: Airflow's REST API with token renewal (`client`) and the re-landed-days event
+  (`relanding`).
+- `scaffold`: `conveyor new-pipeline` (`pipeline`), the sample it reads (`sample`) and the files
+  it writes (`templates`).
+
+The soak harness that drives the platform night after night is the top-level `soak` package,
+which the product never imports.
 """

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from ml_tasks.core import failpoints, tracking
 from ml_tasks.core.settings import ConveyorSettings
@@ -27,6 +27,15 @@ from ml_tasks.registry import client as registry
 
 class RollbackError(ValueError):
     """The requested rollback target does not exist or is already the champion."""
+
+
+class ChampionRollback(TypedDict):
+    """What the `rollback` task did (an XCom, JSON as is): `@champion` moved from ``from_version`` (None:
+    there was none) to ``to_version``, for ``reason`` as the audit trail records it."""
+
+    from_version: str | None
+    to_version: str
+    reason: str
 
 
 def audit_experiment(pipeline: str) -> str:

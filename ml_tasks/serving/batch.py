@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import TypedDict
 
 import pandas as pd
 
@@ -21,7 +22,17 @@ from ml_tasks.registry.artifacts import load_verified
 log = logging.getLogger(__name__)
 
 
-def score_partition(settings: ConveyorSettings, spec: PipelineSpec, dt: date) -> dict:
+class ScoredPartition(TypedDict):
+    """What `score` wrote (an XCom, JSON as is): ``rows`` predictions of ``model_version`` for day ``dt``,
+    at ``path`` (``predictions/<pipeline>/dt=<dt>/``)."""
+
+    dt: str
+    path: str
+    rows: int
+    model_version: str
+
+
+def score_partition(settings: ConveyorSettings, spec: PipelineSpec, dt: date) -> ScoredPartition:
     """Write ``predictions/<pipeline>/dt=<dt>/`` from the champion and that day's features."""
     client = tracking.connect(settings)
     champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
@@ -36,4 +47,4 @@ def score_partition(settings: ConveyorSettings, spec: PipelineSpec, dt: date) ->
     out["model_version"] = str(champion.version)
     path = lake.write_partition(out, "predictions", spec.name, dt)
     log.info("wrote %d predictions of %s v%s to %s", len(out), spec.name, champion.version, path)
-    return {"path": path, "rows": len(out), "model_version": str(champion.version), "dt": dt.isoformat()}
+    return ScoredPartition(dt=dt.isoformat(), path=path, rows=len(out), model_version=str(champion.version))

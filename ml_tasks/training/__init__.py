@@ -2,8 +2,9 @@
 
 Owns `plan` (the time window and the parent MLflow run; `TrainingPlan`), `candidate` (one
 family backtested, fit, evaluated and logged; `TrainedCandidate`), `trainers` (the LightGBM and
-Lightning families behind one interface), `lightning_trainer` and `datamodule` (the neural
-family), `evaluation` (metrics, the naive baseline, permutation importance), `plots`,
-`model_card` and `model_code` (the models-from-code files stored with every model).
+neural families behind one interface), `neural_net` (the neural family's LightningModule and its
+fit) and `datamodule` (its streamed batches), `evaluation` (metrics, the naive baseline,
+permutation importance), `plots`, `model_card` and `model_code` (the models-from-code files
+stored with every model).
 Registering the best candidate is the registry's job.
 """

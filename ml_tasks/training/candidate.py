@@ -33,8 +33,16 @@ from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.features.columns import feature_names
 from ml_tasks.features.store import load_features
-from ml_tasks.training.evaluation import (naive_columns, naive_forecasts, permutation_importance, row_loss,
-                                          segment_column, segment_metrics, task_metrics, tune_threshold)
+from ml_tasks.training.evaluation import (
+    naive_columns,
+    naive_forecasts,
+    permutation_importance,
+    row_loss,
+    segment_column,
+    segment_metrics,
+    task_metrics,
+    tune_threshold,
+)
 from ml_tasks.training.model_code import target_transform as tt
 from ml_tasks.training.plan import TrainingPlan, TrainingWindow
 

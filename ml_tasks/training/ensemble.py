@@ -23,8 +23,13 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.features.store import load_features
-from ml_tasks.training.candidate import (PREDICTIONS, SEGMENT_METRICS, TrainedCandidate, checked_handoff,
-                                         evaluate_holdout)
+from ml_tasks.training.candidate import (
+    PREDICTIONS,
+    SEGMENT_METRICS,
+    TrainedCandidate,
+    checked_handoff,
+    evaluate_holdout,
+)
 from ml_tasks.training.families import is_baseline
 from ml_tasks.training.plan import TrainingPlan, TrainingWindow
 

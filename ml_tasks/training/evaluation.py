@@ -94,7 +94,14 @@ def calibration_error(y_true, probability, bins: int = 10) -> float:
 
 def classification_metrics(y_true, probability, threshold: float = 0.5) -> dict[str, float]:
     """ROC-AUC, PR-AUC, log loss, Brier, calibration error, and F1/precision/recall at ``threshold``."""
-    from sklearn.metrics import average_precision_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        average_precision_score,
+        f1_score,
+        log_loss,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     y = np.asarray(y_true, dtype=int)
     p = np.clip(np.asarray(probability, dtype=float), 1e-7, 1 - 1e-7)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from ml_tasks.core.spec import BASELINE_FAMILIES
 from ml_tasks.training.baselines import BaseRateTrainer, LinearBaselineTrainer, NaiveTrainer
 from ml_tasks.training.statistical import StatsForecastTrainer
-from ml_tasks.training.trainers import LightGBMTrainer, LightningTrainer
+from ml_tasks.training.trainers import LightGBMTrainer, NeuralTrainer
 
-TRAINERS = {"lightgbm": LightGBMTrainer, "lightning": LightningTrainer, "statsforecast": StatsForecastTrainer,
+TRAINERS = {"lightgbm": LightGBMTrainer, "lightning": NeuralTrainer, "statsforecast": StatsForecastTrainer,
             "naive": NaiveTrainer, "base_rate": BaseRateTrainer, "logistic": LinearBaselineTrainer}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ml_tasks.core.spec import PipelineSpec
 
-
 COLUMNS = {"regression": ("mae", "rmse", "wape", "mase"),
            "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "f1", "threshold")}
 NOTES = {"regression": "MASE divides by the error of the strongest naive forecast of the cadence on the same rows "

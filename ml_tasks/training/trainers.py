@@ -1,7 +1,8 @@
 """The learned model families behind one small interface: fit on days, predict a frame, log to MLflow.
 
-`LightGBMTrainer` (gradient-boosted trees, categorical keys) and `LightningTrainer` (the neural
-family: streamed batches, embeddings, GPU when available) each take a target transform
+`LightGBMTrainer` (gradient-boosted trees, categorical keys) and `NeuralTrainer` (the neural
+family, kind ``lightning``: streamed batches, embeddings, GPU when available; its network and
+Lightning's `Trainer` loop are in `neural_net`) each take a target transform
 (`transforms`), applied to what they learn and undone exactly on what they predict. Every family,
 the baselines of `baselines` included, is fit and evaluated on exactly the same days and rows by
 `ml_tasks.training.candidate`; `families` lists them.
@@ -137,8 +138,10 @@ class LightGBMTrainer:
                               files={"booster": booster}, packages=("lightgbm",))
 
 
-class LightningTrainer:
-    kind = "lightning"
+class NeuralTrainer:
+    """The neural family: `neural_net.TabularForecaster` fit on streamed feature batches."""
+
+    kind = "lightning"  # the name specs and task ids use (train_lightning)
 
     def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
                  params: dict | None = None):
@@ -157,7 +160,7 @@ class LightningTrainer:
 
     def fit(self, lake: Lake, dates: list[date], logger=None) -> dict:
         from ml_tasks.training.datamodule import FeatureDataModule
-        from ml_tasks.training.lightning_trainer import fit_lightning
+        from ml_tasks.training.neural_net import fit_lightning
 
         cfg = self.settings
         val_days = min(cfg.val_days, max(1, len(dates) // 4))
@@ -179,7 +182,7 @@ class LightningTrainer:
         return {**facts, "val_days": val_days}
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        from ml_tasks.training.lightning_trainer import predict
+        from ml_tasks.training.neural_net import predict
 
         return tt.invert(frame, predict(self.model, self.schema, tt.transform_frame(frame, self.transform)),
                          self.transform)
@@ -189,7 +192,7 @@ class LightningTrainer:
                 "transform": tt.describe(self.transform)}
 
     def log_model(self, example: pd.DataFrame, signature):
-        from ml_tasks.training.lightning_trainer import save_for_mlflow
+        from ml_tasks.training.neural_net import save_for_mlflow
 
         with tempfile.TemporaryDirectory() as tmp:
             files = save_for_mlflow(self.model, self.schema, self.features, Path(tmp), self.transform)

@@ -2,7 +2,6 @@ from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
 import pytest
-
 from conveyor_factory.runtime import partition_date
 
 
@@ -45,7 +44,6 @@ def test_a_day_without_features_skips_on_a_tick_and_fails_at_once_by_hand_when_q
     whose raw day is in quarantine fails without a retry, naming the quarantine folder."""
     import pandas as pd
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
     from conveyor_factory.runtime import day_to_check
 
     day = date(2026, 3, 4)

@@ -15,7 +15,7 @@ from ..conftest import DAY0
 
 
 def test_profile_turns_fixed_null_shares_into_profiled_ones_from_landed_history(tmp_path, lake, settings):
-    from ml_tasks.platform.cli import app
+    from ml_tasks.platform.cli.app import app
 
     expectations = tmp_path / "expectations"
     shutil.copytree(load_settings().expectations_dir, expectations)

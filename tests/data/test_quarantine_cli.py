@@ -9,7 +9,7 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import load_settings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.data.gates import GateFailed, gate_raw_partition
-from ml_tasks.platform.cli import app
+from ml_tasks.platform.cli.app import app
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from ml_tasks.core.settings import REPO_ROOT, load_settings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.data.gates import GateFailed, gate_raw_partition
 from ml_tasks.data.quarantine import list_quarantine
-from ml_tasks.platform.cli import app
+from ml_tasks.platform.cli.app import app
 
 DAY = date(2026, 3, 2)
 # The raw gate of DAY, killed with SIGKILL at the first lake move (the data's, after the record) or at

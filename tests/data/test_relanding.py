@@ -14,8 +14,8 @@ from ml_tasks.data.gates import GateFailed, gate_raw_partition
 from ml_tasks.data.landing import land_files
 from ml_tasks.data.quarantine import list_quarantine
 from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
-from ml_tasks.platform.cli import app
-from ml_tasks.platform.relanding import MAX_DAYS, days_to_rerun
+from ml_tasks.platform.airflow_api.relanding import MAX_DAYS, days_to_rerun
+from ml_tasks.platform.cli.app import app
 
 DAY = date(2026, 3, 2)
 
@@ -63,7 +63,7 @@ def test_the_days_an_asset_event_names_are_checked_before_anything_runs():
 
 
 def test_land_says_what_to_run_when_airflow_does_not_answer(tmp_path, files, monkeypatch):
-    from ml_tasks.platform.stack import free_port
+    from ml_tasks.platform.stack.environment import free_port
 
     port = free_port()  # nothing listens there
     monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "home"))

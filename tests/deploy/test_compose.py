@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conveyor_factory.routing import REGISTRY_POOL
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from conveyor_factory.routing import REGISTRY_POOL
 from ml_tasks.core.settings import ConveyorSettings
 
 REPO = Path(__file__).resolve().parents[2]

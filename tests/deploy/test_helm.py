@@ -524,9 +524,9 @@ def test_a_missing_secret_name_stops_the_render(chart, path):
 
 def test_gpu_training_pod_override_is_a_valid_pod_on_the_gpu_nodes(chart):
     """The training task's pod_override under the KubernetesExecutor, as the DAG builds it."""
+    from conveyor_factory.routing import gpu_pod
     from kubernetes.client import ApiClient
 
-    from conveyor_factory.routing import gpu_pod
     from ml_tasks.core.spec import load_spec
 
     spec = load_spec("demand", REPO_ROOT / "dags" / "specs")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ml_tasks.platform.stack import free_port
+from ml_tasks.platform.stack.environment import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "helm" / "conveyor" / "files" / "mlflow_auth.py"
 ADMIN = ("admin", "admin-password-for-the-test")  # pragma: allowlist secret

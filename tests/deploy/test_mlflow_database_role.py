@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_tasks.platform.stack import free_port
+from ml_tasks.platform.stack.environment import free_port
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "docker" / "postgres"
 SCRIPT = SCRIPTS / "create-mlflow-db.sql"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from ml_tasks.core.polling import wait_until
-from ml_tasks.platform import stack
-from ml_tasks.platform.stack import free_port
-from ml_tasks.platform.airflow_client import AirflowClient
+from ml_tasks.platform.airflow_api.client import AirflowClient
+from ml_tasks.platform.stack import environment, lifecycle
+from ml_tasks.platform.stack.environment import free_port
 from soak.services import AlertReceiver
 
 PIPELINE_DAGS = ["demand_features", "demand_train", "demand_score", "demand_drift", "demand_rollback"]
@@ -21,7 +21,7 @@ def stack_settings(home, light_training: bool = True, **overrides):
     of the shipped specs with the soak's lighter training budget (one backtest fold, a few Lightning epochs and
     tuning trials): these tests are about operation, not accuracy, which tests/realdata judges."""
     from ml_tasks.core.settings import load_settings
-    from ml_tasks.platform.soak import soak_specs
+    from soak.settings import soak_specs
 
     if light_training and "specs_dir" not in overrides:
         overrides["specs_dir"] = soak_specs(load_settings().specs_dir, home / "specs")
@@ -38,13 +38,13 @@ def alert_receiver():
 @contextmanager
 def running_stack(settings):
     """`conveyor up` for ``settings`` (already seeded), a logged-in client, `conveyor down` after."""
-    stack.up(settings, say=lambda m: None)
-    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+    lifecycle.up(settings, say=lambda m: None)
+    client = AirflowClient(settings.airflow_url, settings.airflow_user, environment.airflow_password(settings))
     try:
         client.wait_for_dags(PIPELINE_DAGS)
         yield client
     finally:
-        stack.down(settings, say=lambda m: None)
+        lifecycle.down(settings, say=lambda m: None)
 
 
 def champion_version(settings, pipeline: str = "demand") -> str | None:

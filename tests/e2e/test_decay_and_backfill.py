@@ -22,7 +22,7 @@ from ml_tasks.core.spec import load_spec
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
-from ml_tasks.platform.stack import venv_executable
+from ml_tasks.platform.stack.environment import venv_executable
 
 from .stack_helpers import asset_runs, running_stack, stack_settings, wait_all_runs, wait_asset_runs
 

@@ -5,7 +5,7 @@ repeated days, a drift episode and a messy day land; a task, the scheduler, the 
 and the api-server are killed with ``kill -9`` mid-run, the lake's file system fills up during a
 features run (a size-limited tmpfs: CI runs as root), and the whole stack is restarted with
 `conveyor down` / `conveyor up`. After every day each invariant of
-:mod:`ml_tasks.platform.soak_invariants` must hold.
+:mod:`soak.invariants` must hold.
 
 The messy day is the messy-data test through the scheduler (the headless demo loop on messy data
 was a test of its own): missing hours, null bursts in a column nobody uses, repeated and unsorted
@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import pytest
 
-from ml_tasks.platform.soak import Soak, plan_ending_yesterday, soak_settings, summary
-from ml_tasks.platform.soak_plan import FAULT_KINDS
+from soak.embedded import Soak, plan_ending_yesterday
+from soak.plan import FAULT_KINDS
+from soak.report import summary
+from soak.settings import soak_settings
 
 from .browser import artifacts_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(3600)]
-SEED, DAYS = 112, 7  # kill_mlflow, kill_task and kill_scheduler all during train (`conveyor soak --plan-only`)
+SEED, DAYS = 112, 7  # kill_mlflow, kill_task and kill_scheduler all during train (`python -m soak.embedded --plan-only`)
 KILLS_IN_TRAINING = {"kill_task", "kill_scheduler", "kill_mlflow"}
 
 

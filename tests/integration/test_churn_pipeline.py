@@ -94,10 +94,10 @@ def test_gate_keeps_the_champion_against_a_retrain_on_the_same_data(churn):
 
 def test_a_plan_mix_campaign_is_categorical_drift(churn, spark):
     from ml_tasks.data.backfill import backfill_features
-    from ml_tasks.monitoring.checks import check
+    from ml_tasks.monitoring.checks import check_drift
 
     settings, spec, lake = churn["settings"], churn["spec"], churn["lake"]
-    quiet = check(settings, spec, churn["cfg"].dates[-1])
+    quiet = check_drift(settings, spec, churn["cfg"].dates[-1])
     assert not quiet["signals"]["data_drift"]["detected"], quiet["signals"]["data_drift"]
     # the reference is the holdout week, which the model was not fit on: its predictions there look
     # like its predictions on new clean days (against its own training rows, whose predictions are
@@ -109,6 +109,6 @@ def test_a_plan_mix_campaign_is_categorical_drift(churn, spark):
                               drift_kind="plan_mix")
     land_churn_data(shifted, lake)  # the same customers up to `start`, then the campaign
     backfill_features(settings, spec, shifted.dates[-14:], progress=lambda m: None, spark=spark)
-    loud = check(settings, spec, shifted.dates[-1])
+    loud = check_drift(settings, spec, shifted.dates[-1])
     data = loud["signals"]["data_drift"]
     assert data["detected"] and {"plan", "region"} <= set(data["drifted_columns"]), data

@@ -15,7 +15,7 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import load_settings
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
-from ml_tasks.monitoring.checks import EPOCH, check, latest_check, load_reference, record_decision
+from ml_tasks.monitoring.checks import EPOCH, check_drift, latest_check, load_reference, record_decision
 from ml_tasks.monitoring.retrain_policy import decide_retrain
 from ml_tasks.registry import client as registry
 from ml_tasks.serving.batch import score_partition
@@ -51,31 +51,31 @@ def monitored(tmp_path_factory, demand_spec, spark):
 
 def test_unchanged_data_raises_no_signal_and_no_request(monitored):
     settings, spec = monitored["settings"], monitored["spec"]
-    verdict = check(settings, spec, monitored["normal"][-1])
+    verdict = check_drift(settings, spec, monitored["normal"][-1])
     signals = verdict["signals"]
     assert not any(s["detected"] for s in signals.values()), signals
     assert signals["performance_decay"]["evaluated"] and signals["performance_decay"]["rows"] == 7 * 30 * 24
     assert 0.8 < signals["performance_decay"]["ratio"] < 1.2
     decision = decide_retrain(verdict, list(spec.drift.retrain_on), _now(), None, 0, timedelta(hours=24))
-    assert decision.outcome == "none"
+    assert decision["outcome"] == "none"
 
 
 def test_decay_without_input_drift_is_found_once_actuals_arrive(monitored):
     settings, spec, changed = monitored["settings"], monitored["spec"], monitored["changed"]
-    before = check(settings, spec, changed[-1])  # no predictions joined with actuals for these days yet
+    before = check_drift(settings, spec, changed[-1])  # no predictions joined with actuals for these days yet
     decay = before["signals"]["performance_decay"]
     assert not decay["evaluated"] and not decay["detected"]
 
     for d in changed:
         score_partition(settings, spec, d)
-    after = check(settings, spec, changed[-1])
+    after = check_drift(settings, spec, changed[-1])
     decay = after["signals"]["performance_decay"]
     assert decay["evaluated"] and decay["detected"], repr(decay)
     assert decay["ratio_low"] > 1 + spec.drift.decay_tolerance and decay["ratio"] > decay["ratio_low"]
     assert not after["signals"]["data_drift"]["detected"], after["signals"]["data_drift"]  # inputs look the same
     decision = decide_retrain(after, list(spec.drift.retrain_on), _now(), None, 0, timedelta(hours=24))
-    assert decision.fire and "performance_decay" in decision.signals
-    record_decision(settings, spec, after, decision.as_dict())
+    assert decision["fire"] and "performance_decay" in decision["signals"]
+    record_decision(settings, spec, after, decision)
     monitored["fired"] = after
 
 
@@ -115,7 +115,7 @@ def test_prediction_drift_is_judged_on_the_unseen_holdout_week_and_older_champio
     logged.unlink()  # as a champion trained before the holdout sample was logged
     try:
         assert load_reference(settings, champion, "holdout") is None
-        verdict = check(settings, spec, monitored["normal"][-1])  # falls back to the training rows
+        verdict = check_drift(settings, spec, monitored["normal"][-1])  # falls back to the training rows
         assert verdict["signals"]["prediction_drift"]["score"] >= 0
     finally:
         logged.write_bytes(kept)

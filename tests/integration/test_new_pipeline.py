@@ -22,7 +22,8 @@ import pytest
 from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import REPO_ROOT, load_settings
-from ml_tasks.platform.scaffold import NewPipeline, ScaffoldError
+from ml_tasks.platform.scaffold.pipeline import NewPipeline
+from ml_tasks.platform.scaffold.sample import ScaffoldError
 from ml_tasks.registry import client as registry
 
 pytestmark = pytest.mark.spark
@@ -70,7 +71,7 @@ def test_the_scaffold_writes_only_the_pipelines_own_files(scaffolded):
 
 
 def test_the_new_spec_validates_and_its_dags_appear_at_the_next_parse(scaffolded):
-    from ml_tasks.platform.spec_check import check_all
+    from ml_tasks.platform.cli.spec_check import check_all
 
     assert check_all(scaffolded["settings"]) == {"energy": []}
     probe = ("import json, sys; from airflow.dag_processing.dagbag import DagBag; b = DagBag(dag_folder=sys.argv[1]); "

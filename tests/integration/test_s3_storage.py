@@ -112,7 +112,7 @@ def test_the_feature_stage_on_s3_matches_a_local_lake(s3_endpoint, tmp_path, dem
 def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_endpoint, tmp_path):
     import mlflow
 
-    from ml_tasks.platform.stack import services, stack_env
+    from ml_tasks.platform.stack.environment import services, stack_env
 
     port = free_port()
     settings = load_settings(home=tmp_path / "home", mlflow_port=port, s3_endpoint_url=s3_endpoint,

@@ -91,10 +91,10 @@ def test_scoring_writes_the_same_predictions_on_rerun(loop, demand_spec):
 
 
 def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loop, demand_spec, spark):
-    from ml_tasks.monitoring.checks import check
+    from ml_tasks.monitoring.checks import check_drift
 
     settings, lake, cfg = loop["settings"], loop["lake"], loop["cfg"]
-    quiet = check(settings, demand_spec, cfg.dates[-1])
+    quiet = check_drift(settings, demand_spec, cfg.dates[-1])
     assert not quiet["signals"]["data_drift"]["detected"] and not quiet["signals"]["prediction_drift"]["detected"]
 
     start = cfg.dates[-1] + timedelta(days=1)
@@ -102,7 +102,7 @@ def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loo
                                drift_from=start, drift_kind="price")
     land_demand_data(drifted, lake)
     backfill_features(settings, demand_spec, drifted.dates, progress=lambda m: None, spark=spark)
-    loud = check(settings, demand_spec, drifted.dates[-1])
+    loud = check_drift(settings, demand_spec, drifted.dates[-1])
     assert loud["signals"]["data_drift"]["detected"] and "price" in loud["signals"]["data_drift"]["drifted_columns"]
     assert loud["signals"]["prediction_drift"]["detected"]  # demand answers to price: so does the model
     client = tracking.connect(settings)
@@ -184,7 +184,7 @@ def test_gate_promotes_a_clearly_better_model_but_not_one_better_by_noise(loop, 
 def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from ml_tasks.platform.cli import app
+    from ml_tasks.platform.cli.app import app
     from ml_tasks.registry.promotion import promote_if_better
     from ml_tasks.registry.registration import train_challenger
 
@@ -226,12 +226,12 @@ def test_a_failed_family_is_named_and_the_finished_one_is_still_registered_and_g
     """The neural task dies (an out-of-memory on its worker, say): LightGBM's model is not lost."""
     from ml_tasks.registry.promotion import promote_if_better
     from ml_tasks.registry.registration import train_challenger
-    from ml_tasks.training.trainers import LightningTrainer
+    from ml_tasks.training.trainers import NeuralTrainer
 
     def out_of_memory(self, lake, dates, logger=None):
         raise RuntimeError("CUDA out of memory (injected)")
 
-    monkeypatch.setattr(LightningTrainer, "fit", out_of_memory)
+    monkeypatch.setattr(NeuralTrainer, "fit", out_of_memory)
     trained = train_challenger(loop["settings"], demand_spec)
     assert trained["model"] == "lightgbm" and set(trained["candidates"]) == {"naive", "lightgbm"}
     assert "CUDA out of memory" in trained["failed"]["lightning"]

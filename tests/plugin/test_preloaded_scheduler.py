@@ -10,20 +10,20 @@ import pytest
 from conveyor_scheduler.preloaded import TASK_LIBRARIES
 
 from ml_tasks.core.settings import ConveyorSettings
-from ml_tasks.platform import stack
+from ml_tasks.platform.stack import environment
 
 FIRST_PARTY = ("ml_tasks", "spark_jobs", "conveyor_factory", "conveyor_plugin", "conveyor_scheduler", "dags", "plugins")
 
 
 def _scheduler(settings: ConveyorSettings) -> list[str]:
-    return next(s.command for s in stack.services(settings) if s.name == "scheduler")
+    return next(s.command for s in environment.services(settings) if s.name == "scheduler")
 
 
 def test_tasks_fork_from_a_preloaded_process_under_both_executors(tmp_path):
     assert _scheduler(ConveyorSettings(home=tmp_path))[1:] == ["-m", "conveyor_scheduler.preloaded"]
     celery = ConveyorSettings(home=tmp_path, celery_broker_url="redis://127.0.0.1:6379/0", celery_queues="default,gpu")
     assert _scheduler(celery)[-1] == "scheduler"  # Celery tasks are not forks of the scheduler but of a worker
-    workers = {s.name: s.command for s in stack.services(celery) if s.name.startswith("worker-")}
+    workers = {s.name: s.command for s in environment.services(celery) if s.name.startswith("worker-")}
     assert set(workers) == {"worker-default", "worker-gpu"}
     for queue, command in workers.items():
         assert command[1:5] == ["-m", "conveyor_scheduler.preloaded", "celery", "worker"], command

@@ -51,7 +51,7 @@ def _project(tmp_path):
 
 
 def conveyor(env, *args: str) -> str:
-    from ml_tasks.platform.cli import app
+    from ml_tasks.platform.cli.app import app
 
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     return result.exit_code, result.output
@@ -78,8 +78,7 @@ def _plain_lightgbm_mae(settings, spec, version) -> float:
     """A plain LightGBM (library defaults) on the champion's training and holdout rows and features."""
     import lightgbm as lgb
 
-    from ml_tasks.features.columns import categorical_columns
-    from ml_tasks.features.columns import feature_names
+    from ml_tasks.features.columns import categorical_columns, feature_names
     from ml_tasks.features.store import load_features
 
     lake = Lake.from_settings(settings)

@@ -15,8 +15,8 @@ import stat
 import subprocess
 
 from ml_tasks.core.settings import ConveyorSettings, load_settings
-from ml_tasks.platform import cli
-from ml_tasks.platform import stack
+from ml_tasks.platform.cli import app as cli
+from ml_tasks.platform.stack import environment
 from tests.security.secret_scan import REPO, tracked_files
 
 ALLOWLISTED = re.compile(r"pragma: ?allowlist[ -]secret")  # detect-secrets' marker of a deliberate fake
@@ -86,18 +86,18 @@ def test_env_example_holds_placeholders_only():
 
 def test_embedded_admin_password_is_generated_per_home_and_owner_only(tmp_path):
     first, second = load_settings(home=tmp_path / "first"), load_settings(home=tmp_path / "second")
-    password = stack.airflow_password(first)
-    assert password != stack.airflow_password(second)
+    password = environment.airflow_password(first)
+    assert password != environment.airflow_password(second)
     assert len(password) >= 12
     assert not re.fullmatch(WELL_KNOWN, password, re.I)
-    assert stack.airflow_password(first) == password, "generated once, then kept"
+    assert environment.airflow_password(first) == password, "generated once, then kept"
     for settings in (first, second):
         assert stat.S_IMODE((settings.airflow_home / "passwords.json").stat().st_mode) == 0o600
 
 
 def test_embedded_signing_keys_are_generated_per_home_and_owner_only(tmp_path):
     homes = [load_settings(home=tmp_path / name) for name in ("first", "second")]
-    first, second = (stack.stack_env(settings) for settings in homes)
+    first, second = (environment.stack_env(settings) for settings in homes)
     for key in ("AIRFLOW__API__SECRET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"):
         assert first[key] != second[key], key
         assert len(first[key]) >= 32, key

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import REPO_ROOT, load_settings
-from ml_tasks.platform.cli import app
+from ml_tasks.platform.cli.app import app
 from ml_tasks.registry import artifacts
 from ml_tasks.registry import client as registry
 from ml_tasks.registry.promotion import predict_version

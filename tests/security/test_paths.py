@@ -10,7 +10,7 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.names import PipelineNameError
 from ml_tasks.core.settings import load_settings
 from ml_tasks.core.spec import SpecError, load_spec
-from ml_tasks.platform.cli import app
+from ml_tasks.platform.cli.app import app
 
 TRAVERSALS = ["../../x", "..", "a/b", "/etc/passwd", "demand\n", "Demand", "x" * 64, "demand;rm", ""]
 

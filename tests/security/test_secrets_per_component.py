@@ -30,8 +30,15 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.helm_render import CHART_DIR, ci_values, containers, env_by_name, manifests, one
-from tests.deploy.helm_render import chart  # noqa: F401  (the chart, loaded once: a fixture)
+from tests.deploy.helm_render import (
+    CHART_DIR,
+    chart,  # noqa: F401  (the chart, loaded once: a fixture)
+    ci_values,
+    containers,
+    env_by_name,
+    manifests,
+    one,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import REPO_ROOT, load_settings
-from ml_tasks.platform.cli import app
-from ml_tasks.platform.stack import free_port
+from ml_tasks.platform.cli.app import app
+from ml_tasks.platform.stack.environment import free_port
 from ml_tasks.registry.artifacts import record_digest
 from tests.e2e.stack_helpers import alert_receiver
 from tests.security.slow_model import SlowDouble
@@ -59,7 +59,7 @@ def server(tmp_path_factory):
                "CONVEYOR_MLFLOW_TRACKING_URI": uri, "CONVEYOR_SERVING_TOKEN": TOKEN, "CONVEYOR_SERVING_MAX_ROWS": "5",
                "CONVEYOR_ALERT_WEBHOOK_URL": hook}
         log = home / "serve.log"
-        proc = subprocess.Popen([sys.executable, "-m", "ml_tasks.platform.cli", "serve", "slowpoke", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "ml_tasks.platform.cli.app", "serve", "slowpoke", "--port", str(port),
                                  "--refresh-seconds", "1"], env=env, cwd=REPO_ROOT, stdout=log.open("wb"),
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"

@@ -19,7 +19,8 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import REPO_ROOT, load_settings
 from ml_tasks.data.expectations import GateResult
 from ml_tasks.data.quarantine import quarantine
-from ml_tasks.platform.stack import airflow_password, migrate_airflow_db, stack_env
+from ml_tasks.platform.stack.environment import airflow_password, stack_env
+from ml_tasks.platform.stack.lifecycle import migrate_airflow_db
 
 PROBE = r"""
 import json, sys

@@ -20,9 +20,9 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import load_settings
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.features.columns import lookback_days
+from soak.services import spark_cluster
 
 from ..conftest import DAY0
-from soak.services import spark_cluster
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(600)]
 DAYS = 4

@@ -14,7 +14,7 @@ import pytest
 
 from ml_tasks.core.files import create_atomic, write_atomic
 from ml_tasks.core.settings import REPO_ROOT, load_settings
-from ml_tasks.platform.stack import airflow_password, stack_env
+from ml_tasks.platform.stack.environment import airflow_password, stack_env
 
 # Killed with SIGKILL at the moment the named os function is called: after the data is written to the
 # temporary file (fsync) or just before it would be put in place (replace / link).

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from ml_tasks.core.lake import Lake, LakeError
 from ml_tasks.core.manifest import MANIFEST
-from ml_tasks.platform.cli import app
+from ml_tasks.platform.cli.app import app
 
 D = date(2026, 3, 2)
 

@@ -42,7 +42,7 @@ def test_the_s3_endpoint_reaches_the_lake_only_for_an_s3_lake(tmp_path):
 
 
 def test_celery_mode_adds_one_worker_per_queue_to_the_stack(tmp_path):
-    from ml_tasks.platform.stack import service_names, services, stack_env
+    from ml_tasks.platform.stack.environment import service_names, services, stack_env
 
     s = ConveyorSettings(home=tmp_path, mode="compose", celery_broker_url="redis://127.0.0.1:6379/0",
                          airflow_db_uri="postgresql+psycopg2://conveyor@127.0.0.1:5432/airflow")
@@ -63,7 +63,7 @@ def test_celery_mode_adds_one_worker_per_queue_to_the_stack(tmp_path):
 def test_worker_hostname_names_the_worker(monkeypatch):
     import socket
 
-    from ml_tasks.platform.stack import worker_hostname
+    from ml_tasks.platform.stack.environment import worker_hostname
 
     monkeypatch.setenv("CONVEYOR_WORKER_NAME", "gpu")
     assert worker_hostname() == f"{socket.getfqdn()}-gpu"
@@ -72,8 +72,8 @@ def test_worker_hostname_names_the_worker(monkeypatch):
 
 
 def test_links_name_the_public_urls_and_default_to_the_servers(monkeypatch, tmp_path):
-    from ml_tasks.core.tracking import run_url
     from ml_tasks.core.alerts import view_link
+    from ml_tasks.core.tracking import run_url
     from ml_tasks.registry.client import version_url
 
     local = ConveyorSettings(home=tmp_path, mlflow_port=5055, airflow_port=8088)
@@ -92,7 +92,7 @@ def test_links_name_the_public_urls_and_default_to_the_servers(monkeypatch, tmp_
 
 def test_the_stack_parses_the_configured_dags_folder(tmp_path):
     from ml_tasks.core.settings import REPO_ROOT
-    from ml_tasks.platform.stack import stack_env
+    from ml_tasks.platform.stack.environment import stack_env
 
     assert stack_env(ConveyorSettings(home=tmp_path))["AIRFLOW__CORE__DAGS_FOLDER"] == str(REPO_ROOT / "dags")
     elsewhere = ConveyorSettings(home=tmp_path, dags_folder=tmp_path / "dags")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from ml_tasks.core.settings import REPO_ROOT, ConveyorSettings
-from ml_tasks.platform import stack, task_slots
+from ml_tasks.platform.stack import environment, task_slots
 
 CELERY = {"celery_broker_url": "redis://127.0.0.1:6379/0", "celery_queues": "default,gpu"}
 
@@ -23,7 +23,7 @@ def test_the_stack_divides_the_cores_among_the_tasks_it_runs_at_once(tmp_path):
     assert task_slots.task_slots(celery) == 3  # default (2) + gpu (1)
     assert task_slots.task_threads(celery, cores=16) == 5
     assert task_slots.task_threads(ConveyorSettings(home=tmp_path, task_threads=3), cores=2) == 3  # set: kept
-    env = stack.stack_env(local)
+    env = environment.stack_env(local)
     assert env["CONVEYOR_TASK_THREADS"] == str(task_slots.task_threads(local))
     assert env["AIRFLOW__CORE__PARALLELISM"] == str(task_slots.LOCAL_PARALLELISM)
 

@@ -57,9 +57,8 @@ def _cli_land(settings, *args: str):
     """`conveyor land demand ARGS` with Airflow on a port nothing answers (a day landed again is announced)."""
     from typer.testing import CliRunner
 
-    from ml_tasks.platform.cli import app
-
-    from ml_tasks.platform.stack import free_port
+    from ml_tasks.platform.cli.app import app
+    from ml_tasks.platform.stack.environment import free_port
 
     port = free_port()  # nothing listens there
     env = {"CONVEYOR_HOME": str(settings.home), "CONVEYOR_LAKE_URI": str(settings.lake_uri),
@@ -104,7 +103,7 @@ def test_a_semicolon_csv_with_decimal_commas_and_epoch_seconds_lands_on_the_righ
 
 
 def test_validate_names_times_off_the_spec_cadence(settings, lake, demand_spec, tmp_path):
-    from ml_tasks.platform.spec_check import check_all
+    from ml_tasks.platform.cli.spec_check import check_all
 
     half_hours = pd.date_range("2026-05-03", periods=48, freq="30min", tz="UTC")
     land_files(lake, demand_spec, [_write(_rows(half_hours), tmp_path / "half.parquet")], say=lambda m: None)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ml_tasks.core.operation_specs import DriftSpec
 from ml_tasks.monitoring.decay import window_lower_bound
-from ml_tasks.core.spec import DriftSpec
 from ml_tasks.training.evaluation import classification_metrics, regression_metrics
 
 LEVEL = DriftSpec.model_fields["decay_level"].default  # what the shipped specs use

@@ -18,28 +18,29 @@ def verdict(data=False, prediction=False, decay=False):
 
 def test_no_signal_no_request():
     d = decide_retrain(verdict(), ALL, NOW, None, 0, COOLDOWN)
-    assert (d.fire, d.outcome) == (False, "none") and "share 0.71 vs 0.5" in d.reason
+    assert (d["fire"], d["outcome"]) == (False, "none") and "share 0.71 vs 0.5" in d["reason"]
 
 
 def test_a_signal_fires_with_its_evidence():
     d = decide_retrain(verdict(data=True, decay=True), ALL, NOW, NOW - timedelta(days=3), 0, COOLDOWN)
-    assert d.fire and d.outcome == "fired" and d.signals == ["data_drift", "performance_decay"]
-    assert set(d.evidence["signals"]) == {"data_drift", "performance_decay"} and d.evidence["champion_version"] == "3"
+    assert d["fire"] and d["outcome"] == "fired" and d["signals"] == ["data_drift", "performance_decay"]
+    assert set(d["evidence"]["signals"]) == {"data_drift", "performance_decay"}
+    assert d["evidence"]["champion_version"] == "3"
 
 
 def test_signals_the_spec_does_not_retrain_on_are_ignored():
     d = decide_retrain(verdict(prediction=True), ["data_drift", "performance_decay"], NOW, None, 0, COOLDOWN)
-    assert not d.fire and d.outcome == "none"
+    assert not d["fire"] and d["outcome"] == "none"
 
 
 def test_an_active_training_run_absorbs_the_request():
     d = decide_retrain(verdict(data=True), ALL, NOW, None, 1, COOLDOWN)
-    assert (d.fire, d.outcome) == (False, "suppressed") and "absorbed by 1 training run" in d.reason
+    assert (d["fire"], d["outcome"]) == (False, "suppressed") and "absorbed by 1 training run" in d["reason"]
 
 
 def test_backfill_runs_report_but_never_request():
     d = decide_retrain(verdict(data=True), ALL, NOW, None, 0, COOLDOWN, backfill=True)
-    assert (d.fire, d.outcome) == (False, "suppressed") and "backfill" in d.reason
+    assert (d["fire"], d["outcome"]) == (False, "suppressed") and "backfill" in d["reason"]
 
 
 def test_three_detections_inside_one_cooldown_window_make_one_request():
@@ -47,9 +48,9 @@ def test_three_detections_inside_one_cooldown_window_make_one_request():
     for hours in (0, 5, 20):  # three drifted checks within 24 h
         now = NOW + timedelta(hours=hours)
         d = decide_retrain(verdict(data=True), ALL, now, last, 0, COOLDOWN)
-        if d.fire:
+        if d["fire"]:
             last = now
-        fired.append(d.outcome)
+        fired.append(d["outcome"])
     assert fired == ["fired", "suppressed", "suppressed"]
     later = decide_retrain(verdict(data=True), ALL, NOW + timedelta(hours=25), last, 0, COOLDOWN)
-    assert later.fire  # the next window may request again
+    assert later["fire"]  # the next window may request again

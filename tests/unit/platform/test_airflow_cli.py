@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ml_tasks.core.settings import load_settings
-from ml_tasks.platform import airflow_command
+from ml_tasks.platform.cli import airflow_command
 
 LOCKED = "sqlite3.OperationalError: database is locked\n[SQL: INSERT INTO backfill ...]"
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ml_tasks.core.polling import WaitTimeout
-from ml_tasks.platform.airflow_client import AirflowAPIError, AirflowClient
+from ml_tasks.platform.airflow_api.client import AirflowAPIError, AirflowClient
 
 
 class FakeAirflow(BaseHTTPRequestHandler):

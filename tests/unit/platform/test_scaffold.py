@@ -7,8 +7,9 @@ import yaml
 
 from ml_tasks.core.settings import load_settings
 from ml_tasks.demo.churn_data import ChurnDataConfig, simulate
-from ml_tasks.platform.scaffold import NewPipeline, ScaffoldError
-from ml_tasks.platform.spec_check import check_all
+from ml_tasks.platform.cli.spec_check import check_all
+from ml_tasks.platform.scaffold.pipeline import NewPipeline
+from ml_tasks.platform.scaffold.sample import ScaffoldError
 
 SAMPLE = simulate(ChurnDataConfig(customers=200, days=2))
 
@@ -47,7 +48,7 @@ def test_a_single_daily_series_needs_no_keys_and_gets_lags_in_days(tmp_path):
 def test_a_large_sample_is_read_in_full_as_a_uniform_sample(tmp_path):
     import pandas as pd
 
-    from ml_tasks.platform.scaffold import read_sample
+    from ml_tasks.platform.scaffold.sample import read_sample
 
     frame = pd.DataFrame({"i": range(50_000)})
     frame.to_csv(tmp_path / "big.csv", index=False)

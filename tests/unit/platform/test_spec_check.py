@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ml_tasks.core.settings import load_settings
-from ml_tasks.platform.spec_check import check_all
+from ml_tasks.platform.cli.spec_check import check_all
 
 SHIPPED = load_settings()
 DEMAND = (SHIPPED.specs_dir / "demand.yaml").read_text()
@@ -37,7 +37,7 @@ def test_each_mistake_names_file_key_and_fix(tmp_path, old, new, key, says):
 
 
 def test_the_cli_exits_non_zero_and_lists_each_problem(tmp_path, monkeypatch):
-    from ml_tasks.platform.cli import app
+    from ml_tasks.platform.cli.app import app
 
     (tmp_path / "demand.yaml").write_text(DEMAND.replace("target: units", "target: sales"))
     monkeypatch.setenv("CONVEYOR_SPECS_DIR", str(tmp_path))
@@ -47,7 +47,7 @@ def test_the_cli_exits_non_zero_and_lists_each_problem(tmp_path, monkeypatch):
 
 
 def test_the_target_as_an_input_is_refused_with_the_fix(tmp_path, monkeypatch):
-    from ml_tasks.platform.cli import app
+    from ml_tasks.platform.cli.app import app
 
     text = DEMAND.replace("known_ahead: {is_holiday: int,", "known_ahead: {units: double, is_holiday: int,")
     (tmp_path / "demand.yaml").write_text(text)

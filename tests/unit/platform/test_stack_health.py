@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ml_tasks.core.settings import ConveyorSettings
-from ml_tasks.platform import stack
-from ml_tasks.platform.airflow_client import unhealthy_components
+from ml_tasks.platform.airflow_api.client import unhealthy_components
+from ml_tasks.platform.stack import environment, lifecycle
 
 
 def _free_port() -> int:
@@ -66,8 +66,8 @@ def api(tmp_path):
     for name in ("scheduler", "dag-processor", "triggerer"):
         proc = subprocess.Popen(["sleep", "120"], start_new_session=True)
         groups[name] = proc
-        stack.pid_file(settings, name).parent.mkdir(parents=True, exist_ok=True)
-        stack.pid_file(settings, name).write_text(str(proc.pid))
+        lifecycle.pid_file(settings, name).parent.mkdir(parents=True, exist_ok=True)
+        lifecycle.pid_file(settings, name).write_text(str(proc.pid))
         (tmp_path / "logs" / f"{name}.log").write_text(f"{name}: importing the tasks' libraries\n")
     yield settings, health, groups
     server.shutdown()
@@ -84,7 +84,7 @@ def test_health_names_the_components_not_yet_healthy():
 
 def test_up_waits_for_the_scheduler_s_first_heartbeat(api):
     settings, health, _ = api
-    stack.wait_components_healthy(settings, timeout=30)
+    lifecycle.wait_components_healthy(settings, timeout=30)
     assert health.asks == 3  # two unhealthy answers, then healthy
 
 
@@ -93,7 +93,7 @@ def test_a_scheduler_that_exits_before_its_heartbeat_is_named_with_its_log(api):
     health.unhealthy_for = 10**6
     os.killpg(groups["scheduler"].pid, signal.SIGKILL)
     groups["scheduler"].wait()
-    with pytest.raises(stack.StackError) as err:
-        stack.wait_components_healthy(settings, timeout=30)
+    with pytest.raises(environment.StackError) as err:
+        lifecycle.wait_components_healthy(settings, timeout=30)
     assert "scheduler exited" in str(err.value)
     assert "importing the tasks' libraries" in str(err.value)

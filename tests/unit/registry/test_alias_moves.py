@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ml_tasks.core.settings import REPO_ROOT, load_settings
-from ml_tasks.platform.cli import app
+from ml_tasks.platform.cli.app import app
 from ml_tasks.registry import audit
 from ml_tasks.registry import client as registry
 from tests.security.constant_model import Constant

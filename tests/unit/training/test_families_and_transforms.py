@@ -16,10 +16,11 @@ from ml_tasks.core.spec import load_spec
 from ml_tasks.features.columns import feature_names
 from ml_tasks.training.baselines import BaseRateTrainer, LinearBaselineTrainer, NaiveTrainer
 from ml_tasks.training.model_code import target_transform as tt
-from ml_tasks.training.trainers import LightGBMTrainer, LightningTrainer
+from ml_tasks.training.trainers import LightGBMTrainer, NeuralTrainer
 from ml_tasks.training.transforms import candidate_transforms
 
-from .series_data import DAYS, log_and_load, series_features
+from .series_data import DAYS, log_and_load
+
 
 def test_transforms_invert_exactly_on_a_known_series(spec):
     frame = pd.DataFrame({"lag_24h": [8.0, 15.0, np.nan], "lag_168h": [1.0, 2.0, 30.0],
@@ -82,7 +83,7 @@ def test_the_naive_baseline_is_the_best_lag_with_the_next_where_it_is_missing(se
 
 FAMILY_TRANSFORMS = [(LightGBMTrainer, name) for name in
                      ("none", "difference(lag_24h)", "difference(lag_168h)", "scale(rolling_mean_168h)")] + \
-                    [(LightningTrainer, "none"), (LightningTrainer, "scale(rolling_mean_168h)"), (NaiveTrainer, "none")]
+                    [(NeuralTrainer, "none"), (NeuralTrainer, "scale(rolling_mean_168h)"), (NaiveTrainer, "none")]
 
 
 @pytest.mark.parametrize(("trainer", "transform"), FAMILY_TRANSFORMS,

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_tasks.core.spec import load_spec
 from ml_tasks.core.settings import load_settings
+from ml_tasks.core.spec import load_spec
 from ml_tasks.features.columns import feature_names
 from ml_tasks.training.model_code import ets_forecast as ets
 from ml_tasks.training.statistical import StatsForecastTrainer

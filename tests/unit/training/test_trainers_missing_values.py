@@ -15,7 +15,7 @@ import pytest
 
 from ml_tasks.features.columns import feature_names
 from ml_tasks.training.datamodule import scan_schema
-from ml_tasks.training.trainers import LightGBMTrainer, LightningTrainer
+from ml_tasks.training.trainers import LightGBMTrainer, NeuralTrainer
 
 DAYS = [date(2026, 3, 2) + timedelta(days=i) for i in range(10)]
 
@@ -60,7 +60,7 @@ def test_schema_scan_takes_a_column_that_is_entirely_null_in_one_file(gappy_lake
     assert mean.tolist() == [0.0]  # no values: neutral scaling, not a crash
 
 
-@pytest.mark.parametrize("trainer", [LightGBMTrainer, LightningTrainer], ids=["lightgbm", "lightning"])
+@pytest.mark.parametrize("trainer", [LightGBMTrainer, NeuralTrainer], ids=["lightgbm", "lightning"])
 def test_each_family_trains_and_predicts_with_missing_values(gappy_lake, demand_spec, trainer):
     spec = demand_spec.model_copy(update={"training": demand_spec.training.model_copy(update={
         "lightning": demand_spec.training.lightning.model_copy(update={"max_epochs": 2}),

@@ -7,7 +7,7 @@ import sys
 import time
 
 from ml_tasks.core.settings import ConveyorSettings
-from ml_tasks.platform.stack import stack_env, venv_executable
+from ml_tasks.platform.stack.environment import stack_env, venv_executable
 
 SQLITE_LOCKED = "database is locked"
 

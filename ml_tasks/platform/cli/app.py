@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 
 from ml_tasks.core.settings import load_settings
-from ml_tasks.platform.pipeline_commands import COMMANDS, fail, parse_date
-from ml_tasks.platform.registry_commands import REGISTRY_COMMANDS
+from ml_tasks.platform.cli.pipeline_commands import COMMANDS, fail, parse_date
+from ml_tasks.platform.cli.registry_commands import REGISTRY_COMMANDS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -21,8 +21,8 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     """Start the embedded platform: MLflow, Airflow (api-server, scheduler, dag-processor, triggerer)."""
     from ml_tasks.core.lake import Lake
     from ml_tasks.demo.seed import seed_churn, seed_demo
-    from ml_tasks.platform import stack
-    from ml_tasks.platform.airflow_client import AirflowClient
+    from ml_tasks.platform.airflow_api.client import AirflowClient
+    from ml_tasks.platform.stack import environment, lifecycle
 
     settings = load_settings()
     lake = Lake.from_settings(settings)
@@ -31,10 +31,10 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     if seed and not lake.partitions("features", "churn"):
         seed_churn(settings)
     try:
-        stack.up(settings)
-    except stack.StackError as exc:
+        lifecycle.up(settings)
+    except environment.StackError as exc:
         fail(str(exc))
-    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+    client = AirflowClient(settings.airflow_url, settings.airflow_user, environment.airflow_password(settings))
     dag_ids = [f"{p}_{kind}" for p in ("demand", "churn") for kind in ("features", "train", "score", "drift", "rollback",
                                                                           "relanded")]
     typer.echo("waiting for the dag-processor to list the demand and churn DAGs")
@@ -44,7 +44,7 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     typer.echo("unpaused the demand and churn DAGs: the scheduler now runs the latest features interval and "
                "nightly training")
     typer.secho("\nConveyor is up.", fg="green", bold=True)
-    typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {stack.airflow_password(settings)}")
+    typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {environment.airflow_password(settings)}")
     typer.echo(f"  MLflow UI  : {settings.mlflow_url}")
     typer.echo(f"  lake       : {settings.lake_uri}")
     typer.echo(f"  logs       : {settings.home / 'logs'}")
@@ -54,19 +54,19 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
 @app.command()
 def down() -> None:
     """Stop everything `conveyor up` started (by PID)."""
-    from ml_tasks.platform import stack
+    from ml_tasks.platform.stack import lifecycle
 
-    stack.down(load_settings())
+    lifecycle.down(load_settings())
 
 
 @app.command()
 def status() -> None:
     """Say which services of the embedded stack run, and where, and what the supervisor restarted."""
-    from ml_tasks.platform import stack
-    from ml_tasks.platform.supervisor import restarts
+    from ml_tasks.platform.stack import environment, lifecycle
+    from ml_tasks.platform.stack.supervisor import restarts
 
     settings = load_settings()
-    state = stack.running(settings)
+    state = lifecycle.running(settings)
     for name, pid in state.items():
         typer.echo(f"  {name:<14} {'running, pid ' + str(pid) if pid else 'stopped'}")
     restarted = restarts(settings)
@@ -74,7 +74,7 @@ def status() -> None:
         typer.echo(f"  the supervisor restarted {len(restarted)} service(s); the last: {restarted[-1].line()} "
                    f"(all in {settings.home / 'logs' / 'supervisor.log'})")
     if any(state.values()):
-        typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {stack.airflow_password(settings)}")
+        typer.echo(f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {environment.airflow_password(settings)}")
         typer.echo(f"  MLflow UI  : {settings.mlflow_url}")
 
 
@@ -84,7 +84,7 @@ def demo(stores: int = 5, items: int = 20, days: int = 63,
                                                 "an unused column, unsorted and repeated rows")) -> None:
     """Run the full loop headless on small data; exit non-zero on any failure."""
     from ml_tasks.demo.seed import DemoFailed, DemoSize
-    from ml_tasks.platform.demo_loop import run_demo
+    from ml_tasks.platform.cli.demo_loop import run_demo
 
     base = load_settings()
     home = base.home / "demo"
@@ -112,10 +112,9 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
     from datetime import timedelta
 
     from ml_tasks.core.lake import Lake
+    from ml_tasks.core.names import checked_pipeline_name
     from ml_tasks.demo.demand_data import DRIFT_KINDS, DemandDataConfig, land_demand_data
     from ml_tasks.demo.seed import yesterday
-
-    from ml_tasks.core.names import checked_pipeline_name
 
     try:
         checked_pipeline_name(pipeline)
@@ -135,37 +134,11 @@ def generate(days: int = 56, stores: int = 5, items: int = 20, seed: int = 7,
                + (f"; {cfg.days - len(landed)} day(s) never arrived (messy)" if len(landed) < cfg.days else ""))
 
 
-@app.command()
-def soak(days: int = typer.Option(30, help="data days to operate (at least 3); the plan ends yesterday"),
-         seed: int = typer.Option(7, help="the plan's seed: the same seed gives the same month"),
-         plan_only: bool = typer.Option(False, "--plan-only", help="print the seeded plan and stop")) -> None:
-    """Operate both pipelines for DAYS data days on a fresh embedded stack, with faults; check every invariant."""
-    from ml_tasks.platform.soak import Soak, plan_ending_yesterday, soak_settings, summary
-
-    plan = plan_ending_yesterday(seed, days)
-    if plan_only:
-        typer.echo(plan.table())
-        return
-    base = load_settings()
-    home = base.home / f"soak-{seed}-{days}d"
-    if home.exists():
-        import shutil
-
-        shutil.rmtree(home)
-    settings = soak_settings(home)
-    result = Soak(settings, plan, say=lambda m: typer.echo(m)).run()
-    text = summary(result)
-    (home / "soak-summary.md").write_text(text + "\n")
-    typer.echo("\n" + text + f"\n\n(also in {home / 'soak-summary.md'})")
-    if not result.held:
-        raise typer.Exit(1)
-
-
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
              add_help_option=False)
 def airflow(ctx: typer.Context) -> None:
     """Run an `airflow` command against the embedded stack, e.g. `conveyor airflow backfill create ...`."""
-    from ml_tasks.platform.airflow_command import airflow_cli
+    from ml_tasks.platform.cli.airflow_command import airflow_cli
 
     raise typer.Exit(airflow_cli(load_settings(), ctx.args, say=lambda m: typer.echo(m, err=True)))
 

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from ml_tasks.platform.soak_faults import aim
-from ml_tasks.platform.soak_plan import DRIFT_DAYS, FAULT_KINDS, Fault, make_plan
+from soak.embedded_faults import aim
+from soak.plan import DRIFT_DAYS, FAULT_KINDS, Fault, make_plan
 
 START = date(2026, 3, 1)
 

@@ -1,4 +1,4 @@
-"""Small helpers every benchmark uses: printing as it goes, a free loopback port."""
+"""The benchmark harness every bench_*.py uses: printing as it goes, a free loopback port, a quiet environment."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """`make soak`: both shipped pipelines operated night after night on the embedded stack, with faults.
 
-For each data day of a seeded :mod:`ml_tasks.platform.soak_plan`, the runner lands the day's raw
+For each data day of a seeded :mod:`soak.plan`, the runner lands the day's raw
 files (with the plan's data events) the way users do (`conveyor land`), runs that day's
 ``*_features``, nightly ``*_train``, ``*_score`` and ``*_drift`` through the real scheduler
 (runs triggered with the ``dt`` param), does the day's faults to the running stack while those
-runs go (:mod:`ml_tasks.platform.soak_faults`), waits until no run of any DAG is going, and
-checks :mod:`ml_tasks.platform.soak_invariants` against what the lake, MLflow and Airflow say.
+runs go (:mod:`soak.embedded_faults`), waits until no run of any DAG is going, and
+checks :mod:`soak.invariants` against what the lake, MLflow and Airflow say.
 
 The calendar: the seeded history ends where the plan starts, and the plan ends yesterday. When
 the DAGs are unpaused, the scheduler makes each one's latest scheduled run at once (Airflow's
@@ -18,8 +18,8 @@ none (one that crosses midnight sees those runs too, which the invariants allow)
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from ml_tasks.core import tracking
@@ -28,77 +28,30 @@ from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.demo.churn_data import ChurnDataConfig, simulate
-from ml_tasks.demo.demand_data import (SENSOR_COLUMN, DemandDataConfig, generate_day, inject_bad_records, make_messy,
-                                      series_params)
+from ml_tasks.demo.demand_data import (
+    SENSOR_COLUMN,
+    DemandDataConfig,
+    generate_day,
+    inject_bad_records,
+    make_messy,
+    series_params,
+)
 from ml_tasks.demo.seed import DemoSize, seed_churn, seed_demo, yesterday
-from ml_tasks.platform import stack
-from ml_tasks.platform.airflow_client import AirflowClient
-from ml_tasks.platform.soak_faults import (FaultRecord, clear_failed, inject, lake_dir, limited_lake, release_lake,
-                                          restart_stack)
-from ml_tasks.platform.soak_invariants import (STUCK_STATES, Invariant, Snapshot, check, disk_growth, lake_facts,
-                                              lake_fingerprint, table)
-from ml_tasks.platform.soak_plan import DayPlan, SoakPlan, make_plan
+from ml_tasks.platform.airflow_api.client import AirflowClient
+from ml_tasks.platform.stack import environment, lifecycle
 from ml_tasks.registry import client as registry
 from ml_tasks.registry.audit import history
+from soak.embedded_faults import FaultRecord, clear_failed, inject, lake_dir, limited_lake, release_lake, restart_stack
+from soak.invariants import STUCK_STATES, Invariant, Snapshot, check_invariants, lake_facts, lake_fingerprint
+from soak.plan import PIPELINE, PIPELINES, DayPlan, SoakPlan, make_plan
+from soak.report import SoakResult, summary
+from soak.settings import soak_settings
 
-PIPELINE = "demand"  # the pipeline the plan's data events and faults are aimed at
-PIPELINES = ("demand", "churn")
 STAGES = ("features", "train", "score", "drift")
 SIZE = DemoSize(stores=2, items=6, days=42)
 CHURN_CUSTOMERS = 600
 BAD_RECORDS = 25
 LAKE_MB = 512
-
-
-@dataclass
-class SoakResult:
-    plan: SoakPlan
-    rows: list[tuple[str, list[Invariant]]] = field(default_factory=list)  # ("<day> <pipeline>", invariants)
-    snapshots: list[Snapshot] = field(default_factory=list)
-    faults: list[FaultRecord] = field(default_factory=list)
-    seconds: float = 0.0
-    champions: list[str | None] = field(default_factory=list)  # @champion at the end of each day
-    fingerprint: dict[str, str] = field(default_factory=dict)  # zone -> digest of every published row
-    retrains: dict[str, int] = field(default_factory=dict)  # pipeline -> training runs a retrain request started
-    messy: dict[date, dict[str, int]] = field(default_factory=dict)  # a messy day's raw partition, as landed
-
-    @property
-    def held(self) -> bool:
-        return len(self.rows) == len(PIPELINES) * len(self.plan.days) and all(i.held for _, invs in self.rows for i in invs) and disk_growth(self.snapshots).held
-
-
-# Operation, not accuracy, is under test: the shipped specs with a lighter training budget (one
-# backtest fold, at most 4 epochs) so that a night's training costs about half as long
-SOAK_TRAINING = {"backtest_folds": 1, "max_epochs": 4, "tuning_trials": 3, "tuning_minutes": 1.0}
-
-
-def soak_settings(home: Path) -> ConveyorSettings:
-    """A fresh home on free ports (beside a running `make up`) with its own copy of the shipped specs
-    (:data:`SOAK_TRAINING`); a failed task's retry waits 10 s instead of a minute, as the days are compressed."""
-    from ml_tasks.core.settings import load_settings
-
-    shipped = load_settings().specs_dir
-    return load_settings(home=home, airflow_port=stack.free_port(), mlflow_port=stack.free_port(),
-                         task_retry_delay_seconds=10, specs_dir=soak_specs(shipped, home / "specs"))
-
-
-def soak_specs(shipped: Path, target: Path) -> Path:
-    """Every spec of ``shipped`` copied into ``target``, the soak's pipelines with :data:`SOAK_TRAINING`."""
-    import yaml
-
-    target.mkdir(parents=True, exist_ok=True)
-    for path in sorted(shipped.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text())
-        if path.stem in PIPELINES:
-            training = data.setdefault("training", {})
-            training["backtest_folds"] = min(training.get("backtest_folds", 2), SOAK_TRAINING["backtest_folds"])
-            lightning = training.setdefault("lightning", {})
-            lightning["max_epochs"] = min(lightning.get("max_epochs", 10), SOAK_TRAINING["max_epochs"])
-            tuning = training.setdefault("tuning", {})
-            tuning["trials"] = min(tuning.get("trials", 0), SOAK_TRAINING["tuning_trials"])
-            tuning["minutes"] = min(tuning.get("minutes", 5.0), SOAK_TRAINING["tuning_minutes"])
-        (target / path.name).write_text(yaml.safe_dump(data, sort_keys=False))
-    return target
 
 
 def plan_ending_yesterday(seed: int, days: int) -> SoakPlan:
@@ -306,9 +259,9 @@ class Soak:
 
     def start_stack(self, manual: tuple[str, ...] = ()) -> None:
         """`conveyor up`, the pipeline DAGs (and the ``manual`` ones) unpaused, their first scheduled runs done."""
-        stack.up(self.settings, say=lambda m: None)
+        lifecycle.up(self.settings, say=lambda m: None)
         self.client = AirflowClient(self.settings.airflow_url, self.settings.airflow_user,
-                                    stack.airflow_password(self.settings))
+                                    environment.airflow_password(self.settings))
         self.client.wait_for_dags(self.dags)
         for dag_id in [*self.dags, *manual]:
             self.client.set_paused(dag_id, False)
@@ -338,7 +291,7 @@ class Soak:
                     snap = self.snapshot(day, pipeline, running)
                     good, bad, scored = self.expected(day.dt, pipeline)
                     spec = load_spec(pipeline, self.settings.specs_dir)
-                    invariants = check(snap, good, bad, scored, timedelta(hours=spec.drift.cooldown_hours),
+                    invariants = check_invariants(snap, good, bad, scored, timedelta(hours=spec.drift.cooldown_hours),
                                        previous.get(pipeline)) + self.more_invariants(day, pipeline, snap)
                     self.result.rows.append((f"{day.dt} {pipeline}", invariants))
                     previous[pipeline] = snap
@@ -351,7 +304,7 @@ class Soak:
             self.result.retrains = {p: sum(r["run_type"] == "asset_triggered" for r in self.client.runs(f"{p}_train"))
                                     for p in PIPELINES}
         finally:
-            stack.down(self.settings, say=lambda m: None)
+            lifecycle.down(self.settings, say=lambda m: None)
             if self.limited:
                 release_lake(self.settings)
         self.result.seconds = time.monotonic() - t0
@@ -364,25 +317,30 @@ def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def summary(result: SoakResult) -> str:
-    """The invariants per day, the faults and their recovery, disk use per day, the verdict."""
-    lines = [table(result.rows), "", "| day | fault | what it hit | recovery |", "|---|---|---|---|"]
-    lines += [f"| {r.day} | {r.fault.describe()} | {r.hit} | {r.recovery} |" for r in result.faults]
-    if result.snapshots:
-        kinds = sorted(result.snapshots[0].disk_bytes)
-        lines += ["", "| day | champion | " + " | ".join(kinds) + " |", "|---|---|" + "---|" * len(kinds)]
-        for s in result.snapshots:
-            lines.append(f"| {s.day} | v{s.champion} | " + " | ".join(f"{s.disk_bytes[k] / 2**20:.1f} MB" for k in kinds) + " |")
-    moves = [f"{'v' + str(a['from_version']) if a['from_version'] else 'none'} -> v{a['to_version']}" for a in (result.snapshots[-1].audit if result.snapshots else [])]
-    lines += ["", f"champion history (demand): {', '.join(moves) or 'no move'}; at the end of each day: "
-                  f"{', '.join('v' + str(c) for c in result.champions)}",
-              "retraining started by drift checks: " + ", ".join(f"{p} {n}" for p, n in result.retrains.items()),
-              "lake fingerprint (same seed, same digests): " + ", ".join(f"{z} {h}" for z, h in result.fingerprint.items())]
-    growth = disk_growth(result.snapshots)
-    kinds_hit = sorted({r.fault.kind for r in result.faults if not r.hit.startswith(("nothing", "skipped"))})
-    lines += ["", f"disk growth: {'about linear' if growth.held else 'NOT linear: ' + growth.detail}",
-              f"{len(result.rows) // len(PIPELINES)}/{len(result.plan.days)} days, {len(result.faults)} faults "
-              f"({len(kinds_hit)} kinds hit: {', '.join(kinds_hit)}), "
-              f"{'every invariant held' if result.held else 'INVARIANTS BROKEN'}, {result.seconds / 60:.1f} min, "
-              f"finished {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"]
-    return "\n".join(lines)
+def main(argv: list[str] | None = None) -> int:
+    """`make soak`: operate both pipelines for DAYS data days on a fresh embedded stack; check every invariant."""
+    import argparse
+    import shutil
+
+    from ml_tasks.core.settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m soak.embedded", description=main.__doc__)
+    parser.add_argument("--days", type=int, default=30, help="data days to operate (at least 3); the plan ends yesterday")
+    parser.add_argument("--seed", type=int, default=7, help="the plan's seed: the same seed gives the same month")
+    parser.add_argument("--plan-only", action="store_true", help="print the seeded plan and stop")
+    args = parser.parse_args(argv)
+    plan = plan_ending_yesterday(args.seed, args.days)
+    if args.plan_only:
+        print(plan.table())
+        return 0
+    home = load_settings().home / f"soak-{args.seed}-{args.days}d"
+    shutil.rmtree(home, ignore_errors=True)
+    result = Soak(soak_settings(home), plan, say=lambda m: print(m, flush=True)).run()
+    text = summary(result)
+    (home / "soak-summary.md").write_text(text + "\n")
+    print("\n" + text + f"\n\n(also in {home / 'soak-summary.md'})")
+    return 0 if result.held else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,8 +11,9 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import load_spec
 from ml_tasks.demo.demand_data import generate_day
-from ml_tasks.platform.soak import Soak, soak_specs
-from ml_tasks.platform.soak_plan import make_plan
+from soak.embedded import Soak
+from soak.plan import make_plan
+from soak.settings import soak_specs
 
 START = date(2026, 3, 1)
 

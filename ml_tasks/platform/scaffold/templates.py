@@ -1,4 +1,4 @@
-"""The files `conveyor new-pipeline` writes, as templates (filled in by ``ml_tasks.platform.scaffold``)."""
+"""The files `conveyor new-pipeline` writes, as templates (filled in by ``ml_tasks.platform.scaffold.pipeline``)."""
 
 DAG_FILE = '''"""The `{name}` pipeline's Airflow DAGs, built from `dags/specs/{name}.yaml` by the DAG factory."""
 
@@ -70,7 +70,7 @@ PROMOTION = {
 TEST_FILE = '''"""The `{name}` pipeline's own checks (written by `conveyor new-pipeline`)."""
 
 from ml_tasks.core.settings import load_settings
-from ml_tasks.platform.spec_check import check_all
+from ml_tasks.platform.cli.spec_check import check_all
 
 
 def test_{name}_spec_is_valid():

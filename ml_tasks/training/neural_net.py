@@ -1,5 +1,8 @@
 """The neural challenger: a LightningModule around `TabularNet`, trained from streamed features.
 
+`trainers.NeuralTrainer` (the family's interface) calls :func:`fit_lightning`, which runs
+Lightning's own `Trainer` loop on `TabularForecaster`.
+
 Seeds are fixed and Lightning runs deterministically, so the same data and seed give the same
 metrics on CPU. ``accelerator="auto"`` uses a GPU when there is one (bf16 mixed precision there,
 DDP across several GPUs when the spec asks for more than one) and the CPU otherwise. Early

@@ -10,7 +10,7 @@ import pytest
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.data.gate_records import VALIDATION_RECORD
-from ml_tasks.platform.soak_invariants import PartitionFacts, Snapshot, check, disk_growth, lake_facts, table
+from soak.invariants import PartitionFacts, Snapshot, check_invariants, disk_growth, lake_facts, table
 
 D = [date(2026, 3, 1) + timedelta(days=i) for i in range(5)]
 BAD = [D[2]]
@@ -31,7 +31,7 @@ def healthy() -> Snapshot:
 
 
 def failed(snap: Snapshot, previous: Snapshot | None = None) -> dict[str, str]:
-    return {i.name: i.detail for i in check(snap, GOOD, BAD, GOOD[1:], COOLDOWN, previous) if not i.held}
+    return {i.name: i.detail for i in check_invariants(snap, GOOD, BAD, GOOD[1:], COOLDOWN, previous) if not i.held}
 
 
 def test_a_healthy_day_holds_every_invariant():
@@ -100,7 +100,7 @@ def test_lake_facts_reads_partitions_quarantine_and_leftovers(tmp_path):
     assert snap.predictions == {D[0]: PartitionFacts(1, 3, False)}
     assert [f.rsplit("/", 1)[-1] for f in snap.quarantined[D[2]]] == ["report.html"]
     assert len(snap.leftovers) == 1 and "_staging-dt=2026-03-02" in snap.leftovers[0]
-    found = {i.name: i for i in check(snap, [D[0]], [D[2]], [D[0]], COOLDOWN)}
+    found = {i.name: i for i in check_invariants(snap, [D[0]], [D[2]], [D[0]], COOLDOWN)}
     assert not found["one predictions partition per scored day"].held  # 3 predictions for 7 feature rows
     assert not found["no staging or temporary leftovers in the lake"].held
 
@@ -108,5 +108,5 @@ def test_lake_facts_reads_partitions_quarantine_and_leftovers(tmp_path):
 def test_the_table_has_a_row_per_day_and_names_what_broke():
     snap = healthy()
     snap.running_mlflow_runs.append("r9")
-    text = table([(D[0], check(healthy(), GOOD, BAD, GOOD[1:], COOLDOWN)), (D[1], check(snap, GOOD, BAD, GOOD[1:], COOLDOWN))])
+    text = table([(D[0], check_invariants(healthy(), GOOD, BAD, GOOD[1:], COOLDOWN)), (D[1], check_invariants(snap, GOOD, BAD, GOOD[1:], COOLDOWN))])
     assert text.count("\n| 2026-03-0") == 2 and "**FAILED**: run r9" in text

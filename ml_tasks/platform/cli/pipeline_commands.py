@@ -1,7 +1,7 @@
 """The `conveyor` commands that work on one pipeline's data and models.
 
 Landing, backfilling and re-profiling data, the quarantine, scaffolding a new pipeline and checking
-specs (the registry's commands are `ml_tasks.platform.registry_commands`). `ml_tasks.platform.cli` registers them
+specs (the registry's commands are `ml_tasks.platform.cli.registry_commands`). `ml_tasks.platform.cli.app` registers them
 (``COMMANDS``) beside the commands that run the stack.
 """
 
@@ -46,7 +46,7 @@ def land(pipeline: str, files: list[Path] = typer.Argument(..., help="Parquet or
     from ml_tasks.core.lake import Lake
     from ml_tasks.core.spec import SpecError, load_spec
     from ml_tasks.data.landing import LandingError, land_files
-    from ml_tasks.platform.relanding import announce_relanded
+    from ml_tasks.platform.airflow_api.relanding import announce_relanded
 
     settings = load_settings()
     try:
@@ -201,9 +201,10 @@ def new_pipeline(
     force: bool = typer.Option(False, help="overwrite existing files of this pipeline"),
 ) -> None:
     """Write a new pipeline's spec, DAG file, suites and test."""
-    from ml_tasks.core.settings import REPO_ROOT
     from ml_tasks.core import events as event_spec
-    from ml_tasks.platform.scaffold import NewPipeline, ScaffoldError, read_sample
+    from ml_tasks.core.settings import REPO_ROOT
+    from ml_tasks.platform.scaffold.pipeline import NewPipeline
+    from ml_tasks.platform.scaffold.sample import ScaffoldError, read_sample
 
     def names(text: str) -> list[str]:
         return [k.strip() for k in text.split(",") if k.strip()]
@@ -264,7 +265,7 @@ def profile(pipeline: str, rows: int = typer.Option(500_000, help="rows sampled 
 
 def validate(pipelines: Optional[list[str]] = typer.Argument(None, help="pipeline names; default: every spec")) -> None:
     """Check every pipeline spec (or the named ones): keys, schedules, files, raw schema, columns."""
-    from ml_tasks.platform.spec_check import check_all
+    from ml_tasks.platform.cli.spec_check import check_all
 
     settings = load_settings()
     results = check_all(settings, pipelines or None)

@@ -27,6 +27,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+PIPELINE = "demand"  # the pipeline the plan's data events and faults are aimed at
+PIPELINES = ("demand", "churn")
 DATA_EVENTS = ("bad", "late", "repeat", "drift", "concept", "messy")
 FAULT_KINDS = ("kill_task", "kill_scheduler", "kill_mlflow", "kill_api_server", "disk_full", "restart")
 # Where in a day a fault lands: which DAG is running when it hits (``disk_full`` always hits a

@@ -15,7 +15,7 @@ from datetime import date
 import requests
 
 from ml_tasks.core.settings import ConveyorSettings
-from ml_tasks.platform.airflow_client import AirflowAPIError, AirflowClient
+from ml_tasks.platform.airflow_api.client import AirflowAPIError, AirflowClient
 
 MAX_DAYS = 31  # days landed again that one event may name; the DAG refuses more
 
@@ -28,14 +28,14 @@ def raw_asset_name(pipeline: str) -> str:
 def announce_relanded(settings: ConveyorSettings, pipeline: str, days: list[date]) -> str:
     """Tell Airflow that ``days`` were landed again; returns one line for the user saying what will happen,
     or why nothing will and what to run instead."""
-    from ml_tasks.platform import stack
+    from ml_tasks.platform.stack import environment
 
     first, last = min(days), max(days)
     by_hand = (f"`conveyor backfill-features {pipeline} {first} {last}` rebuilds them (or trigger "
                f"{pipeline}_features with dt=DAY)")
     if len(days) > MAX_DAYS:
         return f"{len(days)} days landed again, more than {MAX_DAYS} to re-run one by one: {by_hand}"
-    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings), timeout=10)
+    client = AirflowClient(settings.airflow_url, settings.airflow_user, environment.airflow_password(settings), timeout=10)
     try:
         client.asset_event(raw_asset_name(pipeline), {"days": [d.isoformat() for d in days]})
         paused = client.request("GET", f"/dags/{pipeline}_relanded")["is_paused"]

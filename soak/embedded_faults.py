@@ -24,10 +24,10 @@ from pathlib import Path
 
 from ml_tasks.core.polling import WaitTimeout, wait_until
 from ml_tasks.core.settings import ConveyorSettings
-from ml_tasks.platform import stack
-from ml_tasks.platform.airflow_client import AirflowAPIError, AirflowClient
-from ml_tasks.platform.soak_plan import Fault
-from ml_tasks.platform.supervisor import restarts
+from ml_tasks.platform.airflow_api.client import AirflowAPIError, AirflowClient
+from ml_tasks.platform.stack import environment, lifecycle
+from ml_tasks.platform.stack.supervisor import restarts
+from soak.plan import Fault
 
 BALLAST = ".soak-ballast"
 SERVICE_OF = {"kill_scheduler": "scheduler", "kill_mlflow": "mlflow", "kill_api_server": "api-server"}
@@ -133,9 +133,9 @@ def inject(settings: ConveyorSettings, client: AirflowClient, day: date, fault: 
         record.recovery = "Airflow's retry of the task"
     elif fault.kind in SERVICE_OF:
         service = SERVICE_OF[fault.kind]
-        pid = stack.running(settings)[service]
+        pid = lifecycle.running(settings)[service]
         os.killpg(pid, signal.SIGKILL)
-        wait_until(lambda: not stack.group_alive(pid), 60, f"{service} to die", every=0.1)
+        wait_until(lambda: not lifecycle.group_alive(pid), 60, f"{service} to die", every=0.1)
         record.hit = f"kill -9 of the {service} (pid {pid}) while {dag_id}.{task['task_id']} ran"
         back = wait_until(lambda: next((r for r in restarts(settings) if r.old_pid == pid), None), 120,
                           f"the supervisor to restart the {service}", every=0.5)
@@ -173,13 +173,13 @@ def clear_failed(client: AirflowClient, dag_id: str, run_id: str) -> str | None:
 def restart_stack(settings: ConveyorSettings, day: date, fault: Fault, dags: list[str]) -> tuple[FaultRecord, AirflowClient]:
     """`conveyor down` then `conveyor up`, as a person would mid-month; returns a fresh client."""
     t0 = time.monotonic()
-    stack.down(settings, say=lambda m: None)
-    stack.up(settings, say=lambda m: None)
-    client = AirflowClient(settings.airflow_url, settings.airflow_user, stack.airflow_password(settings))
+    lifecycle.down(settings, say=lambda m: None)
+    lifecycle.up(settings, say=lambda m: None)
+    client = AirflowClient(settings.airflow_url, settings.airflow_user, environment.airflow_password(settings))
     try:
         client.wait_for_dags(dags)
     except WaitTimeout as exc:
-        raise stack.StackError(f"after the restart: {exc}") from None
+        raise environment.StackError(f"after the restart: {exc}") from None
     record = FaultRecord(day, fault, hit="`conveyor down` then `conveyor up` between two runs",
                          recovery=f"the stack answered again after {time.monotonic() - t0:.0f}s")
     return record, client

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ml_tasks.core.settings import ConveyorSettings
-from ml_tasks.platform import stack
+from ml_tasks.platform.stack import environment, lifecycle
 
 # A service restarted more than BURST times within WINDOW seconds waits before the next start:
 # BACKOFF_FIRST seconds, doubling up to BACKOFF_MAX.
@@ -47,24 +47,24 @@ class Supervisor:
     """Watches the services of one stack; :meth:`tick` does one round (tests call it directly)."""
 
     settings: ConveyorSettings
-    services: list  # of stack.Service, the ones to keep alive (never the supervisor itself)
+    services: list  # of environment.Service, the ones to keep alive (never the supervisor itself)
     history: dict[str, list[float]] = field(default_factory=dict)  # service -> monotonic restart times
     not_before: dict[str, float] = field(default_factory=dict)
 
     def tick(self) -> list[Restart]:
         done: list[Restart] = []
-        with stack.stack_lock(self.settings):
-            state = stack.running(self.settings)
-            env = stack.stack_env(self.settings)
+        with lifecycle.stack_lock(self.settings):
+            state = lifecycle.running(self.settings)
+            env = environment.stack_env(self.settings)
             for service in self.services:
-                path = stack.pid_file(self.settings, service.name)
+                path = lifecycle.pid_file(self.settings, service.name)
                 if state.get(service.name) is not None or not path.exists():
                     continue  # alive, or stopped on purpose
                 now = time.monotonic()
                 if now < self.not_before.get(service.name, 0.0):
                     continue
                 old_pid = int(path.read_text() or 0)
-                new_pid = stack.start_service(service, self.settings, env)
+                new_pid = lifecycle.start_service(service, self.settings, env)
                 record = Restart(datetime.now(timezone.utc).isoformat(timespec="seconds"), service.name, old_pid, new_pid)
                 self._record(record)
                 done.append(record)
@@ -109,7 +109,7 @@ def restarts(settings: ConveyorSettings) -> list[Restart]:
 
 def main(argv: list[str]) -> None:  # pragma: no cover - runs as the stack's supervisor process
     settings = ConveyorSettings(**json.loads(Path(argv[1]).read_text()))
-    Supervisor(settings, [s for s in stack.services(settings) if s.name != stack.SUPERVISOR]).run()
+    Supervisor(settings, [s for s in environment.services(settings) if s.name != environment.SUPERVISOR]).run()
 
 
 if __name__ == "__main__":  # pragma: no cover

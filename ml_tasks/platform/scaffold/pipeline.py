@@ -25,9 +25,8 @@ from ml_tasks.core.names import PipelineNameError, checked_pipeline_name
 from ml_tasks.core.settings import REPO_ROOT
 from ml_tasks.data.leakage import target_proxies
 from ml_tasks.data.suite_profile import features_suite, raw_suite
-from ml_tasks.platform.scaffold_templates import DAG_FILE, PROMOTION, SPEC, TEST_FILE
-
-SAMPLE_ROWS = 500_000  # a larger --from-sample file is read in full, streamed, and sampled uniformly
+from ml_tasks.platform.scaffold.sample import ScaffoldError
+from ml_tasks.platform.scaffold.templates import DAG_FILE, PROMOTION, SPEC, TEST_FILE
 
 
 def shape(step: int) -> tuple[int | str, list, list]:
@@ -45,10 +44,6 @@ def shape(step: int) -> tuple[int | str, list, list]:
 
 def _seconds(value: int | str, step: int) -> int:
     return value * step if isinstance(value, int) else cadence.seconds_of(value)
-
-
-class ScaffoldError(ValueError):
-    """The request cannot become a pipeline; the message says what to change."""
 
 
 @dataclass
@@ -309,45 +304,3 @@ def _spec_type(series: pd.Series) -> str:
 
 def _json(data: dict) -> str:
     return json.dumps(data, indent=1) + "\n"
-
-
-def read_sample(path: Path, max_rows: int = SAMPLE_ROWS, seed: int = 0, delimiter: str | None = None,
-                decimal: str | None = None) -> pd.DataFrame:
-    """Raw data to profile: the whole file, or, when it has more than ``max_rows`` rows, a uniform
-    random sample of them read in a stream (Parquet record batches or CSV chunks), never the whole
-    file in memory. CSV files are read as `conveyor land` reads them (dialect sniffed or given)."""
-    import numpy as np
-
-    from ml_tasks.data.landing import LandingError, csv_options, read_table
-
-    if not path.exists():
-        raise ScaffoldError(f"--from-sample {path}: no such file")
-    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        try:
-            chunks = pd.read_csv(path, chunksize=max(max_rows // 4, 1), **csv_options(path, delimiter, decimal))
-        except LandingError as exc:
-            raise ScaffoldError(f"--from-sample {exc}") from exc
-    else:
-        try:
-            import pyarrow.parquet as pq
-
-            batches = pq.ParquetFile(path).iter_batches(batch_size=max(max_rows // 4, 1))
-            chunks = (b.to_pandas() for b in batches)
-        except Exception:  # a folder of Parquet files, or not Parquet: let the table reader say what it is
-            try:
-                return read_table(path)
-            except LandingError as exc:
-                raise ScaffoldError(f"--from-sample {exc}") from exc
-    rng = np.random.default_rng(seed)
-    kept: pd.DataFrame | None = None
-    try:
-        for chunk in chunks:  # keep the rows with the max_rows smallest random keys: a uniform sample
-            chunk = chunk.assign(_key=rng.random(len(chunk)))
-            kept = chunk if kept is None else pd.concat([kept, chunk], ignore_index=True)
-            if len(kept) > max_rows:
-                kept = kept.nsmallest(max_rows, "_key")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ScaffoldError(f"--from-sample {path}: not readable as CSV ({str(exc).splitlines()[0]})") from exc
-    if kept is None:
-        raise ScaffoldError(f"--from-sample {path}: the file has no rows")
-    return kept.drop(columns="_key").reset_index(drop=True)

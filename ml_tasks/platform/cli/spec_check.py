@@ -185,10 +185,10 @@ def _leakage(settings: ConveyorSettings, path: Path, spec: PipelineSpec, module)
     candidates = [c for c in known if c not in spec.features.acknowledged_target_proxies]
     if not candidates:
         return out
+    import pandas as pd
+
     from ml_tasks.core.lake import Lake
     from ml_tasks.data.leakage import target_proxies
-
-    import pandas as pd
 
     lake = Lake.from_settings(settings)
     days, frames, rows = [], [], 0

@@ -20,7 +20,8 @@ from ml_tasks.core.spec import load_spec
 from ml_tasks.data.backfill import backfill_features
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.demo.seed import DemoFailed, DemoSize, seed_demo, yesterday
-from ml_tasks.platform.stack import migrate_airflow_db, stack_env, venv_executable
+from ml_tasks.platform.stack.environment import stack_env, venv_executable
+from ml_tasks.platform.stack.lifecycle import migrate_airflow_db
 from ml_tasks.registry import client as registry
 
 DRIFT_GROWTH = 0.05

@@ -1,6 +1,6 @@
 """The `conveyor` commands that work on a pipeline's models in the registry: the history of its aliases
-(and repairing a half-done move), rollback, lineage and checking a version's files. `ml_tasks.platform.cli`
-registers them (``REGISTRY_COMMANDS``) beside the data commands of `ml_tasks.platform.pipeline_commands`.
+(and repairing a half-done move), rollback, lineage and checking a version's files. `ml_tasks.platform.cli.app`
+registers them (``REGISTRY_COMMANDS``) beside the data commands of `ml_tasks.platform.cli.pipeline_commands`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ml_tasks.core.settings import load_settings
-from ml_tasks.platform.pipeline_commands import fail
+from ml_tasks.platform.cli.pipeline_commands import fail
 
 
 def history(pipeline: str, all_aliases: bool = typer.Option(False, "--all", help="also @challenger moves"),
@@ -40,8 +40,8 @@ def rollback(pipeline: str, to: Optional[str] = typer.Option(None, "--to", help=
     """Point @champion back at an earlier version in one step (recorded in the audit trail)."""
     import getpass
 
-    from ml_tasks.registry.audit import rollback as do_rollback
     from ml_tasks.registry.audit import RollbackError
+    from ml_tasks.registry.audit import rollback as do_rollback
 
     settings = load_settings()
     if settings.mode != "embedded":  # the registry lock is a file: it serialises this machine only
@@ -56,8 +56,8 @@ def rollback(pipeline: str, to: Optional[str] = typer.Option(None, "--to", help=
 
 def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERSION, e.g. demand@champion")) -> None:
     """The chain from raw partitions to the serving alias, for one model version."""
-    from ml_tasks.registry.lineage import lineage as read_lineage
     from ml_tasks.registry.lineage import LineageError
+    from ml_tasks.registry.lineage import lineage as read_lineage
 
     try:
         chain = read_lineage(load_settings(), ref)

@@ -60,7 +60,7 @@ def _result(name: str, problems: list[str], ok_detail: str) -> Invariant:
                      if problems else ok_detail)
 
 
-def check(snap: Snapshot, good_days: list[date], bad_days: list[date], scored_days: list[date],
+def check_invariants(snap: Snapshot, good_days: list[date], bad_days: list[date], scored_days: list[date],
           cooldown: timedelta, previous: Snapshot | None = None) -> list[Invariant]:
     """Every invariant for ``snap``; ``good_days``/``bad_days`` are the plan's days landed so far."""
     out = []

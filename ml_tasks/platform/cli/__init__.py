@@ -1,0 +1,1 @@
+"""The `conveyor` command line: one module per group of commands; `app` is the entry point."""
