@@ -41,8 +41,9 @@ from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data  # noqa
 TARGET_SECONDS = 60.0
 LOOKBACK = 8  # the demand spec's look-back days, landed before the backfilled range
 CASES = {
-    "two_years_one_hourly_series": DemandDataConfig(stores=1, items=1, days=730 + LOOKBACK,
-                                                    start=date(2024, 1, 1), messy=True),
+    "two_years_one_hourly_series": DemandDataConfig(
+        stores=1, items=1, days=730 + LOOKBACK, start=date(2024, 1, 1), messy=True
+    ),
     "one_year_demand_demo": DemandDataConfig(stores=5, items=20, days=365 + LOOKBACK, start=date(2025, 1, 1)),
 }
 
@@ -54,8 +55,13 @@ def say(msg: str) -> None:
 def run_backfill(home: Path, extra: list[str]) -> tuple[float, str]:
     env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_LAKE_URI": str(home / "lake")}
     started = time.perf_counter()
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "conveyor"), "backfill-features", "demand", *extra],
-                          env=env, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "conveyor"), "backfill-features", "demand", *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):  # 1: some days quarantined, which the comparison checks
         raise SystemExit(f"backfill failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -64,8 +70,10 @@ def run_backfill(home: Path, extra: list[str]) -> tuple[float, str]:
 
 def outcome(home: Path) -> dict:
     lake = Lake(str(home / "lake"))
-    return {"published": [d.isoformat() for d in lake.partitions("features", "demand")],
-            "quarantined": [d.isoformat() for d in lake.partitions("quarantine", "demand")]}
+    return {
+        "published": [d.isoformat() for d in lake.partitions("features", "demand")],
+        "quarantined": [d.isoformat() for d in lake.partitions("quarantine", "demand")],
+    }
 
 
 def bench_case(name: str, cfg: DemandDataConfig, scratch: Path) -> dict:
@@ -73,15 +81,24 @@ def bench_case(name: str, cfg: DemandDataConfig, scratch: Path) -> dict:
     landed = land_demand_data(cfg, Lake(str(ours / "lake")))
     shutil.copytree(ours / "lake", peer / "lake")
     rows = sum(len(Lake(str(ours / "lake")).read_partition("raw", "demand", d, columns=["ts"])) for d in landed)
-    say(f"{name}: {len(landed)} raw days landed ({rows:,} rows); backfilling the {len(landed) - LOOKBACK} after the look-back")
+    say(
+        f"{name}: {len(landed)} raw days landed ({rows:,} rows); backfilling the {len(landed) - LOOKBACK} after the look-back"
+    )
     one_pass_s, out = run_backfill(ours, [])
     say(f"  one pass:    {one_pass_s:6.1f} s  ({out.strip().splitlines()[-1] if out.strip() else ''})")
     per_day_s, _ = run_backfill(peer, ["--gate-each-day"])
     say(f"  per-day loop: {per_day_s:6.1f} s")
     a, b = outcome(ours), outcome(peer)
-    return {"days": len(landed) - LOOKBACK, "raw_rows": rows, "one_pass_s": round(one_pass_s, 2),
-            "per_day_s": round(per_day_s, 2), "ratio": round(one_pass_s / per_day_s, 3),
-            "published": len(a["published"]), "quarantined": len(a["quarantined"]), "same_outcome": a == b}
+    return {
+        "days": len(landed) - LOOKBACK,
+        "raw_rows": rows,
+        "one_pass_s": round(one_pass_s, 2),
+        "per_day_s": round(per_day_s, 2),
+        "ratio": round(one_pass_s / per_day_s, 3),
+        "published": len(a["published"]),
+        "quarantined": len(a["quarantined"]),
+        "same_outcome": a == b,
+    }
 
 
 def main() -> None:
@@ -94,10 +111,14 @@ def main() -> None:
     (ROOT / "bench" / "results-backfill.json").write_text(json.dumps(results, indent=1) + "\n")
     for name in CASES:
         r = results[name]
-        say(f"{name}: {r['one_pass_s']} s vs per-day loop {r['per_day_s']} s (ratio {r['ratio']}); "
-            f"{r['published']} published, {r['quarantined']} quarantined; same outcome: {r['same_outcome']}")
-    say(f"two years of one hourly series in {two_years['one_pass_s']} s: "
-        f"{'within' if results['meets_target'] else 'OVER'} the {TARGET_SECONDS:.0f} s target")
+        say(
+            f"{name}: {r['one_pass_s']} s vs per-day loop {r['per_day_s']} s (ratio {r['ratio']}); "
+            f"{r['published']} published, {r['quarantined']} quarantined; same outcome: {r['same_outcome']}"
+        )
+    say(
+        f"two years of one hourly series in {two_years['one_pass_s']} s: "
+        f"{'within' if results['meets_target'] else 'OVER'} the {TARGET_SECONDS:.0f} s target"
+    )
     if not all(results[n]["same_outcome"] for n in CASES):
         raise SystemExit("the one-pass and per-day backfills disagree on which days to publish")
 

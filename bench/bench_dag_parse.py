@@ -22,19 +22,19 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEER = '''from airflow.providers.standard.operators.empty import EmptyOperator
+PEER = """from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
 with DAG("peer_one_task", schedule=None):
     EmptyOperator(task_id="only")
-'''
-PARSE = '''import json, sys
+"""
+PARSE = """import json, sys
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
 [stat] = bag.dagbag_stats
 print(json.dumps({"seconds": stat.duration.total_seconds(), "dags": stat.dag_num, "tasks": stat.task_num,
                   "errors": len(bag.import_errors)}))
-'''
+"""
 
 
 def parse_once(path: Path, env: dict) -> dict:
@@ -52,11 +52,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="conveyor-parse-") as tmp:
         peer = Path(tmp) / "peer_one_task.py"
         peer.write_text(PEER)
-        env = {**os.environ, "AIRFLOW_HOME": tmp, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp}/airflow.db"}
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": tmp,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp}/airflow.db",
+        }
         files = sorted(p for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
-        results: dict = {"machine": f"{os.cpu_count()} cores", "date": date.today().isoformat(),
-                         "repeats": args.repeats, "files": {}}
+        results: dict = {
+            "machine": f"{os.cpu_count()} cores",
+            "date": date.today().isoformat(),
+            "repeats": args.repeats,
+            "files": {},
+        }
         runs = {p: [parse_once(p, env) for _ in range(args.repeats)] for p in [peer, *files]}
     peer_s = statistics.median(r["seconds"] for r in runs[peer])
     results["peer_one_task_dag_s"] = round(peer_s, 4)
@@ -66,10 +74,16 @@ def main() -> None:
         last = runs[path][-1]
         if last["errors"]:
             raise SystemExit(f"{path.name} has import errors")
-        results["files"][path.name] = {"seconds": round(seconds, 4), "dags": last["dags"], "tasks": last["tasks"],
-                                       "over_peer": round(seconds / peer_s, 2)}
-        print(f"{path.name}: {seconds * 1000:.1f} ms for {last['dags']} DAGs / {last['tasks']} tasks "
-              f"({seconds / peer_s:.1f}x the one-task DAG)")
+        results["files"][path.name] = {
+            "seconds": round(seconds, 4),
+            "dags": last["dags"],
+            "tasks": last["tasks"],
+            "over_peer": round(seconds / peer_s, 2),
+        }
+        print(
+            f"{path.name}: {seconds * 1000:.1f} ms for {last['dags']} DAGs / {last['tasks']} tasks "
+            f"({seconds / peer_s:.1f}x the one-task DAG)"
+        )
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"results written to {args.out}")
 

@@ -112,13 +112,21 @@ def evidently_full(reference: pd.DataFrame, window: pd.DataFrame, drift) -> tupl
 
     cols = list(drift.columns)
     categorical = [c for c in cols if reference[c].dtype == bool]
-    definition = DataDefinition(numerical_columns=[c for c in cols if c not in categorical],
-                                categorical_columns=categorical)
-    metrics = [ValueDrift(column=c, method=drift.categorical_method if c in categorical else drift.numeric_method,
-                          threshold=drift.categorical_threshold if c in categorical else drift.numeric_threshold)
-               for c in cols]
-    snapshot = Report(metrics).run(current_data=Dataset.from_pandas(window[cols], data_definition=definition),
-                                   reference_data=Dataset.from_pandas(reference[cols], data_definition=definition))
+    definition = DataDefinition(
+        numerical_columns=[c for c in cols if c not in categorical], categorical_columns=categorical
+    )
+    metrics = [
+        ValueDrift(
+            column=c,
+            method=drift.categorical_method if c in categorical else drift.numeric_method,
+            threshold=drift.categorical_threshold if c in categorical else drift.numeric_threshold,
+        )
+        for c in cols
+    ]
+    snapshot = Report(metrics).run(
+        current_data=Dataset.from_pandas(window[cols], data_definition=definition),
+        reference_data=Dataset.from_pandas(reference[cols], data_definition=definition),
+    )
     _, columns = column_drift(snapshot.dict())
     return sum(v["drifted"] for v in columns.values()) / len(columns), columns
 
@@ -130,20 +138,25 @@ def run_case(name: str, rows: int, shifted: bool, spec, reference: pd.DataFrame,
     say(f"[{name}] landed {rows:,} rows in 7 partitions ({time.perf_counter() - t0:.1f}s)")
 
     t0 = time.perf_counter()
-    sample, population = sample_partitions(lake, "features", "bench", DAYS, list(spec.drift.columns),
-                                           spec.drift.sample_rows, seed=DAYS[-1].toordinal())
+    sample, population = sample_partitions(
+        lake, "features", "bench", DAYS, list(spec.drift.columns), spec.drift.sample_rows, seed=DAYS[-1].toordinal()
+    )
     sampled = time.perf_counter() - t0
     result = data_drift(reference, sample, spec.drift)
     conveyor_s = time.perf_counter() - t0
-    say(f"[{name}] conveyor: sample {len(sample):,} of {population:,} in {sampled:.1f}s, Evidently "
-        f"{conveyor_s - sampled:.1f}s, total {conveyor_s:.1f}s -> share {result.share:.2f}, drifted={result.detected}")
+    say(
+        f"[{name}] conveyor: sample {len(sample):,} of {population:,} in {sampled:.1f}s, Evidently "
+        f"{conveyor_s - sampled:.1f}s, total {conveyor_s:.1f}s -> share {result.share:.2f}, drifted={result.detected}"
+    )
 
     full, read_s, test_s = scipy_verdicts(lake, reference, spec)
     scipy_s = read_s + test_s
     share = sum(v["drifted"] for v in full.values()) / len(full)
     full_detected = share >= spec.drift.drift_share_threshold
-    say(f"[{name}] scipy on all rows: read {read_s:.1f}s + tests {test_s:.1f}s = {scipy_s:.1f}s -> share {share:.2f}, "
-        f"drifted={full_detected}")
+    say(
+        f"[{name}] scipy on all rows: read {read_s:.1f}s + tests {test_s:.1f}s = {scipy_s:.1f}s -> share {share:.2f}, "
+        f"drifted={full_detected}"
+    )
     t0 = time.perf_counter()
     window = lake.read_range("features", "bench", DAYS, columns=list(spec.drift.columns))
     ev_share, ev_columns = evidently_full(reference, window, spec.drift)
@@ -153,25 +166,47 @@ def run_case(name: str, rows: int, shifted: bool, spec, reference: pd.DataFrame,
     say(f"[{name}] Evidently on all rows: {evidently_s:.1f}s -> share {ev_share:.2f}, drifted={ev_detected}")
     peers = {"scipy": round(scipy_s, 2), "evidently_full": round(evidently_s, 2)}
     best = min(peers, key=peers.get)
-    columns = {c: {"conveyor_score": result.columns[c]["score"], "scipy_score": full[c]["score"],
-                   "evidently_full_score": ev_columns[c]["score"],
-                   "evidently_full_drifted": ev_columns[c]["drifted"],
-                   "conveyor_drifted": result.columns[c]["drifted"], "scipy_drifted": full[c]["drifted"]}
-               for c in spec.drift.columns}
+    columns = {
+        c: {
+            "conveyor_score": result.columns[c]["score"],
+            "scipy_score": full[c]["score"],
+            "evidently_full_score": ev_columns[c]["score"],
+            "evidently_full_drifted": ev_columns[c]["drifted"],
+            "conveyor_drifted": result.columns[c]["drifted"],
+            "scipy_drifted": full[c]["drifted"],
+        }
+        for c in spec.drift.columns
+    }
     for c, v in columns.items():
-        say(f"    {c:18s} conveyor {v['conveyor_score']:.4f} {'DRIFT' if v['conveyor_drifted'] else 'ok   '}   "
-            f"scipy {v['scipy_score']:.4f} {'DRIFT' if v['scipy_drifted'] else 'ok'}")
+        say(
+            f"    {c:18s} conveyor {v['conveyor_score']:.4f} {'DRIFT' if v['conveyor_drifted'] else 'ok   '}   "
+            f"scipy {v['scipy_score']:.4f} {'DRIFT' if v['scipy_drifted'] else 'ok'}"
+        )
     agree = sum(v["conveyor_drifted"] == v["scipy_drifted"] for v in columns.values())
-    return {"rows": population, "sample_rows": len(sample), "conveyor_seconds": round(conveyor_s, 2),
-            "conveyor_sample_seconds": round(sampled, 2), "scipy_seconds": round(scipy_s, 2),
-            "scipy_read_seconds": round(read_s, 2), "time_ratio_conveyor_over_scipy": round(conveyor_s / scipy_s, 3),
-            "evidently_full_seconds": round(evidently_s, 2), "peer_tries": peers, "peer_best": best,
-            "peer_seconds": peers[best], "time_ratio_conveyor_over_peer": round(conveyor_s / peers[best], 3),
-            "verdict_conveyor": result.detected, "verdict_scipy": full_detected,
-            "verdict_evidently_full": ev_detected,
-            "verdicts_agree": result.detected == full_detected == ev_detected, "columns_agree": f"{agree}/{len(columns)}",
-            "max_abs_score_difference": round(max(abs(v["conveyor_score"] - v["scipy_score"]) for v in columns.values()), 4),
-            "under_target": conveyor_s < TARGET_SECONDS, "columns": columns}
+    return {
+        "rows": population,
+        "sample_rows": len(sample),
+        "conveyor_seconds": round(conveyor_s, 2),
+        "conveyor_sample_seconds": round(sampled, 2),
+        "scipy_seconds": round(scipy_s, 2),
+        "scipy_read_seconds": round(read_s, 2),
+        "time_ratio_conveyor_over_scipy": round(conveyor_s / scipy_s, 3),
+        "evidently_full_seconds": round(evidently_s, 2),
+        "peer_tries": peers,
+        "peer_best": best,
+        "peer_seconds": peers[best],
+        "time_ratio_conveyor_over_peer": round(conveyor_s / peers[best], 3),
+        "verdict_conveyor": result.detected,
+        "verdict_scipy": full_detected,
+        "verdict_evidently_full": ev_detected,
+        "verdicts_agree": result.detected == full_detected == ev_detected,
+        "columns_agree": f"{agree}/{len(columns)}",
+        "max_abs_score_difference": round(
+            max(abs(v["conveyor_score"] - v["scipy_score"]) for v in columns.values()), 4
+        ),
+        "under_target": conveyor_s < TARGET_SECONDS,
+        "columns": columns,
+    }
 
 
 def main() -> int:
@@ -181,30 +216,41 @@ def main() -> int:
     args = parser.parse_args()
     spec = load_spec("demand", ROOT / "dags" / "specs")
     reference = frame(spec.drift.reference_sample_rows, np.random.default_rng(1), shifted=False)
-    results = {"target_seconds": TARGET_SECONDS, "method": f"simple random sample without replacement of "
-               f"{spec.drift.sample_rows:,} rows over the window; {spec.drift.numeric_method} >= "
-               f"{spec.drift.numeric_threshold} (numeric), {spec.drift.categorical_method} >= "
-               f"{spec.drift.categorical_threshold} (categorical); drifted when >= {spec.drift.drift_share_threshold:.0%} "
-               f"of the columns drift", "reference_rows": len(reference)}
+    results = {
+        "target_seconds": TARGET_SECONDS,
+        "method": f"simple random sample without replacement of "
+        f"{spec.drift.sample_rows:,} rows over the window; {spec.drift.numeric_method} >= "
+        f"{spec.drift.numeric_threshold} (numeric), {spec.drift.categorical_method} >= "
+        f"{spec.drift.categorical_threshold} (categorical); drifted when >= {spec.drift.drift_share_threshold:.0%} "
+        f"of the columns drift",
+        "reference_rows": len(reference),
+    }
     t0 = time.perf_counter()  # imports and first-call set-up, paid once per task process; reported apart
     data_drift(reference.head(2000), reference.tail(2000), spec.drift)
     import scipy.spatial.distance  # noqa: E401,F401
+
     results["warm_up_seconds"] = round(time.perf_counter() - t0, 2)
     say(f"warm-up (imports, first Evidently report): {results['warm_up_seconds']:.1f}s")
     with tempfile.TemporaryDirectory() as tmp:
         for name, shifted in (("quiet", False), ("drifted", True)):
             results[name] = run_case(name, args.rows, shifted, spec, reference, Path(tmp))
-    say("\n| window | rows | Conveyor check | scipy, all rows | Evidently, all rows | ratio to the faster | "
-        "verdicts agree | columns agree |")
+    say(
+        "\n| window | rows | Conveyor check | scipy, all rows | Evidently, all rows | ratio to the faster | "
+        "verdicts agree | columns agree |"
+    )
     say("|---|---|---|---|---|---|---|---|")
     for name in ("quiet", "drifted"):
         r = results[name]
-        say(f"| {name} | {r['rows']:,} | {r['conveyor_seconds']:.1f} s | {r['scipy_seconds']:.1f} s | "
+        say(
+            f"| {name} | {r['rows']:,} | {r['conveyor_seconds']:.1f} s | {r['scipy_seconds']:.1f} s | "
             f"{r['evidently_full_seconds']:.1f} s | {r['time_ratio_conveyor_over_peer']:.2f}x | {r['verdicts_agree']} | "
-            f"{r['columns_agree']} |")
+            f"{r['columns_agree']} |"
+        )
     args.out.write_text(json.dumps(results, indent=1, default=str))
     ok = all(results[n]["under_target"] and results[n]["verdicts_agree"] for n in ("quiet", "drifted"))
-    say(f"\n{'PASS' if ok else 'FAIL'}: check under {TARGET_SECONDS:.0f}s and the same verdict as both peers on all rows")
+    say(
+        f"\n{'PASS' if ok else 'FAIL'}: check under {TARGET_SECONDS:.0f}s and the same verdict as both peers on all rows"
+    )
     return 0 if ok else 1
 
 

@@ -42,8 +42,19 @@ START = date(2026, 1, 5)
 # Every side runs this many times and counts its best run: this machine's speed varies by a
 # third from one minute to the next, and one run each made the ratio swing from 1.6x to 2.6x.
 REPEATS = 2
-COMPARE = ["lag_24h", "lag_48h", "lag_168h", "rolling_mean_24h", "rolling_std_24h",
-           "rolling_mean_168h", "rolling_std_168h", "price_ratio_168h", "hour", "day_of_week", "is_weekend"]
+COMPARE = [
+    "lag_24h",
+    "lag_48h",
+    "lag_168h",
+    "rolling_mean_24h",
+    "rolling_std_24h",
+    "rolling_mean_168h",
+    "rolling_std_168h",
+    "price_ratio_168h",
+    "hour",
+    "day_of_week",
+    "is_weekend",
+]
 
 
 def say(msg: str) -> None:
@@ -72,8 +83,9 @@ def run_duckdb(settings, spec, days, out: Path, formulation: str = "range_frames
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET threads = {os.cpu_count() or 2}")
-    sql = features_sql(spec, f"{settings.lake_uri}/raw/demand/dt=*/*.parquet", days[0].isoformat(), days[-1].isoformat(),
-                       formulation)
+    sql = features_sql(
+        spec, f"{settings.lake_uri}/raw/demand/dt=*/*.parquet", days[0].isoformat(), days[-1].isoformat(), formulation
+    )
     t0 = time.perf_counter()
     con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET)")
     return time.perf_counter() - t0
@@ -82,7 +94,11 @@ def run_duckdb(settings, spec, days, out: Path, formulation: str = "range_frames
 def run_pandas(settings, spec, days, out: Path, formulation: str = "numpy_grid") -> float:
     """The same features in one pandas process, reading the same raw Parquet files."""
     lake = Lake(settings.lake_uri)
-    files = [Path(f) for d in lake.partitions("raw", "demand") for f in lake.parquet_files(lake.partition("raw", "demand", d))]
+    files = [
+        Path(f)
+        for d in lake.partitions("raw", "demand")
+        for f in lake.parquet_files(lake.partition("raw", "demand", d))
+    ]
     t0 = time.perf_counter()
     frame = PANDAS_FORMULATIONS[formulation](read_raw(files), spec, days[0], days[-1])
     took = time.perf_counter() - t0
@@ -100,8 +116,9 @@ def _sorted_by_key(frame: pd.DataFrame) -> pd.DataFrame:
 
 def spark_frame(staged: dict) -> pd.DataFrame:
     """Spark's output, read once and sorted by key, to check every peer against."""
-    return _sorted_by_key(pd.concat([pd.read_parquet(p, columns=KEY + COMPARE) for p in staged.values()],
-                                    ignore_index=True))
+    return _sorted_by_key(
+        pd.concat([pd.read_parquet(p, columns=KEY + COMPARE) for p in staged.values()], ignore_index=True)
+    )
 
 
 def compare(spark_df: pd.DataFrame, peer_path: Path) -> dict:
@@ -129,7 +146,7 @@ def gate_seconds(settings, spec, staged, spark) -> float:
     from ml_tasks.data.gates import interval_parameters, spanning
     from ml_tasks.features.columns import lookback_days
 
-    staged = dict(sorted(staged.items())[lookback_days(spec):])
+    staged = dict(sorted(staged.items())[lookback_days(spec) :])
     suite = load_suite(settings.expectations_dir, spec.data.features_suite)
     sdf = spark.read.parquet(*staged.values())
     params = spanning(interval_parameters(min(staged)), interval_parameters(max(staged)))
@@ -161,8 +178,10 @@ def check_outputs(reference: pd.DataFrame, peer: dict) -> None:
     for formulation, out in peer.pop("outputs").items():
         checks[formulation] = compare(reference, out)
         worst = max(checks[formulation].get("max_abs_diff", {"-": float("nan")}).values())
-        say(f"{peer['label']} ({formulation}): outputs agree with Spark: {checks[formulation]['agree']} "
-            f"(max abs diff {worst:.1e})")
+        say(
+            f"{peer['label']} ({formulation}): outputs agree with Spark: {checks[formulation]['agree']} "
+            f"(max abs diff {worst:.1e})"
+        )
     peer["check"], peer["all_agree"] = checks[peer["best"]], all(c["agree"] for c in checks.values())
 
 
@@ -181,10 +200,18 @@ def bench_size(name: str, spark, spec, workdir: Path) -> dict:
         spark_runs.append(round(took, 2))
     spark_s = min(spark_runs)
     say(f"[{name}] Spark feature job: {spark_s:.1f}s (runs: {spark_runs})")
-    duck = try_formulations(f"[{name}] DuckDB", FORMULATIONS,
-                            lambda f, out: run_duckdb(settings, spec, cfg.dates, out, f), workdir / f"{name}-duckdb")
-    pandas = try_formulations(f"[{name}] pandas", PANDAS_FORMULATIONS,
-                              lambda f, out: run_pandas(settings, spec, cfg.dates, out, f), workdir / f"{name}-pandas")
+    duck = try_formulations(
+        f"[{name}] DuckDB",
+        FORMULATIONS,
+        lambda f, out: run_duckdb(settings, spec, cfg.dates, out, f),
+        workdir / f"{name}-duckdb",
+    )
+    pandas = try_formulations(
+        f"[{name}] pandas",
+        PANDAS_FORMULATIONS,
+        lambda f, out: run_pandas(settings, spec, cfg.dates, out, f),
+        workdir / f"{name}-pandas",
+    )
     reference = spark_frame(staged)  # read once, after the timings
     for peer in (duck, pandas):
         check_outputs(reference, peer)
@@ -192,14 +219,26 @@ def bench_size(name: str, spark, spec, workdir: Path) -> dict:
     duck_s, check, pandas_s, pandas_check = duck["s"], duck["check"], pandas["s"], pandas["check"]
     gate_s = gate_seconds(settings, spec, staged, spark)
     say(f"[{name}] features gate on the Spark DataFrame: {gate_s:.1f}s")
-    return {"rows": rows, "spark_s": round(spark_s, 2), "spark_runs": spark_runs, "duckdb_s": round(duck_s, 2), "duckdb_formulation": duck["best"],
-            "duckdb_tries": duck["tries"], "duckdb_runs": duck["runs"], "duckdb_all_agree": duck["all_agree"],
-            "pandas_s": round(pandas_s, 2), "pandas_formulation": pandas["best"], "pandas_tries": pandas["tries"],
-            "pandas_runs": pandas["runs"],
-            "pandas_all_agree": pandas["all_agree"],
-            "spark_over_duckdb": round(spark_s / duck_s, 2), "spark_over_pandas": round(spark_s / pandas_s, 2),
-            "outputs_agree": check["agree"] and pandas_check["agree"],
-            "gate_s": round(gate_s, 2), "gate_over_job": round(gate_s / spark_s, 2)}
+    return {
+        "rows": rows,
+        "spark_s": round(spark_s, 2),
+        "spark_runs": spark_runs,
+        "duckdb_s": round(duck_s, 2),
+        "duckdb_formulation": duck["best"],
+        "duckdb_tries": duck["tries"],
+        "duckdb_runs": duck["runs"],
+        "duckdb_all_agree": duck["all_agree"],
+        "pandas_s": round(pandas_s, 2),
+        "pandas_formulation": pandas["best"],
+        "pandas_tries": pandas["tries"],
+        "pandas_runs": pandas["runs"],
+        "pandas_all_agree": pandas["all_agree"],
+        "spark_over_duckdb": round(spark_s / duck_s, 2),
+        "spark_over_pandas": round(spark_s / pandas_s, 2),
+        "outputs_agree": check["agree"] and pandas_check["agree"],
+        "gate_s": round(gate_s, 2),
+        "gate_over_job": round(gate_s / spark_s, 2),
+    }
 
 
 def bench_incremental(spark, spec, workdir: Path) -> dict:
@@ -212,10 +251,16 @@ def bench_incremental(spark, spec, workdir: Path) -> dict:
     t0 = time.perf_counter()
     stage_features(settings, spec, cfg.dates[-1:], spark=spark)
     one = time.perf_counter() - t0
-    say(f"[year] full recompute of {len(cfg.dates)} days ({cfg.rows_per_day * cfg.days:,} rows): {full:.1f}s; "
-        f"one day: {one:.1f}s")
-    return {"rows": cfg.rows_per_day * cfg.days, "full_recompute_s": round(full, 2), "one_day_s": round(one, 2),
-            "full_over_one_day": round(full / one, 2)}
+    say(
+        f"[year] full recompute of {len(cfg.dates)} days ({cfg.rows_per_day * cfg.days:,} rows): {full:.1f}s; "
+        f"one day: {one:.1f}s"
+    )
+    return {
+        "rows": cfg.rows_per_day * cfg.days,
+        "full_recompute_s": round(full, 2),
+        "one_day_s": round(one, 2),
+        "full_over_one_day": round(full / one, 2),
+    }
 
 
 def bench_exit(workdir: Path) -> dict:
@@ -224,13 +269,20 @@ def bench_exit(workdir: Path) -> dict:
     days = sorted(Lake(load_settings(home=home).lake_uri).partitions("raw", "demand"))[-1:]
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "spark_jobs.features_job", "demand", days[0].isoformat(), "--timing"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "spark_jobs.features_job", "demand", days[0].isoformat(), "--timing"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - t0
     timing = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
     exit_lag = wall - timing["session_start_s"] - timing["job_s"] - timing["import_s"]
-    say(f"[process] imports {timing['import_s']:.1f}s, session start {timing['session_start_s']:.1f}s, "
-        f"job {timing['job_s']:.1f}s, exit after job {exit_lag:.1f}s (wall {wall:.1f}s)")
+    say(
+        f"[process] imports {timing['import_s']:.1f}s, session start {timing['session_start_s']:.1f}s, "
+        f"job {timing['job_s']:.1f}s, exit after job {exit_lag:.1f}s (wall {wall:.1f}s)"
+    )
     return {**timing, "wall_s": round(wall, 2), "exit_after_job_s": round(exit_lag, 2)}
 
 
@@ -259,15 +311,21 @@ def main() -> None:
         if "1M" in args.sizes:
             results["process"] = bench_exit(workdir)
     Path(args.out).write_text(json.dumps(results, indent=2))
-    say("\n| size | rows | Spark s | DuckDB s | pandas s | Spark/DuckDB | Spark/pandas | outputs agree | gate s | gate/job |")
+    say(
+        "\n| size | rows | Spark s | DuckDB s | pandas s | Spark/DuckDB | Spark/pandas | outputs agree | gate s | gate/job |"
+    )
     say("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
         r = results[name]
-        say(f"| {name} | {r['rows']:,} | {r['spark_s']} | {r['duckdb_s']} | {r['pandas_s']} | {r['spark_over_duckdb']}x | "
-            f"{r['spark_over_pandas']}x | {r['outputs_agree']} | {r['gate_s']} | {r['gate_over_job']} |")
+        say(
+            f"| {name} | {r['rows']:,} | {r['spark_s']} | {r['duckdb_s']} | {r['pandas_s']} | {r['spark_over_duckdb']}x | "
+            f"{r['spark_over_pandas']}x | {r['outputs_agree']} | {r['gate_s']} | {r['gate_over_job']} |"
+        )
     inc = results.get("incremental", {"rows": 0, "one_day_s": "-", "full_recompute_s": "-", "full_over_one_day": "-"})
-    say(f"\nincremental: one day of a {inc['rows']:,}-row year in {inc['one_day_s']}s vs full recompute "
-        f"{inc['full_recompute_s']}s ({inc['full_over_one_day']}x)")
+    say(
+        f"\nincremental: one day of a {inc['rows']:,}-row year in {inc['one_day_s']}s vs full recompute "
+        f"{inc['full_recompute_s']}s ({inc['full_over_one_day']}x)"
+    )
     say(f"results written to {args.out}")
     if not all(results[n]["outputs_agree"] for n in args.sizes):
         raise SystemExit("Spark's output disagrees with a peer's (DuckDB or pandas)")

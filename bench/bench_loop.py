@@ -53,6 +53,7 @@ def busy_seconds(intervals: list[tuple[float, float]]) -> float:
 def run_and_measure(client: AirflowClient, dag_id: str, timeout: float = 1200) -> dict:
     """Unpause ``dag_id`` (its latest scheduled tick runs), wait for the run, read its records."""
     client.set_paused(dag_id, False)
+
     def finished() -> list[dict] | None:
         runs = client.runs(dag_id)
         return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
@@ -64,7 +65,9 @@ def run_and_measure(client: AirflowClient, dag_id: str, timeout: float = 1200) -
     client.set_paused(dag_id, True)
     run = runs[0]
     if run["state"] != "success":
-        raise SystemExit(f"{dag_id} run {run['dag_run_id']} ended {run['state']}: {client.task_states(dag_id, run['dag_run_id'])}")
+        raise SystemExit(
+            f"{dag_id} run {run['dag_run_id']} ended {run['state']}: {client.task_states(dag_id, run['dag_run_id'])}"
+        )
     tis = [t for t in client.task_instances(dag_id, run["dag_run_id"]) if t.get("start_date") and t.get("end_date")]
     intervals = [(_t(t["start_date"]), _t(t["end_date"])) for t in tis]
     wall = _t(run["end_date"]) - _t(run["start_date"])
@@ -72,18 +75,32 @@ def run_and_measure(client: AirflowClient, dag_id: str, timeout: float = 1200) -
     # where the overhead goes: a queued task waiting for its process (fork, the Task SDK's start
     # call to the api-server) vs a ready task waiting for the scheduler to queue it
     starting = [_t(t["start_date"]) - _t(t["queued_when"]) for t in tis if t.get("queued_when")]
-    return {"run_id": run["dag_run_id"], "tasks": len(tis), "wall_s": round(wall, 2), "busy_s": round(busy, 2),
-            "task_seconds_sum": round(sum(b - a for a, b in intervals), 2),
-            "overhead_s": round(wall - busy, 2), "overhead_share": round((wall - busy) / wall, 3),
-            "queued_to_start_s": round(sum(starting), 2),
-            "run_end_after_last_task_s": round(_t(run["end_date"]) - max(b for _, b in intervals), 2),
-            "per_task": {t["task_id"]: {"queued_to_start_s": round(_t(t["start_date"]) - _t(t["queued_when"]), 2)
-                                        if t.get("queued_when") else None,
-                                        "ran_s": round(_t(t["end_date"]) - _t(t["start_date"]), 2),
-                                        # seconds after the run started: when it was queued, started, ended
-                                        "at": [round(_t(t[k]) - _t(run["start_date"]), 2) if t.get(k) else None
-                                               for k in ("queued_when", "start_date", "end_date")],
-                                        "state": t["state"]} for t in tis}}
+    return {
+        "run_id": run["dag_run_id"],
+        "tasks": len(tis),
+        "wall_s": round(wall, 2),
+        "busy_s": round(busy, 2),
+        "task_seconds_sum": round(sum(b - a for a, b in intervals), 2),
+        "overhead_s": round(wall - busy, 2),
+        "overhead_share": round((wall - busy) / wall, 3),
+        "queued_to_start_s": round(sum(starting), 2),
+        "run_end_after_last_task_s": round(_t(run["end_date"]) - max(b for _, b in intervals), 2),
+        "per_task": {
+            t["task_id"]: {
+                "queued_to_start_s": round(_t(t["start_date"]) - _t(t["queued_when"]), 2)
+                if t.get("queued_when")
+                else None,
+                "ran_s": round(_t(t["end_date"]) - _t(t["start_date"]), 2),
+                # seconds after the run started: when it was queued, started, ended
+                "at": [
+                    round(_t(t[k]) - _t(run["start_date"]), 2) if t.get(k) else None
+                    for k in ("queued_when", "start_date", "end_date")
+                ],
+                "state": t["state"],
+            }
+            for t in tis
+        },
+    }
 
 
 def main() -> None:
@@ -102,20 +119,32 @@ def main() -> None:
             for dag_id in DAGS:
                 runs[dag_id] = run_and_measure(client, dag_id)
                 r = runs[dag_id]
-                print(f"{dag_id}: wall {r['wall_s']}s, a task running {r['busy_s']}s, overhead {r['overhead_s']}s "
-                      f"({r['overhead_share']:.0%}) over {r['tasks']} tasks, of which queued to started "
-                      f"{r['queued_to_start_s']}s", flush=True)
+                print(
+                    f"{dag_id}: wall {r['wall_s']}s, a task running {r['busy_s']}s, overhead {r['overhead_s']}s "
+                    f"({r['overhead_share']:.0%}) over {r['tasks']} tasks, of which queued to started "
+                    f"{r['queued_to_start_s']}s",
+                    flush=True,
+                )
         finally:
             lifecycle.down(settings, say=lambda m: None)
     wall = sum(r["wall_s"] for r in runs.values())
     busy = sum(r["busy_s"] for r in runs.values())
-    result = {"date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores", "executor": "LocalExecutor",
-              "runs": runs, "loop_wall_s": round(wall, 2), "loop_busy_s": round(busy, 2),
-              "orchestration_overhead_s": round(wall - busy, 2),
-              "overhead_share": round((wall - busy) / wall, 3), "wall_over_busy": round(wall / busy, 2)}
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores",
+        "executor": "LocalExecutor",
+        "runs": runs,
+        "loop_wall_s": round(wall, 2),
+        "loop_busy_s": round(busy, 2),
+        "orchestration_overhead_s": round(wall - busy, 2),
+        "overhead_share": round((wall - busy) / wall, 3),
+        "wall_over_busy": round(wall / busy, 2),
+    }
     Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"loop: {wall:.1f}s wall, {busy:.1f}s with a task running, overhead {wall - busy:.1f}s "
-          f"({(wall - busy) / wall:.0%}); results written to {args.out}")
+    print(
+        f"loop: {wall:.1f}s wall, {busy:.1f}s with a task running, overhead {wall - busy:.1f}s "
+        f"({(wall - busy) / wall:.0%}); results written to {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,12 @@ def conveyor(env: dict[str, str], *args: str, ok: tuple[int, ...] = (0,)) -> str
     import os
     import subprocess
 
-    result = subprocess.run([str(Path(sys.executable).parent / "conveyor"), *args], env={**os.environ, **env},
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "conveyor"), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
     if result.returncode not in ok:
         raise RuntimeError(f"conveyor {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return result.stdout
@@ -53,9 +57,13 @@ def conveyor(env: dict[str, str], *args: str, ok: tuple[int, ...] = (0,)) -> str
 def project(root: Path) -> dict[str, str]:
     for folder in ("dags/specs", "expectations", "tests"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    return {"CONVEYOR_SPECS_DIR": str(root / "dags" / "specs"), "CONVEYOR_EXPECTATIONS_DIR": str(root / "expectations"),
-            "CONVEYOR_HOME": str(root / "home"), "CONVEYOR_LAKE_URI": str(root / "home" / "lake"),
-            "CONVEYOR_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'home' / 'mlflow.db'}"}
+    return {
+        "CONVEYOR_SPECS_DIR": str(root / "dags" / "specs"),
+        "CONVEYOR_EXPECTATIONS_DIR": str(root / "expectations"),
+        "CONVEYOR_HOME": str(root / "home"),
+        "CONVEYOR_LAKE_URI": str(root / "home" / "lake"),
+        "CONVEYOR_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'home' / 'mlflow.db'}",
+    }
 
 
 def through_the_guide(ds: ModelDataset, root: Path) -> dict:
@@ -76,16 +84,26 @@ def through_the_guide(ds: ModelDataset, root: Path) -> dict:
     started = time.perf_counter()
     quarantined = conveyor(env, "backfill-features", ds.name, ok=(0, 1)).count("QUARANTINED")
     backfill = time.perf_counter() - started
-    settings = load_settings(home=env["CONVEYOR_HOME"], lake_uri=env["CONVEYOR_LAKE_URI"],
-                             specs_dir=env["CONVEYOR_SPECS_DIR"], expectations_dir=env["CONVEYOR_EXPECTATIONS_DIR"],
-                             mlflow_tracking_uri=env["CONVEYOR_MLFLOW_TRACKING_URI"])
+    settings = load_settings(
+        home=env["CONVEYOR_HOME"],
+        lake_uri=env["CONVEYOR_LAKE_URI"],
+        specs_dir=env["CONVEYOR_SPECS_DIR"],
+        expectations_dir=env["CONVEYOR_EXPECTATIONS_DIR"],
+        mlflow_tracking_uri=env["CONVEYOR_MLFLOW_TRACKING_URI"],
+    )
     spec = load_spec(ds.name, settings.specs_dir)
     started = time.perf_counter()
     trained = train_challenger(settings, spec, {"airflow.dag_id": f"{ds.name}_train"})
     training = time.perf_counter() - started
     decision = promote_if_better(settings, spec, trained)
-    return {"settings": settings, "spec": spec, "trained": trained, "decision": decision, "quarantined": quarantined,
-            "seconds": {"backfill": backfill, "training": training}}
+    return {
+        "settings": settings,
+        "spec": spec,
+        "trained": trained,
+        "decision": decision,
+        "quarantined": quarantined,
+        "seconds": {"backfill": backfill, "training": training},
+    }
 
 
 def family_seconds(settings, spec, trained: dict) -> dict[str, float]:
@@ -128,19 +146,25 @@ def compare(ds: ModelDataset, made: dict) -> dict:
     forecasts.update({f"naive {c}": holdout[c].to_numpy(dtype=float, na_value=np.nan) for c in naive_columns(spec)})
     features = feature_names(spec)
     forecasts["plain LightGBM"], plain_seconds = plain_lightgbm(
-        train, holdout, features, categorical_features(spec, features), spec.data.target)
+        train, holdout, features, categorical_features(spec, features), spec.data.target
+    )
     seconds = {"plain LightGBM": plain_seconds}
 
-    raw_days = [d for d in lake.partitions("raw", spec.name)
-                if (first - pd.Timedelta(days=lookback_days(spec) + 1)) <= d <= holdout_days[-1]]
+    raw_days = [
+        d
+        for d in lake.partitions("raw", spec.name)
+        if (first - pd.Timedelta(days=lookback_days(spec) + 1)) <= d <= holdout_days[-1]
+    ]
     raw = lake.read_range("raw", spec.name, raw_days)
     exog = [c for c in f.known_ahead]
     end = pd.Timestamp(holdout_days[-1]) + pd.Timedelta(seconds=86_400 - f.step_seconds)
     grid = regular_grid(raw, keys, ts, spec.data.target, exog, f.frequency, end)
     steps_per_day = f.rows_per_day
     train_steps, holdout_steps = len(train_days) * steps_per_day, len(holdout_days) * steps_per_day
-    for peers in (statistical_peers(grid, f.frequency, f.horizon, train_steps, holdout_steps),
-                  mlforecast_peers(grid, f.frequency, f.horizon, f.lags, f.windows, train_steps, holdout_steps)):
+    for peers in (
+        statistical_peers(grid, f.frequency, f.horizon, train_steps, holdout_steps),
+        mlforecast_peers(grid, f.frequency, f.horizon, f.lags, f.windows, train_steps, holdout_steps),
+    ):
         table, took = peers
         seconds.update(took)
         merged = holdout[["unique_id", "ds"]].merge(table, on=["unique_id", "ds"], how="left")
@@ -154,16 +178,29 @@ def compare(ds: ModelDataset, made: dict) -> dict:
     strongest = min(peers, key=peers.get)
     fit = trained.get("candidates", {})
     return {
-        "shape": ds.shape, "rows": int(rows.sum()), "holdout_rows": len(holdout), "series": int(holdout["unique_id"].nunique()),
-        "train_days": len(train_days), "holdout_days": len(holdout_days), "frequency": f.frequency,
+        "shape": ds.shape,
+        "rows": int(rows.sum()),
+        "holdout_rows": len(holdout),
+        "series": int(holdout["unique_id"].nunique()),
+        "train_days": len(train_days),
+        "holdout_days": len(holdout_days),
+        "frequency": f.frequency,
         "quarantined_days": made["quarantined"],
-        "champion": {"family": trained["model"], "chosen_by": trained["chosen_by"],
-                     "transform": made["transform"], "mae": mae["champion"],
-                     "mase_vs_best_naive": mae["champion"] / mae[best_naive],
-                     "holdout_mae_all_rows": trained["metrics"]["mae"], "promoted": made["decision"]["promoted"]},
-        "mae": mae, "mase_vs_best_naive": {n: v / mae[best_naive] for n, v in mae.items()},
-        "best_naive": best_naive, "strongest_peer": strongest,
-        "ratio_to_strongest_peer": mae["champion"] / mae[strongest], "ratio_to_best_naive": mae["champion"] / mae[best_naive],
+        "champion": {
+            "family": trained["model"],
+            "chosen_by": trained["chosen_by"],
+            "transform": made["transform"],
+            "mae": mae["champion"],
+            "mase_vs_best_naive": mae["champion"] / mae[best_naive],
+            "holdout_mae_all_rows": trained["metrics"]["mae"],
+            "promoted": made["decision"]["promoted"],
+        },
+        "mae": mae,
+        "mase_vs_best_naive": {n: v / mae[best_naive] for n, v in mae.items()},
+        "best_naive": best_naive,
+        "strongest_peer": strongest,
+        "ratio_to_strongest_peer": mae["champion"] / mae[strongest],
+        "ratio_to_best_naive": mae["champion"] / mae[best_naive],
         "candidates_holdout_mae": {k: m.get("mae") for k, m in fit.items()},
         "training_seconds": {"platform_families": made["family_seconds"], **seconds, **made["seconds"]},
     }
@@ -179,12 +216,16 @@ def run(name: str, keep: Path | None = None) -> dict:
 
         run_id = made["trained"]["run_id"]
         made["transform"] = tracking.connect(made["settings"]).get_run(run_id).data.params.get("transform", "none")
-        say(f"{name}: champion {made['trained']['model']} ({made['transform']}), promoted "
-            f"{made['decision']['promoted']}; peers ...")
+        say(
+            f"{name}: champion {made['trained']['model']} ({made['transform']}), promoted "
+            f"{made['decision']['promoted']}; peers ..."
+        )
         result = compare(ds, made)
-    say(f"{name}: champion MAE {result['mae']['champion']:.4f} on {result['rows']} rows; strongest peer "
+    say(
+        f"{name}: champion MAE {result['mae']['champion']:.4f} on {result['rows']} rows; strongest peer "
         f"{result['strongest_peer']} {result['mae'][result['strongest_peer']]:.4f}: ratio "
-        f"{result['ratio_to_strongest_peer']:.3f}; best naive {result['best_naive']}: ratio {result['ratio_to_best_naive']:.3f}")
+        f"{result['ratio_to_strongest_peer']:.3f}; best naive {result['best_naive']}: ratio {result['ratio_to_best_naive']:.3f}"
+    )
     for peer, value in sorted(result["mae"].items(), key=lambda kv: kv[1]):
         say(f"    {peer:42s} MAE {value:9.4f}  MASE {result['mase_vs_best_naive'][peer]:.3f}")
     return result
@@ -200,15 +241,20 @@ def measured() -> str:
 
 def markdown(results: dict[str, dict]) -> str:
     """The table of docs/training.md: per dataset the champion, the strongest peer and the best naive, on the same rows."""
-    lines = ["| dataset (shape) | rows | champion (transform) | champion MAE | strongest peer | peer MAE | ratio "
-             "| best naive MAE | champion MASE | platform training s (per family) | measured |", "|---" * 11 + "|"]
+    lines = [
+        "| dataset (shape) | rows | champion (transform) | champion MAE | strongest peer | peer MAE | ratio "
+        "| best naive MAE | champion MASE | platform training s (per family) | measured |",
+        "|---" * 11 + "|",
+    ]
     for name, r in results.items():
         c = r["champion"]
         families = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["training_seconds"]["platform_families"].items()))
-        lines.append(f"| {name} ({r['shape']}) | {r['rows']} | {c['family']} ({c['transform']}) | {c['mae']:.4f} | "
-                     f"{r['strongest_peer']} | {r['mae'][r['strongest_peer']]:.4f} | "
-                     f"{r['ratio_to_strongest_peer']:.3f}x | {r['mae'][r['best_naive']]:.4f} ({r['best_naive']}) | "
-                     f"{c['mase_vs_best_naive']:.3f} | {families} | {r.get('measured', '-')} |")
+        lines.append(
+            f"| {name} ({r['shape']}) | {r['rows']} | {c['family']} ({c['transform']}) | {c['mae']:.4f} | "
+            f"{r['strongest_peer']} | {r['mae'][r['strongest_peer']]:.4f} | "
+            f"{r['ratio_to_strongest_peer']:.3f}x | {r['mae'][r['best_naive']]:.4f} ({r['best_naive']}) | "
+            f"{c['mase_vs_best_naive']:.3f} | {families} | {r.get('measured', '-')} |"
+        )
     peers = sorted({p for r in results.values() for p in r["mae"]} - {"champion"})
     lines += ["", "| dataset | " + " | ".join(peers) + " |", "|---" * (len(peers) + 1) + "|"]
     for name, r in results.items():
@@ -219,11 +265,18 @@ def markdown(results: dict[str, dict]) -> str:
 def scale_markdown(scale: list[dict]) -> str:
     if not scale:
         return ""
-    lines = ["", f"The statistical family on many series (synthetic hourly, {DAYS} days each; `bench/model_scale.py`):",
-             "", "| series | fit s | ms per series | own AutoETS search | one day's forecasts s | MAE / day-ago naive |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['series']} | {r['fit_seconds']} | {r['ms_per_series']} | {r['searched']} | "
-              f"{r['one_day_forecast_seconds']} | {r['mae_vs_day_ago_naive']} |" for r in scale]
+    lines = [
+        "",
+        f"The statistical family on many series (synthetic hourly, {DAYS} days each; `bench/model_scale.py`):",
+        "",
+        "| series | fit s | ms per series | own AutoETS search | one day's forecasts s | MAE / day-ago naive |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['series']} | {r['fit_seconds']} | {r['ms_per_series']} | {r['searched']} | "
+        f"{r['one_day_forecast_seconds']} | {r['mae_vs_day_ago_naive']} |"
+        for r in scale
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -232,10 +285,16 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS), help=f"comma-separated, of {', '.join(DATASETS)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-models.json"))
     parser.add_argument("--keep", type=Path, help="keep each dataset's scratch project under this folder")
-    parser.add_argument("--merge", action="store_true", help="keep the datasets (and scale curve) in --out that "
-                                                                 "this run does not measure")
-    parser.add_argument("--scale", default="100,1000", help="series counts for the statistical family's scale "
-                                                            "curve (bench/model_scale.py); empty: none")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the datasets (and scale curve) in --out that this run does not measure",
+    )
+    parser.add_argument(
+        "--scale",
+        default="100,1000",
+        help="series counts for the statistical family's scale curve (bench/model_scale.py); empty: none",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     stamp = measured()
@@ -245,24 +304,37 @@ def main() -> None:
         results[name] = {**run(name, args.keep), "measured": stamp}
         Path(args.out).with_suffix(".partial.json").write_text(json.dumps(results, indent=1, default=str))
     counts = [int(n) for n in args.scale.split(",") if n]
-    scale = [{**row, "measured": stamp} for row in statistical_scale(counts)] if counts else \
-        earlier.get("statistical_scale", [])
+    scale = (
+        [{**row, "measured": stamp} for row in statistical_scale(counts)]
+        if counts
+        else earlier.get("statistical_scale", [])
+    )
     for row in scale:
-        say(f"statsforecast family, {row['series']} series x {DAYS} days hourly: fit {row['fit_seconds']} s "
+        say(
+            f"statsforecast family, {row['series']} series x {DAYS} days hourly: fit {row['fit_seconds']} s "
             f"({row['ms_per_series']} ms per series; {row['searched']} searched), one day's forecasts "
-            f"{row['one_day_forecast_seconds']} s, MAE / day-ago naive {row['mae_vs_day_ago_naive']}")
-    out = {"datasets": results, "statistical_scale": scale, "seconds": time.perf_counter() - started,
-           "within_1_02_of_strongest_peer": all(r["ratio_to_strongest_peer"] <= 1.02 for r in results.values()),
-           "beats_best_naive": all(r["ratio_to_best_naive"] < 1.0 for r in results.values())}
+            f"{row['one_day_forecast_seconds']} s, MAE / day-ago naive {row['mae_vs_day_ago_naive']}"
+        )
+    out = {
+        "datasets": results,
+        "statistical_scale": scale,
+        "seconds": time.perf_counter() - started,
+        "within_1_02_of_strongest_peer": all(r["ratio_to_strongest_peer"] <= 1.02 for r in results.values()),
+        "beats_best_naive": all(r["ratio_to_best_naive"] < 1.0 for r in results.values()),
+    }
     Path(args.out).write_text(json.dumps(out, indent=1, default=str))
     Path(args.out).with_suffix(".md").write_text(markdown(results) + scale_markdown(scale))
     say(f"\n{'dataset':14s} {'champion':26s} {'strongest peer':40s} {'ratio':>6s} {'vs naive':>8s}")
     for name, r in results.items():
         champ = f"{r['champion']['family']} {r['champion']['transform']}"
-        say(f"{name:14s} {champ[:26]:26s} {r['strongest_peer'][:40]:40s} {r['ratio_to_strongest_peer']:6.3f} "
-            f"{r['ratio_to_best_naive']:8.3f}")
-    say(f"all within 1.02x of the strongest peer: {out['within_1_02_of_strongest_peer']}; "
-        f"all beat the best naive: {out['beats_best_naive']}; {out['seconds']:.0f} s")
+        say(
+            f"{name:14s} {champ[:26]:26s} {r['strongest_peer'][:40]:40s} {r['ratio_to_strongest_peer']:6.3f} "
+            f"{r['ratio_to_best_naive']:8.3f}"
+        )
+    say(
+        f"all within 1.02x of the strongest peer: {out['within_1_02_of_strongest_peer']}; "
+        f"all beat the best naive: {out['beats_best_naive']}; {out['seconds']:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -33,12 +33,12 @@ from bench.harness import free_port, say  # noqa: E402
 
 COUNTS = (1, 10, 50)
 TRIGGERS = 5
-PARSE = '''import json, sys
+PARSE = """import json, sys
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
 print(json.dumps({"seconds": sum(s.duration.total_seconds() for s in bag.dagbag_stats), "files": len(bag.dagbag_stats),
                   "dags": len(bag.dags), "errors": len(bag.import_errors)}))
-'''
+"""
 
 
 def scaffold(root: Path, count: int) -> None:
@@ -54,8 +54,9 @@ def dagbag_seconds(settings) -> dict:
     from ml_tasks.platform.stack.environment import stack_env
 
     env = {**stack_env(settings), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", PARSE, str(settings.dags_folder)], env=env, capture_output=True,
-                         text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", PARSE, str(settings.dags_folder)], env=env, capture_output=True, text=True, timeout=900
+    )
     if out.returncode != 0:
         raise SystemExit(f"DagBag failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -94,13 +95,20 @@ def bench_count(count: int, tmp: Path) -> dict:
 
     root = tmp / f"n{count}"
     scaffold(root, count)
-    settings = load_settings(home=root / "home", specs_dir=root / "dags" / "specs", dags_folder=root / "dags",
-                             expectations_dir=root / "expectations", airflow_port=free_port(), mlflow_port=free_port())
+    settings = load_settings(
+        home=root / "home",
+        specs_dir=root / "dags" / "specs",
+        dags_folder=root / "dags",
+        expectations_dir=root / "expectations",
+        airflow_port=free_port(),
+        mlflow_port=free_port(),
+    )
     bag = dagbag_seconds(settings)
     expected = 5 * count
     if bag["dags"] != expected or bag["errors"]:
-        raise SystemExit(f"{count} pipelines: DagBag found {bag['dags']} DAGs (expected {expected}), "
-                         f"{bag['errors']} import errors")
+        raise SystemExit(
+            f"{count} pipelines: DagBag found {bag['dags']} DAGs (expected {expected}), {bag['errors']} import errors"
+        )
     started = time.perf_counter()
     lifecycle.up(settings, say=lambda m: None)
     try:
@@ -111,9 +119,14 @@ def bench_count(count: int, tmp: Path) -> dict:
         delays = trigger_to_first_task(client, "p000_rollback")
     finally:
         lifecycle.down(settings, say=lambda m: None)
-    return {"pipelines": count, "dags": expected, "dagbag_parse_s": round(bag["seconds"], 2),
-            "stack_start_to_all_parsed_s": round(parse_all, 1), "trigger_to_first_task_s": delays,
-            "trigger_to_first_task_median_s": statistics.median(delays)}
+    return {
+        "pipelines": count,
+        "dags": expected,
+        "dagbag_parse_s": round(bag["seconds"], 2),
+        "stack_start_to_all_parsed_s": round(parse_all, 1),
+        "trigger_to_first_task_s": delays,
+        "trigger_to_first_task_median_s": statistics.median(delays),
+    }
 
 
 def main() -> int:
@@ -126,15 +139,21 @@ def main() -> int:
         for count in args.counts:
             r = bench_count(count, Path(tmp))
             results["counts"][str(count)] = r
-            say(f"[{count} pipelines, {r['dags']} DAGs] DagBag parse {r['dagbag_parse_s']} s; stack start to all "
+            say(
+                f"[{count} pipelines, {r['dags']} DAGs] DagBag parse {r['dagbag_parse_s']} s; stack start to all "
                 f"parsed {r['stack_start_to_all_parsed_s']} s; trigger to first task {r['trigger_to_first_task_median_s']} s "
-                f"(median of {TRIGGERS}: {r['trigger_to_first_task_s']})")
+                f"(median of {TRIGGERS}: {r['trigger_to_first_task_s']})"
+            )
     Path(args.out).write_text(json.dumps(results, indent=1))
-    say("\n| pipelines | DAGs | DagBag parse, all files (s) | stack start to all parsed (s) | trigger to first task, median (s) |")
+    say(
+        "\n| pipelines | DAGs | DagBag parse, all files (s) | stack start to all parsed (s) | trigger to first task, median (s) |"
+    )
     say("|---|---|---|---|---|")
     for r in results["counts"].values():
-        say(f"| {r['pipelines']} | {r['dags']} | {r['dagbag_parse_s']} | {r['stack_start_to_all_parsed_s']} | "
-            f"{r['trigger_to_first_task_median_s']} |")
+        say(
+            f"| {r['pipelines']} | {r['dags']} | {r['dagbag_parse_s']} | {r['stack_start_to_all_parsed_s']} | "
+            f"{r['trigger_to_first_task_median_s']} |"
+        )
     return 0
 
 

@@ -36,8 +36,17 @@ quiet_environment()
 
 SCALES = {"1x": (5, 20), "4x": (10, 40), "16x": (20, 80), "64x": (40, 160)}
 DEFAULT_SCALES = ["1x", "4x", "16x"]  # 64x (6,400 series, 5.4M training rows) on request: --scales 64x
-STAGES = ["land", "backfill", "plan", "train_lightgbm", "train_lightning", "register_and_gate", "features", "score",
-          "drift"]
+STAGES = [
+    "land",
+    "backfill",
+    "plan",
+    "train_lightgbm",
+    "train_lightning",
+    "register_and_gate",
+    "features",
+    "score",
+    "drift",
+]
 SETUP = {"land", "backfill"}
 MEMORY_LIMIT_GB = 24.0
 
@@ -74,7 +83,7 @@ def run_stage(stage: str, stores: int, items: int) -> dict:
         from ml_tasks.data.backfill import backfill_features
         from ml_tasks.features.columns import lookback_days
 
-        todo = days[lookback_days(spec):-1] if stage == "backfill" else days[-1:]
+        todo = days[lookback_days(spec) : -1] if stage == "backfill" else days[-1:]
         report = backfill_features(settings, spec, todo, progress=lambda m: None)
         out["published_days"] = len(report.published)
     elif stage == "plan":
@@ -111,11 +120,20 @@ def measure(stage: str, home: Path, stores: int, items: int) -> dict:
     """Run ``stage`` in a fresh process; wall time and the peak RSS of its process tree."""
     import psutil
 
-    env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
-           "CONVEYOR_SPARK_DRIVER_MEMORY": "4g"}
+    env = {
+        **os.environ,
+        "CONVEYOR_HOME": str(home),
+        "CONVEYOR_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+        "CONVEYOR_SPARK_DRIVER_MEMORY": "4g",
+    }
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", stage, "--stores", str(stores), "--items", str(items)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", stage, "--stores", str(stores), "--items", str(items)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     root, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
         try:
@@ -152,18 +170,26 @@ def main() -> int:
             for stage in STAGES:
                 took = measure(stage, Path(tmp), stores, items)
                 results["stages"].setdefault(stage, {})[scale] = took
-                say(f"[{scale}, {stores * items} series] {stage:<18} {took['seconds']:>7.1f} s  peak {took['peak_gb']:5.2f} GB"
-                    f"  {json.dumps({k: v for k, v in took.items() if k not in ('seconds', 'peak_gb')})}")
+                say(
+                    f"[{scale}, {stores * items} series] {stage:<18} {took['seconds']:>7.1f} s  peak {took['peak_gb']:5.2f} GB"
+                    f"  {json.dumps({k: v for k, v in took.items() if k not in ('seconds', 'peak_gb')})}"
+                )
     scales = args.scales
-    say(f"\n| stage | {' | '.join(f'{s} s' for s in scales)} | {' | '.join(f'{s} GB' for s in scales)} | "
-        f"time {scales[-1]} / {scales[0]} (series x{results['series'][scales[-1]] // results['series'][scales[0]]}) |")
+    say(
+        f"\n| stage | {' | '.join(f'{s} s' for s in scales)} | {' | '.join(f'{s} GB' for s in scales)} | "
+        f"time {scales[-1]} / {scales[0]} (series x{results['series'][scales[-1]] // results['series'][scales[0]]}) |"
+    )
     say("|---|" + "---|" * (2 * len(scales) + 1))
     for stage, by_scale in results["stages"].items():
         growth = by_scale[scales[-1]]["seconds"] / max(by_scale[scales[0]]["seconds"], 0.1)
         results["stages"][stage]["growth"] = round(growth, 2)
-        say(f"| {stage}{' (setup)' if stage in SETUP else ''} | "
-            + " | ".join(f"{by_scale[s]['seconds']}" for s in scales) + " | "
-            + " | ".join(f"{by_scale[s]['peak_gb']}" for s in scales) + f" | {growth:.1f}x |")
+        say(
+            f"| {stage}{' (setup)' if stage in SETUP else ''} | "
+            + " | ".join(f"{by_scale[s]['seconds']}" for s in scales)
+            + " | "
+            + " | ".join(f"{by_scale[s]['peak_gb']}" for s in scales)
+            + f" | {growth:.1f}x |"
+        )
     peak = max(v["peak_gb"] for by_scale in results["stages"].values() for k, v in by_scale.items() if k in scales)
     results["peak_gb"], results["within_memory"] = peak, peak < MEMORY_LIMIT_GB
     Path(args.out).write_text(json.dumps(results, indent=1))

@@ -88,19 +88,41 @@ def floor(settings, rows: list[dict], seconds: float = 5.0) -> dict:
             call()
             took.append(time.perf_counter() - t0)
         lat = np.array(took) * 1000
-        return {"calls_per_s": round(len(took) / seconds, 1), "p50_ms": round(float(np.percentile(lat, 50)), 3),
-                "p99_ms": round(float(np.percentile(lat, 99)), 3)}
+        return {
+            "calls_per_s": round(len(took) / seconds, 1),
+            "p50_ms": round(float(np.percentile(lat, 50)), 3),
+            "p99_ms": round(float(np.percentile(lat, 99)), 3),
+        }
 
-    return {"predict_rows": timed(lambda: served.predict_rows(rows)),
-            "pyfunc_predict_pandas": timed(lambda: served.model.predict(frame))}
+    return {
+        "predict_rows": timed(lambda: served.predict_rows(rows)),
+        "pyfunc_predict_pandas": timed(lambda: served.model.predict(frame)),
+    }
 
 
 def load(url: str, body: dict, mode: str, seconds: float, body_dir: Path, concurrency: int = 4) -> subprocess.Popen:
     path = body_dir / f"body-{abs(hash(json.dumps(body)))}.json"
     path.write_text(json.dumps(body))
-    return subprocess.Popen([sys.executable, str(ROOT / "bench" / "loadgen.py"), "--url", url, "--body-file", str(path),
-                             "--mode", mode, "--seconds", str(seconds), "--concurrency", str(concurrency),
-                             "--rate", str(RATE)], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "loadgen.py"),
+            "--url",
+            url,
+            "--body-file",
+            str(path),
+            "--mode",
+            mode,
+            "--seconds",
+            str(seconds),
+            "--concurrency",
+            str(concurrency),
+            "--rate",
+            str(RATE),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def result_of(proc: subprocess.Popen) -> dict:
@@ -117,15 +139,22 @@ def measure(url: str, body: dict, seconds: float, body_dir: Path) -> dict:
 class Server:
     def __init__(self, command: list[str], env: dict, health: str, log: Path):
         self.health, self.log_path, self.log = health, log, open(log, "ab")
-        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def __enter__(self):
         from ml_tasks.core.polling import wait_until
 
         try:
-            wait_until(lambda: requests.get(self.health, timeout=2).status_code == 200, 180, f"{self.health} to answer",
-                       every=0.5, transient=(requests.RequestException,),
-                       give_up=lambda: None if self.proc.poll() is None else f"it exited ({self.proc.returncode})")
+            wait_until(
+                lambda: requests.get(self.health, timeout=2).status_code == 200,
+                180,
+                f"{self.health} to answer",
+                every=0.5,
+                transient=(requests.RequestException,),
+                give_up=lambda: None if self.proc.poll() is None else f"it exited ({self.proc.returncode})",
+            )
         except Exception as exc:
             self.log.flush()
             raise RuntimeError(f"{exc}; its log ends:\n{self.log_path.read_text()[-3000:]}") from None
@@ -137,15 +166,32 @@ class Server:
         self.log.close()
 
 
-def mlflow_peer(settings, version: str, rows: list[dict], workers: int, seconds: float, tmp: Path,
-                latency: bool) -> dict:
+def mlflow_peer(
+    settings, version: str, rows: list[dict], workers: int, seconds: float, tmp: Path, latency: bool
+) -> dict:
     """``mlflow models serve`` with ``workers``: its throughput (closed loop), and with ``latency``
     then its latency at the rate (open loop), warm from the closed run, as Conveyor's is measured."""
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,  # it execs `uvicorn` from PATH
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/demand/{version}",
-               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,  # it execs `uvicorn` from PATH
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        f"models:/demand/{version}",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(workers),
+    ]
     with Server(command, env, f"http://127.0.0.1:{port}/ping", tmp / f"mlflow-serve-{workers}.log"):
         url, body = f"http://127.0.0.1:{port}/invocations", {"dataframe_records": rows}
         if latency:
@@ -157,9 +203,22 @@ def conveyor(settings, spec, second, rows, keys, seconds: float, tmp: Path) -> d
     from ml_tasks.registry.promotion import promote_if_better
 
     port = free_port()
-    env = {**os.environ, "CONVEYOR_HOME": str(settings.home), "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}
-    command = [sys.executable, "-m", "ml_tasks.platform.cli.app", "serve", "demand", "--port", str(port),
-               "--refresh-seconds", "1"]
+    env = {
+        **os.environ,
+        "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "ml_tasks.platform.cli.app",
+        "serve",
+        "demand",
+        "--port",
+        str(port),
+        "--refresh-seconds",
+        "1",
+    ]
     url = f"http://127.0.0.1:{port}"
     with Server(command, env, f"{url}/health", tmp / "conveyor-serve.log"):
         steady = measure(f"{url}/predict", {"rows": rows}, seconds, tmp)
@@ -182,9 +241,11 @@ def main() -> int:
         say("building a lake and a registry with a champion and a second version ...")
         settings, spec, first, second, rows, keys = build_registry(home)
         native = floor(settings, rows)
-        say(f"floor: predict_rows on {len(rows)} rows in process: p50 {native['predict_rows']['p50_ms']} ms "
+        say(
+            f"floor: predict_rows on {len(rows)} rows in process: p50 {native['predict_rows']['p50_ms']} ms "
             f"({native['predict_rows']['calls_per_s']} calls/s); pyfunc predict on a DataFrame: "
-            f"p50 {native['pyfunc_predict_pandas']['p50_ms']} ms")
+            f"p50 {native['pyfunc_predict_pandas']['p50_ms']} ms"
+        )
         peers = []  # throughput with each worker count; the fastest is then measured as Conveyor is
         for workers in (1, 2, 4, 8):
             peers.append(mlflow_peer(settings, first["version"], rows, workers, args.seconds, home, latency=False))
@@ -193,31 +254,60 @@ def main() -> int:
         peer = mlflow_peer(settings, first["version"], rows, fastest["workers"], args.seconds, home, latency=True)
         if fastest["closed"]["rps"] > peer["closed"]["rps"]:
             peer["closed"] = fastest["closed"]  # its better throughput run of the two is the peer's
-        say(f"peer of record: {peer['workers']} worker(s), {peer['closed']['rps']} requests/s, "
-            f"p99 at {RATE:.0f}/s {peer['open_100rps']['p99_ms']} ms")
+        say(
+            f"peer of record: {peer['workers']} worker(s), {peer['closed']['rps']} requests/s, "
+            f"p99 at {RATE:.0f}/s {peer['open_100rps']['p99_ms']} ms"
+        )
         ours = conveyor(settings, spec, second, rows, keys, args.seconds, home)
     swap = ours["closed_across_champion_change"]
-    failed = sum(r["failed"] for r in (ours["closed"], ours["open_100rps"], ours["key_only"]["closed"],
-                                       ours["key_only"]["open_100rps"], swap))
+    failed = sum(
+        r["failed"]
+        for r in (
+            ours["closed"],
+            ours["open_100rps"],
+            ours["key_only"]["closed"],
+            ours["key_only"]["open_100rps"],
+            swap,
+        )
+    )
     result = {
-        "date": date.today().isoformat(), "machine": f"{os.cpu_count()} cores", "rows_per_request": len(rows),
-        "concurrency": 4, "rate": RATE, "seconds": args.seconds, "floor": native, "conveyor": ours,
-        "peer_mlflow_models_serve": peer, "peer_tries": peers,
+        "date": date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores",
+        "rows_per_request": len(rows),
+        "concurrency": 4,
+        "rate": RATE,
+        "seconds": args.seconds,
+        "floor": native,
+        "conveyor": ours,
+        "peer_mlflow_models_serve": peer,
+        "peer_tries": peers,
         "throughput_ratio": round(ours["closed"]["rps"] / peer["closed"]["rps"], 2),
         "key_only_throughput_ratio": round(ours["key_only"]["closed"]["rps"] / peer["closed"]["rps"], 2),
-        "p99_ms_at_rate": ours["open_100rps"]["p99_ms"], "key_only_p99_ms_at_rate": ours["key_only"]["open_100rps"]["p99_ms"],
-        "failed_requests": failed, "versions_across_change": swap["answered_by_version"],
+        "p99_ms_at_rate": ours["open_100rps"]["p99_ms"],
+        "key_only_p99_ms_at_rate": ours["key_only"]["open_100rps"]["p99_ms"],
+        "failed_requests": failed,
+        "versions_across_change": swap["answered_by_version"],
     }
-    result["targets_met"] = (result["throughput_ratio"] >= TARGET_RATIO and result["p99_ms_at_rate"] <= TARGET_P99_MS
-                             and failed == 0 and len(swap["answered_by_version"]) >= 2)
+    result["targets_met"] = (
+        result["throughput_ratio"] >= TARGET_RATIO
+        and result["p99_ms_at_rate"] <= TARGET_P99_MS
+        and failed == 0
+        and len(swap["answered_by_version"]) >= 2
+    )
     Path(args.out).write_text(json.dumps(result, indent=1))
-    say(f"conveyor serve: {ours['closed']['rps']} requests/s ({result['throughput_ratio']}x mlflow models serve with "
+    say(
+        f"conveyor serve: {ours['closed']['rps']} requests/s ({result['throughput_ratio']}x mlflow models serve with "
         f"{peer['workers']} worker(s), {peer['closed']['rps']}/s; target >= {TARGET_RATIO:g}x), p99 at {RATE:.0f}/s "
-        f"{result['p99_ms_at_rate']} ms (peer {peer['open_100rps']['p99_ms']} ms; target <= {TARGET_P99_MS:g} ms)")
-    say(f"key-only rows: {ours['key_only']['closed']['rps']} requests/s, p99 at {RATE:.0f}/s "
-        f"{result['key_only_p99_ms_at_rate']} ms")
-    say(f"across the champion change: {swap['rps']} requests/s, {swap['failed']} failed, "
-        f"answered by {swap['answered_by_version']}; failed requests in all runs: {failed}")
+        f"{result['p99_ms_at_rate']} ms (peer {peer['open_100rps']['p99_ms']} ms; target <= {TARGET_P99_MS:g} ms)"
+    )
+    say(
+        f"key-only rows: {ours['key_only']['closed']['rps']} requests/s, p99 at {RATE:.0f}/s "
+        f"{result['key_only_p99_ms_at_rate']} ms"
+    )
+    say(
+        f"across the champion change: {swap['rps']} requests/s, {swap['failed']} failed, "
+        f"answered by {swap['answered_by_version']}; failed requests in all runs: {failed}"
+    )
     return 0 if result["targets_met"] else 1
 
 

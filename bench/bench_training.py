@@ -83,7 +83,11 @@ def plain_loop(model: TabularForecaster, batches, epochs: int, device: str) -> f
     start = time.perf_counter()
     for _ in range(epochs):
         for cats, nums, y in _loader(batches):
-            cats, nums, y = cats.to(device, non_blocking=True), nums.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            cats, nums, y = (
+                cats.to(device, non_blocking=True),
+                nums.to(device, non_blocking=True),
+                y.to(device, non_blocking=True),
+            )
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
                 out = net(cats, nums).float()
             loss = torch.nn.functional.poisson_nll_loss(out, y, log_input=True)
@@ -111,10 +115,19 @@ def lightning_loop(model: TabularForecaster, batches, epochs: int, device: str) 
             self.seconds = time.perf_counter() - self.start
 
     clock = LoopClock()
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="gpu" if device == "cuda" else "cpu", devices=1,
-                         precision="bf16-mixed" if device == "cuda" else "32-true", logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[clock])
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="gpu" if device == "cuda" else "cpu",
+        devices=1,
+        precision="bf16-mixed" if device == "cuda" else "32-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        callbacks=[clock],
+    )
     seen = epochs * sum(len(b[2]) for b in batches)
     trainer.fit(model, train_dataloaders=_loader(batches))
     return seen / clock.seconds
@@ -130,8 +143,12 @@ def main() -> None:
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.set_num_threads(os.cpu_count() or 2)
-    results: dict = {"device": torch.cuda.get_device_name(0) if device == "cuda" else f"cpu ({os.cpu_count()} cores)",
-                     "date": date.today().isoformat(), "rows": args.rows, "batch_size": args.batch_size}
+    results: dict = {
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else f"cpu ({os.cpu_count()} cores)",
+        "date": date.today().isoformat(),
+        "rows": args.rows,
+        "batch_size": args.batch_size,
+    }
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-train-") as tmp:
         files = synthetic_features(Path(tmp), args.rows, files=8)
         lake = Lake(tmp)
@@ -159,10 +176,12 @@ def main() -> None:
         ratios = [lt / pt for pt, lt in zip(plain, light)]
         results["lightning_over_plain_paired_median"] = round(float(np.median(ratios)), 4)
         results["lightning_overhead"] = round(1 - results["lightning_over_plain_paired_median"], 4)
-        say(f"plain PyTorch: {results['plain_pytorch_samples_per_s']:,} samples/s; Lightning: "
+        say(
+            f"plain PyTorch: {results['plain_pytorch_samples_per_s']:,} samples/s; Lightning: "
             f"{results['lightning_samples_per_s']:,} samples/s (medians); paired ratio "
             f"{results['lightning_over_plain_paired_median']:.3f}, overhead {results['lightning_overhead']:.1%} "
-            f"({args.repeats} pairs, {args.epochs} epochs each, on {device})")
+            f"({args.repeats} pairs, {args.epochs} epochs each, on {device})"
+        )
 
         import lightgbm as lgb
 
@@ -170,14 +189,23 @@ def main() -> None:
         for c in CATEGORICAL:
             frame[c] = frame[c].astype("category")
         start = time.perf_counter()
-        lgb.LGBMRegressor(objective="tweedie", n_estimators=200, num_leaves=63, verbose=-1, n_jobs=os.cpu_count() or 2,
-                          deterministic=True, force_row_wise=True).fit(frame[CATEGORICAL + NUMERIC], frame["units"])
+        lgb.LGBMRegressor(
+            objective="tweedie",
+            n_estimators=200,
+            num_leaves=63,
+            verbose=-1,
+            n_jobs=os.cpu_count() or 2,
+            deterministic=True,
+            force_row_wise=True,
+        ).fit(frame[CATEGORICAL + NUMERIC], frame["units"])
         results["lightgbm_fit_s"] = round(time.perf_counter() - start, 2)
         say(f"LightGBM fit (200 trees, {len(frame):,} rows): {results['lightgbm_fit_s']}s")
     Path(args.out).write_text(json.dumps(results, indent=2))
-    say(f"\n| loop | samples/s | vs plain PyTorch |\n|---|---|---|\n"
+    say(
+        f"\n| loop | samples/s | vs plain PyTorch |\n|---|---|---|\n"
         f"| plain PyTorch | {results['plain_pytorch_samples_per_s']:,} | 1.00 |\n"
-        f"| Lightning | {results['lightning_samples_per_s']:,} | {results['lightning_over_plain_paired_median']:.3f} (paired median) |")
+        f"| Lightning | {results['lightning_samples_per_s']:,} | {results['lightning_over_plain_paired_median']:.3f} (paired median) |"
+    )
     say(f"results written to {args.out}")
 
 

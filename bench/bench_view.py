@@ -59,10 +59,22 @@ def seed_lake(settings, days: int, quarantine_every: int) -> int:
         dt = FIRST_DAY + timedelta(days=i)
         lake.write_partition(frame, "raw", PIPELINE, dt)
         if i % quarantine_every == quarantine_every - 1:
-            failure = {"expectation": "expect_column_values_to_be_between", "target": "price", "observed": "3 rows < 0",
-                       "expected": "[0, None]", "examples": [-1.0], "notes": "prices are never negative"}
-            quarantine(lake, PIPELINE, dt, "raw", lake.partition("raw", PIPELINE, dt),
-                       GateResult("demand_raw", False, failures=[failure], statistics={"evaluated_expectations": 18}))
+            failure = {
+                "expectation": "expect_column_values_to_be_between",
+                "target": "price",
+                "observed": "3 rows < 0",
+                "expected": "[0, None]",
+                "examples": [-1.0],
+                "notes": "prices are never negative",
+            }
+            quarantine(
+                lake,
+                PIPELINE,
+                dt,
+                "raw",
+                lake.partition("raw", PIPELINE, dt),
+                GateResult("demand_raw", False, failures=[failure], statistics={"evaluated_expectations": 18}),
+            )
             quarantined += 1
             continue
         staged = lake.staging("features", PIPELINE, dt)
@@ -70,8 +82,7 @@ def seed_lake(settings, days: int, quarantine_every: int) -> int:
         with lake.fs.open(f"{staged}/part-00000.parquet", "wb") as fh:
             frame.to_parquet(fh, index=False)
         warnings = ["expect_column_values_to_not_be_null(promo)"] if i % 11 == 0 else []
-        stamp_validation(lake, staged, dt, {**passed, "warnings": warnings},
-                         {**passed, "suite": "demand_features"})
+        stamp_validation(lake, staged, dt, {**passed, "warnings": warnings}, {**passed, "suite": "demand_features"})
         lake.publish(staged, "features", PIPELINE, dt)
     return quarantined
 
@@ -98,21 +109,45 @@ def seed_registry(settings, versions: int, days: int) -> None:
         for key, value in {"holdout_rmse": 2.0 - v / 100, "holdout_mae": 1.5 - v / 120, "holdout_mape": 0.3}.items():
             client.log_metric(run.info.run_id, key, value)
         client.set_terminated(run.info.run_id)
-        version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run.info.run_id, tags={
-            "conveyor.model_family": "lightgbm" if v % 3 else "lightning",
-            "conveyor.feature_partitions": json.dumps(window), "conveyor.features_sha256": f"{v:064x}",
-            "conveyor.training_window": f"{window[0]}..{window[-1]}", "conveyor.code_version": "bench",
-            "airflow.dag_id": f"{PIPELINE}_train", "airflow.run_id": f"scheduled__{last}T03:00:00+00:00"},
-            description=f"## {PIPELINE} v{v}\nLightGBM on {len(window)} days; holdout rmse {2.0 - v / 100:.3f}.")
-        move = AliasMove(PIPELINE, registry.CHAMPION, previous, str(version.version),
-                         f"rmse {2.0 - v / 100:.3f} beats {2.0 - (v - 1) / 100:.3f}", {"metric": "rmse"})
+        version = client.create_model_version(
+            name,
+            f"{run.info.artifact_uri}/model",
+            run.info.run_id,
+            tags={
+                "conveyor.model_family": "lightgbm" if v % 3 else "lightning",
+                "conveyor.feature_partitions": json.dumps(window),
+                "conveyor.features_sha256": f"{v:064x}",
+                "conveyor.training_window": f"{window[0]}..{window[-1]}",
+                "conveyor.code_version": "bench",
+                "airflow.dag_id": f"{PIPELINE}_train",
+                "airflow.run_id": f"scheduled__{last}T03:00:00+00:00",
+            },
+            description=f"## {PIPELINE} v{v}\nLightGBM on {len(window)} days; holdout rmse {2.0 - v / 100:.3f}.",
+        )
+        move = AliasMove(
+            PIPELINE,
+            registry.CHAMPION,
+            previous,
+            str(version.version),
+            f"rmse {2.0 - v / 100:.3f} beats {2.0 - (v - 1) / 100:.3f}",
+            {"metric": "rmse"},
+        )
         move_alias(client, move, {"trigger": "scheduled", "airflow.run_id": f"scheduled__{last}"}, settings=settings)
         previous = str(version.version)
         monitored, _ = monitor_run(settings, client, spec, previous)
         for d in range(per_version):
             day = last + timedelta(days=d)
-            log_series(client, monitored, day, {"drift_share": 0.1 + (d % 5) / 20, "prediction_drift_score": 0.05,
-                                                "decay_ratio": 1.0 + d / 50, "retrain_requested": float(d == 4)})
+            log_series(
+                client,
+                monitored,
+                day,
+                {
+                    "drift_share": 0.1 + (d % 5) / 20,
+                    "prediction_drift_score": 0.05,
+                    "decay_ratio": 1.0 + d / 50,
+                    "retrain_requested": float(d == 4),
+                },
+            )
         client.set_terminated(monitored)
 
 
@@ -124,10 +159,21 @@ def start_mlflow(settings) -> subprocess.Popen:
     service = next(s for s in services(settings) if s.name == "mlflow")
     (settings.home / "mlflow" / "artifacts").mkdir(parents=True, exist_ok=True)
     log = open(settings.home / "mlflow.log", "ab")
-    proc = subprocess.Popen(service.command, env=stack_env(settings), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=settings.home)
-    wait_until(lambda: requests.get(f"{settings.mlflow_url}/health", timeout=5).status_code == 200, 180,
-               "MLflow server", every=1, transient=(requests.RequestException,))
+    proc = subprocess.Popen(
+        service.command,
+        env=stack_env(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=settings.home,
+    )
+    wait_until(
+        lambda: requests.get(f"{settings.mlflow_url}/health", timeout=5).status_code == 200,
+        180,
+        "MLflow server",
+        every=1,
+        transient=(requests.RequestException,),
+    )
     return proc
 
 
@@ -141,8 +187,12 @@ def time_requests(get, repeats: int) -> dict:
         start = time.perf_counter()
         get()
         warm.append(time.perf_counter() - start)
-    return {"first_s": round(first, 4), "median_s": round(statistics.median(warm), 4), "max_s": round(max(warm), 4),
-            "repeats": repeats}
+    return {
+        "first_s": round(first, 4),
+        "median_s": round(statistics.median(warm), 4),
+        "max_s": round(max(warm), 4),
+        "repeats": repeats,
+    }
 
 
 def conveyor_page(settings, repeats: int) -> dict:
@@ -156,8 +206,9 @@ def conveyor_page(settings, repeats: int) -> dict:
     from fastapi.testclient import TestClient
 
     client = TestClient(create_app(), base_url="http://127.0.0.1")
-    token = client.post("/auth/token", json={"username": settings.airflow_user,
-                                             "password": airflow_password(settings)}).json()["access_token"]
+    token = client.post(
+        "/auth/token", json={"username": settings.airflow_user, "password": airflow_password(settings)}
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     page = {}
 
@@ -182,8 +233,9 @@ def mlflow_model_page(settings, repeats: int) -> dict:
     def get():
         model = session.get(f"{api}/registered-models/get", params={"name": name}, timeout=30)
         model.raise_for_status()
-        listed = session.get(f"{api}/model-versions/search", params={"filter": f"name='{name}'", "max_results": 100},
-                             timeout=30)
+        listed = session.get(
+            f"{api}/model-versions/search", params={"filter": f"name='{name}'", "max_results": 100}, timeout=30
+        )
         listed.raise_for_status()
         found["versions"] = len(listed.json()["model_versions"])
 
@@ -208,26 +260,42 @@ def main() -> int:
             start = time.perf_counter()
             quarantined = seed_lake(settings, args.days, quarantine_every=20)
             seed_registry(settings, args.versions, args.days)
-            say(f"seeded {args.days} days ({quarantined} quarantined) and {args.versions} versions "
-                f"in {time.perf_counter() - start:.0f} s")
+            say(
+                f"seeded {args.days} days ({quarantined} quarantined) and {args.versions} versions "
+                f"in {time.perf_counter() - start:.0f} s"
+            )
             peer = mlflow_model_page(settings, args.repeats)
             view = conveyor_page(settings, args.repeats)
         finally:
             mlflow.terminate()
             mlflow.wait(30)
     html = view.pop("html")
-    shows = {"champion": f"v{args.versions}" in html, "quarantined days": html.count("quarantined") >= quarantined,
-             "every day": all((FIRST_DAY + timedelta(days=i)).isoformat() in html for i in (0, args.days - 1)),
-             "50 alias moves": html.count("beats") >= args.versions - 1}
-    results = {"days": args.days, "versions": args.versions, "quarantined_days": quarantined, "conveyor": view,
-               "peer_mlflow_model_page": peer, "page_shows": shows, "target_s": TARGET_SECONDS,
-               "within_target": view["median_s"] < TARGET_SECONDS,
-               "ratio_median": round(view["median_s"] / peer["median_s"], 2)}
-    say(f"Conveyor view, /conveyor/pipelines/{PIPELINE} ({args.days} days, {args.versions} versions, "
+    shows = {
+        "champion": f"v{args.versions}" in html,
+        "quarantined days": html.count("quarantined") >= quarantined,
+        "every day": all((FIRST_DAY + timedelta(days=i)).isoformat() in html for i in (0, args.days - 1)),
+        "50 alias moves": html.count("beats") >= args.versions - 1,
+    }
+    results = {
+        "days": args.days,
+        "versions": args.versions,
+        "quarantined_days": quarantined,
+        "conveyor": view,
+        "peer_mlflow_model_page": peer,
+        "page_shows": shows,
+        "target_s": TARGET_SECONDS,
+        "within_target": view["median_s"] < TARGET_SECONDS,
+        "ratio_median": round(view["median_s"] / peer["median_s"], 2),
+    }
+    say(
+        f"Conveyor view, /conveyor/pipelines/{PIPELINE} ({args.days} days, {args.versions} versions, "
         f"{view['bytes']:,} bytes): first {view['first_s']:.3f} s, median {view['median_s']:.3f} s, "
-        f"worst {view['max_s']:.3f} s (target < {TARGET_SECONDS:.0f} s)")
-    say(f"peer, MLflow UI's model page requests ({peer['versions']} versions): first {peer['first_s']:.3f} s, "
-        f"median {peer['median_s']:.3f} s; ratio {results['ratio_median']}x")
+        f"worst {view['max_s']:.3f} s (target < {TARGET_SECONDS:.0f} s)"
+    )
+    say(
+        f"peer, MLflow UI's model page requests ({peer['versions']} versions): first {peer['first_s']:.3f} s, "
+        f"median {peer['median_s']:.3f} s; ratio {results['ratio_median']}x"
+    )
     say(f"the page shows: {shows}")
     args.out.write_text(json.dumps(results, indent=1))
     return 0 if results["within_target"] and all(shows.values()) else 1

@@ -72,10 +72,14 @@ def range_frames(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: st
         cols.append(f"stddev_samp(units) OVER {frame} AS rolling_std_{width}h")
     frame = f"(w RANGE BETWEEN {h + 168 * HOUR - HOUR} PRECEDING AND {h} PRECEDING)"
     cols.append(f"coalesce(price / avg(price) OVER {frame}, 1.0) AS price_ratio_168h")
-    return _select(f"""WITH {_raw(raw_glob)}, feats AS (
+    return _select(
+        f"""WITH {_raw(raw_glob)}, feats AS (
   SELECT {keys}, ts, t, units, price, promo, is_holiday, {CALENDAR}, {", ".join(cols)}
   FROM raw WINDOW w AS (PARTITION BY {keys} ORDER BY t)
-)""", first_day, last_day)
+)""",
+        first_day,
+        last_day,
+    )
 
 
 def dense_rows(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str) -> str:
@@ -86,11 +90,17 @@ def dense_rows(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str)
         frame = f"(w ROWS BETWEEN {h + width - 1} PRECEDING AND {h} PRECEDING)"
         cols.append(f"avg(units) OVER {frame} AS rolling_mean_{width}h")
         cols.append(f"stddev_samp(units) OVER {frame} AS rolling_std_{width}h")
-    cols.append(f"coalesce(price / avg(price) OVER (w ROWS BETWEEN {h + 167} PRECEDING AND {h} PRECEDING), 1.0) "
-                "AS price_ratio_168h")
-    return _select(f"""WITH {_raw(raw_glob)}, {_dense(keys)}, windowed AS (
+    cols.append(
+        f"coalesce(price / avg(price) OVER (w ROWS BETWEEN {h + 167} PRECEDING AND {h} PRECEDING), 1.0) "
+        "AS price_ratio_168h"
+    )
+    return _select(
+        f"""WITH {_raw(raw_glob)}, {_dense(keys)}, windowed AS (
   SELECT *, {", ".join(cols)} FROM dense WINDOW w AS (PARTITION BY {keys} ORDER BY t)
-), {_present_rows(keys, cols)}""", first_day, last_day)
+), {_present_rows(keys, cols)}""",
+        first_day,
+        last_day,
+    )
 
 
 def dense_running_sums(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str) -> str:
@@ -106,22 +116,29 @@ def dense_running_sums(spec: PipelineSpec, raw_glob: str, first_day: str, last_d
     for width in [s // 3600 for s in spec.features.window_seconds]:
         n, s, q = between("cn", width), between("cs", width), between("cq", width)
         cols.append(f"{s} / nullif({n}, 0) AS rolling_mean_{width}h")
-        cols.append(f"CASE WHEN {n} >= 2 THEN sqrt(greatest(({q} - {s} * {s} / {n}) / ({n} - 1), 0)) END "
-                    f"AS rolling_std_{width}h")
+        cols.append(
+            f"CASE WHEN {n} >= 2 THEN sqrt(greatest(({q} - {s} * {s} / {n}) / ({n} - 1), 0)) END "
+            f"AS rolling_std_{width}h"
+        )
     pn, ps = between("pn", 168), between("ps", 168)
     cols.append(f"coalesce(price / ({ps} / nullif({pn}, 0)), 1.0) AS price_ratio_168h")
-    return _select(f"""WITH {_raw(raw_glob)}, {_dense(keys)}, running AS (
+    return _select(
+        f"""WITH {_raw(raw_glob)}, {_dense(keys)}, running AS (
   SELECT *, sum(units) {run} AS cs, sum(units * units) {run} AS cq, count(units) {run} AS cn,
          sum(price) {run} AS ps, count(price) {run} AS pn
   FROM dense WINDOW w AS (PARTITION BY {keys} ORDER BY t)
 ), windowed AS (
   SELECT *, {", ".join(cols)} FROM running WINDOW w AS (PARTITION BY {keys} ORDER BY t)
-), {_present_rows(keys, cols)}""", first_day, last_day)
+), {_present_rows(keys, cols)}""",
+        first_day,
+        last_day,
+    )
 
 
 FORMULATIONS = {"range_frames": range_frames, "dense_rows": dense_rows, "dense_running_sums": dense_running_sums}
 
 
-def features_sql(spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str,
-                 formulation: str = "range_frames") -> str:
+def features_sql(
+    spec: PipelineSpec, raw_glob: str, first_day: str, last_day: str, formulation: str = "range_frames"
+) -> str:
     return FORMULATIONS[formulation](spec, raw_glob, first_day, last_day)

@@ -128,7 +128,9 @@ def build_features_grid(raw: pd.DataFrame, spec: PipelineSpec, first: date, last
         has_price = ~np.isnan(price)
         pn = window_sum(np.cumsum(has_price.astype(float)), 168)
         ps = window_sum(np.cumsum(np.where(has_price, price, 0.0)), 168)
-        df["price_ratio_168h"] = pd.Series(df["price"].to_numpy() / np.where(pn > 0, ps / pn, np.nan)).fillna(1.0).to_numpy()
+        df["price_ratio_168h"] = (
+            pd.Series(df["price"].to_numpy() / np.where(pn > 0, ps / pn, np.nan)).fillna(1.0).to_numpy()
+        )
     df["hour"] = df["ts"].dt.hour
     df["day_of_week"] = df["ts"].dt.dayofweek
     df["is_weekend"] = (df["day_of_week"] >= 5).astype(int)

@@ -19,6 +19,10 @@ def quiet_environment() -> None:
     """Defaults every benchmark process wants: Spark on loopback, no analytics, telemetry or progress bars."""
     import os
 
-    for name, value in {"SPARK_LOCAL_IP": "127.0.0.1", "GX_ANALYTICS_ENABLED": "false",
-                        "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}.items():
+    for name, value in {
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }.items():
         os.environ.setdefault(name, value)

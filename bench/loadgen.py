@@ -43,11 +43,17 @@ class Tally:
 
     def summary(self, seconds: float) -> dict:
         lat = np.array(self.latencies or [np.nan]) * 1000
-        return {"requests": len(self.latencies) + len(self.failures), "failed": len(self.failures),
-                "failures": self.failures[:5], "rps": round(len(self.latencies) / seconds, 1),
-                "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2),
-                "max_ms": round(float(np.max(lat)), 2), "answered_by_version": self.versions,
-                "seconds": round(seconds, 2)}
+        return {
+            "requests": len(self.latencies) + len(self.failures),
+            "failed": len(self.failures),
+            "failures": self.failures[:5],
+            "rps": round(len(self.latencies) / seconds, 1),
+            "p50_ms": round(float(np.percentile(lat, 50)), 2),
+            "p99_ms": round(float(np.percentile(lat, 99)), 2),
+            "max_ms": round(float(np.max(lat)), 2),
+            "answered_by_version": self.versions,
+            "seconds": round(seconds, 2),
+        }
 
 
 async def _send(session, url: str, body: bytes, headers: dict, started: float, tally: Tally) -> None:
@@ -56,25 +62,26 @@ async def _send(session, url: str, body: bytes, headers: dict, started: float, t
     try:
         async with session.post(url, data=body, headers=headers) as r:
             tally.record(started, r.status, await r.read())
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         tally.failures.append(f"{type(exc).__name__}: {exc}")
 
 
-async def run(url: str, body: bytes, mode: str, seconds: float, concurrency: int, rate: float,
-              headers: dict) -> dict:
+async def run(url: str, body: bytes, mode: str, seconds: float, concurrency: int, rate: float, headers: dict) -> dict:
     import aiohttp
 
     assert urlparse(url).hostname in ("127.0.0.1", "localhost"), f"{url}: load goes to loopback only"
     headers = {"content-type": "application/json", **headers}
     tally = Tally()
     timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=max(concurrency, 64)),
-                                     timeout=timeout) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=max(concurrency, 64)), timeout=timeout
+    ) as session:
         for _ in range(20):  # warm the connections and the server's first calls
             await _send(session, url, body, headers, time.perf_counter(), Tally())
         start = time.perf_counter()
         stop_at = start + seconds
         if mode == "closed":
+
             async def client() -> None:
                 while time.perf_counter() < stop_at:
                     await _send(session, url, body, headers, time.perf_counter(), tally)

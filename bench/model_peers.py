@@ -32,8 +32,9 @@ DIFFERENCES = {"hourly": (24, 168), "daily": (1, 7)}  # one horizon (a day) and 
 FREQ = {"hourly": "h", "daily": "D"}
 
 
-def regular_grid(raw: pd.DataFrame, keys: list[str], timestamp: str, target: str, exog: list[str],
-                 frequency: str, end: pd.Timestamp) -> pd.DataFrame:
+def regular_grid(
+    raw: pd.DataFrame, keys: list[str], timestamp: str, target: str, exog: list[str], frequency: str, end: pd.Timestamp
+) -> pd.DataFrame:
     """``unique_id, ds, y, <exog>`` on a full grid per series up to ``end`` (the holdout's last step, so
     every peer's rolling origins fall on day boundaries): no missing step, no repeated one. A missing
     value is carried forward from the last one seen (never filled from the future)."""
@@ -57,8 +58,9 @@ def regular_grid(raw: pd.DataFrame, keys: list[str], timestamp: str, target: str
     return grid
 
 
-def statistical_peers(grid: pd.DataFrame, frequency: str, horizon: int, train_steps: int,
-                      holdout_steps: int) -> tuple[pd.DataFrame, dict[str, float]]:
+def statistical_peers(
+    grid: pd.DataFrame, frequency: str, horizon: int, train_steps: int, holdout_steps: int
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """MSTL (refit every ``horizon`` steps on the window before) and AutoETS (fit once, carried forward)
     forecasts of the holdout."""
     from statsforecast import StatsForecast
@@ -67,20 +69,35 @@ def statistical_peers(grid: pd.DataFrame, frequency: str, horizon: int, train_st
     seasons = [s for s in SEASONS[frequency] if 2 * s <= train_steps]
     seconds = {}
     out = None
-    for name, model, refit in (("statsforecast MSTL", MSTL(season_length=seasons, alias="peer"), True),
-                               ("statsforecast AutoETS", AutoETS(season_length=seasons[0], alias="peer"), False)):
+    for name, model, refit in (
+        ("statsforecast MSTL", MSTL(season_length=seasons, alias="peer"), True),
+        ("statsforecast AutoETS", AutoETS(season_length=seasons[0], alias="peer"), False),
+    ):
         started = time.perf_counter()
         cv = StatsForecast(models=[model], freq=FREQ[frequency], n_jobs=1).cross_validation(
-            h=horizon, df=grid[["unique_id", "ds", "y"]], n_windows=holdout_steps // horizon, step_size=horizon,
-            input_size=train_steps, refit=refit)
+            h=horizon,
+            df=grid[["unique_id", "ds", "y"]],
+            n_windows=holdout_steps // horizon,
+            step_size=horizon,
+            input_size=train_steps,
+            refit=refit,
+        )
         seconds[name] = time.perf_counter() - started
         cv = cv[["unique_id", "ds", "peer"]].rename(columns={"peer": name})
         out = cv if out is None else out.merge(cv, on=["unique_id", "ds"])
     return out, seconds
 
 
-def mlforecast_peers(grid: pd.DataFrame, frequency: str, horizon: int, lags: list[int], windows: list[int],
-                     train_steps: int, holdout_steps: int, seed: int = 0) -> tuple[pd.DataFrame, dict[str, float]]:
+def mlforecast_peers(
+    grid: pd.DataFrame,
+    frequency: str,
+    horizon: int,
+    lags: list[int],
+    windows: list[int],
+    train_steps: int,
+    holdout_steps: int,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """mlforecast LightGBM with the platform's lags and windows, plain and with differenced targets."""
     import lightgbm as lgb
     from mlforecast import MLForecast
@@ -88,25 +105,39 @@ def mlforecast_peers(grid: pd.DataFrame, frequency: str, horizon: int, lags: lis
     from mlforecast.target_transforms import Differences
 
     calendar = ["hour", "dayofweek"] if frequency == "hourly" else ["dayofweek", "month", "dayofyear"]
-    variants = {"mlforecast LightGBM": None, **{f"mlforecast LightGBM, differences({d})": [Differences([d])]
-                                                for d in DIFFERENCES[frequency]}}
+    variants = {
+        "mlforecast LightGBM": None,
+        **{f"mlforecast LightGBM, differences({d})": [Differences([d])] for d in DIFFERENCES[frequency]},
+    }
     seconds, out = {}, None
     for name, transforms in variants.items():
         forecaster = MLForecast(
-            models={"peer": lgb.LGBMRegressor(random_state=seed, verbose=-1, n_jobs=2)}, freq=FREQ[frequency],
-            lags=lags, lag_transforms={horizon: [t(w) for w in windows for t in (RollingMean, RollingStd)]},
-            date_features=calendar, target_transforms=transforms)
+            models={"peer": lgb.LGBMRegressor(random_state=seed, verbose=-1, n_jobs=2)},
+            freq=FREQ[frequency],
+            lags=lags,
+            lag_transforms={horizon: [t(w) for w in windows for t in (RollingMean, RollingStd)]},
+            date_features=calendar,
+            target_transforms=transforms,
+        )
         started = time.perf_counter()
-        cv = forecaster.cross_validation(df=grid, n_windows=holdout_steps // horizon, h=horizon, step_size=horizon,
-                                         static_features=[], refit=False, input_size=train_steps)
+        cv = forecaster.cross_validation(
+            df=grid,
+            n_windows=holdout_steps // horizon,
+            h=horizon,
+            step_size=horizon,
+            static_features=[],
+            refit=False,
+            input_size=train_steps,
+        )
         seconds[name] = time.perf_counter() - started
         cv = cv[["unique_id", "ds", "peer"]].rename(columns={"peer": name})
         out = cv if out is None else out.merge(cv, on=["unique_id", "ds"])
     return out, seconds
 
 
-def plain_lightgbm(train: pd.DataFrame, holdout: pd.DataFrame, features: list[str], categorical: list[str],
-                   target: str, seed: int = 0) -> tuple[np.ndarray, float]:
+def plain_lightgbm(
+    train: pd.DataFrame, holdout: pd.DataFrame, features: list[str], categorical: list[str], target: str, seed: int = 0
+) -> tuple[np.ndarray, float]:
     """LightGBM with library defaults on the platform's feature rows (categories as pandas categories)."""
     import lightgbm as lgb
 

@@ -26,8 +26,10 @@ def synthetic_features(series: int, start: date, days: int, seed: int = 0) -> pd
     t = np.arange(len(hours))
     frames = []
     for i in range(series):
-        y = pd.Series(rng.uniform(5, 50) * (1 + 0.3 * np.sin(2 * np.pi * (t + rng.integers(24)) / 24))
-                      + rng.normal(0, 1.0, len(t))).clip(lower=0)
+        y = pd.Series(
+            rng.uniform(5, 50) * (1 + 0.3 * np.sin(2 * np.pi * (t + rng.integers(24)) / 24))
+            + rng.normal(0, 1.0, len(t))
+        ).clip(lower=0)
         frame = pd.DataFrame({"ts": hours, "store_id": f"s{i % 50}", "item_id": f"i{i}", "units": y})
         for lag in (24, 48, 168):
             frame[f"lag_{lag}h"] = y.shift(lag)
@@ -63,8 +65,16 @@ def statistical_scale(counts: list[int]) -> list[dict]:
             score = time.perf_counter() - started
             mae = float(np.mean(np.abs(predicted - day["units"].to_numpy())))
             naive = float(np.mean(np.abs(day["lag_24h"].to_numpy() - day["units"].to_numpy())))
-            out.append({"series": n, "fit_seconds": round(fit, 1), "ms_per_series": round(1000 * fit / n, 1),
-                        "searched": min(n, statistical.SEARCHED), "series_fit": facts["series_fit"],
-                        "naive_instead": n - facts["series_fit"], "one_day_forecast_seconds": round(score, 1),
-                        "mae_vs_day_ago_naive": round(mae / naive, 3)})
+            out.append(
+                {
+                    "series": n,
+                    "fit_seconds": round(fit, 1),
+                    "ms_per_series": round(1000 * fit / n, 1),
+                    "searched": min(n, statistical.SEARCHED),
+                    "series_fit": facts["series_fit"],
+                    "naive_instead": n - facts["series_fit"],
+                    "one_day_forecast_seconds": round(score, 1),
+                    "mae_vs_day_ago_naive": round(mae / naive, 3),
+                }
+            )
     return out

@@ -46,36 +46,62 @@ from soak.settings import soak_specs
 FAULT_TAG = "soak.fault"  # on a model version a fault made (not a training run's)
 
 
-def distributed_settings(home: Path, db: services.Services, s3: services.Link, cluster: services.SparkCluster,
-                         receiver: services.AlertReceiver) -> ConveyorSettings:
+def distributed_settings(
+    home: Path,
+    db: services.Services,
+    s3: services.Link,
+    cluster: services.SparkCluster,
+    receiver: services.AlertReceiver,
+) -> ConveyorSettings:
     shipped = load_settings().specs_dir
     return load_settings(
-        home=home, airflow_port=environment.free_port(), mlflow_port=environment.free_port(), mode="compose",
-        airflow_db_uri=db.database_uri("airflow"), mlflow_backend_store_uri=db.database_uri("mlflow"),
-        celery_broker_url=db.broker_url, celery_queues="default,gpu",
-        lake_uri="s3://conveyor-lake/lake", mlflow_artifacts_dir="s3://conveyor-artifacts/mlflow",
-        s3_endpoint_url=s3.url, spark_master=cluster.master_url, alert_webhook_url=receiver.url,
-        task_retry_delay_seconds=10, specs_dir=soak_specs(shipped, home / "specs"),
-        failpoints_dir=str(home / "failpoints"))
+        home=home,
+        airflow_port=environment.free_port(),
+        mlflow_port=environment.free_port(),
+        mode="compose",
+        airflow_db_uri=db.database_uri("airflow"),
+        mlflow_backend_store_uri=db.database_uri("mlflow"),
+        celery_broker_url=db.broker_url,
+        celery_queues="default,gpu",
+        lake_uri="s3://conveyor-lake/lake",
+        mlflow_artifacts_dir="s3://conveyor-artifacts/mlflow",
+        s3_endpoint_url=s3.url,
+        spark_master=cluster.master_url,
+        alert_webhook_url=receiver.url,
+        task_retry_delay_seconds=10,
+        specs_dir=soak_specs(shipped, home / "specs"),
+        failpoints_dir=str(home / "failpoints"),
+    )
 
 
 # Airflow's own settings for the compressed nights: a task whose worker died is failed (and retried)
 # after 30 s without a heartbeat (six missed beats of 5 s) instead of 5 minutes, looked for every 5 s.
-STACK_ENV = {"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
-             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-             "PYSPARK_PYTHON": sys.executable,
-             **services.S3_CREDENTIALS}
+STACK_ENV = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "PYSPARK_PYTHON": sys.executable,
+    **services.S3_CREDENTIALS,
+}
 
 
 class DistributedSoak(Soak):
-    def __init__(self, settings: ConveyorSettings, plan: SoakPlan, faults: list[list], db: services.Services,
-                 s3: services.Link, receiver: services.AlertReceiver, say=print) -> None:
+    def __init__(
+        self,
+        settings: ConveyorSettings,
+        plan: SoakPlan,
+        faults: list[list],
+        db: services.Services,
+        s3: services.Link,
+        receiver: services.AlertReceiver,
+        say=print,
+    ) -> None:
         super().__init__(settings, plan, say)
         self.faults = faults
         self.injector = Injector(self, db, s3, receiver)
-        self.probe = ReaderProbe(Lake.from_settings(settings), [(z, p) for z in ("raw", "features", "predictions")
-                                                                for p in PIPELINES])
+        self.probe = ReaderProbe(
+            Lake.from_settings(settings), [(z, p) for z in ("raw", "features", "predictions") for p in PIPELINES]
+        )
         self.records: list[FaultRecord] = []
 
     @property
@@ -117,10 +143,13 @@ class DistributedSoak(Soak):
     def night_stage(self, day: DayPlan, faults: list, stage: str, conf: dict, per_pipeline: dict | None = None) -> None:
         mine = [f for f in faults if f.target == stage]
         armed = [self.injector.arm(day, f) for f in mine]  # crash points and a stopped receiver, before the runs
-        runs = {p: self.client.trigger(f"{p}_{stage}", conf={**conf, **(per_pipeline or {}).get(p, {})})
-                for p in PIPELINES}
-        records = [record or self.injector.during(day, fault, f"{PIPELINE}_{stage}", runs[PIPELINE])
-                   for fault, record in zip(mine, armed)]  # the faults done to a running task, in turn
+        runs = {
+            p: self.client.trigger(f"{p}_{stage}", conf={**conf, **(per_pipeline or {}).get(p, {})}) for p in PIPELINES
+        }
+        records = [
+            record or self.injector.during(day, fault, f"{PIPELINE}_{stage}", runs[PIPELINE])
+            for fault, record in zip(mine, armed)
+        ]  # the faults done to a running task, in turn
         for record in records:
             self.injector.recover(record, stage, runs)
             self.note(record)
@@ -130,39 +159,69 @@ class DistributedSoak(Soak):
     def snapshot(self, day: DayPlan, pipeline: str, running_mlflow_runs: list[str]) -> Snapshot:
         snap = super().snapshot(day, pipeline, running_mlflow_runs)
         client = tracking.connect(self.settings)
-        made = {str(v.version) for v in client.search_model_versions(f"name='{registry.model_name(pipeline)}'")
-                if FAULT_TAG in v.tags}
+        made = {
+            str(v.version)
+            for v in client.search_model_versions(f"name='{registry.model_name(pipeline)}'")
+            if FAULT_TAG in v.tags
+        }
         snap.versions = {v: r for v, r in snap.versions.items() if v not in made}
         if pipeline == PIPELINES[0]:
             fs = self.lake.fs
-            snap.disk_bytes = {"logs": _du_local(self.settings.home / "logs"),
-                               "lake (S3)": fs.du("conveyor-lake/lake"),
-                               "mlflow artifacts (S3)": fs.du("conveyor-artifacts/mlflow")}
+            snap.disk_bytes = {
+                "logs": _du_local(self.settings.home / "logs"),
+                "lake (S3)": fs.du("conveyor-lake/lake"),
+                "mlflow artifacts (S3)": fs.du("conveyor-artifacts/mlflow"),
+            }
         return snap
 
     def more_invariants(self, day: DayPlan, pipeline: str, snap: Snapshot) -> list[Invariant]:
         moves = history(self.settings, pipeline, alias=None)
-        open_moves = [f"{m.get('alias')} v{m.get('from_version')} -> v{m.get('to_version')}" for m in moves
-                      if m.get("state") == INTENDED]
-        out = [Invariant("every alias move has its completed record", not open_moves,
-                         "; ".join(open_moves) or f"{len(moves)} record(s), none open")]
+        open_moves = [
+            f"{m.get('alias')} v{m.get('from_version')} -> v{m.get('to_version')}"
+            for m in moves
+            if m.get("state") == INTENDED
+        ]
+        out = [
+            Invariant(
+                "every alias move has its completed record",
+                not open_moves,
+                "; ".join(open_moves) or f"{len(moves)} record(s), none open",
+            )
+        ]
         if pipeline != PIPELINE:
             return out
         partial = self.probe.take_partial()
-        out.append(Invariant("no reader saw part of a day", not partial, "; ".join(partial[:5]) or
-                             f"{self.probe.checks} day checks by the probe so far, {self.probe.unreachable} while "
-                             "S3 was unreachable"))
+        out.append(
+            Invariant(
+                "no reader saw part of a day",
+                not partial,
+                "; ".join(partial[:5])
+                or f"{self.probe.checks} day checks by the probe so far, {self.probe.unreachable} while "
+                "S3 was unreachable",
+            )
+        )
         today = [r for r in self.records if r.day == day.dt]
         loud = [f"{r.fault.kind}: {r.recovery}" for r in today if r.refused is False]
         fault_versions = {v for v in self.injector.fault_versions}
         if snap.champion in fault_versions:
             loud.append(f"@champion is v{snap.champion}, a corrupt version")
-        out.append(Invariant("a corrupt file or artifact is refused loudly, never used", not loud,
-                             "; ".join(loud) or f"{sum(r.refused is True for r in today)} refused today"))
+        out.append(
+            Invariant(
+                "a corrupt file or artifact is refused loudly, never used",
+                not loud,
+                "; ".join(loud) or f"{sum(r.refused is True for r in today)} refused today",
+            )
+        )
         stuck = [f"{r.fault.kind}: {r.recovery}" for r in today if r.landed and r.seconds is None]
-        out.append(Invariant("every fault recovered", not stuck, "; ".join(stuck) or
-                             ", ".join(f"{r.fault.kind} {r.seconds:.0f}s" for r in today if r.seconds is not None)
-                             or "no fault today"))
+        out.append(
+            Invariant(
+                "every fault recovered",
+                not stuck,
+                "; ".join(stuck)
+                or ", ".join(f"{r.fault.kind} {r.seconds:.0f}s" for r in today if r.seconds is not None)
+                or "no fault today",
+            )
+        )
         out.append(self.routing())
         return out
 
@@ -179,9 +238,11 @@ class DistributedSoak(Soak):
                     wrong.append(f"{dag_id}.{ti['task_id']} on {ti['queue']}/{ti['hostname']}")
                 if ti["task_id"] in ("promote", "rollback") and ti["pool"] != "conveyor_registry":
                     wrong.append(f"{dag_id}.{ti['task_id']} in pool {ti['pool']}")
-        return Invariant("Lightning trained on the gpu worker, every other task on default; alias moves "
-                         "in the registry pool", not wrong,
-                         "; ".join(wrong[:5]) or f"{counted} task runs")
+        return Invariant(
+            "Lightning trained on the gpu worker, every other task on default; alias moves in the registry pool",
+            not wrong,
+            "; ".join(wrong[:5]) or f"{counted} task runs",
+        )
 
     def run(self) -> SoakResult:
         try:
@@ -228,10 +289,15 @@ def run_distributed(days: int, seed: int, work: Path, say=print) -> tuple[SoakRe
 
 
 def fault_table(plan: SoakPlan, faults: list[list]) -> str:
-    lines = [f"distributed soak plan, seed {plan.seed}: {len(plan.days)} days, {sum(map(len, faults))} faults",
-             "", "| day | dt | faults |", "|---|---|---|"]
-    lines += [f"| {d.index + 1} | {d.dt} | {'; '.join(f.describe() for f in faults[d.index]) or '-'} |"
-              for d in plan.days]
+    lines = [
+        f"distributed soak plan, seed {plan.seed}: {len(plan.days)} days, {sum(map(len, faults))} faults",
+        "",
+        "| day | dt | faults |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {d.index + 1} | {d.dt} | {'; '.join(f.describe() for f in faults[d.index]) or '-'} |" for d in plan.days
+    ]
     return "\n".join(lines)
 
 
@@ -240,12 +306,18 @@ def summary(result: SoakResult, records: list[FaultRecord]) -> str:
 
     held = result.held and all(r.refused is not False for r in records)
     lines = [table(result.rows), "", "| day | fault | what it hit | recovery | seconds |", "|---|---|---|---|---|"]
-    lines += [f"| {r.day} | {r.fault.describe()} | {r.hit} | {r.recovery} | "
-              f"{'-' if r.seconds is None else f'{r.seconds:.0f}'} |" for r in records]
+    lines += [
+        f"| {r.day} | {r.fault.describe()} | {r.hit} | {r.recovery} | "
+        f"{'-' if r.seconds is None else f'{r.seconds:.0f}'} |"
+        for r in records
+    ]
     kinds = sorted({r.fault.kind for r in records if r.landed})
-    lines += ["", f"{len(result.rows) // len(PIPELINES)}/{len(result.plan.days)} days, "
-                  f"{sum(r.landed for r in records)} faults landed ({len(kinds)} kinds: {', '.join(kinds)}), "
-                  f"{'every invariant held' if held else 'INVARIANTS BROKEN'}, {result.seconds / 60:.1f} min"]
+    lines += [
+        "",
+        f"{len(result.rows) // len(PIPELINES)}/{len(result.plan.days)} days, "
+        f"{sum(r.landed for r in records)} faults landed ({len(kinds)} kinds: {', '.join(kinds)}), "
+        f"{'every invariant held' if held else 'INVARIANTS BROKEN'}, {result.seconds / 60:.1f} min",
+    ]
     return "\n".join(lines)
 
 

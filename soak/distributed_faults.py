@@ -35,8 +35,16 @@ from pathlib import Path
 from ml_tasks.core.polling import wait_until
 from ml_tasks.platform.airflow_api.client import AirflowClient
 
-FAULT_KINDS = ("kill_worker", "restart_postgres", "s3_outage", "kill_publish", "kill_promote",
-               "truncated_challenger", "corrupt_features", "webhook_down")
+FAULT_KINDS = (
+    "kill_worker",
+    "restart_postgres",
+    "s3_outage",
+    "kill_publish",
+    "kill_promote",
+    "truncated_challenger",
+    "corrupt_features",
+    "webhook_down",
+)
 # the stage each kind hits: "before_train" is between the features and the training runs,
 # "after_train" between training and scoring
 TARGETS = {
@@ -86,9 +94,13 @@ def make_plan(seed: int, days: int) -> list[list[Fault]]:
     kinds = (kinds * (count // len(kinds) + 1))[:count]
     per_day: list[list[Fault]] = [[] for _ in range(days)]
     for kind in kinds:
-        open_days = [i for i in range(days) if len(per_day[i]) < max(4, -(-count // days))
-                     and kind not in {f.kind for f in per_day[i]}
-                     and not (kind == "kill_publish" and any(f.kind == "corrupt_features" for f in per_day[i]))]
+        open_days = [
+            i
+            for i in range(days)
+            if len(per_day[i]) < max(4, -(-count // days))
+            and kind not in {f.kind for f in per_day[i]}
+            and not (kind == "kill_publish" and any(f.kind == "corrupt_features" for f in per_day[i]))
+        ]
         day = rng.choice(open_days or range(days))
         per_day[day].append(Fault(kind, rng.choice(TARGETS[kind]), round(rng.uniform(0.2, 0.8), 2)))
     return per_day
@@ -96,11 +108,18 @@ def make_plan(seed: int, days: int) -> list[list[Fault]]:
 
 def running_task(client: AirflowClient, dag_id: str, run_id: str, only: tuple[str, ...] = ()) -> dict | None:
     """Wait for a task of the run to be running (one of ``only`` if given); None when the run ends first."""
+
     def found():
         if client.run_state(dag_id, run_id) in ("success", "failed"):
             return {}
-        return next((t for t in client.task_instances(dag_id, run_id)
-                     if t["state"] == "running" and (not only or t["task_id"] in only)), None)
+        return next(
+            (
+                t
+                for t in client.task_instances(dag_id, run_id)
+                if t["state"] == "running" and (not only or t["task_id"] in only)
+            ),
+            None,
+        )
 
     return wait_until(found, 1800, f"a running task of {dag_id} {run_id}", every=0.3) or None
 

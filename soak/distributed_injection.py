@@ -95,8 +95,13 @@ class Injector:
             return
         record.seconds = time.monotonic() - t0
         retried = self._retried(stage, runs)
-        how = (f"cleared {', '.join(cleared)} once the cause was gone" if cleared else
-               f"Airflow's retries in this stage: {', '.join(retried)}" if retried else "no task failed")
+        how = (
+            f"cleared {', '.join(cleared)} once the cause was gone"
+            if cleared
+            else f"Airflow's retries in this stage: {', '.join(retried)}"
+            if retried
+            else "no task failed"
+        )
         if fault.kind == "webhook_down":
             how = f"no task failed for it ({len(retried)} retried for other faults of the stage)"
         record.recovery = f"{how}; the {stage} runs succeeded {record.seconds:.0f}s after the fault" + record.recovery
@@ -115,15 +120,22 @@ class Injector:
                 self._t0[id(record)] = time.monotonic() - (time.time() - fired)
             if kind == "kill_promote":
                 open_moves = [m for m in self._history() if m.get("state") == "intended"]
-                record.recovery = (" (the retry's alias move completed the open audit record)" if not open_moves
-                                   else f" ({len(open_moves)} audit record(s) still open)")
+                record.recovery = (
+                    " (the retry's alias move completed the open audit record)"
+                    if not open_moves
+                    else f" ({len(open_moves)} audit record(s) still open)"
+                )
         elif kind == "webhook_down":
             self.receiver.start()
             record.recovery = " (the receiver is back; alerts sent while it was away were logged as not delivered)"
 
     def _retried(self, stage: str, runs: dict[str, str]) -> list[str]:
-        return [f"{p}_{stage}.{t['task_id']}" for p, r in runs.items()
-                for t in self.client.task_instances(f"{p}_{stage}", r) if (t.get("try_number") or 1) > 1]
+        return [
+            f"{p}_{stage}.{t['task_id']}"
+            for p, r in runs.items()
+            for t in self.client.task_instances(f"{p}_{stage}", r)
+            if (t.get("try_number") or 1) > 1
+        ]
 
     def _history(self) -> list[dict]:
         from ml_tasks.registry.audit import history
@@ -154,9 +166,11 @@ class Injector:
         published = self.client.wait_for_run(f"{pipeline}_features", republish, timeout=1800, poll=1.0)
         state, cleared = settle(self.client, f"{pipeline}_train", run_id, rounds=1)
         record.seconds = time.monotonic() - t0 if state == "success" else None
-        record.recovery = (f"training {'refused the file by name' if refused else 'DID NOT refuse the file'} "
-                           f"({'run failed' if record.refused else 'run ' + state}); features run {published}, "
-                           f"{', '.join(cleared) or 'nothing'} cleared; training {state}")
+        record.recovery = (
+            f"training {'refused the file by name' if refused else 'DID NOT refuse the file'} "
+            f"({'run failed' if record.refused else 'run ' + state}); features run {published}, "
+            f"{', '.join(cleared) or 'nothing'} cleared; training {state}"
+        )
         return record
 
     def truncated_challenger(self, day: DayPlan, fault: Fault) -> FaultRecord:
@@ -179,32 +193,51 @@ class Injector:
             experiment_id = client.get_run(champion.run_id).info.experiment_id
             with mlflow.start_run(experiment_id=experiment_id, run_name="soak: a cut-short upload") as run:
                 mlflow.log_artifacts(str(local), artifact_path="model")
-        version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run.info.run_id,
-                                              tags={FAULT_TAG: "truncated_challenger"}).version
+        version = client.create_model_version(
+            name, f"{run.info.artifact_uri}/model", run.info.run_id, tags={FAULT_TAG: "truncated_challenger"}
+        ).version
         record_digest(settings, pipeline, version)
         s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
-        keys = [o for page in s3.get_paginator("list_objects_v2").paginate(Bucket="conveyor-artifacts",
-                                                                          Prefix="mlflow/")
-                for o in page.get("Contents", []) if run.info.run_id in o["Key"] and "/model/" in o["Key"]]
+        keys = [
+            o
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket="conveyor-artifacts", Prefix="mlflow/")
+            for o in page.get("Contents", [])
+            if run.info.run_id in o["Key"] and "/model/" in o["Key"]
+        ]
         biggest = max(keys, key=lambda o: o["Size"])
         body = s3.get_object(Bucket="conveyor-artifacts", Key=biggest["Key"])["Body"].read()
-        s3.put_object(Bucket="conveyor-artifacts", Key=biggest["Key"], Body=body[:len(body) // 2])
+        s3.put_object(Bucket="conveyor-artifacts", Key=biggest["Key"], Body=body[: len(body) // 2])
         current = registry.version_by_alias(client, pipeline, registry.CHALLENGER)
-        move_alias(client, AliasMove(pipeline, registry.CHALLENGER, str(current.version) if current else None,
-                                     str(version), "soak: a cut-short upload", {"kind": "fault"}), settings=settings)
+        move_alias(
+            client,
+            AliasMove(
+                pipeline,
+                registry.CHALLENGER,
+                str(current.version) if current else None,
+                str(version),
+                "soak: a cut-short upload",
+                {"kind": "fault"},
+            ),
+            settings=settings,
+        )
         self.fault_versions.append(str(version))
-        record.hit = (f"v{version} registered, {biggest['Key'].rsplit('/', 1)[-1]} cut to {len(body) // 2} of "
-                      f"{len(body)} bytes in the store, @challenger -> v{version}")
+        record.hit = (
+            f"v{version} registered, {biggest['Key'].rsplit('/', 1)[-1]} cut to {len(body) // 2} of "
+            f"{len(body)} bytes in the store, @challenger -> v{version}"
+        )
         t0 = time.monotonic()
         alerts_before = len(self.receiver.received)
-        run_id = self.client.trigger(f"{pipeline}_rollback", conf={"to_version": str(version),
-                                                                    "reason": "soak: try the cut-short version"})
+        run_id = self.client.trigger(
+            f"{pipeline}_rollback", conf={"to_version": str(version), "reason": "soak: try the cut-short version"}
+        )
         state = self.client.wait_for_run(f"{pipeline}_rollback", run_id, timeout=600, poll=1.0)
         refused = REFUSED_MODEL in task_log_text(settings.home, f"{pipeline}_rollback", run_id, "rollback")
         after = registry.version_by_alias(client, pipeline, registry.CHAMPION)
         alerted = [a for a in self.receiver.received[alerts_before:] if a.get("event") == "model_unverified"]
         record.refused = state == "failed" and refused and str(after.version) == str(champion.version) and bool(alerted)
         record.seconds = time.monotonic() - t0
-        record.recovery = (f"rollback to v{version} {state}{' (refused: digest mismatch)' if refused else ''}; "
-                           f"@champion stays v{after.version}; {len(alerted)} model_unverified alert(s)")
+        record.recovery = (
+            f"rollback to v{version} {state}{' (refused: digest mismatch)' if refused else ''}; "
+            f"@champion stays v{after.version}; {len(alerted)} model_unverified alert(s)"
+        )
         return record

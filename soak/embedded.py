@@ -69,8 +69,9 @@ class Soak:
         first = plan.days[0].dt
         history_start = first - timedelta(days=SIZE.days)
         # seed_demo's and seed_churn's own simulations, continued: the same series and customers
-        self.data = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, start=history_start,
-                                     days=SIZE.days + len(plan.days))
+        self.data = DemandDataConfig(
+            stores=SIZE.stores, items=SIZE.items, start=history_start, days=SIZE.days + len(plan.days)
+        )
         self.params = series_params(self.data)
         drift = plan.days_with("drift")
         self.drift_from = min(drift) if drift else None
@@ -118,9 +119,12 @@ class Soak:
         spec = load_spec(PIPELINE, self.settings.specs_dir)
         raw = self.lake.read_partition("raw", PIPELINE, dt)
         keys = [*spec.data.keys, spec.data.timestamp]
-        return {"rows": len(raw), "full_day": self.data.rows_per_day,
-                "null_sensor": int(raw[SENSOR_COLUMN].isna().sum()) if SENSOR_COLUMN in raw else 0,
-                "repeated_keys": int(raw.duplicated(keys).sum())}
+        return {
+            "rows": len(raw),
+            "full_day": self.data.rows_per_day,
+            "null_sensor": int(raw[SENSOR_COLUMN].isna().sum()) if SENSOR_COLUMN in raw else 0,
+            "repeated_keys": int(raw.duplicated(keys).sum()),
+        }
 
     def churn_day(self, dt: date):
         if self._churn_rows is None:
@@ -141,8 +145,9 @@ class Soak:
             record = inject(self.settings, self.client, day.dt, fault, dag_id, runs[PIPELINE])
             self.result.faults.append(record)
             self.say(f"  fault {fault.describe()}: {record.hit}; {record.recovery}")
-        states = {p: self.client.wait_for_run(f"{p}_{stage}", run_id, timeout=1800, poll=1.0)
-                  for p, run_id in runs.items()}
+        states = {
+            p: self.client.wait_for_run(f"{p}_{stage}", run_id, timeout=1800, poll=1.0) for p, run_id in runs.items()
+        }
         if any(f.kind == "disk_full" for f in day.faults if f.target == stage):  # the full disk hit every pipeline
             for p in PIPELINES:
                 if states[p] == "failed" and clear_failed(self.client, f"{p}_{stage}", runs[p]):
@@ -157,7 +162,9 @@ class Soak:
 
     def rerun_features(self, day: DayPlan, what: str) -> None:
         run_id = self.client.trigger(f"{PIPELINE}_features", conf={"dt": day.dt.isoformat()})
-        self.say(f"  {what}: {PIPELINE}_features {self.client.wait_for_run(f'{PIPELINE}_features', run_id, timeout=1800)}")
+        self.say(
+            f"  {what}: {PIPELINE}_features {self.client.wait_for_run(f'{PIPELINE}_features', run_id, timeout=1800)}"
+        )
 
     def operate(self, day: DayPlan) -> None:
         dt = day.dt.isoformat()
@@ -171,8 +178,10 @@ class Soak:
             self.land(self.day_frame(day), PIPELINE, day.dt)
             run_id = self.client.runs(f"{PIPELINE}_features")[0]["dag_run_id"]
             self.client.clear_task(f"{PIPELINE}_features", run_id, "gate_raw")
-            self.say(f"  late day landed, gate_raw cleared: "
-                     f"{self.client.wait_for_run(f'{PIPELINE}_features', run_id, timeout=1800)}")
+            self.say(
+                f"  late day landed, gate_raw cleared: "
+                f"{self.client.wait_for_run(f'{PIPELINE}_features', run_id, timeout=1800)}"
+            )
         if "repeat" in day.events:  # the same file delivered again, and the day's features run again
             self.land(self.day_frame(day), PIPELINE, day.dt, delivery=2)
             self.rerun_features(day, "repeated delivery")
@@ -190,8 +199,12 @@ class Soak:
 
     def wait_idle(self, timeout: float = 3600) -> None:
         """Until no run of any pipeline DAG is queued or running (asset-triggered retrains included)."""
-        wait_until(lambda: all(r["state"] in ("success", "failed") for d in self.dags for r in self.client.runs(d)),
-                   timeout, "every run to finish", every=2)
+        wait_until(
+            lambda: all(r["state"] in ("success", "failed") for d in self.dags for r in self.client.runs(d)),
+            timeout,
+            "every run to finish",
+            every=2,
+        )
 
     # -- the records ------------------------------------------------------------------------------
     def snapshot(self, day: DayPlan, pipeline: str, running_mlflow_runs: list[str]) -> Snapshot:
@@ -199,38 +212,53 @@ class Soak:
         for the whole home is counted once, with the first pipeline)."""
         snap = lake_facts(self.lake, pipeline, Snapshot(day=day.dt))
         client = tracking.connect(self.settings)
-        snap.versions = {str(v.version): v.tags.get("airflow.run_id", "?")
-                         for v in client.search_model_versions(f"name='{registry.model_name(pipeline)}'")}
+        snap.versions = {
+            str(v.version): v.tags.get("airflow.run_id", "?")
+            for v in client.search_model_versions(f"name='{registry.model_name(pipeline)}'")
+        }
         train, drift = f"{pipeline}_train", f"{pipeline}_drift"
-        snap.registering_runs = [t["dag_run_id"] for t in self.client.dag_task_instances(train, state="success")
-                                 if t["task_id"] == "register"]
+        snap.registering_runs = [
+            t["dag_run_id"]
+            for t in self.client.dag_task_instances(train, state="success")
+            if t["task_id"] == "register"
+        ]
         snap.running_mlflow_runs = running_mlflow_runs  # one query for the whole tracking server
         champion = registry.version_by_alias(client, pipeline, registry.CHAMPION)
         snap.champion = str(champion.version) if champion else None
-        snap.audit = [{"from_version": r.get("from_version") or None, "to_version": r.get("to_version")}
-                      for r in history(self.settings, pipeline)]
+        snap.audit = [
+            {"from_version": r.get("from_version") or None, "to_version": r.get("to_version")}
+            for r in history(self.settings, pipeline)
+        ]
         snap.retrain_requests = sorted(
             datetime.fromisoformat(t["end_date"].replace("Z", "+00:00"))
             for t in self.client.dag_task_instances(drift, state="success")
-            if t["task_id"] == "request_retrain" and t.get("end_date"))
+            if t["task_id"] == "request_retrain" and t.get("end_date")
+        )
         snap.stuck_tasks = []
         for dag_id in (f"{pipeline}_{s}" for s in STAGES):
             finished = {r["dag_run_id"] for r in self.client.runs(dag_id) if r["state"] in ("success", "failed")}
-            snap.stuck_tasks += [f"{dag_id}/{t['dag_run_id']}/{t['task_id']}: {t['state']}"
-                                 for t in self.client.dag_task_instances(dag_id, state=list(STUCK_STATES))
-                                 if t["dag_run_id"] in finished]
+            snap.stuck_tasks += [
+                f"{dag_id}/{t['dag_run_id']}/{t['task_id']}: {t['state']}"
+                for t in self.client.dag_task_instances(dag_id, state=list(STUCK_STATES))
+                if t["dag_run_id"] in finished
+            ]
         if pipeline == PIPELINES[0]:
             home = self.settings.home
-            snap.disk_bytes = {"logs": _du(home / "logs"), "lake": _du(lake_dir(self.settings)),
-                               "mlflow": _du(home / "mlflow"), "airflow_db": _du(self.settings.airflow_home)}
+            snap.disk_bytes = {
+                "logs": _du(home / "logs"),
+                "lake": _du(lake_dir(self.settings)),
+                "mlflow": _du(home / "mlflow"),
+                "airflow_db": _du(self.settings.airflow_home),
+            }
         return snap
 
     def running_mlflow_runs(self) -> list[str]:
         client = tracking.connect(self.settings)
         experiments = [e.experiment_id for e in client.search_experiments()]
         runs = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000)
-        return [f"{r.info.run_id} ({r.info.run_name}, parent {r.data.tags.get('mlflow.parentRunId', '-')})"
-                for r in runs]
+        return [
+            f"{r.info.run_id} ({r.info.run_name}, parent {r.data.tags.get('mlflow.parentRunId', '-')})" for r in runs
+        ]
 
     def expected(self, upto: date, pipeline: str) -> tuple[list[date], list[date], list[date]]:
         """Good days (published), bad days (quarantined), scored days of ``pipeline``, as far as ``upto``.
@@ -239,7 +267,7 @@ class Soak:
 
         # the seeded history has features only where a full look-back exists
         history_days = [d for d in self.data.dates if d < self.plan.days[0].dt]
-        history_days = history_days[lookback_days(load_spec(pipeline, self.settings.specs_dir)):]
+        history_days = history_days[lookback_days(load_spec(pipeline, self.settings.specs_dir)) :]
         days = [d for d in self.plan.days if d.dt <= upto]
         good = [d.dt for d in days if d.lands_good_data or pipeline != PIPELINE]
         return history_days + good, [d.dt for d in days if d.dt not in good], good
@@ -255,13 +283,16 @@ class Soak:
         """The history before the plan's first day: raw days landed and features built, both pipelines."""
         end = self.plan.days[0].dt - timedelta(days=1)
         seed_demo(self.settings, SIZE, end=end, leave_unbuilt=0, say=lambda m: None)
-        seed_churn(self.settings, customers=CHURN_CUSTOMERS, days=SIZE.days, end=end, leave_unbuilt=0, say=lambda m: None)
+        seed_churn(
+            self.settings, customers=CHURN_CUSTOMERS, days=SIZE.days, end=end, leave_unbuilt=0, say=lambda m: None
+        )
 
     def start_stack(self, manual: tuple[str, ...] = ()) -> None:
         """`conveyor up`, the pipeline DAGs (and the ``manual`` ones) unpaused, their first scheduled runs done."""
         lifecycle.up(self.settings, say=lambda m: None)
-        self.client = AirflowClient(self.settings.airflow_url, self.settings.airflow_user,
-                                    environment.airflow_password(self.settings))
+        self.client = AirflowClient(
+            self.settings.airflow_url, self.settings.airflow_user, environment.airflow_password(self.settings)
+        )
         self.client.wait_for_dags(self.dags)
         for dag_id in [*self.dags, *manual]:
             self.client.set_paused(dag_id, False)
@@ -283,26 +314,32 @@ class Soak:
             self.start()
             previous: dict[str, Snapshot] = {}
             for day in self.plan.days:
-                self.say(f"day {day.index + 1}/{len(self.plan.days)} {day.dt}: {', '.join(day.events) or 'clean'}"
-                         f"{'; faults: ' + '; '.join(f.describe() for f in day.faults) if day.faults else ''}")
+                self.say(
+                    f"day {day.index + 1}/{len(self.plan.days)} {day.dt}: {', '.join(day.events) or 'clean'}"
+                    f"{'; faults: ' + '; '.join(f.describe() for f in day.faults) if day.faults else ''}"
+                )
                 self.operate(day)
                 running = self.running_mlflow_runs()
                 for pipeline in PIPELINES:
                     snap = self.snapshot(day, pipeline, running)
                     good, bad, scored = self.expected(day.dt, pipeline)
                     spec = load_spec(pipeline, self.settings.specs_dir)
-                    invariants = check_invariants(snap, good, bad, scored, timedelta(hours=spec.drift.cooldown_hours),
-                                       previous.get(pipeline)) + self.more_invariants(day, pipeline, snap)
+                    invariants = check_invariants(
+                        snap, good, bad, scored, timedelta(hours=spec.drift.cooldown_hours), previous.get(pipeline)
+                    ) + self.more_invariants(day, pipeline, snap)
                     self.result.rows.append((f"{day.dt} {pipeline}", invariants))
                     previous[pipeline] = snap
                     broken = [i for i in invariants if not i.held]
-                    self.say(f"  {pipeline} invariants: " + ("all hold" if not broken else
-                                                             "; ".join(f"{i.name}: {i.detail}" for i in broken)))
+                    self.say(
+                        f"  {pipeline} invariants: "
+                        + ("all hold" if not broken else "; ".join(f"{i.name}: {i.detail}" for i in broken))
+                    )
                 self.result.snapshots.append(previous[PIPELINE])
                 self.result.champions.append(previous[PIPELINE].champion)
             self.result.fingerprint = lake_fingerprint(self.lake, PIPELINES)
-            self.result.retrains = {p: sum(r["run_type"] == "asset_triggered" for r in self.client.runs(f"{p}_train"))
-                                    for p in PIPELINES}
+            self.result.retrains = {
+                p: sum(r["run_type"] == "asset_triggered" for r in self.client.runs(f"{p}_train")) for p in PIPELINES
+            }
         finally:
             lifecycle.down(self.settings, say=lambda m: None)
             if self.limited:
@@ -325,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     from ml_tasks.core.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m soak.embedded", description=main.__doc__)
-    parser.add_argument("--days", type=int, default=30, help="data days to operate (at least 3); the plan ends yesterday")
+    parser.add_argument(
+        "--days", type=int, default=30, help="data days to operate (at least 3); the plan ends yesterday"
+    )
     parser.add_argument("--seed", type=int, default=7, help="the plan's seed: the same seed gives the same month")
     parser.add_argument("--plan-only", action="store_true", help="print the seeded plan and stop")
     args = parser.parse_args(argv)

@@ -68,8 +68,9 @@ def limited_lake(settings: ConveyorSettings, size_mb: int, say=print) -> bool:
     if os.geteuid() != 0:
         say("not root: the lake stays on the main disk; disk_full fills that disk's free space")
         return False
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         say(f"could not mount a size-limited lake ({done.stderr.strip()}); disk_full fills the main disk")
         return False
@@ -103,17 +104,25 @@ def free_disk(settings: ConveyorSettings) -> None:
 def running_task(client: AirflowClient, dag_id: str, run_id: str, only: tuple[str, ...] = ()) -> dict | None:
     """Wait for a task of the run to be running with a PID (one of ``only`` if given); None when the
     run ends first."""
+
     def found():
         if client.run_state(dag_id, run_id) in ("success", "failed"):
             return {}
-        return next((t for t in client.task_instances(dag_id, run_id)
-                     if t["state"] == "running" and t.get("pid") and (not only or t["task_id"] in only)), None)
+        return next(
+            (
+                t
+                for t in client.task_instances(dag_id, run_id)
+                if t["state"] == "running" and t.get("pid") and (not only or t["task_id"] in only)
+            ),
+            None,
+        )
 
     return wait_until(found, 1800, f"a running task of {dag_id} {run_id}", every=0.3) or None
 
 
-def inject(settings: ConveyorSettings, client: AirflowClient, day: date, fault: Fault, dag_id: str,
-           run_id: str) -> FaultRecord:
+def inject(
+    settings: ConveyorSettings, client: AirflowClient, day: date, fault: Fault, dag_id: str, run_id: str
+) -> FaultRecord:
     """Do ``fault`` to the stack while ``run_id`` goes, wait until the platform is back; the record says how."""
     record = FaultRecord(day, fault)
     only, depth = aim(fault)
@@ -137,24 +146,40 @@ def inject(settings: ConveyorSettings, client: AirflowClient, day: date, fault: 
         os.killpg(pid, signal.SIGKILL)
         wait_until(lambda: not lifecycle.group_alive(pid), 60, f"{service} to die", every=0.1)
         record.hit = f"kill -9 of the {service} (pid {pid}) while {dag_id}.{task['task_id']} ran"
-        back = wait_until(lambda: next((r for r in restarts(settings) if r.old_pid == pid), None), 120,
-                          f"the supervisor to restart the {service}", every=0.5)
+        back = wait_until(
+            lambda: next((r for r in restarts(settings) if r.old_pid == pid), None),
+            120,
+            f"the supervisor to restart the {service}",
+            every=0.5,
+        )
         if service == "api-server":  # the soak's own client talks to it too
             import requests
 
-            wait_until(client.health, 180, "the api-server to answer again", every=1.0,
-                       transient=(requests.RequestException, AirflowAPIError))
-        record.recovery = f"the supervisor started the {service} again (pid {back.new_pid}) after {time.monotonic() - t0:.0f}s"
+            wait_until(
+                client.health,
+                180,
+                "the api-server to answer again",
+                every=1.0,
+                transient=(requests.RequestException, AirflowAPIError),
+            )
+        record.recovery = (
+            f"the supervisor started the {service} again (pid {back.new_pid}) after {time.monotonic() - t0:.0f}s"
+        )
     elif fault.kind == "disk_full":
         written = fill_disk(settings)
-        record.hit = f"the lake's file system full ({written / 2**20:.0f} MB of ballast) while {dag_id}.{task['task_id']} ran"
+        record.hit = (
+            f"the lake's file system full ({written / 2**20:.0f} MB of ballast) while {dag_id}.{task['task_id']} ran"
+        )
         try:
             client.wait_for_run(dag_id, run_id, timeout=1800)
         finally:
             free_disk(settings)
         cleared = clear_failed(client, dag_id, run_id)
-        record.recovery = (f"space freed, {cleared} cleared with its downstream" if cleared
-                           else "the run got through (its retry found the space freed)")
+        record.recovery = (
+            f"space freed, {cleared} cleared with its downstream"
+            if cleared
+            else "the run got through (its retry found the space freed)"
+        )
     state = client.wait_for_run(dag_id, run_id, timeout=1800)
     record.recovery += f"; {dag_id} {state} {time.monotonic() - t0:.0f}s after the fault"
     return record
@@ -170,7 +195,9 @@ def clear_failed(client: AirflowClient, dag_id: str, run_id: str) -> str | None:
     return failed
 
 
-def restart_stack(settings: ConveyorSettings, day: date, fault: Fault, dags: list[str]) -> tuple[FaultRecord, AirflowClient]:
+def restart_stack(
+    settings: ConveyorSettings, day: date, fault: Fault, dags: list[str]
+) -> tuple[FaultRecord, AirflowClient]:
     """`conveyor down` then `conveyor up`, as a person would mid-month; returns a fresh client."""
     t0 = time.monotonic()
     lifecycle.down(settings, say=lambda m: None)
@@ -180,6 +207,10 @@ def restart_stack(settings: ConveyorSettings, day: date, fault: Fault, dags: lis
         client.wait_for_dags(dags)
     except WaitTimeout as exc:
         raise environment.StackError(f"after the restart: {exc}") from None
-    record = FaultRecord(day, fault, hit="`conveyor down` then `conveyor up` between two runs",
-                         recovery=f"the stack answered again after {time.monotonic() - t0:.0f}s")
+    record = FaultRecord(
+        day,
+        fault,
+        hit="`conveyor down` then `conveyor up` between two runs",
+        recovery=f"the stack answered again after {time.monotonic() - t0:.0f}s",
+    )
     return record, client

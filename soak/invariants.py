@@ -56,12 +56,23 @@ class Invariant:
 
 
 def _result(name: str, problems: list[str], ok_detail: str) -> Invariant:
-    return Invariant(name, not problems, "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
-                     if problems else ok_detail)
+    return Invariant(
+        name,
+        not problems,
+        "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        if problems
+        else ok_detail,
+    )
 
 
-def check_invariants(snap: Snapshot, good_days: list[date], bad_days: list[date], scored_days: list[date],
-          cooldown: timedelta, previous: Snapshot | None = None) -> list[Invariant]:
+def check_invariants(
+    snap: Snapshot,
+    good_days: list[date],
+    bad_days: list[date],
+    scored_days: list[date],
+    cooldown: timedelta,
+    previous: Snapshot | None = None,
+) -> list[Invariant]:
     """Every invariant for ``snap``; ``good_days``/``bad_days`` are the plan's days landed so far."""
     out = []
     problems = [f"{d}: not published" for d in good_days if d not in snap.features]
@@ -70,8 +81,11 @@ def check_invariants(snap: Snapshot, good_days: list[date], bad_days: list[date]
     out.append(_result("good days published once, gated", problems, f"{len(good_days)} day(s)"))
 
     problems = [f"{d}: not in quarantine" for d in bad_days if d not in snap.quarantined]
-    problems += [f"{d}: quarantined without its report" for d in bad_days
-                 if d in snap.quarantined and not any(f.endswith("report.html") for f in snap.quarantined[d])]
+    problems += [
+        f"{d}: quarantined without its report"
+        for d in bad_days
+        if d in snap.quarantined and not any(f.endswith("report.html") for f in snap.quarantined[d])
+    ]
     problems += [f"{d}: has features" for d in bad_days if d in snap.features]
     problems += [f"{d}: has predictions" for d in bad_days if d in snap.predictions]
     problems += [f"{d}: good day in quarantine" for d in good_days if d in snap.quarantined]
@@ -90,15 +104,21 @@ def check_invariants(snap: Snapshot, good_days: list[date], bad_days: list[date]
 
     made = Counter(snap.versions.values())
     problems = [f"run {r} registered no version" for r in sorted(set(snap.registering_runs) - set(made))]
-    problems += [f"v{v} from run {r}, which is not a registering training run" for v, r in snap.versions.items()
-                 if r not in snap.registering_runs]
+    problems += [
+        f"v{v} from run {r}, which is not a registering training run"
+        for v, r in snap.versions.items()
+        if r not in snap.registering_runs
+    ]
     problems += [f"run {r} registered {n} versions" for r, n in sorted(made.items()) if n > 1]
     out.append(_result("model versions = training runs that registered", problems, f"{len(snap.versions)} version(s)"))
 
     out.append(_champion_moves(snap, previous))
 
-    problems = [f"requests at {a:%Y-%m-%d %H:%M} and {b:%Y-%m-%d %H:%M} closer than {cooldown}"
-                for a, b in zip(sorted(snap.retrain_requests), sorted(snap.retrain_requests)[1:]) if b - a < cooldown]
+    problems = [
+        f"requests at {a:%Y-%m-%d %H:%M} and {b:%Y-%m-%d %H:%M} closer than {cooldown}"
+        for a, b in zip(sorted(snap.retrain_requests), sorted(snap.retrain_requests)[1:])
+        if b - a < cooldown
+    ]
     out.append(_result("retrain requests respect the cooldown", problems, f"{len(snap.retrain_requests)} request(s)"))
     out.append(_result("no MLflow run left RUNNING", [f"run {r}" for r in snap.running_mlflow_runs], "none"))
     out.append(_result("no staging or temporary leftovers in the lake", list(snap.leftovers), "none"))
@@ -116,12 +136,15 @@ def _champion_moves(snap: Snapshot, previous: Snapshot | None) -> Invariant:
     if (snap.champion or None) != (last or None):
         problems.append(f"@champion is v{snap.champion} but the audit trail ends at v{last}")
     if previous is not None:
-        if snap.audit[:len(previous.audit)] != previous.audit:
+        if snap.audit[: len(previous.audit)] != previous.audit:
             problems.append("audit records changed or disappeared since the day before")
         if snap.champion != previous.champion and len(snap.audit) == len(previous.audit):
             problems.append(f"@champion moved v{previous.champion} -> v{snap.champion} without an audit record")
-    return _result("the champion moved only through the gate (alias moves = audit records)", problems,
-                   f"{len(snap.audit)} move(s), champion v{snap.champion}")
+    return _result(
+        "the champion moved only through the gate (alias moves = audit records)",
+        problems,
+        f"{len(snap.audit)} move(s), champion v{snap.champion}",
+    )
 
 
 def disk_growth(snapshots: list[Snapshot], tolerance: float = 3.0) -> Invariant:
@@ -136,10 +159,18 @@ def disk_growth(snapshots: list[Snapshot], tolerance: float = 3.0) -> Invariant:
             continue
         median = sorted(steps)[len(steps) // 2]
         limit = tolerance * max(median, 0) + 5 * 2**20
-        problems += [f"{kind}: day {snapshots[i + 1].day} added {step / 2**20:.1f} MB (median {median / 2**20:.1f} MB)"
-                     for i, step in enumerate(steps) if step > limit]
-    return _result("disk use grows about linearly with days", problems, ", ".join(
-        f"{k} {snapshots[-1].disk_bytes.get(k, 0) / 2**20:.0f} MB" for k in kinds) if snapshots else "no days")
+        problems += [
+            f"{kind}: day {snapshots[i + 1].day} added {step / 2**20:.1f} MB (median {median / 2**20:.1f} MB)"
+            for i, step in enumerate(steps)
+            if step > limit
+        ]
+    return _result(
+        "disk use grows about linearly with days",
+        problems,
+        ", ".join(f"{k} {snapshots[-1].disk_bytes.get(k, 0) / 2**20:.0f} MB" for k in kinds)
+        if snapshots
+        else "no days",
+    )
 
 
 def lake_facts(lake: Lake, pipeline: str, snap: Snapshot) -> Snapshot:
@@ -156,17 +187,21 @@ def lake_facts(lake: Lake, pipeline: str, snap: Snapshot) -> Snapshot:
 
     snap.features = {d: partition("features", d) for d in lake.partitions("features", pipeline)}
     snap.predictions = {d: partition("predictions", d) for d in lake.partitions("predictions", pipeline)}
-    snap.quarantined = {d: sorted(fs.find(lake.partition("quarantine", pipeline, d)))
-                        for d in lake.partitions("quarantine", pipeline)}
+    snap.quarantined = {
+        d: sorted(fs.find(lake.partition("quarantine", pipeline, d))) for d in lake.partitions("quarantine", pipeline)
+    }
     for zone in ("raw", "features", "predictions"):
         base = lake.zone(zone, pipeline)
         if fs.exists(base):
-            snap.leftovers += [p for p in fs.ls(base, detail=False)
-                               if p.rstrip("/").rsplit("/", 1)[-1].startswith(LEFTOVER_PREFIXES)]
+            snap.leftovers += [
+                p for p in fs.ls(base, detail=False) if p.rstrip("/").rsplit("/", 1)[-1].startswith(LEFTOVER_PREFIXES)
+            ]
     return snap
 
 
-def lake_fingerprint(lake: Lake, pipelines: tuple[str, ...], zones: tuple[str, ...] = ("raw", "features", "predictions")) -> dict[str, str]:
+def lake_fingerprint(
+    lake: Lake, pipelines: tuple[str, ...], zones: tuple[str, ...] = ("raw", "features", "predictions")
+) -> dict[str, str]:
     """A digest per zone of every published row, independent of file names and row order: two
     soak runs of the same seed must print the same digests (the same lake contents)."""
     import hashlib
@@ -194,5 +229,7 @@ def table(rows: list[tuple[date | str, list[Invariant]]]) -> str:
     names = [i.name for i in rows[0][1]]
     lines = ["| day | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for day, invariants in rows:
-        lines.append(f"| {day} | " + " | ".join("ok" if i.held else f"**FAILED**: {i.detail}" for i in invariants) + " |")
+        lines.append(
+            f"| {day} | " + " | ".join("ok" if i.held else f"**FAILED**: {i.detail}" for i in invariants) + " |"
+        )
     return "\n".join(lines)

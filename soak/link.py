@@ -55,7 +55,7 @@ class Link:
         while not self._closed:
             try:
                 client, _ = self._listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

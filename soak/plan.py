@@ -84,11 +84,18 @@ class SoakPlan:
 
     def table(self) -> str:
         """The plan as a Markdown table, one row per day that has something happening."""
-        lines = [f"soak plan, seed {self.seed}: {len(self.days)} data days, {len(self.faults)} faults of "
-                 f"{len(self.faults_by_kind)} kinds", "", "| day | dt | data | faults |", "|---|---|---|---|"]
+        lines = [
+            f"soak plan, seed {self.seed}: {len(self.days)} data days, {len(self.faults)} faults of "
+            f"{len(self.faults_by_kind)} kinds",
+            "",
+            "| day | dt | data | faults |",
+            "|---|---|---|---|",
+        ]
         for d in self.days:
-            lines.append(f"| {d.index + 1} | {d.dt} | {', '.join(d.events) or '-'} | "
-                         f"{'; '.join(f.describe() for f in d.faults) or '-'} |")
+            lines.append(
+                f"| {d.index + 1} | {d.dt} | {', '.join(d.events) or '-'} | "
+                f"{'; '.join(f.describe() for f in d.faults) or '-'} |"
+            )
         return "\n".join(lines)
 
 
@@ -140,13 +147,19 @@ def make_plan(seed: int, days: int, start: date, bad_days: int | None = None) ->
     faults: dict[int, list[Fault]] = {i: [] for i in range(days)}
     fault_days = [i for i in range(1, days)]
     for kind in kinds:
-        open_days = [i for i in fault_days if len(faults[i]) < 2 and kind not in {f.kind for f in faults[i]}
-                     and not (kind == "disk_full" and "bad" in events[i])]
+        open_days = [
+            i
+            for i in fault_days
+            if len(faults[i]) < 2
+            and kind not in {f.kind for f in faults[i]}
+            and not (kind == "disk_full" and "bad" in events[i])
+        ]
         day = rng.choice(open_days)
         faults[day].append(Fault(kind, rng.choice(FAULT_TARGETS[kind]), round(rng.uniform(0.2, 0.8), 2)))
 
-    plan_days = tuple(DayPlan(i, dates[i], tuple(e for e in DATA_EVENTS if e in events[i]), tuple(faults[i]))
-                      for i in range(days))
+    plan_days = tuple(
+        DayPlan(i, dates[i], tuple(e for e in DATA_EVENTS if e in events[i]), tuple(faults[i])) for i in range(days)
+    )
     by_kind: dict[str, int] = {}
     for k in kinds:
         by_kind[k] = by_kind.get(k, 0) + 1

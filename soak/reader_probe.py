@@ -74,8 +74,11 @@ class ReaderProbe:
             folder, name = key.rsplit("/", 1)
             if folder.rsplit("/", 1)[-1].startswith("dt="):
                 days[folder].append((name, info.get("size"), info.get("ETag") or info.get("mtime")))
-        return {folder: tuple(sorted(objects)) for folder, objects in days.items()
-                if any(name == manifest.MANIFEST for name, _, _ in objects)}
+        return {
+            folder: tuple(sorted(objects))
+            for folder, objects in days.items()
+            if any(name == manifest.MANIFEST for name, _, _ in objects)
+        }
 
     def check(self, path: str) -> bool:
         """Open the day as a reader does; a failure while its manifest stays the same is a partial day."""
@@ -87,6 +90,5 @@ class ReaderProbe:
         except LakeError as exc:
             fs.invalidate_cache()
             if listed is not None and manifest.read(fs, path) == listed:
-                self._partial.append(f"{'/'.join(path.rsplit('/', 3)[-3:])} at "
-                                     f"{time.strftime('%H:%M:%S')}: {exc}")
+                self._partial.append(f"{'/'.join(path.rsplit('/', 3)[-3:])} at {time.strftime('%H:%M:%S')}: {exc}")
             return False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from soak.embedded_faults import FaultRecord
 from soak.invariants import Invariant, Snapshot, disk_growth, table
@@ -24,8 +24,11 @@ class SoakResult:
 
     @property
     def held(self) -> bool:
-        return len(self.rows) == len(PIPELINES) * len(self.plan.days) and all(i.held for _, invs in self.rows for i in invs) and disk_growth(self.snapshots).held
-
+        return (
+            len(self.rows) == len(PIPELINES) * len(self.plan.days)
+            and all(i.held for _, invs in self.rows for i in invs)
+            and disk_growth(self.snapshots).held
+        )
 
 
 def summary(result: SoakResult) -> str:
@@ -36,17 +39,28 @@ def summary(result: SoakResult) -> str:
         kinds = sorted(result.snapshots[0].disk_bytes)
         lines += ["", "| day | champion | " + " | ".join(kinds) + " |", "|---|---|" + "---|" * len(kinds)]
         for s in result.snapshots:
-            lines.append(f"| {s.day} | v{s.champion} | " + " | ".join(f"{s.disk_bytes[k] / 2**20:.1f} MB" for k in kinds) + " |")
-    moves = [f"{'v' + str(a['from_version']) if a['from_version'] else 'none'} -> v{a['to_version']}" for a in (result.snapshots[-1].audit if result.snapshots else [])]
-    lines += ["", f"champion history (demand): {', '.join(moves) or 'no move'}; at the end of each day: "
-                  f"{', '.join('v' + str(c) for c in result.champions)}",
-              "retraining started by drift checks: " + ", ".join(f"{p} {n}" for p, n in result.retrains.items()),
-              "lake fingerprint (same seed, same digests): " + ", ".join(f"{z} {h}" for z, h in result.fingerprint.items())]
+            lines.append(
+                f"| {s.day} | v{s.champion} | " + " | ".join(f"{s.disk_bytes[k] / 2**20:.1f} MB" for k in kinds) + " |"
+            )
+    moves = [
+        f"{'v' + str(a['from_version']) if a['from_version'] else 'none'} -> v{a['to_version']}"
+        for a in (result.snapshots[-1].audit if result.snapshots else [])
+    ]
+    lines += [
+        "",
+        f"champion history (demand): {', '.join(moves) or 'no move'}; at the end of each day: "
+        f"{', '.join('v' + str(c) for c in result.champions)}",
+        "retraining started by drift checks: " + ", ".join(f"{p} {n}" for p, n in result.retrains.items()),
+        "lake fingerprint (same seed, same digests): " + ", ".join(f"{z} {h}" for z, h in result.fingerprint.items()),
+    ]
     growth = disk_growth(result.snapshots)
     kinds_hit = sorted({r.fault.kind for r in result.faults if not r.hit.startswith(("nothing", "skipped"))})
-    lines += ["", f"disk growth: {'about linear' if growth.held else 'NOT linear: ' + growth.detail}",
-              f"{len(result.rows) // len(PIPELINES)}/{len(result.plan.days)} days, {len(result.faults)} faults "
-              f"({len(kinds_hit)} kinds hit: {', '.join(kinds_hit)}), "
-              f"{'every invariant held' if result.held else 'INVARIANTS BROKEN'}, {result.seconds / 60:.1f} min, "
-              f"finished {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"]
+    lines += [
+        "",
+        f"disk growth: {'about linear' if growth.held else 'NOT linear: ' + growth.detail}",
+        f"{len(result.rows) // len(PIPELINES)}/{len(result.plan.days)} days, {len(result.faults)} faults "
+        f"({len(kinds_hit)} kinds hit: {', '.join(kinds_hit)}), "
+        f"{'every invariant held' if result.held else 'INVARIANTS BROKEN'}, {result.seconds / 60:.1f} min, "
+        f"finished {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+    ]
     return "\n".join(lines)

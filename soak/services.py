@@ -39,10 +39,13 @@ def apt_install(packages: tuple[str, ...], needed: str) -> None:
     if os.geteuid() != 0:
         raise ServiceSetupError(
             f"{needed} needed: run `sudo apt-get install -y {' '.join(packages)}` "
-            "(the tests install it themselves only when running as root, as in CI)")
+            "(the tests install it themselves only when running as root, as in CI)"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+    ):
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             raise ServiceSetupError(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
@@ -75,8 +78,22 @@ class Services:
 
     def restart_postgres(self) -> None:
         """``pg_ctl restart -m immediate``: every connection dropped at once, as a crashed database's are."""
-        _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data / "db"), "-l", str(self.data / "postgres.log"),
-                           "-w", "-m", "immediate", "restart"]), "restarting PostgreSQL")
+        _run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.data / "db"),
+                    "-l",
+                    str(self.data / "postgres.log"),
+                    "-w",
+                    "-m",
+                    "immediate",
+                    "restart",
+                ]
+            ),
+            "restarting PostgreSQL",
+        )
 
     def database_uri(self, name: str, driver: str = "postgresql+psycopg2") -> str:
         return f"{driver}://{self.user}@127.0.0.1:{self.pg_port}/{name}"
@@ -97,26 +114,64 @@ def postgres_and_redis(databases: tuple[str, ...] = ("airflow", "mlflow")):
     services = Services(pg_port, redis_port, data)
     redis = None
     try:
-        _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data / "db"), "-U", "postgres", "-A", "trust",
-                           "-E", "UTF8"]), "initdb")
-        _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "postgres.log"), "-w",
-                           "-o", f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={data}"
-                           " -c max_connections=200", "start"]), "starting PostgreSQL")
+        _run(
+            _as_postgres(
+                [str(PG_BIN / "initdb"), "-D", str(data / "db"), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+            ),
+            "initdb",
+        )
+        _run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data / "db"),
+                    "-l",
+                    str(data / "postgres.log"),
+                    "-w",
+                    "-o",
+                    f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={data}"
+                    " -c max_connections=200",
+                    "start",
+                ]
+            ),
+            "starting PostgreSQL",
+        )
         psql = ["psql", "-h", "127.0.0.1", "-p", str(pg_port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-c"]
         _run(psql + [f"CREATE ROLE {services.user} LOGIN"], "creating the database role")
         for name in databases:
             _run(psql + [f"CREATE DATABASE {name} OWNER {services.user}"], f"creating database {name}")
         redis = subprocess.Popen(
-            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", tempfile.gettempdir()],
-            stdout=open(data / "redis.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tempfile.gettempdir(),
+            ],
+            stdout=open(data / "redis.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
         def accepting() -> bool:
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", redis_port)) == 0
 
         try:
-            wait_until(accepting, 30, f"redis-server on port {redis_port}", every=0.3,
-                       give_up=lambda: "it exited" if redis.poll() is not None else None)
+            wait_until(
+                accepting,
+                30,
+                f"redis-server on port {redis_port}",
+                every=0.3,
+                give_up=lambda: "it exited" if redis.poll() is not None else None,
+            )
         except WaitTimeout as exc:
             raise ServiceSetupError(f"{exc}:\n{(data / 'redis.log').read_text()[-2000:]}") from None
         yield services
@@ -124,13 +179,19 @@ def postgres_and_redis(databases: tuple[str, ...] = ("airflow", "mlflow")):
         if redis is not None:
             redis.terminate()
             redis.wait(timeout=20)
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "stop"]),
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(data, ignore_errors=True)
 
 
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "conveyor-soak", "AWS_SECRET_ACCESS_KEY": "conveyor-soak-secret",
-                  "AWS_DEFAULT_REGION": "us-east-1"}
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "conveyor-soak",
+    "AWS_SECRET_ACCESS_KEY": "conveyor-soak-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @contextmanager
@@ -141,15 +202,28 @@ def s3_server(work: Path, buckets: tuple[str, ...] = ("conveyor-lake", "conveyor
 
     port = free_port()
     log = open(work / "moto.log", "wb")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     direct = f"http://127.0.0.1:{port}"
     link = Link(port)
     try:
-        wait_until(lambda: requests.get(direct, timeout=2) is not None, 60, "the moto S3 server", every=0.5,
-                   transient=(requests.RequestException,))
-        s3 = boto3.client("s3", endpoint_url=direct, **{k.lower(): v for k, v in S3_CREDENTIALS.items()
-                                                       if k != "AWS_DEFAULT_REGION"}, region_name="us-east-1")
+        wait_until(
+            lambda: requests.get(direct, timeout=2) is not None,
+            60,
+            "the moto S3 server",
+            every=0.5,
+            transient=(requests.RequestException,),
+        )
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=direct,
+            **{k.lower(): v for k, v in S3_CREDENTIALS.items() if k != "AWS_DEFAULT_REGION"},
+            region_name="us-east-1",
+        )
         for bucket in buckets:
             s3.create_bucket(Bucket=bucket)
         yield link
@@ -179,14 +253,44 @@ def spark_cluster(work: Path, workers: int = 2, memory: str = "1500m"):
     """A Spark standalone master and ``workers`` one-core workers on loopback; yields a :class:`SparkCluster`."""
     work.mkdir(parents=True, exist_ok=True)
     port, web = free_port(), free_port()
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(work),
-           "SPARK_WORKER_DIR": str(work / "worker"), "PYSPARK_PYTHON": sys.executable}
+    env = {
+        **os.environ,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOG_DIR": str(work),
+        "SPARK_WORKER_DIR": str(work / "worker"),
+        "PYSPARK_PYTHON": sys.executable,
+    }
     cluster = SparkCluster(f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{web}")
-    commands = [[_spark_class(), "org.apache.spark.deploy.master.Master",
-                 "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(web)]]
-    commands += [[_spark_class(), "org.apache.spark.deploy.worker.Worker", cluster.master_url, "--host", "127.0.0.1",
-                  "--cores", "1", "--memory", memory, "--webui-port", str(free_port()),
-                  "--work-dir", str(work / f"worker-{i}")] for i in range(1, workers + 1)]
+    commands = [
+        [
+            _spark_class(),
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--webui-port",
+            str(web),
+        ]
+    ]
+    commands += [
+        [
+            _spark_class(),
+            "org.apache.spark.deploy.worker.Worker",
+            cluster.master_url,
+            "--host",
+            "127.0.0.1",
+            "--cores",
+            "1",
+            "--memory",
+            memory,
+            "--webui-port",
+            str(free_port()),
+            "--work-dir",
+            str(work / f"worker-{i}"),
+        ]
+        for i in range(1, workers + 1)
+    ]
     procs = []
     try:
         for i, cmd in enumerate(commands):
@@ -195,8 +299,13 @@ def spark_cluster(work: Path, workers: int = 2, memory: str = "1500m"):
             if i == 0:
                 time.sleep(3)  # workers register with a running master
         try:
-            wait_until(lambda: cluster.alive_workers() == workers, 120, f"{workers} ALIVE Spark workers", every=2,
-                       transient=(requests.RequestException, ValueError, KeyError))
+            wait_until(
+                lambda: cluster.alive_workers() == workers,
+                120,
+                f"{workers} ALIVE Spark workers",
+                every=2,
+                transient=(requests.RequestException, ValueError, KeyError),
+            )
         except WaitTimeout:
             logs = "\n".join((work / f"daemon-{i}.log").read_text()[-1500:] for i in range(len(commands)))
             raise ServiceSetupError(f"the standalone cluster did not come up with {workers} workers:\n{logs}") from None
@@ -253,7 +362,7 @@ class AlertReceiver:
             self.server.server_close()
             self.server = None
 
-    def __enter__(self) -> "AlertReceiver":
+    def __enter__(self) -> AlertReceiver:
         self.start()
         return self
 

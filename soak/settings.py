@@ -17,8 +17,13 @@ def soak_settings(home: Path) -> ConveyorSettings:
     """A fresh home on free ports (beside a running `make up`) with its own copy of the shipped specs
     (:data:`SOAK_TRAINING`); a failed task's retry waits 10 s instead of a minute, as the days are compressed."""
     shipped = load_settings().specs_dir
-    return load_settings(home=home, airflow_port=environment.free_port(), mlflow_port=environment.free_port(),
-                         task_retry_delay_seconds=10, specs_dir=soak_specs(shipped, home / "specs"))
+    return load_settings(
+        home=home,
+        airflow_port=environment.free_port(),
+        mlflow_port=environment.free_port(),
+        task_retry_delay_seconds=10,
+        specs_dir=soak_specs(shipped, home / "specs"),
+    )
 
 
 def soak_specs(shipped: Path, target: Path) -> Path:
@@ -38,5 +43,3 @@ def soak_specs(shipped: Path, target: Path) -> Path:
             tuning["minutes"] = min(tuning.get("minutes", 5.0), SOAK_TRAINING["tuning_minutes"])
         (target / path.name).write_text(yaml.safe_dump(data, sort_keys=False))
     return target
-
-

@@ -20,8 +20,12 @@ if TYPE_CHECKING:  # naming the columns needs no Spark; building them does
 
 def feature_columns(spec: PipelineSpec) -> list[str]:
     """Model inputs: plan and region (categorical), state, day of week, activity history."""
-    return [*(c for c in categorical_columns(spec) if c not in spec.data.keys), "day_of_week",
-            *(c for c, kind in spec.features.known_ahead.items() if kind != "string"), *lag_and_window_columns(spec)]
+    return [
+        *(c for c in categorical_columns(spec) if c not in spec.data.keys),
+        "day_of_week",
+        *(c for c, kind in spec.features.known_ahead.items() if kind != "string"),
+        *lag_and_window_columns(spec),
+    ]
 
 
 def build_features(raw: DataFrame, spec: PipelineSpec) -> DataFrame:

@@ -26,8 +26,13 @@ def categorical_columns(spec: PipelineSpec) -> list[str]:
 
 def feature_columns(spec: PipelineSpec) -> list[str]:
     """Model inputs in a fixed order: keys (categorical), calendar, price, lags, windows."""
-    return [*categorical_columns(spec), *calendar_columns(spec), *spec.features.known_ahead,
-            f"price_ratio_{PRICE_WINDOW_HOURS}h", *lag_and_window_columns(spec)]
+    return [
+        *categorical_columns(spec),
+        *calendar_columns(spec),
+        *spec.features.known_ahead,
+        f"price_ratio_{PRICE_WINDOW_HOURS}h",
+        *lag_and_window_columns(spec),
+    ]
 
 
 def build_features(raw: DataFrame, spec: PipelineSpec) -> DataFrame:

@@ -21,8 +21,12 @@ def aggregate_events(raw: DataFrame, spec: PipelineSpec) -> DataFrame:
     aggregations = events.parse(spec.data.events or {})
     keys, ts, step = list(spec.data.keys), spec.data.timestamp, spec.features.step_seconds
     t = F.unix_seconds(event_time(raw, ts))
-    df = raw.select(*[F.col(k).cast("string").alias(k) for k in keys], (t - F.pmod(t, F.lit(step))).alias("_slot"),
-                    t.alias("_t"), *[F.col(c) for c in events.sources(aggregations)])
+    df = raw.select(
+        *[F.col(k).cast("string").alias(k) for k in keys],
+        (t - F.pmod(t, F.lit(step))).alias("_slot"),
+        t.alias("_t"),
+        *[F.col(c) for c in events.sources(aggregations)],
+    )
     exprs = []
     for name, (op, column) in aggregations.items():
         if op == "count":
@@ -35,12 +39,15 @@ def aggregate_events(raw: DataFrame, spec: PipelineSpec) -> DataFrame:
     table = df.groupBy(*keys, "_slot").agg(*exprs)
     if step < DAY:
         days = df.select((F.col("_slot") - F.pmod(F.col("_slot"), F.lit(DAY))).alias("_day")).distinct()
-        slots = days.select(F.explode(F.sequence(F.col("_day"), F.col("_day") + F.lit(DAY - step),
-                                                 F.lit(step))).alias("_slot"))
+        slots = days.select(
+            F.explode(F.sequence(F.col("_day"), F.col("_day") + F.lit(DAY - step), F.lit(step))).alias("_slot")
+        )
     else:
         slots = df.select("_slot").distinct()
     grid = df.select(*keys).distinct().crossJoin(slots) if keys else slots
     out = grid.join(table, on=[*keys, "_slot"], how="left")
-    filled = [F.coalesce(F.col(name), F.lit(0)).alias(name) if op in events.ZERO_WHEN_EMPTY else F.col(name)
-              for name, (op, _) in aggregations.items()]
+    filled = [
+        F.coalesce(F.col(name), F.lit(0)).alias(name) if op in events.ZERO_WHEN_EMPTY else F.col(name)
+        for name, (op, _) in aggregations.items()
+    ]
     return out.select(*keys, F.timestamp_seconds(F.col("_slot")).alias(ts), *filled)

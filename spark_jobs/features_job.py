@@ -42,8 +42,9 @@ def discard_staging(lake: Lake, root: str) -> bool:
     return True
 
 
-def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[date], spark=None,
-                   owner: str | None = None) -> dict[date, str]:
+def stage_features(
+    settings: ConveyorSettings, spec: PipelineSpec, days: list[date], spark=None, owner: str | None = None
+) -> dict[date, str]:
     """Build the features of ``days`` and write them to staging; returns day -> staged folder.
 
     With an ``owner`` the staging folder is the owner's own (see :func:`staging_root`) and what an
@@ -75,8 +76,13 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
     root = staging_root(lake, spec, owner)
     if discard_staging(lake, root):
         log.info("removed what an earlier attempt left in %s", root)
-    log.info("building %s features for %d day(s) from %d raw partitions into %s",
-             spec.name, len(days), len(raw_folders), root)
+    log.info(
+        "building %s features for %d day(s) from %d raw partitions into %s",
+        spec.name,
+        len(days),
+        len(raw_folders),
+        root,
+    )
     flat = f"{root}/_all-days"
     by_spark = written_by_spark(lake, spec, days)
     try:
@@ -88,15 +94,18 @@ def stage_features(settings: ConveyorSettings, spec: PipelineSpec, days: list[da
                 raw = aggregate_events(raw, spec)
             features = module.build_features(raw, spec).where(F.col("dt").isin([d.isoformat() for d in days]))
             writer = (features.write.partitionBy("dt") if by_spark else features.write).options(
-                **parquet_options(features.schema))
+                **parquet_options(features.schema)
+            )
             # `out` is new (the staging folder was emptied above): a static overwrite, not the
             # session's dynamic one, which stages every day folder and renames it (1-1.5 s at 10M rows)
             writer.mode("overwrite").option("partitionOverwriteMode", "static").parquet(out)
         (lift_day_folders if by_spark else split_by_day)(lake, flat, root)
         empty = [d for d in days if not lake.fs.exists(f"{root}/dt={d.isoformat()}")]
         if empty:
-            raise LakeError(f"pipeline {spec.name!r}: the feature job produced no rows for "
-                            f"{[d.isoformat() for d in empty]} (raw: {[d.isoformat() for d in needed]})")
+            raise LakeError(
+                f"pipeline {spec.name!r}: the feature job produced no rows for "
+                f"{[d.isoformat() for d in empty]} (raw: {[d.isoformat() for d in needed]})"
+            )
     except BaseException:
         discard_staging(lake, root)  # a half-written folder helps nobody; the error says what went wrong
         raise
@@ -114,8 +123,11 @@ def parquet_options(schema) -> dict[str, str]:
     """
     from pyspark.sql.types import StringType
 
-    return {f"parquet.enable.dictionary#{field.name}": "false" for field in schema.fields
-            if not isinstance(field.dataType, StringType)}
+    return {
+        f"parquet.enable.dictionary#{field.name}": "false"
+        for field in schema.fields
+        if not isinstance(field.dataType, StringType)
+    }
 
 
 # Spark's partitioned writer commits a file per day and write task (about 9 ms each on 2 cores);
@@ -161,10 +173,17 @@ def split_by_day(lake: Lake, flat: str, root: str) -> None:
     # took 2.7x as long (43 s against 16 s for 10M rows).
     arrow_fs = PyFileSystem(FSSpecHandler(fs)) if lake.is_remote else LocalFileSystem()
     files = sorted(fs._strip_protocol(f) for f in lake.parquet_files(flat))
-    ds.write_dataset(ds.dataset(files, filesystem=arrow_fs, format="parquet"), fs._strip_protocol(root),
-                     filesystem=arrow_fs, format="parquet", basename_template="part-{i}.parquet",
-                     partitioning=ds.partitioning(pa.schema([("dt", pa.date32())]), flavor="hive"),
-                     existing_data_behavior="overwrite_or_ignore", max_partitions=1_000_000, use_threads=False)
+    ds.write_dataset(
+        ds.dataset(files, filesystem=arrow_fs, format="parquet"),
+        fs._strip_protocol(root),
+        filesystem=arrow_fs,
+        format="parquet",
+        basename_template="part-{i}.parquet",
+        partitioning=ds.partitioning(pa.schema([("dt", pa.date32())]), flavor="hive"),
+        existing_data_behavior="overwrite_or_ignore",
+        max_partitions=1_000_000,
+        use_threads=False,
+    )
     fs.rm(flat, recursive=True)
 
 
@@ -179,8 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("pipeline")
     parser.add_argument("days", nargs="+", type=date.fromisoformat)
     parser.add_argument("--timing", action="store_true", help="print start-up and job times as JSON")
-    parser.add_argument("--owner", help="whose staging folder this is (a retry with the same owner replaces "
-                                        "what a killed attempt left)")
+    parser.add_argument(
+        "--owner", help="whose staging folder this is (a retry with the same owner replaces what a killed attempt left)"
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     spec = load_spec(args.pipeline, settings.specs_dir)
@@ -196,8 +216,12 @@ def main(argv: list[str] | None = None) -> None:
     t2 = time.time()
     spark.stop()
     if args.timing:
-        print(json.dumps({"import_s": round(t0 - started, 2), "session_start_s": round(t1 - t0, 2),
-                          "job_s": round(t2 - t1, 2)}), flush=True)
+        print(
+            json.dumps(
+                {"import_s": round(t0 - started, 2), "session_start_s": round(t1 - t0, 2), "job_s": round(t2 - t1, 2)}
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

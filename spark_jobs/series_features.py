@@ -28,8 +28,12 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from ml_tasks.core.spec import PipelineSpec
-from ml_tasks.features.columns import (calendar_columns, categorical_columns, feature_columns,  # noqa: F401
-                                     history_columns, lag_and_window_columns)
+from ml_tasks.features.columns import (
+    calendar_columns,
+    feature_columns,  # noqa: F401
+    history_columns,
+    lag_and_window_columns,
+)
 
 HOUR = 3600
 CALENDAR = ["hour", "day_of_week", "is_weekend"]  # the hourly calendar, for modules written before daily data
@@ -83,16 +87,24 @@ def _known_ahead_column(raw: DataFrame, column: str, kind: str) -> Column:
     source = raw.schema[column].dataType
     if kind == "int" and isinstance(source, StringType):
         text = F.lower(F.trim(F.col(column)))
-        return (F.when(text.isin("yes", "true", "y", "t"), 1).when(text.isin("no", "false", "n", "f"), 0)
-                .otherwise(F.col(column).cast("int")).alias(column))
+        return (
+            F.when(text.isin("yes", "true", "y", "t"), 1)
+            .when(text.isin("no", "false", "n", "f"), 0)
+            .otherwise(F.col(column).cast("int"))
+            .alias(column)
+        )
     if kind == "string" and isinstance(source, BooleanType):
         return F.col(column).cast("int").cast("string").alias(column)
     return F.col(column).cast(kind).alias(column)
 
 
-def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, str] | None = None,
-                    ratio_to_recent_mean: dict[str, int] | None = None,
-                    history_of: list[str] | None = None) -> DataFrame:
+def series_features(
+    raw: DataFrame,
+    spec: PipelineSpec,
+    known_ahead: dict[str, str] | None = None,
+    ratio_to_recent_mean: dict[str, int] | None = None,
+    history_of: list[str] | None = None,
+) -> DataFrame:
     """Keys, timestamp, ``dt``, target, calendar, the ``known_ahead`` columns (name -> Spark type;
     default: the spec's), lags and rolling mean/std of each ``history_of`` column (default: the
     spec's, else the target; leave the target out when its value is only known later, like a
@@ -151,8 +163,13 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
                 edges[(name, seconds)] = f"{name}_at_{seconds}"
                 cols.append(F.count(c).over(frame).alias(edges[(name, seconds)]))
     out = df.select("*", *cols)
-    lags = [F.when(F.col(f"_t_at_{lag * unit}") == F.col("_t") - lag * unit * MICROS, F.col(f"_{c}_last_{lag * unit}"))
-            .alias(f"{prefix[c]}lag_{spec.features.span(lag)}") for c in history for lag in spec.features.lags]
+    lags = [
+        F.when(
+            F.col(f"_t_at_{lag * unit}") == F.col("_t") - lag * unit * MICROS, F.col(f"_{c}_last_{lag * unit}")
+        ).alias(f"{prefix[c]}lag_{spec.features.span(lag)}")
+        for c in history
+        for lag in spec.features.lags
+    ]
     out = out.select("*", *lags)
 
     def window_sum(col: str, seconds: int) -> Column:
@@ -166,14 +183,21 @@ def series_features(raw: DataFrame, spec: PipelineSpec, known_ahead: dict[str, s
             mean = F.when(n > 0, s / n)
             var = F.when(n > 1, F.greatest((q - s * s / n) / (n - 1), F.lit(0.0)))
             name = spec.features.span(width)
-            derived += [mean.alias(f"{prefix[c]}rolling_mean_{name}"), F.sqrt(var).alias(f"{prefix[c]}rolling_std_{name}")]
+            derived += [
+                mean.alias(f"{prefix[c]}rolling_mean_{name}"),
+                F.sqrt(var).alias(f"{prefix[c]}rolling_std_{name}"),
+            ]
     for c, width in ratios.items():
         n, s = window_sum(f"_{c}_n", width * HOUR), window_sum(f"_{c}_s", width * HOUR)
         derived.append(F.coalesce(F.col(c) / F.when(n > 0, s / n), F.lit(1.0)).alias(f"{c}_ratio_{width}h"))
 
     out = out.select("*", *derived).withColumn("dt", F.date_from_unix_date(_epoch_day("_s")))
-    features = [*calendar_columns(spec), *known_ahead, *[f"{c}_ratio_{w}h" for c, w in ratios.items()],
-                *lag_and_window_columns(spec, history)]
+    features = [
+        *calendar_columns(spec),
+        *known_ahead,
+        *[f"{c}_ratio_{w}h" for c, w in ratios.items()],
+        *lag_and_window_columns(spec, history),
+    ]
     return out.select(*keys, ts, "dt", target, *features)
 
 

@@ -57,13 +57,16 @@ def spark_session(settings: ConveyorSettings, app_name: str) -> SparkSession:
         address = socket.gethostbyname(socket.gethostname())
         builder = builder.config("spark.driver.host", address).config("spark.driver.bindAddress", address)
     if master.startswith("k8s://"):
-        builder = (builder.config("spark.kubernetes.container.image", settings.spark_image)
-                   .config("spark.kubernetes.namespace", settings.spark_namespace)
-                   .config("spark.submit.deployMode", "client"))
+        builder = (
+            builder.config("spark.kubernetes.container.image", settings.spark_image)
+            .config("spark.kubernetes.namespace", settings.spark_namespace)
+            .config("spark.submit.deployMode", "client")
+        )
     if settings.spark_s3a:
-        builder = (builder.config("spark.hadoop.fs.s3a.path.style.access", "true")
-                   .config("spark.hadoop.fs.s3a.aws.credentials.provider",
-                           "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"))
+        builder = builder.config("spark.hadoop.fs.s3a.path.style.access", "true").config(
+            "spark.hadoop.fs.s3a.aws.credentials.provider",
+            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
+        )
         if settings.s3_endpoint_url:
             builder = builder.config("spark.hadoop.fs.s3a.endpoint", settings.s3_endpoint_url)
     return builder.getOrCreate()

@@ -37,10 +37,9 @@ class ConveyorNotifier(BaseNotifier):
 
 
 def _quarantine(settings: ConveyorSettings, pipeline: str, context) -> Alert | None:
+    from conveyor_factory.runtime import partition_date
     from ml_tasks.core.alerts import quarantine_alert
     from ml_tasks.data.gates import GateFailed
-
-    from conveyor_factory.runtime import partition_date
 
     exc, ti = context.get("exception"), context["ti"]
     if not isinstance(getattr(exc, "__cause__", None), GateFailed):
@@ -68,8 +67,12 @@ def _champion_changed(settings: ConveyorSettings, pipeline: str, context) -> Ale
     return champion_changed_alert(settings, pipeline, context["ti"].xcom_pull(task_ids="promote"))
 
 
-_ALERTS = {"quarantine": _quarantine, "training_failed": _training_failed,
-           "retrain_requested": _retrain_requested, "champion_changed": _champion_changed}
+_ALERTS = {
+    "quarantine": _quarantine,
+    "training_failed": _training_failed,
+    "retrain_requested": _retrain_requested,
+    "champion_changed": _champion_changed,
+}
 
 
 def deadline_missed(pipeline: str, hours: float, context=None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, task
@@ -48,15 +49,28 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
     name = spec.name
     d = spec.drift
     with pipeline_dag(
-        spec, "drift",
+        spec,
+        "drift",
         description=f"{name}: drift and decay monitoring -> retrain request",
         schedule=CronTriggerTimetable(schedule_cron(d.schedule), timezone="UTC"),
         dt_help="Last feature day of the window (YYYY-MM-DD); empty = the day before the tick, or the newest",
         default_args=default_args,
-        doc_md=DOC.format(name=name, window=d.window_days, sample=d.sample_rows, columns=", ".join(d.columns),
-                          num=d.numeric_method, num_t=d.numeric_threshold, cat=d.categorical_method,
-                          cat_t=d.categorical_threshold, share=d.drift_share_threshold, metric=d.decay_metric,
-                          tol=d.decay_tolerance, level=d.decay_level, retrain_on=", ".join(d.retrain_on), cooldown=d.cooldown_hours),
+        doc_md=DOC.format(
+            name=name,
+            window=d.window_days,
+            sample=d.sample_rows,
+            columns=", ".join(d.columns),
+            num=d.numeric_method,
+            num_t=d.numeric_threshold,
+            cat=d.categorical_method,
+            cat_t=d.categorical_threshold,
+            share=d.drift_share_threshold,
+            metric=d.decay_metric,
+            tol=d.decay_tolerance,
+            level=d.decay_level,
+            retrain_on=", ".join(d.retrain_on),
+            cooldown=d.cooldown_hours,
+        ),
     ) as dag:
 
         @linked_task("drift_report", "mlflow_run")
@@ -72,17 +86,21 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
             settings, current_spec = settings_and_spec(name)
             dt = day_to_check(context, Lake.from_settings(settings), name)
             with skip_without_champion():
-                verdict = checks.check_drift(settings, current_spec, dt, run_tags({"ti": ti, **context}),
-                                             progress=print)
-            push_links(ti, drift_report=verdict.get("report_uri"),
-                       mlflow_run=run_url(settings, verdict["monitor_run_id"]) if verdict.get("monitor_run_id") else None)
+                verdict = checks.check_drift(
+                    settings, current_spec, dt, run_tags({"ti": ti, **context}), progress=print
+                )
+            push_links(
+                ti,
+                drift_report=verdict.get("report_uri"),
+                mlflow_run=run_url(settings, verdict["monitor_run_id"]) if verdict.get("monitor_run_id") else None,
+            )
             print(f"report: {verdict['report_uri']}")
             return verdict
 
         @task(inlets=[retrain_request_asset(name)])
         def decide_retrain(verdict: DriftVerdict, ti=None, inlet_events=None, **context) -> RetrainDecision:
             """Whether the verdict asks for retraining, within the cooldown and unless a training run is pending."""
-            from datetime import datetime, timedelta, timezone
+            from datetime import datetime, timedelta
 
             from ml_tasks.monitoring.checks import record_decision
             from ml_tasks.monitoring.retrain_policy import decide_retrain as decide
@@ -91,9 +109,15 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
             last = list(inlet_events[retrain_request_asset(name)].ascending(False).limit(1))
             active = ti.get_dr_count(dag_id=f"{name}_train", states=["queued", "running"])
             policy = current_spec.drift
-            decision = decide(verdict, list(policy.retrain_on), datetime.now(timezone.utc),
-                              last[0].timestamp if last else None, active, timedelta(hours=policy.cooldown_hours),
-                              backfill=run_type(context) == "backfill")
+            decision = decide(
+                verdict,
+                list(policy.retrain_on),
+                datetime.now(UTC),
+                last[0].timestamp if last else None,
+                active,
+                timedelta(hours=policy.cooldown_hours),
+                backfill=run_type(context) == "backfill",
+            )
             record_decision(settings, current_spec, verdict, decision)
             print(f"retrain decision: {decision['outcome'].upper()}: {decision['reason']}")
             return decision
@@ -107,7 +131,10 @@ def build_drift_dag(spec, default_args: dict) -> DAG:
 
                 raise AirflowSkipException(f"no retrain: {decision['reason']}")
             outlet_events[retrain_request_asset(name)].extra = {
-                "reason": decision["reason"], "signals": decision["signals"], **decision["evidence"]}
+                "reason": decision["reason"],
+                "signals": decision["signals"],
+                **decision["evidence"],
+            }
             print(f"retrain requested for {name}: {decision['reason']}")
 
         request_retrain(decide_retrain(check_drift()))

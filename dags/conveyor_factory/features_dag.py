@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, task, teardown
@@ -53,26 +54,35 @@ def features_deadline(spec):
 
     from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
 
-    return DeadlineAlert(reference=DeadlineReference.DAGRUN_LOGICAL_DATE, interval=timedelta(days=1, hours=hours),
-                         callback=SyncCallback(deadline_missed, kwargs={"pipeline": spec.name, "hours": hours}))
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=timedelta(days=1, hours=hours),
+        callback=SyncCallback(deadline_missed, kwargs={"pipeline": spec.name, "hours": hours}),
+    )
 
 
 def build_features_dag(spec, default_args: dict) -> DAG:
     name = spec.name
     with pipeline_dag(
-        spec, "features",
+        spec,
+        "features",
         description=f"{name}: raw gate -> Spark features -> features gate -> publish",
         schedule=CronDataIntervalTimetable(spec.features.schedule, timezone="UTC"),
         dt_help="Day to process (YYYY-MM-DD); empty = the data interval's day (manual runs: yesterday)",
         default_args=default_args,
         max_active_runs=1,  # runs of one pipeline publish partitions one at a time
         deadline=features_deadline(spec),
-        doc_md=DOC.format(name=name, raw_suite=spec.data.raw_suite, features_suite=spec.data.features_suite,
-                          module=spec.features.module),
+        doc_md=DOC.format(
+            name=name,
+            raw_suite=spec.data.raw_suite,
+            features_suite=spec.data.features_suite,
+            module=spec.features.module,
+        ),
     ) as dag:
 
-        @linked_task("validation_report", multiple_outputs=True,
-                     on_failure_callback=ConveyorNotifier("quarantine", name))
+        @linked_task(
+            "validation_report", multiple_outputs=True, on_failure_callback=ConveyorNotifier("quarantine", name)
+        )
         def gate_raw(ti=None, **context) -> RawGateOutcome:
             """Great Expectations raw gate on the day's landed partition; quarantines it when it fails.
 
@@ -82,7 +92,7 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             release` is not gated again. A failure fails the task without retry (the data is at
             fault): re-land fixed data and clear it, or release the day as it is.
             """
-            from datetime import datetime, timedelta, timezone
+            from datetime import datetime, timedelta
 
             from airflow.sdk.exceptions import AirflowRescheduleException
 
@@ -100,17 +110,21 @@ def build_features_dag(spec, default_args: dict) -> DAG:
                 return RawGateOutcome(dt=dt.isoformat(), record=released_gate_record(current_spec, released))
             with fail_without_retry_on_bad_data():
                 result = check_raw_partition(lake, settings.expectations_dir, current_spec, dt)
-                now, deadline = datetime.now(timezone.utc), arrival_deadline(current_spec, dt)
+                now, deadline = datetime.now(UTC), arrival_deadline(current_spec, dt)
                 if not result.success and still_arriving(result) and now < deadline:
-                    print(f"{dt} is short of rows or series (still arriving?); waiting until {deadline:%Y-%m-%d %H:%M} "
-                          f"UTC, then it is gated as it is\n{result.summary()}")
+                    print(
+                        f"{dt} is short of rows or series (still arriving?); waiting until {deadline:%Y-%m-%d %H:%M} "
+                        f"UTC, then it is gated as it is\n{result.summary()}"
+                    )
                     raise AirflowRescheduleException(min(deadline, now + timedelta(minutes=30)))
                 if not result.success:
                     raise quarantine_raw(lake, current_spec, dt, result)
             print(result.summary())
             c = result.coverage
-            print(f"coverage: {c['rows']} of {c['expected_rows']} expected rows ({c['share']:.1%}) for {c['series']} "
-                  f"series; missing times give null lags, which the models take")
+            print(
+                f"coverage: {c['rows']} of {c['expected_rows']} expected rows ({c['share']:.1%}) for {c['series']} "
+                f"series; missing times give null lags, which the models take"
+            )
             return RawGateOutcome(dt=dt.isoformat(), record=gate_record(result))
 
         @task
@@ -164,8 +178,11 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             settings, _ = settings_and_spec(name)
             lake = Lake.from_settings(settings)
             path = publish(lake, name, staged, date.fromisoformat(day), by=f"{ti.dag_id} {ti.run_id}")
-            outlet_events[features_asset(name)].extra = {"dt": day, "path": path,
-                                                         **gate_summary(lake.read_json(f"{path}/{VALIDATION_RECORD}"))}
+            outlet_events[features_asset(name)].extra = {
+                "dt": day,
+                "path": path,
+                **gate_summary(lake.read_json(f"{path}/{VALIDATION_RECORD}")),
+            }
             push_links(ti, validation_report=view_url(name, "days", day))
             print(f"published {path}")
             return path
@@ -191,4 +208,3 @@ def build_features_dag(spec, default_args: dict) -> DAG:
         staged = build_features(raw["dt"])
         publish_features(raw["dt"], gate_features(raw["dt"], raw["record"], staged)) >> discard_staging()
     return dag
-

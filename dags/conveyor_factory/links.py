@@ -13,7 +13,7 @@ attribute declares the links (the documented place for them).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import attrs
 from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
@@ -54,13 +54,16 @@ class EvidenceLink(BaseOperatorLink):
         return str(links.get(self.key) or "") if isinstance(links, dict) else ""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _operator_with(keys: tuple[str, ...]) -> type:
     unknown = set(keys) - set(LINK_NAMES)
     if unknown:
         raise ValueError(f"unknown evidence links {sorted(unknown)}; known: {sorted(LINK_NAMES)}")
-    return type("ConveyorTaskOperator", (_PythonDecoratedOperator,),
-                {"operator_extra_links": tuple(EvidenceLink(k) for k in keys), "custom_operator_name": "@task"})
+    return type(
+        "ConveyorTaskOperator",
+        (_PythonDecoratedOperator,),
+        {"operator_extra_links": tuple(EvidenceLink(k) for k in keys), "custom_operator_name": "@task"},
+    )
 
 
 def linked_task(*keys: str, **task_kwargs):

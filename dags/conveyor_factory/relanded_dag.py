@@ -24,7 +24,8 @@ def build_relanded_dag(spec, default_args: dict) -> DAG:
 
     name = spec.name
     with pipeline_dag(
-        spec, "relanded",
+        spec,
+        "relanded",
         description=f"{name}: re-run the features of days landed again",
         schedule=[raw_asset(name)],
         dt_help="unused: the days come from the Asset events",
@@ -43,8 +44,11 @@ def build_relanded_dag(spec, default_args: dict) -> DAG:
             stamp = run_id.rsplit("__", 1)[-1]
             return [{"trigger_run_id": f"relanded__{day}__{stamp}", "conf": {"dt": day}} for day in days]
 
-        TriggerDagRunOperator.partial(task_id="run_features", trigger_dag_id=f"{name}_features",
-                                      skip_when_already_exists=True,
-                                      doc_md="Triggers the pipeline's features DAG for one day landed again "
-                                             "(param dt); a retry does not start a second run.").expand_kwargs(days_landed_again())
+        TriggerDagRunOperator.partial(
+            task_id="run_features",
+            trigger_dag_id=f"{name}_features",
+            skip_when_already_exists=True,
+            doc_md="Triggers the pipeline's features DAG for one day landed again "
+            "(param dt); a retry does not start a second run.",
+        ).expand_kwargs(days_landed_again())
     return dag

@@ -26,7 +26,8 @@ trail (`conveyor history {name}`). Emits Asset `model:{name}`.
 def build_rollback_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
     name = spec.name
     with pipeline_dag(
-        spec, "rollback",
+        spec,
+        "rollback",
         description=f"{name}: roll @champion back in one step",
         schedule=None,
         dt_help="unused",
@@ -37,7 +38,6 @@ def build_rollback_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
             "reason": Param("", type="string", description="Why, for the audit trail"),
         },
     ) as dag:
-
         # one alias move at a time across workers, like promote (embedded: the registry file lock)
         @task(outlets=[model_asset(name)], **registry_pool_kwargs(mode))
         def rollback(params=None, outlet_events=None, **context) -> ChampionRollback:
@@ -47,12 +47,18 @@ def build_rollback_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
 
             settings, _ = settings_and_spec(name)
             params = params or {}
-            record = do_rollback(settings, name, params.get("to_version") or None, params.get("reason") or "",
-                                 {**run_tags(context), "trigger": "airflow_ui"})
+            record = do_rollback(
+                settings,
+                name,
+                params.get("to_version") or None,
+                params.get("reason") or "",
+                {**run_tags(context), "trigger": "airflow_ui"},
+            )
             print(f"@champion of {name}: v{record['from_version']} -> v{record['to_version']} ({record['reason']})")
             outlet_events[model_asset(name)].extra = {"version": record["to_version"], "reason": record["reason"]}
-            return ChampionRollback(from_version=record["from_version"], to_version=record["to_version"],
-                                    reason=record["reason"])
+            return ChampionRollback(
+                from_version=record["from_version"], to_version=record["to_version"], reason=record["reason"]
+            )
 
         rollback()
     return dag

@@ -27,12 +27,20 @@ def gpu_pod(spec):
 
     res = spec.training.resources
     limits = {"nvidia.com/gpu": str(res.gpus), "memory": res.memory, "cpu": res.cpu}
-    return k8s.V1Pod(spec=k8s.V1PodSpec(
-        containers=[k8s.V1Container(name="base", resources=k8s.V1ResourceRequirements(
-            limits=limits, requests={"memory": res.memory, "cpu": res.cpu}))],
-        node_selector=dict(res.node_selector),
-        tolerations=[k8s.V1Toleration(**t) for t in res.tolerations],
-    ))
+    return k8s.V1Pod(
+        spec=k8s.V1PodSpec(
+            containers=[
+                k8s.V1Container(
+                    name="base",
+                    resources=k8s.V1ResourceRequirements(
+                        limits=limits, requests={"memory": res.memory, "cpu": res.cpu}
+                    ),
+                )
+            ],
+            node_selector=dict(res.node_selector),
+            tolerations=[k8s.V1Toleration(**t) for t in res.tolerations],
+        )
+    )
 
 
 REGISTRY_POOL = "conveyor_registry"

@@ -95,13 +95,16 @@ def day_to_check(context, lake, name: str) -> date:
     if lake.exists("features", name, dt):
         return dt
     if run_type(context) in ("scheduled", "backfill"):
-        raise AirflowSkipException(f"features of {name} for {dt} are not published (yet): nothing to check. "
-                                   f"Clear this task once {name}_features has published that day.")
+        raise AirflowSkipException(
+            f"features of {name} for {dt} are not published (yet): nothing to check. "
+            f"Clear this task once {name}_features has published that day."
+        )
     if lake.exists("quarantine", name, dt):
         raise AirflowFailException(
             f"features of {name} for {dt} are not published: the raw day is in quarantine "
             f"({lake.partition('quarantine', name, dt)}, see its report.html). Re-land the day, clear "
-            f"{name}_features for it, then clear this task.")
+            f"{name}_features for it, then clear this task."
+        )
     return dt
 
 

@@ -27,7 +27,8 @@ day replaces that day's predictions.
 def build_score_dag(spec, default_args: dict) -> DAG:
     name = spec.name
     with pipeline_dag(
-        spec, "score",
+        spec,
+        "score",
         description=f"{name}: batch scoring with @champion",
         schedule=CronTriggerTimetable(schedule_cron(spec.scoring.schedule), timezone="UTC"),
         dt_help="Feature day to score (YYYY-MM-DD); empty = the day before the tick, or the newest",

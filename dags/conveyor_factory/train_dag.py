@@ -52,16 +52,19 @@ def plan_task(name: str):
         settings, spec = settings_and_spec(name)
         planned = plan_training(settings, spec, run_tags({"ti": ti, **context}), end=optional_date(context))
         push_links(ti, mlflow_run=run_url(settings, planned["parent_run_id"]))
-        print(f"training window {planned['train_dates'][0]}..{planned['train_dates'][-1]}, "
-              f"holdout {planned['holdout_dates'][0]}..{planned['holdout_dates'][-1]}")
+        print(
+            f"training window {planned['train_dates'][0]}..{planned['train_dates'][-1]}, "
+            f"holdout {planned['holdout_dates'][0]}..{planned['holdout_dates'][-1]}"
+        )
         return planned
 
     return plan
 
 
 def family_task(name: str, kind: str, routing: dict):
-    @linked_task("mlflow_run", task_id=f"train_{kind}", on_failure_callback=ConveyorNotifier("training_failed", name),
-                 **routing)
+    @linked_task(
+        "mlflow_run", task_id=f"train_{kind}", on_failure_callback=ConveyorNotifier("training_failed", name), **routing
+    )
     def train(planned: TrainingPlan, ti=None) -> TrainedCandidate:
         """Backtests, fits and evaluates one model family on the plan's days, in a child MLflow run."""
         from ml_tasks.core.tracking import run_url
@@ -98,10 +101,15 @@ def register_task(name: str):
             else:
                 results.append(result)
         result = register_best(settings, spec, planned, results, failed)
-        push_links(ti, model_version=version_url(settings, name, result["version"]),
-                   mlflow_run=run_url(settings, result["run_id"]))
-        print(f"registered {name} version {result['version']} ({result['model']}): {result['metrics']}"
-              + (f"; failed, not compared: {sorted(failed)}" if failed else ""))
+        push_links(
+            ti,
+            model_version=version_url(settings, name, result["version"]),
+            mlflow_run=run_url(settings, result["run_id"]),
+        )
+        print(
+            f"registered {name} version {result['version']} ({result['model']}): {result['metrics']}"
+            + (f"; failed, not compared: {sorted(failed)}" if failed else "")
+        )
         return result
 
     return register
@@ -116,10 +124,13 @@ def gate_task(name: str):
 
         settings, spec = settings_and_spec(name)
         push_links(ti, model_version=version_url(settings, name, trained["version"]))
-        gated = evaluate_challenger(settings, spec, trained, run_tags({"ti": ti, **context}),
-                                    force=bool((params or {}).get("force")))
-        print(f"gate: v{gated['version']} vs champion v{gated['gated_against']}: "
-              f"{'PROMOTE' if gated['promote'] else 'keep the champion'}: {gated['reason']}")
+        gated = evaluate_challenger(
+            settings, spec, trained, run_tags({"ti": ti, **context}), force=bool((params or {}).get("force"))
+        )
+        print(
+            f"gate: v{gated['version']} vs champion v{gated['gated_against']}: "
+            f"{'PROMOTE' if gated['promote'] else 'keep the champion'}: {gated['reason']}"
+        )
         return gated
 
     return gate
@@ -154,9 +165,12 @@ def announce_task(name: str):
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(f"@champion did not move: {decision['reason']}")
-        outlet_events[model_asset(name)].extra = {"version": decision["version"], "reason": decision["reason"],
-                                                  "previous_champion": decision["previous_champion"],
-                                                  "forced": decision["forced"]}
+        outlet_events[model_asset(name)].extra = {
+            "version": decision["version"],
+            "reason": decision["reason"],
+            "previous_champion": decision["previous_champion"],
+            "forced": decision["forced"],
+        }
         return decision["version"]
 
     return announce_champion
@@ -171,7 +185,8 @@ def gate_says_promote(gated: GateDecision) -> bool:
 def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
     name = spec.name
     with pipeline_dag(
-        spec, "train",
+        spec,
+        "train",
         description=f"{name}: train, evaluate, register, promote",
         schedule=AssetOrTimeSchedule(
             timetable=CronTriggerTimetable(spec.training.schedule, timezone="UTC"),
@@ -179,18 +194,33 @@ def build_train_dag(spec, default_args: dict, mode: str = "embedded") -> DAG:
         ),
         dt_help="Last feature day to train on (YYYY-MM-DD); empty = latest",
         default_args=default_args,
-        extra_params={"force": Param(False, type="boolean",
-                                     description="Promote the new version even if the gate says no (recorded as forced)")},
-        doc_md=DOC.format(name=name, cron=spec.training.schedule, window=spec.training.window_days,
-                          holdout=spec.training.holdout_days, metric=spec.promotion.metric,
-                          families=", ".join(spec.candidate_families),
-                          approval=("The spec requires approval: a passing challenger waits in task `approve` "
-                                    "(Browse > Required Actions) until a person approves or rejects it."
-                                    if spec.promotion.require_approval else "")),
+        extra_params={
+            "force": Param(
+                False,
+                type="boolean",
+                description="Promote the new version even if the gate says no (recorded as forced)",
+            )
+        },
+        doc_md=DOC.format(
+            name=name,
+            cron=spec.training.schedule,
+            window=spec.training.window_days,
+            holdout=spec.training.holdout_days,
+            metric=spec.promotion.metric,
+            families=", ".join(spec.candidate_families),
+            approval=(
+                "The spec requires approval: a passing challenger waits in task `approve` "
+                "(Browse > Required Actions) until a person approves or rejects it."
+                if spec.promotion.require_approval
+                else ""
+            ),
+        ),
     ) as dag:
         planned = plan_task(name)()
-        results = [family_task(name, kind, gpu_task_kwargs(spec, mode) if kind == "lightning" else {})(planned)
-                   for kind in spec.candidate_families]
+        results = [
+            family_task(name, kind, gpu_task_kwargs(spec, mode) if kind == "lightning" else {})(planned)
+            for kind in spec.candidate_families
+        ]
         trained = register_task(name)(planned)
         results >> trained
         gated = gate_task(name)(trained)

@@ -18,17 +18,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import requests
 
 from ml_tasks.core.settings import ConveyorSettings
 
 log = logging.getLogger(__name__)
-EVENTS = ("quarantine", "training_failed", "retrain_requested", "champion_changed", "deadline_missed",
-          "serving_reload_failed", "model_unverified")
+EVENTS = (
+    "quarantine",
+    "training_failed",
+    "retrain_requested",
+    "champion_changed",
+    "deadline_missed",
+    "serving_reload_failed",
+    "model_unverified",
+)
 RETRY_WAITS = (1.0, 3.0)  # seconds before the second and third delivery attempts
 
 
@@ -41,15 +49,17 @@ class Alert:
     summary: str
     details: dict[str, Any] = field(default_factory=dict)
     link: str | None = None
-    time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def __post_init__(self):
         if self.event not in EVENTS:
             raise ValueError(f"unknown alert event {self.event!r}; expected one of {EVENTS}")
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "text": f"[Conveyor] {self.pipeline}: {self.summary}"
-                + (f" <{self.link}>" if self.link else "")}
+        return {
+            **asdict(self),
+            "text": f"[Conveyor] {self.pipeline}: {self.summary}" + (f" <{self.link}>" if self.link else ""),
+        }
 
 
 def view_link(settings: ConveyorSettings, pipeline: str, *parts: str) -> str:
@@ -57,8 +67,7 @@ def view_link(settings: ConveyorSettings, pipeline: str, *parts: str) -> str:
     return "/".join([f"{settings.airflow_public_url}/conveyor/pipelines/{pipeline}", *parts])
 
 
-def quarantine_alert(settings: ConveyorSettings, pipeline: str, dt: str, stage: str, error: str,
-                     dag_run: str) -> Alert:
+def quarantine_alert(settings: ConveyorSettings, pipeline: str, dt: str, stage: str, error: str, dag_run: str) -> Alert:
     """Day ``dt`` was quarantined at the ``stage`` gate (``raw`` or ``features``). ``error`` is the gate's
     message: a first line, then one ``  - `` line per failed expectation; the rows' example values in
     those lines are cut unless ``alert_include_rows`` (the receiver is often a third party)."""
@@ -66,45 +75,66 @@ def quarantine_alert(settings: ConveyorSettings, pipeline: str, dt: str, stage: 
     failed = [line.strip()[2:] for line in lines if line.startswith("  - ")]
     if not settings.alert_include_rows:  # the expectations and counts, not the rows' values
         failed = [line.split("; e.g. ")[0] for line in failed]
-    return Alert("quarantine", pipeline, f"{dt} quarantined at the {stage} gate: {lines[0] if lines else ''}",
-                 {"dt": dt, "stage": stage, "failed": failed[:20], "dag_run": dag_run},
-                 view_link(settings, pipeline, "days", dt))
+    return Alert(
+        "quarantine",
+        pipeline,
+        f"{dt} quarantined at the {stage} gate: {lines[0] if lines else ''}",
+        {"dt": dt, "stage": stage, "failed": failed[:20], "dag_run": dag_run},
+        view_link(settings, pipeline, "days", dt),
+    )
 
 
-def training_failed_alert(settings: ConveyorSettings, pipeline: str, task_id: str, attempt: int, dag_run: str,
-                          error: BaseException | None) -> Alert:
+def training_failed_alert(
+    settings: ConveyorSettings, pipeline: str, task_id: str, attempt: int, dag_run: str, error: BaseException | None
+) -> Alert:
     """A model family's training task failed (each try alerts)."""
-    return Alert("training_failed", pipeline,
-                 f"{task_id} failed (try {attempt}): {type(error).__name__}: {str(error)[:300]}",
-                 {"task": task_id, "dag_run": dag_run, "try": attempt}, view_link(settings, pipeline))
+    return Alert(
+        "training_failed",
+        pipeline,
+        f"{task_id} failed (try {attempt}): {type(error).__name__}: {str(error)[:300]}",
+        {"task": task_id, "dag_run": dag_run, "try": attempt},
+        view_link(settings, pipeline),
+    )
 
 
 def retrain_requested_alert(settings: ConveyorSettings, pipeline: str, decision: Mapping[str, Any] | None) -> Alert:
     """The drift DAG requested a retrain; ``decision`` is its `RetrainDecision` (None: not found)."""
     decision = decision or {}
-    return Alert("retrain_requested", pipeline, decision.get("reason", "retrain requested"),
-                 {"signals": decision.get("signals"), "evidence": decision.get("evidence")},
-                 view_link(settings, pipeline))
+    return Alert(
+        "retrain_requested",
+        pipeline,
+        decision.get("reason", "retrain requested"),
+        {"signals": decision.get("signals"), "evidence": decision.get("evidence")},
+        view_link(settings, pipeline),
+    )
 
 
 def champion_changed_alert(settings: ConveyorSettings, pipeline: str, outcome: Mapping[str, Any] | None) -> Alert:
     """`@champion` moved; ``outcome`` is the train DAG's `PromotionOutcome` (None: not found)."""
     outcome = outcome or {}
     forced = " (FORCED)" if outcome.get("forced") else ""
-    return Alert("champion_changed", pipeline, f"@champion v{outcome.get('previous_champion') or '-'} -> "
-                 f"v{outcome.get('champion')}{forced}: {outcome.get('reason', '')}",
-                 {k: outcome.get(k) for k in ("champion", "previous_champion", "forced", "checks")},
-                 view_link(settings, pipeline))
+    return Alert(
+        "champion_changed",
+        pipeline,
+        f"@champion v{outcome.get('previous_champion') or '-'} -> "
+        f"v{outcome.get('champion')}{forced}: {outcome.get('reason', '')}",
+        {k: outcome.get(k) for k in ("champion", "previous_champion", "forced", "checks")},
+        view_link(settings, pipeline),
+    )
 
 
-def deadline_missed_alert(settings: ConveyorSettings, pipeline: str, hours: float, day: str, run_id: str | None,
-                          state: str | None) -> Alert:
+def deadline_missed_alert(
+    settings: ConveyorSettings, pipeline: str, hours: float, day: str, run_id: str | None, state: str | None
+) -> Alert:
     """The features of ``day`` (empty: unknown) were not published ``hours`` after the day ended."""
-    return Alert("deadline_missed", pipeline,
-                 f"features of {day or 'a day'} not published {hours:g} h after the day ended "
-                 f"(run {run_id or '?'} is {state or '?'})",
-                 {"dt": day, "run_id": run_id, "state": state, "deadline_hours": hours},
-                 view_link(settings, pipeline, "days", day) if day else view_link(settings, pipeline))
+    return Alert(
+        "deadline_missed",
+        pipeline,
+        f"features of {day or 'a day'} not published {hours:g} h after the day ended "
+        f"(run {run_id or '?'} is {state or '?'})",
+        {"dt": day, "run_id": run_id, "state": state, "deadline_hours": hours},
+        view_link(settings, pipeline, "days", day) if day else view_link(settings, pipeline),
+    )
 
 
 def redacted(url: str) -> str:
@@ -134,6 +164,12 @@ def send(settings: ConveyorSettings, alert: Alert, waits: tuple[float, ...] = RE
         problem = f"HTTP {answer.status_code}"
         if answer.status_code < 500 and answer.status_code != 429:
             break  # the receiver refuses this message: sending it again will not help
-    log.warning("alert %s for %s not delivered to %s after %d attempt(s): %s", alert.event, alert.pipeline, where,
-                attempt, problem)
+    log.warning(
+        "alert %s for %s not delivered to %s after %d attempt(s): %s",
+        alert.event,
+        alert.pipeline,
+        where,
+        attempt,
+        problem,
+    )
     return False

@@ -17,12 +17,26 @@ from datetime import timedelta
 MINUTE, HOUR, DAY, WEEK = 60, 3600, 86_400, 604_800
 NAMED = {"hourly": HOUR, "daily": DAY, "weekly": WEEK}
 # Steps below a day must divide it, so that every day holds the same slots.
-SUB_DAILY = sorted({m * MINUTE for m in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)}
-                   | {h * HOUR for h in (1, 2, 3, 4, 6, 8, 12)})
+SUB_DAILY = sorted(
+    {m * MINUTE for m in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)} | {h * HOUR for h in (1, 2, 3, 4, 6, 8, 12)}
+)
 SUPPORTED = [*SUB_DAILY, DAY, WEEK]
 _DURATION = re.compile(r"^\s*(\d+)\s*([a-zA-Z]+)\s*$")
-_UNITS = {"s": 1, "sec": 1, "min": MINUTE, "t": MINUTE, "h": HOUR, "hour": HOUR, "hours": HOUR,
-          "d": DAY, "day": DAY, "days": DAY, "w": WEEK, "week": WEEK, "weeks": WEEK}
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "min": MINUTE,
+    "t": MINUTE,
+    "h": HOUR,
+    "hour": HOUR,
+    "hours": HOUR,
+    "d": DAY,
+    "day": DAY,
+    "days": DAY,
+    "w": WEEK,
+    "week": WEEK,
+    "weeks": WEEK,
+}
 
 
 class CadenceError(ValueError):
@@ -48,8 +62,10 @@ def step_of(frequency: str) -> int:
     """The step in seconds of a spec's ``features.frequency``; unsupported ones are refused."""
     step = seconds_of(str(frequency))
     if step not in SUPPORTED:
-        raise CadenceError(f"frequency {frequency!r} ({timedelta(seconds=step)}) is not a supported cadence: use one "
-                           f"of {supported_names()} (a step below a day must divide the day)")
+        raise CadenceError(
+            f"frequency {frequency!r} ({timedelta(seconds=step)}) is not a supported cadence: use one "
+            f"of {supported_names()} (a step below a day must divide the day)"
+        )
     return step
 
 
@@ -71,8 +87,10 @@ def steps(value: int | str, step: int, what: str) -> int:
         return int(value)
     seconds = seconds_of(str(value))
     if seconds % step:
-        raise CadenceError(f"{what}: {value} is not a whole number of {name(step)} steps "
-                           f"({timedelta(seconds=step)} each); use a multiple of it")
+        raise CadenceError(
+            f"{what}: {value} is not a whole number of {name(step)} steps "
+            f"({timedelta(seconds=step)} each); use a multiple of it"
+        )
     return seconds // step
 
 
@@ -140,8 +158,12 @@ def detect(times, series=None, share: float = 0.9) -> int:
     """
     import pandas as pd
 
-    frame = pd.DataFrame({"t": pd.to_datetime(pd.Series(list(times)), utc=True, errors="coerce"),
-                          "s": 0 if series is None else pd.Series(list(series)).astype(str)}).dropna()
+    frame = pd.DataFrame(
+        {
+            "t": pd.to_datetime(pd.Series(list(times)), utc=True, errors="coerce"),
+            "s": 0 if series is None else pd.Series(list(series)).astype(str),
+        }
+    ).dropna()
     frame = frame.drop_duplicates().sort_values(["s", "t"])
     gaps = frame.groupby("s")["t"].diff().dropna().dt.total_seconds().astype("int64")
     gaps = gaps[gaps > 0]
@@ -155,5 +177,6 @@ def detect(times, series=None, share: float = 0.9) -> int:
         raise CadenceError(
             f"the timestamps are irregular: the spacings seen most are {seen}, and only {on_grid:.0%} of them are "
             f"multiples of the most common one; a pipeline needs a regular cadence ({supported_names()}). "
-            f"Aggregate the rows to one first (or declare them as events in the spec), or pass --frequency")
+            f"Aggregate the rows to one first (or declare them as events in the spec), or pass --frequency"
+        )
     return step

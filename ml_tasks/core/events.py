@@ -42,8 +42,10 @@ def parse(events: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
                 raise ValueError(f"data.events.{name}: {op} of what? write {{{op}: COLUMN}}")
             out[name] = (op, column)
         else:
-            raise ValueError(f"data.events.{name}: {how!r} is not an aggregation; write count, or one of "
-                             f"{{sum|mean|max|min|last: COLUMN}}")
+            raise ValueError(
+                f"data.events.{name}: {how!r} is not an aggregation; write count, or one of "
+                f"{{sum|mean|max|min|last: COLUMN}}"
+            )
     if not out:
         raise ValueError("data.events is empty; give at least the target's aggregation, e.g. {target: count}")
     return out
@@ -74,8 +76,9 @@ def slot_starts(times: pd.Series, step: int) -> pd.Series:
     return times.dt.floor(pd.Timedelta(seconds=step))
 
 
-def aggregate(frame: pd.DataFrame, aggregations: dict[str, tuple[str, str | None]], timestamp: str,
-              keys: list[str], step: int) -> pd.DataFrame:
+def aggregate(
+    frame: pd.DataFrame, aggregations: dict[str, tuple[str, str | None]], timestamp: str, keys: list[str], step: int
+) -> pd.DataFrame:
     """Events -> one row per key and slot of every day the events fall on (UTC), zero-filled as the
     module explains. Columns: keys, timestamp, then the outputs in the spec's order."""
     import numpy as np
@@ -91,18 +94,29 @@ def aggregate(frame: pd.DataFrame, aggregations: dict[str, tuple[str, str | None
         if op == "count":
             parts[name] = grouped.size()
         elif op == "last":
-            parts[name] = work.sort_values(timestamp, kind="stable").groupby(group, sort=False, dropna=False)[column].last()
+            parts[name] = (
+                work.sort_values(timestamp, kind="stable").groupby(group, sort=False, dropna=False)[column].last()
+            )
         else:
-            values = work.assign(_v=pd.to_numeric(work[column], errors="coerce")).groupby(group, sort=False, dropna=False)
+            values = work.assign(_v=pd.to_numeric(work[column], errors="coerce")).groupby(
+                group, sort=False, dropna=False
+            )
             parts[name] = getattr(values["_v"], op)(**({"min_count": 1} if op == "sum" else {}))
     table = pd.DataFrame(parts)
     if step >= DAY:  # daily or weekly: the slots are the events' own
         grid_slots = pd.DatetimeIndex(sorted(slots.unique()))
     else:  # every slot of every day the events fall on
         days = slots.dt.normalize().unique()
-        grid_slots = pd.DatetimeIndex(np.concatenate(
-            [pd.date_range(d, periods=slots_per_day(step), freq=pd.Timedelta(seconds=step)).to_numpy() for d in days]
-            or [np.array([], dtype="datetime64[ns]")]), tz="UTC")
+        grid_slots = pd.DatetimeIndex(
+            np.concatenate(
+                [
+                    pd.date_range(d, periods=slots_per_day(step), freq=pd.Timedelta(seconds=step)).to_numpy()
+                    for d in days
+                ]
+                or [np.array([], dtype="datetime64[ns]")]
+            ),
+            tz="UTC",
+        )
     series = work[keys].drop_duplicates() if keys else pd.DataFrame(index=[0])
     grid = series.merge(pd.DataFrame({"_slot": grid_slots}), how="cross")
     out = grid.merge(table.reset_index(), on=group, how="left")

@@ -55,14 +55,21 @@ class TuningSpec(Strict):
 
     trials: int = Field(default=0, ge=0, description="trials per family; 0: no tuning, the spec's parameters")
     minutes: float = Field(default=5.0, gt=0, description="budget per family; what is left unfinished is not used")
-    families: list[Literal["lightgbm", "lightning"]] = Field(default=["lightgbm"], description=(
-        "the families searched (each trial of the neural family costs a full backtest of it)"))
+    families: list[Literal["lightgbm", "lightning"]] = Field(
+        default=["lightgbm"],
+        description=("the families searched (each trial of the neural family costs a full backtest of it)"),
+    )
 
 
 class StatsForecastSpec(Strict):
     """The statistical family: AutoETS per series on the newest ``history_days`` of the training days."""
 
-    history_days: int | None = Field(default=None, ge=3, description=(
-        "newest training days each series' model is fit on; default all of them (on real temperatures, "
-        "MAE 0.086 with 167 days against 0.121 with 28)"))
+    history_days: int | None = Field(
+        default=None,
+        ge=3,
+        description=(
+            "newest training days each series' model is fit on; default all of them (on real temperatures, "
+            "MAE 0.086 with 167 days against 0.121 with 28)"
+        ),
+    )
     minutes: float = Field(default=10.0, gt=0, description="fit budget; series left then take the naive forecast")

@@ -15,11 +15,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import fsspec
 import pandas as pd
@@ -46,7 +46,7 @@ class Lake:
     spark_s3a: bool = False
 
     @classmethod
-    def from_settings(cls, settings) -> "Lake":
+    def from_settings(cls, settings) -> Lake:
         """The lake the settings name: root URI, S3 endpoint, whether Spark speaks S3 itself."""
         return cls(settings.lake_uri, settings.storage_options, settings.spark_s3a)
 
@@ -101,8 +101,11 @@ class Lake:
         base = self.zone(zone, pipeline)
         if zone not in PUBLISHED_ZONES or not self.fs.exists(base):
             return []
-        return sorted(e.rstrip("/") for e in self.fs.ls(base, detail=False)
-                      if e.rstrip("/").rsplit("/", 1)[-1].startswith("dt=") and manifest.read(self.fs, e) is None)
+        return sorted(
+            e.rstrip("/")
+            for e in self.fs.ls(base, detail=False)
+            if e.rstrip("/").rsplit("/", 1)[-1].startswith("dt=") and manifest.read(self.fs, e) is None
+        )
 
     def publish(self, staged: str, zone: str, pipeline: str, dt: date) -> str:
         """Move a staged folder into place as the partition, replacing any earlier version.
@@ -133,7 +136,9 @@ class Lake:
         if not self.fs.exists(base):
             return []
         prefix = RETIRED + (dt.isoformat() if dt else "")
-        return sorted(e.rstrip("/") for e in self.fs.ls(base, detail=False) if e.rstrip("/").rsplit("/", 1)[-1].startswith(prefix))
+        return sorted(
+            e.rstrip("/") for e in self.fs.ls(base, detail=False) if e.rstrip("/").rsplit("/", 1)[-1].startswith(prefix)
+        )
 
     def restore_interrupted(self, zone: str, pipeline: str) -> list[date]:
         """Put back the versions a publish killed between its two moves left aside; returns the days.
@@ -145,7 +150,7 @@ class Lake:
         """
         restored, fs = [], self.fs
         for old in self._retired(zone, pipeline):
-            day = date.fromisoformat(old.rsplit("/", 1)[-1][len(RETIRED):len(RETIRED) + 10])
+            day = date.fromisoformat(old.rsplit("/", 1)[-1][len(RETIRED) : len(RETIRED) + 10])
             target = self.partition(zone, pipeline, day)
             if self.exists(zone, pipeline, day) or manifest.read(fs, old) is None:
                 fs.rm(old, recursive=True)  # older than the published day, or itself cut short
@@ -166,7 +171,7 @@ class Lake:
         marker = f"{base}/{manifest.MANIFEST}"
         for obj in sorted(fs.find(src), key=lambda o: o == marker):  # the manifest last: the copy is whole
             failpoints.reached("lake.object_copy")
-            fs.copy(obj, f"{dst.rstrip('/')}/{obj[len(base) + 1:]}")
+            fs.copy(obj, f"{dst.rstrip('/')}/{obj[len(base) + 1 :]}")
         if fs.exists(marker):
             fs.rm(marker)  # first: the source stops being a day before any of its files go
         fs.rm(src, recursive=True)
@@ -235,8 +240,10 @@ class Lake:
                 raise LakeError(str(exc)) from None
             return dict(zip(files, (listed["files"][n] for n in sorted(listed["files"]))))
         if self._published_day(path):
-            raise LakeError(f"partition not found: {path} has no {manifest.MANIFEST} (a publish cut short, or "
-                            "files put there by hand; `conveyor seal` adopts a folder that is whole)")
+            raise LakeError(
+                f"partition not found: {path} has no {manifest.MANIFEST} (a publish cut short, or "
+                "files put there by hand; `conveyor seal` adopts a folder that is whole)"
+            )
         files = sorted(f for f in fs.find(path) if not f.rsplit("/", 1)[-1].startswith(("_", ".")))
         if not files:
             raise LakeError(f"partition has no data files: {path}")
@@ -273,18 +280,14 @@ class Lake:
             frames.append(pd.read_parquet(io.BytesIO(data), columns=columns))
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
-    def read_range(
-        self, zone: str, pipeline: str, dates: list[date], columns: list[str] | None = None
-    ) -> pd.DataFrame:
+    def read_range(self, zone: str, pipeline: str, dates: list[date], columns: list[str] | None = None) -> pd.DataFrame:
         """Read several partitions into one pandas frame, adding no columns."""
-        return pd.concat(
-            (self.read_partition(zone, pipeline, d, columns) for d in dates), ignore_index=True
-        )
+        return pd.concat((self.read_partition(zone, pipeline, d, columns) for d in dates), ignore_index=True)
 
     def local_path(self, uri: str) -> str:
         """The path Spark uses for a lake URI (s3:// becomes s3a:// for Hadoop's S3A connector)."""
         if uri.startswith("s3://"):
-            return "s3a://" + uri[len("s3://"):]
+            return "s3a://" + uri[len("s3://") :]
         return uri
 
     @property

@@ -27,8 +27,11 @@ class ManifestError(RuntimeError):
 def data_files(fs, folder: str) -> list[str]:
     """The data files under a folder: hidden (``.``) and side (``_``) files are not data."""
     base = folder.rstrip("/")
-    return sorted(f for f in fs.find(base) if not any(part.startswith(("_", "."))
-                                                       for part in f[len(fs._strip_protocol(base)) + 1:].split("/")))
+    return sorted(
+        f
+        for f in fs.find(base)
+        if not any(part.startswith(("_", ".")) for part in f[len(fs._strip_protocol(base)) + 1 :].split("/"))
+    )
 
 
 def sha256_of(fs, path: str) -> str:
@@ -44,7 +47,7 @@ def build(fs, folder: str) -> dict[str, Any]:
     base = fs._strip_protocol(folder.rstrip("/"))
     files = {}
     for path in data_files(fs, folder):
-        files[path[len(base) + 1:]] = {"size": int(fs.info(path)["size"]), "sha256": sha256_of(fs, path)}
+        files[path[len(base) + 1 :]] = {"size": int(fs.info(path)["size"]), "sha256": sha256_of(fs, path)}
     return {"version": VERSION, "files": files}
 
 
@@ -82,8 +85,10 @@ def listed_files(fs, folder: str, manifest: dict[str, Any]) -> list[str]:
         except FileNotFoundError:
             raise ManifestError(f"{path}: listed in the day's manifest but missing") from None
         if size != facts["size"]:
-            raise ManifestError(f"{path}: {size} bytes, the day's manifest says {facts['size']}: "
-                                "the file was changed or cut after the day was published")
+            raise ManifestError(
+                f"{path}: {size} bytes, the day's manifest says {facts['size']}: "
+                "the file was changed or cut after the day was published"
+            )
         paths.append(path)
     return paths
 
@@ -91,6 +96,8 @@ def listed_files(fs, folder: str, manifest: dict[str, Any]) -> list[str]:
 def check_bytes(path: str, data: bytes, facts: dict[str, Any]) -> bytes:
     """``data`` read from ``path`` when its sha256 is the manifest's; else a :class:`ManifestError`."""
     if hashlib.sha256(data).hexdigest() != facts["sha256"]:
-        raise ManifestError(f"{path}: its sha256 is not the one in the day's manifest: the file was changed "
-                            "after the day was published (corrupt); restore the day or publish it again")
+        raise ManifestError(
+            f"{path}: its sha256 is not the one in the day's manifest: the file was changed "
+            "after the day was published (corrupt); restore the day or publish it again"
+        )
     return data

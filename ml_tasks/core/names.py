@@ -16,6 +16,8 @@ class PipelineNameError(ValueError):
 def checked_pipeline_name(name: str) -> str:
     """``name`` when it is a valid pipeline name, else a :class:`PipelineNameError` saying what is wrong."""
     if not isinstance(name, str) or not _PATTERN.fullmatch(name):
-        raise PipelineNameError(f"pipeline name {str(name)[:80]!r} is not valid: a lowercase letter, then up to 62 "
-                                "lowercase letters, digits or underscores")
+        raise PipelineNameError(
+            f"pipeline name {str(name)[:80]!r} is not valid: a lowercase letter, then up to 62 "
+            "lowercase letters, digits or underscores"
+        )
     return name

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -12,8 +13,15 @@ class WaitTimeout(TimeoutError):
     """What was waited for did not happen in time (or the wait was given up); the message says what."""
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, what: str | Callable[[], str], *, every: float = 1.0,
-               transient: tuple[type[BaseException], ...] = (), give_up: Callable[[], str | None] | None = None) -> T:
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    what: str | Callable[[], str],
+    *,
+    every: float = 1.0,
+    transient: tuple[type[BaseException], ...] = (),
+    give_up: Callable[[], str | None] | None = None,
+) -> T:
     """Call ``predicate`` every ``every`` seconds until it returns something truthy, and return that.
 
     ``what`` names what is awaited in the error (a callable is asked at the end, so it can show
@@ -35,6 +43,8 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str | Callable[
         if reason:
             raise WaitTimeout(f"gave up waiting for {name}: {reason}")
         if time.monotonic() + every > deadline:
-            raise WaitTimeout(f"waited {timeout:g} s for {name}"
-                              + (f"; last error: {type(last_error).__name__}: {last_error}" if last_error else ""))
+            raise WaitTimeout(
+                f"waited {timeout:g} s for {name}"
+                + (f"; last error: {type(last_error).__name__}: {last_error}" if last_error else "")
+            )
         time.sleep(every)

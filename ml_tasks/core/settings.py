@@ -26,18 +26,28 @@ class ConveyorSettings(BaseSettings):
     home: Path = Field(default=REPO_ROOT / ".conveyor", description="state of the embedded stack")
     lake_uri: str = Field(default="", description="root of raw/features/predictions; local path or s3://")
     specs_dir: Path = REPO_ROOT / "dags" / "specs"
-    dags_folder: Path = Field(default=REPO_ROOT / "dags", description=(
-        "the DAG files the embedded stack's dag-processor parses (Airflow's dags_folder); it must hold "
-        "conveyor_factory beside the pipelines' DAG files"))
+    dags_folder: Path = Field(
+        default=REPO_ROOT / "dags",
+        description=(
+            "the DAG files the embedded stack's dag-processor parses (Airflow's dags_folder); it must hold "
+            "conveyor_factory beside the pipelines' DAG files"
+        ),
+    )
     expectations_dir: Path = REPO_ROOT / "expectations"
 
     s3_endpoint_url: str = Field(default="", description="S3-compatible endpoint (MinIO, moto); empty = AWS")
-    spark_s3a: bool = Field(default=False, description=(
-        "Spark reads and writes s3:// itself through the S3A connector (hadoop-aws on its classpath, as in "
-        "the Docker image); otherwise a job copies the partitions it needs through a local scratch folder"))
+    spark_s3a: bool = Field(
+        default=False,
+        description=(
+            "Spark reads and writes s3:// itself through the S3A connector (hadoop-aws on its classpath, as in "
+            "the Docker image); otherwise a job copies the partitions it needs through a local scratch folder"
+        ),
+    )
 
     mlflow_tracking_uri: str = Field(default="", description="defaults to the embedded MLflow server")
-    mlflow_artifacts_dir: str = Field(default="", description="artifact root used by the embedded server (path or s3://)")
+    mlflow_artifacts_dir: str = Field(
+        default="", description="artifact root used by the embedded server (path or s3://)"
+    )
 
     airflow_db_uri: str = Field(default="", description="Airflow metadata database; defaults to SQLite under home")
     celery_broker_url: str = Field(default="", description="set it (redis://...) to run CeleryExecutor workers")
@@ -46,53 +56,92 @@ class ConveyorSettings(BaseSettings):
     worker_name: str = Field(default="", description="tells workers on one host apart in Airflow's task records")
     mlflow_backend_store_uri: str = Field(default="", description="MLflow's database; defaults to SQLite under home")
 
-    alert_webhook_url: str = Field(default="", description=(
-        "POST one JSON alert here on a quarantined day, a failed training task, a retrain request, a champion "
-        "change and a missed features deadline (docs/alerts.md); empty = no alerts"))
+    alert_webhook_url: str = Field(
+        default="",
+        description=(
+            "POST one JSON alert here on a quarantined day, a failed training task, a retrain request, a champion "
+            "change and a missed features deadline (docs/alerts.md); empty = no alerts"
+        ),
+    )
     serving_max_body_bytes: int = Field(default=1_048_576, description="largest /predict body read (413 above)")
     serving_max_rows: int = Field(default=10_000, description="most rows in one /predict request (413 above)")
-    alert_include_rows: bool = Field(default=False, description=(
-        "put the failing rows' example values in quarantine alerts; off: counts, expectations and links only "
-        "(the receiver is often a third-party service)"))
-    model_digest_required: bool = Field(default=True, description=(
-        "refuse to load a model version that carries no artifact digest (registered outside Conveyor or before "
-        "digests were recorded; `conveyor verify-model --record` gives it one); a digest that does not match "
-        "is refused whatever this says"))
+    alert_include_rows: bool = Field(
+        default=False,
+        description=(
+            "put the failing rows' example values in quarantine alerts; off: counts, expectations and links only "
+            "(the receiver is often a third-party service)"
+        ),
+    )
+    model_digest_required: bool = Field(
+        default=True,
+        description=(
+            "refuse to load a model version that carries no artifact digest (registered outside Conveyor or before "
+            "digests were recorded; `conveyor verify-model --record` gives it one); a digest that does not match "
+            "is refused whatever this says"
+        ),
+    )
 
     airflow_host: str = "127.0.0.1"
     airflow_port: int = 8080
     mlflow_host: str = "127.0.0.1"
     mlflow_port: int = 5000
     airflow_user: str = "admin"
-    airflow_public_url: str = Field(default="", description=(
-        "the Airflow UI as people's browsers reach it, for links in alerts; defaults to http://airflow_host:airflow_port"))
-    mlflow_public_url: str = Field(default="", description=(
-        "the MLflow UI as people's browsers reach it, for the links tasks write; defaults to http://mlflow_host:mlflow_port"))
+    airflow_public_url: str = Field(
+        default="",
+        description=(
+            "the Airflow UI as people's browsers reach it, for links in alerts; defaults to http://airflow_host:airflow_port"
+        ),
+    )
+    mlflow_public_url: str = Field(
+        default="",
+        description=(
+            "the MLflow UI as people's browsers reach it, for the links tasks write; defaults to http://mlflow_host:mlflow_port"
+        ),
+    )
 
-    task_threads: int = Field(default=0, ge=0, description=(
-        "CPU threads each task's LightGBM, PyTorch and BLAS may use; 0 keeps the libraries' defaults. "
-        "`conveyor up` sets it to the machine's cores divided among the tasks it runs at once, "
-        "at least 1: more threads than cores make OpenMP threads spin waiting for each other"))
+    task_threads: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "CPU threads each task's LightGBM, PyTorch and BLAS may use; 0 keeps the libraries' defaults. "
+            "`conveyor up` sets it to the machine's cores divided among the tasks it runs at once, "
+            "at least 1: more threads than cores make OpenMP threads spin waiting for each other"
+        ),
+    )
 
-    task_retry_delay_seconds: int = Field(default=60, ge=0, description=(
-        "how long a failed task waits before its retry (every DAG gets one retry); the soak run's "
-        "compressed days use 10"))
+    task_retry_delay_seconds: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "how long a failed task waits before its retry (every DAG gets one retry); the soak run's "
+            "compressed days use 10"
+        ),
+    )
 
-    failpoints_dir: str = Field(default="", description=(
-        "fault tests only: a folder whose files arm crash points in the stack's processes "
-        "(ml_tasks.core.failpoints); never set in a deployment"))
+    failpoints_dir: str = Field(
+        default="",
+        description=(
+            "fault tests only: a folder whose files arm crash points in the stack's processes "
+            "(ml_tasks.core.failpoints); never set in a deployment"
+        ),
+    )
 
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 4
     spark_driver_memory: str = "2g"
-    features_gate_pandas_max_rows: int = Field(default=1_000_000, ge=0, description=(
-        "a staged feature day with at most this many rows is validated in pandas (no Spark session "
-        "to start); larger days on Spark, never collected. 0: always Spark"))
+    features_gate_pandas_max_rows: int = Field(
+        default=1_000_000,
+        ge=0,
+        description=(
+            "a staged feature day with at most this many rows is validated in pandas (no Spark session "
+            "to start); larger days on Spark, never collected. 0: always Spark"
+        ),
+    )
     spark_image: str = Field(default="", description="executor image when spark_master is k8s://")
     spark_namespace: str = Field(default="default", description="executor namespace when spark_master is k8s://")
 
     @model_validator(mode="after")
-    def _fill_derived(self) -> "ConveyorSettings":
+    def _fill_derived(self) -> ConveyorSettings:
         self.home = Path(self.home).expanduser().resolve()
         if not self.lake_uri:
             self.lake_uri = str(self.home / "lake")
@@ -122,7 +171,9 @@ class ConveyorSettings(BaseSettings):
     @property
     def storage_options(self) -> dict:
         """fsspec options for the lake (the S3 endpoint when one is set)."""
-        return {"endpoint_url": self.s3_endpoint_url} if self.s3_endpoint_url and self.lake_uri.startswith("s3://") else {}
+        return (
+            {"endpoint_url": self.s3_endpoint_url} if self.s3_endpoint_url and self.lake_uri.startswith("s3://") else {}
+        )
 
     @property
     def airflow_url(self) -> str:
@@ -135,7 +186,6 @@ class ConveyorSettings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
-
 
 
 def load_settings(**overrides) -> ConveyorSettings:

@@ -31,21 +31,27 @@ class SpecError(ValueError):
         self.problems = problems or [("<file>", message)]
 
 
-
-
 class DataSpec(Strict):
     timestamp: str
     keys: list[str] = Field(default=[], description="columns that identify a series; none for a single series")
     target: str
     raw_suite: str
     features_suite: str
-    events: dict[str, str | dict[str, str]] | None = Field(default=None, description=(
-        "the raw rows are events (a sale, a trip, a flight), aggregated per key and slot of the cadence: output "
-        "column -> count, or {sum|mean|max|min|last: column}; the target is one of the outputs "
-        "(see ml_tasks/core/events.py)"))
-    timezone: str | None = Field(default=None, description=(
-        "the IANA time zone of naive timestamps in the raw files (Europe/London); empty: they are UTC. Times "
-        "written with an offset and epoch numbers are instants already"))
+    events: dict[str, str | dict[str, str]] | None = Field(
+        default=None,
+        description=(
+            "the raw rows are events (a sale, a trip, a flight), aggregated per key and slot of the cadence: output "
+            "column -> count, or {sum|mean|max|min|last: column}; the target is one of the outputs "
+            "(see ml_tasks/core/events.py)"
+        ),
+    )
+    timezone: str | None = Field(
+        default=None,
+        description=(
+            "the IANA time zone of naive timestamps in the raw files (Europe/London); empty: they are UTC. Times "
+            "written with an offset and epoch numbers are instants already"
+        ),
+    )
 
     @field_validator("events")
     @classmethod
@@ -77,30 +83,47 @@ class FeaturesSpec(Strict):
     hourly pipelines and means the same.
     """
 
-    module: str = Field(default=DEFAULT_FEATURE_MODULE,
-                        description="the feature module; the default builds calendar, known-ahead columns, lags and "
-                                    "windows from this spec alone")
-    frequency: str = Field(default="hourly", description=(
-        "the step between a series' rows: hourly, daily, weekly, or a pandas offset alias that divides a day "
-        "(30min, 15min, 5min, 2h)"))
+    module: str = Field(
+        default=DEFAULT_FEATURE_MODULE,
+        description="the feature module; the default builds calendar, known-ahead columns, lags and "
+        "windows from this spec alone",
+    )
+    frequency: str = Field(
+        default="hourly",
+        description=(
+            "the step between a series' rows: hourly, daily, weekly, or a pandas offset alias that divides a day "
+            "(30min, 15min, 5min, 2h)"
+        ),
+    )
     horizon: int = Field(ge=1, description="how far ahead the forecast is made, in steps (or a duration: 24h)")
     lags: list[int] = Field(min_length=1, description="in steps or durations (24h, 7d)")
     windows: list[int] = Field(min_length=1, description="rolling mean/std widths, in steps or durations")
     known_ahead: dict[str, SpecColumnType] = Field(
-        default={}, description="raw columns known before the time they describe (planned prices, holidays, "
-                                "forecasts), used for the row itself; 'string' ones are categorical")
-    history_of: list[str] = Field(default=[], description="columns whose past becomes lags and windows "
-                                                          "(default: the target)")
-    keys_as_inputs: bool = Field(default=True, description="keys are categorical model inputs (a few stores: "
-                                                           "yes; a million customers: no)")
+        default={},
+        description="raw columns known before the time they describe (planned prices, holidays, "
+        "forecasts), used for the row itself; 'string' ones are categorical",
+    )
+    history_of: list[str] = Field(
+        default=[], description="columns whose past becomes lags and windows (default: the target)"
+    )
+    keys_as_inputs: bool = Field(
+        default=True, description="keys are categorical model inputs (a few stores: yes; a million customers: no)"
+    )
     acknowledged_target_proxies: list[str] = Field(
-        default=[], description="known-ahead columns `conveyor validate` found almost equal to the target, kept "
-                                "on purpose (they are truly known in advance)")
+        default=[],
+        description="known-ahead columns `conveyor validate` found almost equal to the target, kept "
+        "on purpose (they are truly known in advance)",
+    )
     schedule: str = "@daily"
     start_date: date
-    deadline_hours: float | None = Field(default=None, gt=0, description=(
-        "a day's features must be published within this many hours after the day ends; later (or a failed "
-        "run) raises a deadline alert. Empty: no deadline"))
+    deadline_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "a day's features must be published within this many hours after the day ends; later (or a failed "
+            "run) raises a deadline alert. Empty: no deadline"
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -110,8 +133,9 @@ class FeaturesSpec(Strict):
         legacy = {"horizon_hours": "horizon", "lags_hours": "lags", "rolling_hours": "windows"}
         used = [k for k in legacy if k in raw]
         if used and raw.get("frequency", "hourly") != "hourly":
-            raise ValueError(f"{used} count hours; with frequency {raw['frequency']!r} use horizon, lags and windows "
-                             f"(in days)")
+            raise ValueError(
+                f"{used} count hours; with frequency {raw['frequency']!r} use horizon, lags and windows (in days)"
+            )
         clash = [k for k in used if legacy[k] in raw]
         if clash:
             raise ValueError(f"give either {clash} or {[legacy[k] for k in clash]}, not both")
@@ -167,26 +191,39 @@ class TrainingSpec(Strict):
     holdout_days: int = Field(ge=1)
     min_train_rows: int = Field(default=1000, ge=1)
     seed: int = 42
-    models: list[Literal["lightgbm", "lightning", "statsforecast"]] = Field(default=["lightgbm", "lightning"],
-                                                                             min_length=1)
-    baselines: bool = Field(default=True, description=(
-        "train the task's baselines as candidates too: the naive forecasts of the cadence for regression, the "
-        "base rate and a logistic regression for classification; the gate compares every challenger with the "
-        "strongest of them"))
+    models: list[Literal["lightgbm", "lightning", "statsforecast"]] = Field(
+        default=["lightgbm", "lightning"], min_length=1
+    )
+    baselines: bool = Field(
+        default=True,
+        description=(
+            "train the task's baselines as candidates too: the naive forecasts of the cadence for regression, the "
+            "base rate and a logistic regression for classification; the gate compares every challenger with the "
+            "strongest of them"
+        ),
+    )
     lightgbm: LightGBMSpec = LightGBMSpec()
     lightning: LightningSpec = LightningSpec()
     statsforecast: StatsForecastSpec = StatsForecastSpec()
     resources: ResourcesSpec = ResourcesSpec()
     backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
     tuning: TuningSpec = TuningSpec()
-    selection_margin: float = Field(default=0.005, ge=0.0, lt=0.5, description=(
-        "a family later in the candidates' order (baselines, then training.models as listed) is registered "
-        "only when its backtest error is below the earlier, simpler ones' by more than this share: a tie "
-        "within noise goes to the simpler model"))
+    selection_margin: float = Field(
+        default=0.005,
+        ge=0.0,
+        lt=0.5,
+        description=(
+            "a family later in the candidates' order (baselines, then training.models as listed) is registered "
+            "only when its backtest error is below the earlier, simpler ones' by more than this share: a tie "
+            "within noise goes to the simpler model"
+        ),
+    )
     class_weight: Literal["none", "balanced"] = Field(
-        default="none", description="classification: 'balanced' weights classes by inverse frequency (more recall "
-                                    "on a rare class, less calibrated probabilities); the tuned F1 threshold already "
-                                    "adapts to imbalance")
+        default="none",
+        description="classification: 'balanced' weights classes by inverse frequency (more recall "
+        "on a rare class, less calibrated probabilities); the tuned F1 threshold already "
+        "adapts to imbalance",
+    )
 
     @field_validator("holdout_days")
     @classmethod
@@ -243,54 +280,73 @@ class PipelineSpec(Strict):
         return raw
 
     @model_validator(mode="after")
-    def _inputs_are_not_the_answer(self) -> "PipelineSpec":
+    def _inputs_are_not_the_answer(self) -> PipelineSpec:
         """The target, the timestamp or a key listed as an input is a configuration leak: refuse it."""
         d, f = self.data, self.features
         problems = []
         for col in f.known_ahead:
             if col == d.target:
-                problems.append(f"features.known_ahead lists the target {col!r}: the model would be given the answer; "
-                                f"remove it (the target's past is used through features.lags)")
+                problems.append(
+                    f"features.known_ahead lists the target {col!r}: the model would be given the answer; "
+                    f"remove it (the target's past is used through features.lags)"
+                )
             elif col == d.timestamp:
-                problems.append(f"features.known_ahead lists the timestamp {col!r}; remove it (calendar features "
-                                f"come from it already)")
+                problems.append(
+                    f"features.known_ahead lists the timestamp {col!r}; remove it (calendar features "
+                    f"come from it already)"
+                )
             elif col in d.keys:
-                problems.append(f"features.known_ahead lists the key {col!r}; remove it (keys are inputs already, "
-                                f"as categories)")
+                problems.append(
+                    f"features.known_ahead lists the key {col!r}; remove it (keys are inputs already, as categories)"
+                )
         if d.timestamp in f.history_of or any(k in f.history_of for k in d.keys):
             problems.append("features.history_of may not list the timestamp or a key; list numeric columns")
         if d.events:
             outputs = set(d.aggregations)
             if d.target not in outputs:
-                problems.append(f"data.target {d.target!r} must be one of data.events' outputs {sorted(outputs)} "
-                                f"(e.g. {d.target}: count)")
+                problems.append(
+                    f"data.target {d.target!r} must be one of data.events' outputs {sorted(outputs)} "
+                    f"(e.g. {d.target}: count)"
+                )
             loose = [c for c in [*f.known_ahead, *f.history_of] if c not in outputs and c not in d.keys]
             if loose:
-                problems.append(f"with data.events, features.known_ahead and history_of name event outputs; "
-                                f"{loose} are not among {sorted(outputs)}: add an aggregation for each")
+                problems.append(
+                    f"with data.events, features.known_ahead and history_of name event outputs; "
+                    f"{loose} are not among {sorted(outputs)}: add an aggregation for each"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")
-    def _metrics_fit_the_task(self) -> "PipelineSpec":
+    def _metrics_fit_the_task(self) -> PipelineSpec:
         allowed = TASK_METRICS[self.task]
-        wrong = {f"promotion.metric={self.promotion.metric!r}": self.promotion.metric in allowed["loss"],
-                 f"drift.decay_metric={self.drift.decay_metric!r}": self.drift.decay_metric in allowed["decay"],
-                 **{f"promotion.thresholds.{m}": m in allowed["thresholds"] for m in self.promotion.thresholds}}
+        wrong = {
+            f"promotion.metric={self.promotion.metric!r}": self.promotion.metric in allowed["loss"],
+            f"drift.decay_metric={self.drift.decay_metric!r}": self.drift.decay_metric in allowed["decay"],
+            **{f"promotion.thresholds.{m}": m in allowed["thresholds"] for m in self.promotion.thresholds},
+        }
         bad = [k for k, ok in wrong.items() if not ok]
         if bad:
-            raise ValueError(f"{', '.join(bad)} do not fit task {self.task!r}: use promotion.metric in "
-                             f"{sorted(allowed['loss'])}, drift.decay_metric in {sorted(allowed['decay'])}, "
-                             f"thresholds on {sorted(allowed['thresholds'])}")
+            raise ValueError(
+                f"{', '.join(bad)} do not fit task {self.task!r}: use promotion.metric in "
+                f"{sorted(allowed['loss'])}, drift.decay_metric in {sorted(allowed['decay'])}, "
+                f"thresholds on {sorted(allowed['thresholds'])}"
+            )
         return self
 
 
 TASK_METRICS = {
-    "regression": {"loss": {"mae", "rmse"}, "decay": {"mae", "rmse", "wape", "mase"},
-                   "thresholds": {"mae", "rmse", "wape", "mase"}},
-    "classification": {"loss": {"log_loss", "brier"}, "decay": {"log_loss", "brier"},
-                       "thresholds": {"roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"}},
+    "regression": {
+        "loss": {"mae", "rmse"},
+        "decay": {"mae", "rmse", "wape", "mase"},
+        "thresholds": {"mae", "rmse", "wape", "mase"},
+    },
+    "classification": {
+        "loss": {"log_loss", "brier"},
+        "decay": {"log_loss", "brier"},
+        "thresholds": {"roc_auc", "pr_auc", "f1", "log_loss", "brier", "ece"},
+    },
 }
 
 

@@ -27,7 +27,9 @@ def describe_errors(exc: ValidationError, root: type[BaseModel]) -> list[tuple[s
         kind, msg = err["type"], err["msg"]
         if kind == "extra_forbidden":
             close = difflib.get_close_matches(str(err["loc"][-1]), _fields_at(err["loc"], root), n=1)
-            msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "; remove it (see docs/adding-a-pipeline.md)")
+            msg = "unknown key" + (
+                f"; did you mean {close[0]!r}?" if close else "; remove it (see docs/adding-a-pipeline.md)"
+            )
         elif kind == "missing":
             msg = "required key is missing; add it"
         elif kind == "literal_error":

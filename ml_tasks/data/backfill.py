@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
@@ -67,20 +67,31 @@ def _refuse_if_too_many(spec: PipelineSpec, stage: str, verdict: RangeVerdict, d
     examples = ", ".join(d.isoformat() for d in sorted(verdict.failed)[:5])
     suite = spec.data.raw_suite if stage == "raw" else spec.data.features_suite
     timing = any(what.endswith(f"({spec.data.timestamp})") for what in blame)
-    hint = (f" Failures on {spec.data.timestamp!r} often mean the data's cadence is not the spec's "
-            f"features.frequency ({spec.features.frequency}): `conveyor validate {spec.name}` checks it.") if timing else ""
+    hint = (
+        (
+            f" Failures on {spec.data.timestamp!r} often mean the data's cadence is not the spec's "
+            f"features.frequency ({spec.features.frequency}): `conveyor validate {spec.name}` checks it."
+        )
+        if timing
+        else ""
+    )
     raise SuiteProblem(
         f"{spec.name}: the {stage} gate would quarantine at least {len(verdict.failed)} of {days} day(s) (more than "
         f"{share:.0%}), so nothing was quarantined or published. This looks like a problem with the suite "
         f"expectations/{suite}.json rather than with the data. Expectations responsible:\n{named}\n"
         f"Days such as {examples}. Fix or loosen those expectations (`conveyor profile {spec.name}` re-profiles the "
         f"suite from the landed data), then run the backfill again; --max-quarantine-share 1 quarantines them anyway."
-        + hint)
+        + hint
+    )
 
 
 def backfill_features(
-    settings: ConveyorSettings, spec: PipelineSpec, days: list[date],
-    progress: Callable[[str], None] = print, spark=None, max_quarantine_share: float = MAX_QUARANTINE_SHARE,
+    settings: ConveyorSettings,
+    spec: PipelineSpec,
+    days: list[date],
+    progress: Callable[[str], None] = print,
+    spark=None,
+    max_quarantine_share: float = MAX_QUARANTINE_SHARE,
     one_pass: bool = True,
 ) -> BackfillReport:
     """Gate, build, gate and publish the features of ``days``; returns what happened per day.
@@ -115,9 +126,13 @@ def backfill_features(
     newest = max(landed)
     for d, result in sorted(raw.failed.items()):
         if d == newest and still_arriving(result):
-            report.pending[d] = "; ".join(f"{f['expectation']}({f['target']}): {f['observed']}" for f in result.failures)
-            progress(f"raw {d}: PENDING (the newest day, with fewer rows or series than usual: still arriving? It is "
-                     f"gated again when more of it lands; `conveyor quarantine release` accepts it as it is)")
+            report.pending[d] = "; ".join(
+                f"{f['expectation']}({f['target']}): {f['observed']}" for f in result.failures
+            )
+            progress(
+                f"raw {d}: PENDING (the newest day, with fewer rows or series than usual: still arriving? It is "
+                f"gated again when more of it lands; `conveyor quarantine release` accepts it as it is)"
+            )
             continue
         report.quarantined[d] = str(quarantine_raw(lake, spec, d, result))
         progress(f"raw {d}: QUARANTINED ({len(result.failures)} failed expectation(s))")
@@ -127,9 +142,17 @@ def backfill_features(
     progress(f"raw gate passed for {len(good)}/{len(days)} day(s); building features with Spark")
     spark = spark or spark_session(settings, f"{spec.name}_features_backfill")
     staged = stage_features(settings, spec, good, spark=spark)
-    features = gate_features_days(lake, settings.expectations_dir, spec, staged, spark, max_failures=limit,
-                                  one_pass=one_pass, progress=progress,
-                                  pandas_max_rows=settings.features_gate_pandas_max_rows)
+    features = gate_features_days(
+        lake,
+        settings.expectations_dir,
+        spec,
+        staged,
+        spark,
+        max_failures=limit,
+        one_pass=one_pass,
+        progress=progress,
+        pandas_max_rows=settings.features_gate_pandas_max_rows,
+    )
     report.features_passes = features.passes
     report.checked_per_day += len(features.checked_per_day)
     try:

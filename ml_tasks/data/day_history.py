@@ -16,7 +16,7 @@ The Conveyor view's day page shows the story beside the models trained on the da
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ml_tasks.core.lake import Lake
@@ -27,7 +27,7 @@ ZONE = "history"
 
 def note(lake: Lake, pipeline: str, dt: date, event: str, **details: Any) -> dict[str, Any]:
     """Record one event of a day; returns the record."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     record = {"at": now.isoformat(timespec="seconds"), "event": event, **details}
     folder = lake.partition(ZONE, pipeline, dt)
     lake.fs.makedirs(folder, exist_ok=True)

@@ -41,9 +41,11 @@ class GateResult:
 
 
 def _describe(f: dict[str, Any]) -> str:
-    return (f"{f['expectation']}({f['target']}): observed {f['observed']}; expected {f['expected']}"
-            + (f"; e.g. {f['examples']}" if f["examples"] else "")
-            + (f" [why: {f['notes']}]" if f["notes"] else ""))
+    return (
+        f"{f['expectation']}({f['target']}): observed {f['observed']}; expected {f['expected']}"
+        + (f"; e.g. {f['examples']}" if f["examples"] else "")
+        + (f" [why: {f['notes']}]" if f["notes"] else "")
+    )
 
 
 def read_suite(expectations_dir: Path, name: str) -> dict[str, Any]:
@@ -57,7 +59,9 @@ def read_suite(expectations_dir: Path, name: str) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON: {exc}") from exc
     missing_notes = [e.get("type") for e in data.get("expectations", []) if not (e.get("meta") or {}).get("notes")]
     if missing_notes:
-        raise ValueError(f"{path}: every expectation needs meta.notes saying why it exists; missing for {missing_notes}")
+        raise ValueError(
+            f"{path}: every expectation needs meta.notes saying why it exists; missing for {missing_notes}"
+        )
     data["name"] = name
     data["_path"] = str(path)
     return data
@@ -109,19 +113,22 @@ def _failure(result, keys: list[str]) -> dict[str, Any]:
     rows = res.get("partial_unexpected_index_list") or []
     if rows and keys and isinstance(rows[0], dict):
         examples = [{k: v for k, v in row.items() if k in keys or k == target} for row in rows[:5]]
-    return _jsonable({
-        "expectation": cfg.type,
-        "target": target,
-        "observed": observed,
-        "expected": kwargs,
-        "examples": examples,
-        "notes": (cfg.meta or {}).get("notes", ""),
-        "severity": str(getattr(cfg, "severity", "critical")).rsplit(".", 1)[-1].lower(),
-    })
+    return _jsonable(
+        {
+            "expectation": cfg.type,
+            "target": target,
+            "observed": observed,
+            "expected": kwargs,
+            "examples": examples,
+            "notes": (cfg.meta or {}).get("notes", ""),
+            "severity": str(getattr(cfg, "severity", "critical")).rsplit(".", 1)[-1].lower(),
+        }
+    )
 
 
-def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str] | None = None,
-             verdict_only: bool = False) -> GateResult:
+def validate(
+    df, suite, parameters: dict[str, Any] | None = None, keys: list[str] | None = None, verdict_only: bool = False
+) -> GateResult:
     """Validate a pandas or Spark DataFrame against a suite (Spark data is never collected).
 
     ``keys`` name the columns that identify a row (pandas only): failures then show the keys of
@@ -138,7 +145,8 @@ def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str
     present_keys = [k for k in (keys or []) if k in df.columns]
     if verdict_only:
         quick = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
-            suite, expectation_parameters=parameters or {}, result_format="BOOLEAN_ONLY")
+            suite, expectation_parameters=parameters or {}, result_format="BOOLEAN_ONLY"
+        )
         return GateResult(suite=suite.name, success=bool(quick.success), statistics=_jsonable(quick.statistics))
     if is_spark:
         # Every expectation scans the data again: keep only the columns the suite reads, in memory.
@@ -146,10 +154,15 @@ def validate(df, suite, parameters: dict[str, Any] | None = None, keys: list[str
         try:
             # Passing data is the common case: verdicts alone need fewer Spark jobs than summaries.
             quick = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
-                suite, expectation_parameters=parameters or {}, result_format="BOOLEAN_ONLY")
+                suite, expectation_parameters=parameters or {}, result_format="BOOLEAN_ONLY"
+            )
             if quick.success:
-                return GateResult(suite=suite.name, success=True, statistics=_jsonable(quick.statistics),
-                                  validation=_jsonable(quick.to_json_dict()))
+                return GateResult(
+                    suite=suite.name,
+                    success=True,
+                    statistics=_jsonable(quick.statistics),
+                    validation=_jsonable(quick.to_json_dict()),
+                )
             return _summarise(batch_def, df, suite, parameters, {"result_format": "SUMMARY"}, [])
         finally:
             df.unpersist()
@@ -190,7 +203,13 @@ def _referenced_columns(df, suite):
 
 def read_error_result(suite: str, problem: str) -> GateResult:
     """A failed result for data that could not even be read (corrupt file, wrong format, no columns)."""
-    failure = {"expectation": "readable_parquet_partition", "target": "table", "observed": problem,
-               "expected": "a readable Parquet partition", "examples": [], "severity": "critical",
-               "notes": "the gate must be able to read the data"}
+    failure = {
+        "expectation": "readable_parquet_partition",
+        "target": "table",
+        "observed": problem,
+        "expected": "a readable Parquet partition",
+        "examples": [],
+        "severity": "critical",
+        "notes": "the gate must be able to read the data",
+    }
     return GateResult(suite=suite, success=False, failures=[failure], statistics={"evaluated_expectations": 1})

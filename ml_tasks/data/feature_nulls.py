@@ -37,12 +37,16 @@ def raw_null_shares(expectations_dir: Path, spec: PipelineSpec) -> dict[str, flo
         data = read_suite(expectations_dir, spec.data.raw_suite)
     except (FileNotFoundError, ValueError):
         return {}
-    return {e["kwargs"]["column"]: float(e["meta"]["null_share"]) for e in data.get("expectations", [])
-            if e.get("type") == "expect_column_values_to_not_be_null" and "null_share" in (e.get("meta") or {})}
+    return {
+        e["kwargs"]["column"]: float(e["meta"]["null_share"])
+        for e in data.get("expectations", [])
+        if e.get("type") == "expect_column_values_to_not_be_null" and "null_share" in (e.get("meta") or {})
+    }
 
 
-def explained_null_shares(spec: PipelineSpec, dt: date, rows_by_day: dict[date, int],
-                          column_nulls: dict[str, float] | None = None) -> dict[str, float]:
+def explained_null_shares(
+    spec: PipelineSpec, dt: date, rows_by_day: dict[date, int], column_nulls: dict[str, float] | None = None
+) -> dict[str, float]:
     """How null each lag and window feature of day ``dt`` may be because of raw gaps alone.
 
     A lag's source rows lie ``lag`` earlier: its explained null share is the share of the

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,9 @@ class GateFailed(RuntimeError):
     """Data failed its suite; the message names the failed expectations and where the data went."""
 
 
-def interval_parameters(dt: date, now: datetime | None = None, naive: bool = False,
-                        step: int = cadence.HOUR) -> dict[str, Any]:
+def interval_parameters(
+    dt: date, now: datetime | None = None, naive: bool = False, step: int = cadence.HOUR
+) -> dict[str, Any]:
     """Suite parameters for one daily partition of a cadence of ``step`` seconds: its first slot,
     its last (``interval_last_slot``: 23:30 half-hourly, 23:00 hourly, any time of the day for daily
     data; any time of the day with ``step`` 0, for events; ``interval_last_hour`` is the same, for
@@ -67,7 +68,7 @@ def interval_parameters(dt: date, now: datetime | None = None, naive: bool = Fal
         "interval_start": start,
         "interval_last_slot": last,
         "interval_last_hour": last,
-        "now": pd.Timestamp(now or datetime.now(timezone.utc)).tz_convert("UTC"),
+        "now": pd.Timestamp(now or datetime.now(UTC)).tz_convert("UTC"),
     }
     return {k: v.tz_localize(None) for k, v in params.items()} if naive else params
 
@@ -115,8 +116,13 @@ def _columns_of(expectation: dict[str, Any]) -> list[str]:
     return [c for c in [kwargs.get("column"), *(kwargs.get("column_list") or [])] if c]
 
 
-def calibrate(data: dict[str, Any], spec: PipelineSpec, rows: int, stage: str = "raw",
-              explained_nulls: dict[str, float] | None = None) -> dict[str, Any]:
+def calibrate(
+    data: dict[str, Any],
+    spec: PipelineSpec,
+    rows: int,
+    stage: str = "raw",
+    explained_nulls: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """The suite data adjusted to one partition (a copy; the file is not changed).
 
     - raw stage: expectations on columns that no feature, key or target uses become warnings;
@@ -150,9 +156,16 @@ def calibrate(data: dict[str, Any], spec: PipelineSpec, rows: int, stage: str = 
         if stage == "raw" and columns[0] in gappy and e.get("severity") != "warning":
             e["severity"] = "warning"
             e["meta"] = {**e.get("meta", {}), "notes": e.get("meta", {}).get("notes", "") + GAPPY_NOTE}
-            collapses.append({"type": e["type"], "kwargs": {"column": columns[0], "mostly": 1.0 - INPUT_COLLAPSE},
-                              "meta": {"notes": f"more than {INPUT_COLLAPSE:.0%} of the day's {columns[0]} is "
-                                                f"missing: the input collapsed (a feed down), not a gap"}})
+            collapses.append(
+                {
+                    "type": e["type"],
+                    "kwargs": {"column": columns[0], "mostly": 1.0 - INPUT_COLLAPSE},
+                    "meta": {
+                        "notes": f"more than {INPUT_COLLAPSE:.0%} of the day's {columns[0]} is "
+                        f"missing: the input collapsed (a feed down), not a gap"
+                    },
+                }
+            )
     out["expectations"] = [*out.get("expectations", []), *collapses]
     return out
 
@@ -163,8 +176,11 @@ def history(lake: Lake, spec: PipelineSpec, dt: date, days: int = HISTORY_DAYS) 
     for an events pipeline is its slots)."""
     past = [d for d in lake.partitions("raw", spec.name) if d < dt][-days:]
     keys, target = list(spec.data.keys), spec.data.target
-    columns = list(dict.fromkeys([*keys, spec.data.timestamp, *events.sources(spec.data.aggregations)])) \
-        if spec.data.events else [*keys, target]
+    columns = (
+        list(dict.fromkeys([*keys, spec.data.timestamp, *events.sources(spec.data.aggregations)]))
+        if spec.data.events
+        else [*keys, target]
+    )
     counts, distinct, totals, series = [], {k: [] for k in keys}, [], []
     for d in past:
         try:
@@ -180,8 +196,13 @@ def history(lake: Lake, spec: PipelineSpec, dt: date, days: int = HISTORY_DAYS) 
         if pd.api.types.is_numeric_dtype(view[target]):
             totals.append(series_totals(view, keys, target))
     series_mean = pd.concat(totals, axis=1).mean(axis=1) if totals else pd.Series(dtype=float)
-    return {"days": past, "row_counts": counts, "distinct": distinct, "series_daily_mean": series_mean,
-            "series_counts": series}
+    return {
+        "days": past,
+        "row_counts": counts,
+        "distinct": distinct,
+        "series_daily_mean": series_mean,
+        "series_counts": series,
+    }
 
 
 def row_series(frame: pd.DataFrame, keys: list[str]) -> pd.MultiIndex:
@@ -210,9 +231,13 @@ def coverage(frame: pd.DataFrame, spec: PipelineSpec, usual_series: list[int] | 
     series = max(len(present), int(statistics.median(usual_series)) if usual_series else 0, 1)
     rows = len(frame)
     per_series = frame.groupby(keys).size() if keys and set(keys) <= set(frame.columns) else pd.Series([rows])
-    return {"rows": rows, "series": series, "expected_rows": series * per_day,
-            "share": round(min(1.0, rows / (series * per_day)), 4),
-            "min_series_share": round(min(1.0, float(per_series.min()) / per_day), 4) if rows else 0.0}
+    return {
+        "rows": rows,
+        "series": series,
+        "expected_rows": series * per_day,
+        "share": round(min(1.0, rows / (series * per_day)), 4),
+        "min_series_share": round(min(1.0, float(per_series.min()) / per_day), 4) if rows else 0.0,
+    }
 
 
 def history_parameters(hist: dict[str, Any], keys: list[str]) -> dict[str, Any]:
@@ -252,8 +277,14 @@ def raw_suite_for(expectations_dir: Path, spec: PipelineSpec, rows: int, data: d
     return build_suite(calibrate(data, spec, rows, "raw"))
 
 
-def check_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
-                        now: datetime | None = None, suite_data: dict | None = None) -> GateResult:
+def check_raw_partition(
+    lake: Lake,
+    expectations_dir: Path,
+    spec: PipelineSpec,
+    dt: date,
+    now: datetime | None = None,
+    suite_data: dict | None = None,
+) -> GateResult:
     """Validate one raw partition and measure its coverage; moves nothing (see :func:`gate_raw_partition`)."""
     source = lake.partition("raw", spec.name, dt)
     if not lake.exists("raw", spec.name, dt):
@@ -264,11 +295,11 @@ def check_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, 
     except Exception as exc:  # unreadable data is a gate failure, not a crash
         return read_error_result(spec.data.raw_suite, f"cannot read {source} as Parquet: {type(exc).__name__}: {exc}")
     hist = history(lake, spec, dt)
-    params = {**interval_parameters(dt, now, naive=True, step=raw_step(spec)),
-              **history_parameters(hist, keys)}
+    params = {**interval_parameters(dt, now, naive=True, step=raw_step(spec)), **history_parameters(hist, keys)}
     frame = utc_naive(with_jump_ratio(df, spec, hist["series_daily_mean"]), spec.data.timestamp)
-    result = validate(frame, raw_suite_for(expectations_dir, spec, len(df), suite_data), params,
-                      keys=[*keys, spec.data.timestamp])
+    result = validate(
+        frame, raw_suite_for(expectations_dir, spec, len(df), suite_data), params, keys=[*keys, spec.data.timestamp]
+    )
     result.coverage = coverage(events.series_view(df, spec), spec, hist["series_counts"])
     return result
 
@@ -277,12 +308,15 @@ def quarantine_raw(lake: Lake, spec: PipelineSpec, dt: date, result: GateResult)
     """Move a raw partition that failed its gate to quarantine; the error to raise or report."""
     source = lake.partition("raw", spec.name, dt)
     where = quarantine(lake, spec.name, dt, "raw", source, result)
-    return GateFailed(f"raw partition {source} failed the gate and was moved to {where}\n{result.summary()}\n"
-                      f"report: {where}/report.html")
+    return GateFailed(
+        f"raw partition {source} failed the gate and was moved to {where}\n{result.summary()}\n"
+        f"report: {where}/report.html"
+    )
 
 
-def gate_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
-                       now: datetime | None = None) -> GateResult:
+def gate_raw_partition(
+    lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, now: datetime | None = None
+) -> GateResult:
     """Validate one raw partition; on failure quarantine it and raise :class:`GateFailed`."""
     result = check_raw_partition(lake, expectations_dir, spec, dt, now)
     if not result.success:
@@ -290,8 +324,14 @@ def gate_raw_partition(lake: Lake, expectations_dir: Path, spec: PipelineSpec, d
     return result
 
 
-def features_suite_for(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date,
-                       rows_by_day: dict[date, int] | None = None, data: dict | None = None):
+def features_suite_for(
+    lake: Lake,
+    expectations_dir: Path,
+    spec: PipelineSpec,
+    dt: date,
+    rows_by_day: dict[date, int] | None = None,
+    data: dict | None = None,
+):
     """The features suite calibrated for day ``dt``: lag and window nulls as raw gaps explain."""
     from datetime import timedelta
 
@@ -309,8 +349,15 @@ def validates_in_pandas(rows: int, pandas_max_rows: int) -> bool:
     return 0 < pandas_max_rows and rows <= pandas_max_rows
 
 
-def check_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, staged: str,
-                          spark=None, rows_by_day: dict[date, int] | None = None) -> GateResult:
+def check_staged_features(
+    lake: Lake,
+    expectations_dir: Path,
+    spec: PipelineSpec,
+    dt: date,
+    staged: str,
+    spark=None,
+    rows_by_day: dict[date, int] | None = None,
+) -> GateResult:
     """Validate one day's staged feature rows; moves nothing.
 
     With a Spark session the rows are validated on Spark and never collected (a day too big for
@@ -321,20 +368,27 @@ def check_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec
     suite = features_suite_for(lake, expectations_dir, spec, dt, rows_by_day)
     if spark is None:
         frame = utc_naive(lake.read_folder(staged), spec.data.timestamp)
-        return validate(frame, suite, interval_parameters(dt, naive=True, step=spec.features.step_seconds),
-                        keys=[*spec.data.keys, spec.data.timestamp])
+        return validate(
+            frame,
+            suite,
+            interval_parameters(dt, naive=True, step=spec.features.step_seconds),
+            keys=[*spec.data.keys, spec.data.timestamp],
+        )
     with lake.spark_inputs([staged]) as paths:
         return validate(spark.read.parquet(*paths), suite, interval_parameters(dt, step=spec.features.step_seconds))
 
 
 def quarantine_features(lake: Lake, spec: PipelineSpec, dt: date, staged: str, result: GateResult) -> GateFailed:
     where = quarantine(lake, spec.name, dt, "features", staged, result)
-    return GateFailed(f"features for {spec.name} dt={dt} failed the gate and were moved to {where}\n"
-                      f"{result.summary()}\nreport: {where}/report.html")
+    return GateFailed(
+        f"features for {spec.name} dt={dt} failed the gate and were moved to {where}\n"
+        f"{result.summary()}\nreport: {where}/report.html"
+    )
 
 
-def gate_staged_features(lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, staged: str,
-                         spark=None) -> GateResult:
+def gate_staged_features(
+    lake: Lake, expectations_dir: Path, spec: PipelineSpec, dt: date, staged: str, spark=None
+) -> GateResult:
     """Validate staged feature rows (on Spark when given a session, else in pandas: see
     :func:`check_staged_features`); on failure quarantine them and raise."""
     result = check_staged_features(lake, expectations_dir, spec, dt, staged, spark)

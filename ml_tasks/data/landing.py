@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -73,8 +73,12 @@ def csv_options(path: Path, delimiter: str | None = None, decimal: str | None = 
             delimiter = ","
     if decimal is None:
         body = head.splitlines()[1:20]
-        decimal = "," if delimiter != "," and any(re.search(r"(^|[^\d,])-?\d+,\d+($|[^\d,])", line.replace(
-            delimiter, " ")) for line in body) else "."
+        decimal = (
+            ","
+            if delimiter != ","
+            and any(re.search(r"(^|[^\d,])-?\d+,\d+($|[^\d,])", line.replace(delimiter, " ")) for line in body)
+            else "."
+        )
     return {"sep": delimiter, "decimal": decimal}
 
 
@@ -93,7 +97,9 @@ def read_table(path: Path, delimiter: str | None = None, decimal: str | None = N
         raise
     except Exception as exc:
         kind = "CSV" if path.suffix.lower() in (".csv", ".tsv", ".txt") else "Parquet"
-        raise LandingError(f"{path}: not readable as {kind} ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+        raise LandingError(
+            f"{path}: not readable as {kind} ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from exc
     if frame.empty:
         raise LandingError(f"{path}: no rows (columns {list(frame.columns)})")
     return frame
@@ -103,10 +109,14 @@ def utc_times(frame: pd.DataFrame, spec: PipelineSpec, source: str) -> pd.Series
     """The spec's timestamp column as UTC times (see :mod:`ml_tasks.data.timestamps`)."""
     column, keys = spec.data.timestamp, list(spec.data.keys)
     if column not in frame.columns:
-        hint = (" (it looks like one column holding all fields: give --delimiter)"
-                if len(frame.columns) == 1 and any(c in frame.columns[0] for c in ";,\t|") else "")
-        raise LandingError(f"{source}: no column {column!r} (the spec's data.timestamp); it has "
-                           f"{list(frame.columns)}{hint}")
+        hint = (
+            " (it looks like one column holding all fields: give --delimiter)"
+            if len(frame.columns) == 1 and any(c in frame.columns[0] for c in ";,\t|")
+            else ""
+        )
+        raise LandingError(
+            f"{source}: no column {column!r} (the spec's data.timestamp); it has {list(frame.columns)}{hint}"
+        )
     series = frame[keys].astype(str).agg("|".join, axis=1) if keys and set(keys) <= set(frame.columns) else None
     try:
         return to_utc(frame[column], spec.data.timezone, series, dates_are_days=spec.features.step_seconds >= DAY)
@@ -123,9 +133,11 @@ def check_not_distant(days: list[date], known: list[date], source: str) -> None:
     reach = timedelta(days=365 * DISTANT_YEARS)
     far = [d for d in (min(days), max(days)) if d < low - reach or d > high + reach]
     if far:
-        raise LandingError(f"{source}: rows fall on {far[0]}, more than {DISTANT_YEARS} years from the pipeline's "
-                           f"other days ({low} .. {high}); check the timestamp column and its unit, or pass "
-                           f"--allow-distant if these days are right")
+        raise LandingError(
+            f"{source}: rows fall on {far[0]}, more than {DISTANT_YEARS} years from the pipeline's "
+            f"other days ({low} .. {high}); check the timestamp column and its unit, or pass "
+            f"--allow-distant if these days are right"
+        )
 
 
 def drop_repeated_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -138,14 +150,23 @@ def held_before(lake: Lake, pipeline: str) -> dict[date, list[str]]:
     """What each day of a pipeline holds now: 'raw', 'quarantined at the <stage> gate', 'published'."""
     held: dict[date, list[str]] = {d: ["raw"] for d in lake.partitions("raw", pipeline)}
     for entry in list_quarantine(lake, pipeline):
-        held.setdefault(date.fromisoformat(entry["dt"]), []).append(f"quarantined at the {entry['stage'].split('-')[0]} gate")
+        held.setdefault(date.fromisoformat(entry["dt"]), []).append(
+            f"quarantined at the {entry['stage'].split('-')[0]} gate"
+        )
     for d in lake.partitions("features", pipeline):
         held.setdefault(d, []).append("published")
     return held
 
 
-def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[[str], None] = print,
-               delimiter: str | None = None, decimal: str | None = None, allow_distant: bool = False) -> Landed:
+def land_files(
+    lake: Lake,
+    spec: PipelineSpec,
+    paths: list[Path],
+    say: Callable[[str], None] = print,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    allow_distant: bool = False,
+) -> Landed:
     """Land every row of ``paths`` into ``raw/<pipeline>/dt=<UTC day>/``; returns the days written and
     what each replaced.
 
@@ -170,8 +191,9 @@ def land_files(lake: Lake, spec: PipelineSpec, paths: list[Path], say: Callable[
     landed = Landed()
     for i, (day, part) in enumerate(rows.groupby(days, sort=True), start=1):
         lake.write_partition(part.reset_index(drop=True), "raw", spec.name, day)
-        record = day_history.note(lake, spec.name, day, "landed", rows=len(part), files=files[:10],
-                                  replaced=held.get(day, []))
+        record = day_history.note(
+            lake, spec.name, day, "landed", rows=len(part), files=files[:10], replaced=held.get(day, [])
+        )
         if any(h.startswith("quarantined") for h in held.get(day, [])):
             supersede(lake, spec.name, day, record)
         landed.days.append(day)

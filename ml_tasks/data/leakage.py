@@ -33,8 +33,14 @@ def target_proxies(frame: pd.DataFrame, target: str, inputs: list[str]) -> list[
     if target not in frame or not pd.api.types.is_numeric_dtype(frame[target]):
         return []
     y = frame[target].astype(float)
-    numeric = [c for c in inputs if c in frame and c != target and pd.api.types.is_numeric_dtype(frame[c])
-               and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [
+        c
+        for c in inputs
+        if c in frame
+        and c != target
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     found = []
     for col in numeric:
         x = frame[col].astype(float)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ml_tasks.core.lake import Lake
@@ -26,16 +26,19 @@ def render_report(result: GateResult, where: str) -> str:
 
     def rows(items, label):
         return "".join(
-            f"<tr class='{label}'><td>{label}</td>" + "".join(f"<td>{html.escape(str(f.get(k, '')))}</td>" for k in cols) + "</tr>"
-            for f in items)
+            f"<tr class='{label}'><td>{label}</td>"
+            + "".join(f"<td>{html.escape(str(f.get(k, '')))}</td>" for k in cols)
+            + "</tr>"
+            for f in items
+        )
 
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Gate report: {html.escape(result.suite)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
 th{{background:#f3f3f3}}tr.blocking td:first-child{{color:#b00;font-weight:bold}}tr.warning td:first-child{{color:#a60}}</style></head>
 <body><h1>Quarantined: {html.escape(where)}</h1><p>Suite <b>{html.escape(result.suite)}</b>: {len(result.failures)} blocking failure(s),
-{len(result.warnings)} warning(s), {result.statistics.get('evaluated_expectations', '?')} expectations evaluated.</p>
+{len(result.warnings)} warning(s), {result.statistics.get("evaluated_expectations", "?")} expectations evaluated.</p>
 <table><tr><th></th><th>expectation</th><th>column</th><th>observed</th><th>expected</th><th>examples</th><th>why it exists</th></tr>
-{rows(result.failures, 'blocking')}{rows(result.warnings, 'warning')}</table>
+{rows(result.failures, "blocking")}{rows(result.warnings, "warning")}</table>
 <p>Fix the data, land it again under the raw zone, and clear the failed task in Airflow to process it.</p>
 </body></html>"""
 
@@ -54,13 +57,13 @@ def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | No
     target = f"{lake.partition('quarantine', pipeline, dt)}/{stage}"
     if fs.exists(target) and is_complete(lake, target):
         # An earlier quarantine of the same day and stage: keep it beside, never overwrite data.
-        lake.move(target, f"{target}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}")
+        lake.move(target, f"{target}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}")
     fs.makedirs(target, exist_ok=True)
     record = {
         "pipeline": pipeline,
         "dt": dt.isoformat(),
         "stage": stage,
-        "quarantined_at": datetime.now(timezone.utc).isoformat(),
+        "quarantined_at": datetime.now(UTC).isoformat(),
         "source": source if source is not None and fs.exists(source) else None,
         "summary": result.summary(),
         "failures": result.failures,
@@ -73,8 +76,14 @@ def quarantine(lake: Lake, pipeline: str, dt: date, stage: str, source: str | No
         json.dump(record, fh, indent=2, default=str)
     if record["source"] is not None:
         lake.move(source, f"{target}/data")
-    day_history.note(lake, pipeline, dt, "quarantined", stage=stage,
-                     failed=[f"{f['expectation']}({f['target']})" for f in result.failures])
+    day_history.note(
+        lake,
+        pipeline,
+        dt,
+        "quarantined",
+        stage=stage,
+        failed=[f"{f['expectation']}({f['target']})" for f in result.failures],
+    )
     return target
 
 
@@ -97,14 +106,25 @@ def list_quarantine(lake: Lake, pipeline: str) -> list[dict[str, Any]]:
         for entry in sorted(lake.fs.ls(base, detail=False)):
             stage = entry.rstrip("/").rsplit("/", 1)[-1]
             record = f"{base}/{stage}/validation.json"
-            if not stage.startswith(STAGES) or not is_complete(lake, f"{base}/{stage}") or any(
-                    lake.fs.exists(f"{base}/{stage}/{mark}") for mark in (RELEASED_MARK, REPLACED_MARK)):
+            if (
+                not stage.startswith(STAGES)
+                or not is_complete(lake, f"{base}/{stage}")
+                or any(lake.fs.exists(f"{base}/{stage}/{mark}") for mark in (RELEASED_MARK, REPLACED_MARK))
+            ):
                 continue  # not a (finished) quarantine entry, or one released back to the raw zone or landed again
             with lake.fs.open(record) as fh:
                 data = json.load(fh)
             reasons = [f"{f['expectation']}({f['target']})" for f in data.get("failures", [])]
-            out.append({"dt": dt.isoformat(), "stage": stage, "quarantined_at": data.get("quarantined_at", ""),
-                        "reasons": reasons, "summary": data.get("summary", ""), "report": f"{base}/{stage}/report.html"})
+            out.append(
+                {
+                    "dt": dt.isoformat(),
+                    "stage": stage,
+                    "quarantined_at": data.get("quarantined_at", ""),
+                    "reasons": reasons,
+                    "summary": data.get("summary", ""),
+                    "report": f"{base}/{stage}/report.html",
+                }
+            )
     return out
 
 

@@ -10,9 +10,10 @@ the failing days of a failed pass; `settle` records flagged and failing days on 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -25,17 +26,30 @@ log = logging.getLogger(__name__)
 
 # Row-level expectations: if they hold for a set of days' rows, they hold for each day's rows.
 MONOTONE = {
-    "expect_column_values_to_not_be_null", "expect_column_values_to_be_null", "expect_column_values_to_be_between",
-    "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set",
-    "expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type",
-    "expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique",
-    "expect_select_column_values_to_be_unique_within_record", "expect_column_values_to_match_regex",
-    "expect_column_values_to_not_match_regex", "expect_column_pair_values_a_to_be_greater_than_b",
-    "expect_column_pair_values_to_be_equal", "expect_multicolumn_sum_to_equal",
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_null",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_be_in_type_list",
+    "expect_column_values_to_be_of_type",
+    "expect_compound_columns_to_be_unique",
+    "expect_column_values_to_be_unique",
+    "expect_select_column_values_to_be_unique_within_record",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+    "expect_column_pair_values_to_be_equal",
+    "expect_multicolumn_sum_to_equal",
 }
 # Decided per day on the facts of step 1.
-PER_DAY = {"expect_table_row_count_to_be_between", "expect_column_unique_value_count_to_be_between",
-           "expect_column_to_exist", "expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list"}
+PER_DAY = {
+    "expect_table_row_count_to_be_between",
+    "expect_column_unique_value_count_to_be_between",
+    "expect_column_to_exist",
+    "expect_table_columns_to_match_set",
+    "expect_table_columns_to_match_ordered_list",
+}
 
 
 @dataclass
@@ -47,7 +61,7 @@ class RangeVerdict:
     checked_per_day: list[date] = field(default_factory=list)
     passes: int = 0  # validation passes over several days
 
-    def merge(self, other: "RangeVerdict") -> None:
+    def merge(self, other: RangeVerdict) -> None:
         self.passed.update(other.passed)
         self.failed.update(other.failed)
         self.checked_per_day += other.checked_per_day
@@ -59,7 +73,9 @@ def parameterised(kwargs: dict[str, Any]) -> bool:
 
 
 def resolve(kwargs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    return {k: params.get(v["$PARAMETER"]) if isinstance(v, dict) and "$PARAMETER" in v else v for k, v in kwargs.items()}
+    return {
+        k: params.get(v["$PARAMETER"]) if isinstance(v, dict) and "$PARAMETER" in v else v for k, v in kwargs.items()
+    }
 
 
 def split_suite(data: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]]:
@@ -70,8 +86,9 @@ def split_suite(data: dict[str, Any]) -> tuple[list[dict], list[dict], list[str]
         kind, kwargs = e["type"], e.get("kwargs", {})
         blocking = e.get("severity", "critical") != "warning"
         partial = kwargs.get("mostly", 1) < 1 or bool({"null_share", "outside_share"} & set(e.get("meta") or {}))
-        if kind in PER_DAY or (partial and kind in ("expect_column_values_to_not_be_null",
-                                                    "expect_column_values_to_be_between")):
+        if kind in PER_DAY or (
+            partial and kind in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_between")
+        ):
             per_day.append(e)
         elif kind in MONOTONE and not partial:
             in_pass.append(e)
@@ -101,13 +118,23 @@ def bisect(days: list[date], fails: Callable[[list[date]], bool], limit: int, fo
     return 1 + bisect(days[:middle], fails, limit, found) + bisect(days[middle:], fails, limit, found)
 
 
-def settle(stage: str, days: list[date], flagged: dict[date, list[str]], failing: list[date], verdict: RangeVerdict,
-            max_failures: int | None, progress: Callable[[str], None], check: Callable[[date], None]) -> None:
+def settle(
+    stage: str,
+    days: list[date],
+    flagged: dict[date, list[str]],
+    failing: list[date],
+    verdict: RangeVerdict,
+    max_failures: int | None,
+    progress: Callable[[str], None],
+    check: Callable[[date], None],
+) -> None:
     """Give every flagged or failing day the full per-day gate (stopping once past ``max_failures``)."""
     for d in failing:
         flagged.setdefault(d, []).append("failed in the pass over all days")
-    progress(f"{stage} gate: {len(days)} day(s) in {verdict.passes} validation pass(es); "
-             f"{len(flagged)} day(s) get the per-day gate")
+    progress(
+        f"{stage} gate: {len(days)} day(s) in {verdict.passes} validation pass(es); "
+        f"{len(flagged)} day(s) get the per-day gate"
+    )
     for d in sorted(flagged):
         if max_failures is not None and len(verdict.failed) > max_failures:
             break
@@ -130,7 +157,9 @@ def signature(frame: pd.DataFrame) -> tuple:
 
 
 def count_ok(n: int, kw: dict[str, Any]) -> bool:
-    return (kw.get("min_value") is None or n >= kw["min_value"]) and (kw.get("max_value") is None or n <= kw["max_value"])
+    return (kw.get("min_value") is None or n >= kw["min_value"]) and (
+        kw.get("max_value") is None or n <= kw["max_value"]
+    )
 
 
 def per_day_flags(frame: pd.DataFrame, checks: list[dict], params: dict[str, Any]) -> tuple[list[str], list[str]]:

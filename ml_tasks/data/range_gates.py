@@ -25,9 +25,9 @@ a pass over many days) is checked per day for every day, as before.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -71,9 +71,17 @@ from ml_tasks.data.range_checks import (
 
 log = logging.getLogger(__name__)
 
-def gate_raw_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, days: list[date],
-                  now: datetime | None = None, max_failures: int | None = None,
-                  chunk_rows: int = 2_000_000, progress: Callable[[str], None] = lambda m: None) -> RangeVerdict:
+
+def gate_raw_days(
+    lake: Lake,
+    expectations_dir: Path,
+    spec: PipelineSpec,
+    days: list[date],
+    now: datetime | None = None,
+    max_failures: int | None = None,
+    chunk_rows: int = 2_000_000,
+    progress: Callable[[str], None] = lambda m: None,
+) -> RangeVerdict:
     """Gate the raw partitions of ``days`` in as few validation passes as the suite allows; moves nothing.
 
     ``max_failures`` stops the search for bad days once more than that many are found (the
@@ -102,8 +110,11 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
     in_pass, per_day, unsupported = split_suite(calibrate(data, spec, 0, "raw"))
     verdict = RangeVerdict()
     if unsupported:
-        log.warning("suite %s has %s, which a pass over many days cannot decide per day: gating each day",
-                    spec.data.raw_suite, sorted(set(unsupported)))
+        log.warning(
+            "suite %s has %s, which a pass over many days cannot decide per day: gating each day",
+            spec.data.raw_suite,
+            sorted(set(unsupported)),
+        )
         return _per_day(lake, expectations_dir, spec, days, now, data, verdict)
 
     published = lake.partitions("raw", spec.name)
@@ -131,7 +142,7 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
     for d in days:
         if d not in frames:
             continue
-        past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
+        past = order[max(0, position[d] - HISTORY_DAYS) : position[d]]
         hist = {"row_counts": [counts[p] for p in past], "distinct": {k: [distinct[k][p] for p in past] for k in keys}}
         params = {**interval_parameters(d, now, naive=True, step=step), **history_parameters(hist, keys)}
         frame = utc_naive(_with_jump(frames[d], views[d], keys, target, usual_totals, d), ts)
@@ -143,8 +154,10 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
             day_of_row.append(np.full(len(frame), d.toordinal()))
     joined = pd.concat(pass_frames, ignore_index=True) if pass_frames else pd.DataFrame()
     day_of_row = np.concatenate(day_of_row) if day_of_row else np.zeros(0, dtype=int)
-    range_params = spanning(interval_parameters(days[0], now, naive=True, step=step),
-                            interval_parameters(days[-1], now, naive=True, step=step))
+    range_params = spanning(
+        interval_parameters(days[0], now, naive=True, step=step),
+        interval_parameters(days[-1], now, naive=True, step=step),
+    )
     pass_suite = build_suite({**data, "expectations": in_pass})
     blocking = build_suite({**data, "expectations": [e for e in in_pass if e.get("severity", "critical") != "warning"]})
     range_result = validate(joined, pass_suite, range_params, keys=[*keys, ts]) if len(joined) else None
@@ -158,13 +171,21 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
             return not validate(joined[mask], blocking, range_params, verdict_only=True).success
 
         verdict.passes += bisect(candidates, fails, max_failures if max_failures is not None else len(days), failing)
-    settle("raw", days, flagged, failing, verdict, max_failures, progress,
-            lambda d: _check_one(lake, expectations_dir, spec, d, now, data, verdict))
+    settle(
+        "raw",
+        days,
+        flagged,
+        failing,
+        verdict,
+        max_failures,
+        progress,
+        lambda d: _check_one(lake, expectations_dir, spec, d, now, data, verdict),
+    )
     scope = f"range {days[0]}..{days[-1]}"
     for d in days:
         if d in flagged or d not in frames:
             continue
-        past = order[max(0, position[d] - HISTORY_DAYS):position[d]]
+        past = order[max(0, position[d] - HISTORY_DAYS) : position[d]]
         record = gate_record(range_result, scope=scope) if range_result is not None else {}
         record["warnings"] = [*record.get("warnings", []), *warnings.get(d, [])]
         record["coverage"] = coverage(views[d], spec, [series_n[p] for p in past])
@@ -172,8 +193,9 @@ def _gate_raw_chunk(lake, expectations_dir, spec, days, now, max_failures, progr
     return verdict
 
 
-def _with_jump(frame: pd.DataFrame, view: pd.DataFrame, keys: list[str], target: str, usual_totals: pd.DataFrame,
-               d: date) -> pd.DataFrame:
+def _with_jump(
+    frame: pd.DataFrame, view: pd.DataFrame, keys: list[str], target: str, usual_totals: pd.DataFrame, d: date
+) -> pd.DataFrame:
     """``_target_jump_ratio`` as :func:`ml_tasks.data.gates.with_jump_ratio` computes it, from the range's totals."""
     out = frame.copy()
     out[JUMP_COLUMN] = float("nan")
@@ -200,16 +222,32 @@ def _per_day(lake, expectations_dir, spec, days, now, data, verdict: RangeVerdic
     return verdict
 
 
-def gate_raw_each_day(lake: Lake, expectations_dir: Path, spec: PipelineSpec, days: list[date],
-                      now: datetime | None = None) -> RangeVerdict:
+def gate_raw_each_day(
+    lake: Lake, expectations_dir: Path, spec: PipelineSpec, days: list[date], now: datetime | None = None
+) -> RangeVerdict:
     """The per-day loop: every day through the full per-day gate (the daily DAG's way; the bench's peer)."""
-    return _per_day(lake, expectations_dir, spec, sorted(set(days)), now, read_suite(expectations_dir, spec.data.raw_suite),
-                    RangeVerdict())
+    return _per_day(
+        lake,
+        expectations_dir,
+        spec,
+        sorted(set(days)),
+        now,
+        read_suite(expectations_dir, spec.data.raw_suite),
+        RangeVerdict(),
+    )
 
 
-def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, staged: dict[date, str], spark,
-                       max_failures: int | None = None, one_pass: bool = True,
-                       progress: Callable[[str], None] = lambda m: None, pandas_max_rows: int = 0) -> RangeVerdict:
+def gate_features_days(
+    lake: Lake,
+    expectations_dir: Path,
+    spec: PipelineSpec,
+    staged: dict[date, str],
+    spark,
+    max_failures: int | None = None,
+    one_pass: bool = True,
+    progress: Callable[[str], None] = lambda m: None,
+    pandas_max_rows: int = 0,
+) -> RangeVerdict:
     """Gate staged feature days: one Spark pass plus per-day null shares from one aggregation; moves nothing.
 
     A day checked on its own (``one_pass=False``, or to confirm a day the pass flagged) is
@@ -226,8 +264,11 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
     in_pass, per_day, unsupported = split_suite(data)
     column_nulls = raw_null_shares(expectations_dir, spec)
     explained = {d: explained_null_shares(spec, d, rows, column_nulls) for d in days}
-    lag_nulls = [e for e in in_pass if e["type"] == "expect_column_values_to_not_be_null"
-                 and e["kwargs"].get("column") in explained[days[0]]]
+    lag_nulls = [
+        e
+        for e in in_pass
+        if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"].get("column") in explained[days[0]]
+    ]
     in_pass = [e for e in in_pass if e not in lag_nulls]
     if not one_pass or unsupported:
         if unsupported:
@@ -241,15 +282,26 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
         sdf = spark.read.parquet(*paths)
         day = F.to_date(F.col(spec.data.timestamp))  # the feature job's partition column (not in the files)
         checks = [*lag_nulls, *per_day]
-        null_columns = [e["kwargs"]["column"] for e in checks
-                        if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"].get("column") in sdf.columns]
-        bounded = [e["kwargs"]["column"] for e in checks
-                   if e["type"] == "expect_column_values_to_be_between" and e["kwargs"].get("column") in sdf.columns]
-        facts = sdf.groupBy(day.alias("dt")).agg(
-            F.count(F.lit(1)).alias("_rows"),
-            *[F.sum(F.col(c).isNull().cast("int")).alias(c) for c in dict.fromkeys(null_columns)],
-            *[F.min(c).alias(f"_min_{c}") for c in dict.fromkeys(bounded)],
-            *[F.max(c).alias(f"_max_{c}") for c in dict.fromkeys(bounded)]).toPandas()
+        null_columns = [
+            e["kwargs"]["column"]
+            for e in checks
+            if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"].get("column") in sdf.columns
+        ]
+        bounded = [
+            e["kwargs"]["column"]
+            for e in checks
+            if e["type"] == "expect_column_values_to_be_between" and e["kwargs"].get("column") in sdf.columns
+        ]
+        facts = (
+            sdf.groupBy(day.alias("dt"))
+            .agg(
+                F.count(F.lit(1)).alias("_rows"),
+                *[F.sum(F.col(c).isNull().cast("int")).alias(c) for c in dict.fromkeys(null_columns)],
+                *[F.min(c).alias(f"_min_{c}") for c in dict.fromkeys(bounded)],
+                *[F.max(c).alias(f"_max_{c}") for c in dict.fromkeys(bounded)],
+            )
+            .toPandas()
+        )
         facts["dt"] = pd.to_datetime(facts["dt"]).dt.date
         facts = facts.set_index("dt")
         for d in days:
@@ -277,7 +329,9 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
                     flagged.setdefault(d, []).append(f"{e['type']}({column})")
                     continue
                 share = explained[d].get(column, (e.get("meta") or {}).get("null_share"))
-                limit = null_share_bound(share, rows.get(d, n)) if share is not None else 1 - e["kwargs"].get("mostly", 1)
+                limit = (
+                    null_share_bound(share, rows.get(d, n)) if share is not None else 1 - e["kwargs"].get("mostly", 1)
+                )
                 if n and facts.at[d, column] / n > limit + 1e-12:
                     flagged.setdefault(d, []).append(f"{e['type']}({column})")
         range_params = spanning(interval_parameters(days[0], step=step), interval_parameters(days[-1], step=step))
@@ -285,15 +339,27 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
         verdict.passes += 1
         failing: list[date] = []
         if not result.success:
-            blocking = build_suite({**data, "expectations": [e for e in in_pass if e.get("severity", "critical") != "warning"]})
+            blocking = build_suite(
+                {**data, "expectations": [e for e in in_pass if e.get("severity", "critical") != "warning"]}
+            )
 
             def fails(subset: list[date]) -> bool:
                 part = sdf.where(day.isin([d.isoformat() for d in subset]))
                 return not validate(part, blocking, range_params, verdict_only=True).success
 
             verdict.passes += bisect(days, fails, max_failures if max_failures is not None else len(days), failing)
-    settle("features", days, flagged, failing, verdict, max_failures, progress,
-            lambda d: _check_features_one(lake, expectations_dir, spec, d, staged[d], spark, rows, verdict, pandas_max_rows))
+    settle(
+        "features",
+        days,
+        flagged,
+        failing,
+        verdict,
+        max_failures,
+        progress,
+        lambda d: _check_features_one(
+            lake, expectations_dir, spec, d, staged[d], spark, rows, verdict, pandas_max_rows
+        ),
+    )
     record = gate_record(result, scope=f"range {days[0]}..{days[-1]}")
     for d in days:
         if d not in flagged:
@@ -301,9 +367,12 @@ def gate_features_days(lake: Lake, expectations_dir: Path, spec: PipelineSpec, s
     return verdict
 
 
-def _check_features_one(lake, expectations_dir, spec, d, path, spark, rows, verdict: RangeVerdict,
-                        pandas_max_rows: int = 0) -> None:
-    engine = None if validates_in_pandas(rows.get(d, 0), pandas_max_rows) else spark  # a day's feature rows are its raw rows
+def _check_features_one(
+    lake, expectations_dir, spec, d, path, spark, rows, verdict: RangeVerdict, pandas_max_rows: int = 0
+) -> None:
+    engine = (
+        None if validates_in_pandas(rows.get(d, 0), pandas_max_rows) else spark
+    )  # a day's feature rows are its raw rows
     result = check_staged_features(lake, expectations_dir, spec, d, path, engine, rows)
     verdict.checked_per_day.append(d)
     if result.success:

@@ -20,7 +20,7 @@ it is not quarantined but left pending in the raw zone, to be gated again when m
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ml_tasks.core.lake import Lake
@@ -49,7 +49,7 @@ def arrival_deadline(spec: PipelineSpec, dt: date) -> datetime:
     """Until when the daily DAG waits for a day that is still arriving: ``features.deadline_hours``
     (else ``ARRIVAL_WAIT_HOURS``) after the day ends (UTC)."""
     hours = spec.features.deadline_hours or ARRIVAL_WAIT_HOURS
-    return datetime.combine(dt, datetime.min.time(), tzinfo=timezone.utc) + timedelta(days=1, hours=hours)
+    return datetime.combine(dt, datetime.min.time(), tzinfo=UTC) + timedelta(days=1, hours=hours)
 
 
 def release_raw(lake: Lake, spec: PipelineSpec, dt: date, reason: str, by: str) -> dict[str, Any]:
@@ -58,18 +58,29 @@ def release_raw(lake: Lake, spec: PipelineSpec, dt: date, reason: str, by: str) 
         raise ReleaseError("give a --reason: it is recorded with the day and shown wherever the day is")
     quarantined = f"{lake.partition('quarantine', spec.name, dt)}/raw"
     fs = lake.fs
-    if not fs.exists(f"{quarantined}/data") or any(fs.exists(f"{quarantined}/{m}") for m in (RELEASED_MARK, REPLACED_MARK)):
+    if not fs.exists(f"{quarantined}/data") or any(
+        fs.exists(f"{quarantined}/{m}") for m in (RELEASED_MARK, REPLACED_MARK)
+    ):
         days = sorted(d.isoformat() for d in lake.partitions("quarantine", spec.name))
-        raise ReleaseError(f"{spec.name} {dt}: no quarantined raw data to release (days in quarantine: {days or 'none'}; "
-                           f"`conveyor quarantine {spec.name}` lists them with their stage)")
+        raise ReleaseError(
+            f"{spec.name} {dt}: no quarantined raw data to release (days in quarantine: {days or 'none'}; "
+            f"`conveyor quarantine {spec.name}` lists them with their stage)"
+        )
     if lake.exists("raw", spec.name, dt):
-        raise ReleaseError(f"{spec.name} {dt}: raw/{spec.name}/dt={dt} exists already (the day was landed again after "
-                           f"it was quarantined); its own gate decides about the new data")
+        raise ReleaseError(
+            f"{spec.name} {dt}: raw/{spec.name}/dt={dt} exists already (the day was landed again after "
+            f"it was quarantined); its own gate decides about the new data"
+        )
     with fs.open(f"{quarantined}/validation.json") as fh:
         gated = json.load(fh)
-    record = {"dt": dt.isoformat(), "released_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "by": by, "reason": reason.strip(), "quarantined_at": gated.get("quarantined_at"),
-              "failed": [f"{f['expectation']}({f['target']})" for f in gated.get("failures", [])]}
+    record = {
+        "dt": dt.isoformat(),
+        "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "by": by,
+        "reason": reason.strip(),
+        "quarantined_at": gated.get("quarantined_at"),
+        "failed": [f"{f['expectation']}({f['target']})" for f in gated.get("failures", [])],
+    }
     lake.write_json(f"{quarantined}/data", RELEASE_RECORD, record)
     lake.publish(f"{quarantined}/data", "raw", spec.name, dt)  # its manifest copied last: whole or not a day
     lake.write_json(quarantined, RELEASED_MARK, record)
@@ -84,5 +95,11 @@ def release_record(lake: Lake, spec: PipelineSpec, dt: date) -> dict[str, Any] |
 
 def released_gate_record(spec: PipelineSpec, record: dict[str, Any]) -> GateRecord:
     """What the raw gate's record of a released day says: not passed, released, and why."""
-    return GateRecord(suite=spec.data.raw_suite, passed=False, released=record, evaluated=None,
-                      warnings=[f"released as it is by {record['by']}: {record['reason']}"], scope="released")
+    return GateRecord(
+        suite=spec.data.raw_suite,
+        passed=False,
+        released=record,
+        evaluated=None,
+        warnings=[f"released as it is by {record['by']}: {record['reason']}"],
+        scope="released",
+    )

@@ -31,9 +31,11 @@ def epoch_unit(values: pd.Series) -> str:
     for unit, low, high in EPOCH_UNITS:
         if low <= magnitude < high:
             return unit
-    raise TimestampError(f"numbers like {values.dropna().head(3).tolist()} are not epoch times in seconds, "
-                         f"milliseconds, microseconds or nanoseconds of a year after 1973; convert them to "
-                         f"ISO 8601 times (2024-01-31T13:00:00Z) before landing")
+    raise TimestampError(
+        f"numbers like {values.dropna().head(3).tolist()} are not epoch times in seconds, "
+        f"milliseconds, microseconds or nanoseconds of a year after 1973; convert them to "
+        f"ISO 8601 times (2024-01-31T13:00:00Z) before landing"
+    )
 
 
 def _yyyymmdd(values: pd.Series) -> pd.Series | None:
@@ -63,14 +65,17 @@ def _localized(naive: pd.Series, timezone: str, series: pd.Series | None) -> pd.
             raise
         skipped = naive.dt.tz_localize(timezone, ambiguous=first, nonexistent="NaT").isna() & naive.notna()
         rows = np.flatnonzero(skipped.to_numpy())
-        raise TimestampError(f"{int(skipped.sum())} row(s) have local times that do not exist in {timezone} (the "
-                             f"clocks skip them), e.g. rows {rows[:3].tolist()}: {naive[skipped].head(3).astype(str).tolist()}; "
-                             f"fix the export or give the times with their UTC offset") from exc
+        raise TimestampError(
+            f"{int(skipped.sum())} row(s) have local times that do not exist in {timezone} (the "
+            f"clocks skip them), e.g. rows {rows[:3].tolist()}: {naive[skipped].head(3).astype(str).tolist()}; "
+            f"fix the export or give the times with their UTC offset"
+        ) from exc
     return local.dt.tz_convert("UTC")
 
 
-def to_utc(values: pd.Series, timezone: str | None = None, series: pd.Series | None = None,
-           dates_are_days: bool = False) -> pd.Series:
+def to_utc(
+    values: pd.Series, timezone: str | None = None, series: pd.Series | None = None, dates_are_days: bool = False
+) -> pd.Series:
     """``values`` as UTC times (see the module). ``series`` (one id per row) orders repeated local
     hours within each series; ``dates_are_days`` keeps midnight-only values on their day whatever
     the time zone (daily and weekly data)."""

@@ -26,8 +26,18 @@ from ml_tasks.core.lake import Lake
 PLANS = np.array(["basic", "plus", "pro"])
 PLAN_FEE = np.array([15.0, 30.0, 55.0])
 REGIONS = np.array(["north", "south", "east", "west"])
-RAW_COLUMNS = ["ts", "customer_id", "plan", "region", "tenure_days", "monthly_fee", "usage_minutes", "logins",
-               "support_tickets", "churned"]
+RAW_COLUMNS = [
+    "ts",
+    "customer_id",
+    "plan",
+    "region",
+    "tenure_days",
+    "monthly_fee",
+    "usage_minutes",
+    "logins",
+    "support_tickets",
+    "churned",
+]
 
 
 @dataclass(frozen=True)
@@ -49,9 +59,15 @@ def _new_customers(rng, n: int, first_id: int, drifted: bool, kind: str) -> dict
     plan_p = [0.75, 0.2, 0.05] if drifted and kind == "plan_mix" else [0.5, 0.35, 0.15]
     region_p = [0.1, 0.6, 0.15, 0.15] if drifted and kind == "plan_mix" else [0.25, 0.25, 0.25, 0.25]
     plan = rng.choice(3, n, p=plan_p)
-    return {"id": np.arange(first_id, first_id + n), "plan": plan, "region": rng.choice(4, n, p=region_p),
-            "tenure": rng.integers(0, 900, n), "fee": PLAN_FEE[plan] * rng.uniform(0.8, 1.3, n),
-            "engagement": rng.lognormal(0.0, 0.5, n), "risk": rng.normal(0.0, 1.0, n)}
+    return {
+        "id": np.arange(first_id, first_id + n),
+        "plan": plan,
+        "region": rng.choice(4, n, p=region_p),
+        "tenure": rng.integers(0, 900, n),
+        "fee": PLAN_FEE[plan] * rng.uniform(0.8, 1.3, n),
+        "engagement": rng.lognormal(0.0, 0.5, n),
+        "risk": rng.normal(0.0, 1.0, n),
+    }
 
 
 def simulate(cfg: ChurnDataConfig) -> pd.DataFrame:
@@ -78,14 +94,31 @@ def simulate(cfg: ChurnDataConfig) -> pd.DataFrame:
         if drifted and cfg.drift_kind == "concept":
             hazard = -4.0 + 4.0 * overpriced - 0.2 * np.log1p(usage) + 0.3 * pop["risk"]
         else:
-            hazard = -3.6 + 0.8 * tickets + 1.0 * pop["risk"] + 1.0 * overpriced - 0.3 * np.log1p(usage) \
+            hazard = (
+                -3.6
+                + 0.8 * tickets
+                + 1.0 * pop["risk"]
+                + 1.0 * overpriced
+                - 0.3 * np.log1p(usage)
                 - 0.0015 * pop["tenure"]
+            )
         leaves = rng.random(n) < 1.0 / (1.0 + np.exp(-hazard))
-        frames.append(pd.DataFrame({
-            "ts": pd.Timestamp(day, tz="UTC"), "customer_id": [f"C{i:06d}" for i in pop["id"]],
-            "plan": PLANS[pop["plan"]], "region": REGIONS[pop["region"]], "tenure_days": pop["tenure"].astype("int64"),
-            "monthly_fee": np.round(pop["fee"], 2), "usage_minutes": np.round(usage, 1),
-            "logins": logins.astype("int64"), "support_tickets": tickets.astype("int64"), "day": day}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "ts": pd.Timestamp(day, tz="UTC"),
+                    "customer_id": [f"C{i:06d}" for i in pop["id"]],
+                    "plan": PLANS[pop["plan"]],
+                    "region": REGIONS[pop["region"]],
+                    "tenure_days": pop["tenure"].astype("int64"),
+                    "monthly_fee": np.round(pop["fee"], 2),
+                    "usage_minutes": np.round(usage, 1),
+                    "logins": logins.astype("int64"),
+                    "support_tickets": tickets.astype("int64"),
+                    "day": day,
+                }
+            )
+        )
         for cid in pop["id"][leaves]:
             churn_day[int(cid)] = day
         keep = ~leaves

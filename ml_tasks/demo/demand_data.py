@@ -15,9 +15,10 @@ rows are delivered twice, identically (landing drops those, as ``conveyor land``
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Callable, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -34,8 +35,15 @@ BAD_RECORD_KINDS: tuple[str, ...] = ("negative_units", "null_price", "zero_price
 
 # (month, day) -> demand multiplier. Fixed dates keep the calendar reproducible offline.
 HOLIDAYS: dict[tuple[int, int], float] = {
-    (1, 1): 0.6, (2, 14): 1.3, (5, 1): 1.2, (7, 4): 1.5, (10, 31): 1.3,
-    (11, 27): 1.8, (12, 24): 1.7, (12, 25): 0.3, (12, 31): 1.4,
+    (1, 1): 0.6,
+    (2, 14): 1.3,
+    (5, 1): 1.2,
+    (7, 4): 1.5,
+    (10, 31): 1.3,
+    (11, 27): 1.8,
+    (12, 24): 1.7,
+    (12, 25): 0.3,
+    (12, 31): 1.4,
 }
 WEEKLY = np.array([0.9, 0.85, 0.9, 0.95, 1.1, 1.35, 1.2])  # Monday .. Sunday
 HOURS = np.arange(24)
@@ -205,9 +213,7 @@ def make_messy(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return pd.concat([df, repeated]).sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
 
 
-def inject_bad_records(
-    df: pd.DataFrame, count: int, kinds: tuple[str, ...], rng: np.random.Generator
-) -> pd.DataFrame:
+def inject_bad_records(df: pd.DataFrame, count: int, kinds: tuple[str, ...], rng: np.random.Generator) -> pd.DataFrame:
     """Corrupt ``count`` rows per kind, the way broken upstream systems do."""
     df = df.copy()
     for kind in kinds:

@@ -32,7 +32,9 @@ def partitions_fingerprint(lake: Lake, spec: PipelineSpec, dates: list[date]) ->
                     digest.update(chunk)
                     own.update(chunk)
             if facts is not None and own.hexdigest() != facts["sha256"]:
-                raise LakeError(f"{f}: its sha256 is not the one in the day's manifest: the file was changed after "
-                                "the day was published (corrupt); publish the day again (`conveyor backfill-features` "
-                                "or a features run for that dt)")
+                raise LakeError(
+                    f"{f}: its sha256 is not the one in the day's manifest: the file was changed after "
+                    "the day was published (corrupt); publish the day again (`conveyor backfill-features` "
+                    "or a features run for that dt)"
+                )
     return digest.hexdigest()

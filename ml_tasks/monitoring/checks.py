@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,8 @@ from ml_tasks.registry import client as registry
 from ml_tasks.registry.artifacts import load_verified
 
 log = logging.getLogger(__name__)
+
+
 class DriftVerdict(TypedDict):
     """Hand-off from `check_drift` to `decide_retrain` (an XCom, JSON as is).
 
@@ -55,10 +58,12 @@ EPOCH = date(1970, 1, 1)
 
 def window_dates(lake: Lake, spec: PipelineSpec, dt: date) -> list[date]:
     """The feature days of the window ending at ``dt`` (which must exist)."""
-    dates = [d for d in lake.partitions("features", spec.name) if d <= dt][-spec.drift.window_days:]
+    dates = [d for d in lake.partitions("features", spec.name) if d <= dt][-spec.drift.window_days :]
     if not dates or dates[-1] != dt:
-        raise FileNotFoundError(f"pipeline {spec.name!r}: no feature partition for {dt} under "
-                                f"{lake.zone('features', spec.name)} (has {spec.name}_features run for that day?)")
+        raise FileNotFoundError(
+            f"pipeline {spec.name!r}: no feature partition for {dt} under "
+            f"{lake.zone('features', spec.name)} (has {spec.name}_features run for that day?)"
+        )
     return dates
 
 
@@ -70,15 +75,23 @@ def load_reference(settings: ConveyorSettings, champion, name: str = "features")
 
     reference_run = (champion.tags or {}).get("conveyor.reference_run_id", champion.run_id)
     path = f"reference/{name}.parquet"
-    if name != "features" and path not in {a.path for a in tracking.connect(settings).list_artifacts(reference_run,
-                                                                                                      "reference")}:
+    if name != "features" and path not in {
+        a.path for a in tracking.connect(settings).list_artifacts(reference_run, "reference")
+    }:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        return pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=reference_run, artifact_path=path, dst_path=tmp))
+        return pd.read_parquet(
+            mlflow.artifacts.download_artifacts(run_id=reference_run, artifact_path=path, dst_path=tmp)
+        )
 
 
-def check_drift(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_context: dict[str, str] | None = None,
-                progress: Callable[[str], None] = log.info) -> DriftVerdict:
+def check_drift(
+    settings: ConveyorSettings,
+    spec: PipelineSpec,
+    dt: date,
+    run_context: dict[str, str] | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> DriftVerdict:
     """Run all three checks for the window ending at ``dt``, log them, and return the verdict."""
     client = tracking.connect(settings)
     champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
@@ -88,73 +101,131 @@ def check_drift(settings: ConveyorSettings, spec: PipelineSpec, dt: date, run_co
     lake = Lake.from_settings(settings)
     dates = window_dates(lake, spec, dt)
 
-    current, population = sample_partitions(lake, "features", spec.name, dates, None, spec.drift.sample_rows,
-                                            seed=dt.toordinal())
-    progress(f"window {dates[0]}..{dates[-1]}: {population:,} rows, testing a simple random sample of "
-             f"{len(current):,} (seed {dt.toordinal()})")
+    current, population = sample_partitions(
+        lake, "features", spec.name, dates, None, spec.drift.sample_rows, seed=dt.toordinal()
+    )
+    progress(
+        f"window {dates[0]}..{dates[-1]}: {population:,} rows, testing a simple random sample of "
+        f"{len(current):,} (seed {dt.toordinal()})"
+    )
     reference = load_reference(settings, champion)
     data = data_drift(reference, current, spec.drift)
-    progress(f"data drift: share {data.share:.2f} (threshold {spec.drift.drift_share_threshold}); "
-             f"drifted {data.drifted_columns or 'none'}")
+    progress(
+        f"data drift: share {data.share:.2f} (threshold {spec.drift.drift_share_threshold}); "
+        f"drifted {data.drifted_columns or 'none'}"
+    )
 
     model = load_verified(settings, spec.name, version)
     # the model's predictions on rows it never saw (see ml_tasks.training.plan); older runs: its training rows
     unseen = load_reference(settings, champion, "holdout")
-    predicted = prediction_drift(np.asarray(model.predict(reference if unseen is None else unseen), dtype=float),
-                                 np.asarray(model.predict(current), dtype=float), spec.drift)
+    predicted = prediction_drift(
+        np.asarray(model.predict(reference if unseen is None else unseen), dtype=float),
+        np.asarray(model.predict(current), dtype=float),
+        spec.drift,
+    )
     pred_score = predicted.columns["prediction"]["score"]
-    progress(f"prediction drift: {spec.drift.numeric_method} {pred_score:.3f} (threshold {spec.drift.prediction_threshold})")
+    progress(
+        f"prediction drift: {spec.drift.numeric_method} {pred_score:.3f} (threshold {spec.drift.prediction_threshold})"
+    )
 
-    baseline = {k.removeprefix("holdout_"): v for k, v in client.get_run(champion.run_id).data.metrics.items()
-                if k.startswith("holdout_")}
+    baseline = {
+        k.removeprefix("holdout_"): v
+        for k, v in client.get_run(champion.run_id).data.metrics.items()
+        if k.startswith("holdout_")
+    }
     decay = performance_decay(lake, spec, dates, version, baseline)
     progress(f"performance: {_decay_summary(decay)}")
 
     signals = {
-        "data_drift": {"detected": data.detected, "share": data.share, "threshold": spec.drift.drift_share_threshold,
-                       "drifted_columns": data.drifted_columns,
-                       "summary": f"share {data.share:.2f} vs {spec.drift.drift_share_threshold}"},
-        "prediction_drift": {"detected": predicted.detected, "score": pred_score, "method": spec.drift.numeric_method,
-                             "threshold": spec.drift.prediction_threshold,
-                             "summary": f"{spec.drift.numeric_method} {pred_score:.3f} vs {spec.drift.prediction_threshold}"},
-        "performance_decay": {k: decay.get(k) for k in ("detected", "evaluated", "metric", "window", "baseline", "ratio",
-                                                        "ratio_low", "level", "tolerance", "rows")} | {"summary": _decay_summary(decay)},
+        "data_drift": {
+            "detected": data.detected,
+            "share": data.share,
+            "threshold": spec.drift.drift_share_threshold,
+            "drifted_columns": data.drifted_columns,
+            "summary": f"share {data.share:.2f} vs {spec.drift.drift_share_threshold}",
+        },
+        "prediction_drift": {
+            "detected": predicted.detected,
+            "score": pred_score,
+            "method": spec.drift.numeric_method,
+            "threshold": spec.drift.prediction_threshold,
+            "summary": f"{spec.drift.numeric_method} {pred_score:.3f} vs {spec.drift.prediction_threshold}",
+        },
+        "performance_decay": {
+            k: decay.get(k)
+            for k in (
+                "detected",
+                "evaluated",
+                "metric",
+                "window",
+                "baseline",
+                "ratio",
+                "ratio_low",
+                "level",
+                "tolerance",
+                "rows",
+            )
+        }
+        | {"summary": _decay_summary(decay)},
     }
-    verdict = DriftVerdict(dt=dt.isoformat(), champion_version=version, window=[dates[0].isoformat(), dt.isoformat()],
-                           window_rows=population, sample_rows=len(current), signals=signals)
+    verdict = DriftVerdict(
+        dt=dt.isoformat(),
+        champion_version=version,
+        window=[dates[0].isoformat(), dt.isoformat()],
+        window_rows=population,
+        sample_rows=len(current),
+        signals=signals,
+    )
     run_id, exp_id = monitor_run(settings, client, spec, version)
     _log_check(settings, client, spec, run_id, dt, verdict, data, predicted, decay, run_context)
-    verdict.update(monitor_run_id=run_id,
-                   report_uri=f"{tracking.run_url(settings, run_id, exp_id)}/artifacts/checks/dt={dt}/data_drift.html")
+    verdict.update(
+        monitor_run_id=run_id,
+        report_uri=f"{tracking.run_url(settings, run_id, exp_id)}/artifacts/checks/dt={dt}/data_drift.html",
+    )
     return verdict
 
 
 def _decay_summary(decay: dict[str, Any]) -> str:
     if not decay["evaluated"]:
         return f"not evaluated: {decay.get('note')}"
-    return (f"{decay['metric']} {decay['window']:.3f} over {decay['rows']:,} rows with actuals vs holdout "
-            f"{decay['baseline']:.3f} (x{decay['ratio']:.2f}, {decay['level']:.0%} lower bound x{decay['ratio_low']:.2f}; "
-            f"decay past x{1 + decay['tolerance']:.2f})")
+    return (
+        f"{decay['metric']} {decay['window']:.3f} over {decay['rows']:,} rows with actuals vs holdout "
+        f"{decay['baseline']:.3f} (x{decay['ratio']:.2f}, {decay['level']:.0%} lower bound x{decay['ratio_low']:.2f}; "
+        f"decay past x{1 + decay['tolerance']:.2f})"
+    )
 
 
 def monitor_run(settings: ConveyorSettings, client, spec: PipelineSpec, version: str) -> tuple[str, str]:
     """The monitoring run of champion ``version`` (created on its first check); (run id, experiment id)."""
     exp = client.get_experiment_by_name(tracking.monitoring_experiment(spec.name))
-    exp_id = exp.experiment_id if exp else tracking.ensure_experiment_id(settings, client,
-                                                                         tracking.monitoring_experiment(spec.name))
-    found = client.search_runs([exp_id], filter_string=f"tags.`conveyor.monitor_of` = '{version}'",
-                               order_by=["attributes.start_time ASC"], max_results=1)
+    exp_id = (
+        exp.experiment_id
+        if exp
+        else tracking.ensure_experiment_id(settings, client, tracking.monitoring_experiment(spec.name))
+    )
+    found = client.search_runs(
+        [exp_id],
+        filter_string=f"tags.`conveyor.monitor_of` = '{version}'",
+        order_by=["attributes.start_time ASC"],
+        max_results=1,
+    )
     if found:
         return found[0].info.run_id, exp_id
-    run = client.create_run(exp_id, run_name=f"{spec.name}-v{version}-monitor", tags={
-        "conveyor.pipeline": spec.name, "conveyor.monitor_of": version,
-        "mlflow.note.content": f"Monitoring of {spec.name} v{version} while it is @champion: one point per data day."})
+    run = client.create_run(
+        exp_id,
+        run_name=f"{spec.name}-v{version}-monitor",
+        tags={
+            "conveyor.pipeline": spec.name,
+            "conveyor.monitor_of": version,
+            "mlflow.note.content": f"Monitoring of {spec.name} v{version} while it is @champion: one point per data day.",
+        },
+    )
     return run.info.run_id, exp_id
 
 
 def _metric_time(dt: date) -> tuple[int, int]:
     """(step, timestamp in ms) of a data day: charts in the MLflow UI order points by the day they describe."""
-    midnight = datetime(dt.year, dt.month, dt.day, tzinfo=timezone.utc)
+    midnight = datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
     return (dt - EPOCH).days, int(midnight.timestamp() * 1000)
 
 
@@ -162,20 +233,32 @@ def log_series(client, run_id: str, dt: date, values: dict[str, float]) -> None:
     from mlflow.entities import Metric
 
     step, stamp = _metric_time(dt)
-    client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, step) for k, v in values.items()
-                                      if v is not None and np.isfinite(v)])
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), stamp, step) for k, v in values.items() if v is not None and np.isfinite(v)],
+    )
 
 
 def _log_check(settings, client, spec, run_id, dt, verdict, data, predicted, decay, run_context) -> None:
-    values = {"drift_share": data.share, "data_drift_detected": float(data.detected),
-              "prediction_drift_score": predicted.columns["prediction"]["score"],
-              "prediction_drift_detected": float(predicted.detected),
-              "performance_decay_detected": float(decay["detected"]),
-              "window_rows": verdict["window_rows"], "sample_rows": verdict["sample_rows"],
-              **{f"drift_score.{c}": v["score"] for c, v in data.columns.items()}}
+    values = {
+        "drift_share": data.share,
+        "data_drift_detected": float(data.detected),
+        "prediction_drift_score": predicted.columns["prediction"]["score"],
+        "prediction_drift_detected": float(predicted.detected),
+        "performance_decay_detected": float(decay["detected"]),
+        "window_rows": verdict["window_rows"],
+        "sample_rows": verdict["sample_rows"],
+        **{f"drift_score.{c}": v["score"] for c, v in data.columns.items()},
+    }
     if decay["evaluated"]:
-        values.update({f"window_{decay['metric']}": decay["window"], f"holdout_{decay['metric']}": decay["baseline"],
-                       "decay_ratio": decay["ratio"], "decay_ratio_low": decay["ratio_low"]})
+        values.update(
+            {
+                f"window_{decay['metric']}": decay["window"],
+                f"holdout_{decay['metric']}": decay["baseline"],
+                "decay_ratio": decay["ratio"],
+                "decay_ratio_low": decay["ratio_low"],
+            }
+        )
     log_series(client, run_id, dt, values)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -184,22 +267,27 @@ def _log_check(settings, client, spec, run_id, dt, verdict, data, predicted, dec
         predicted.snapshot.save_html(str(folder / "prediction_drift.html"))
         (folder / "prediction_drift.json").write_text(json.dumps(predicted.snapshot.dict(), default=str, indent=1))
         (folder / "performance.json").write_text(json.dumps(decay, default=str, indent=1))
-        (folder / "verdict.json").write_text(json.dumps({**verdict, "airflow": run_context or {}}, default=str, indent=1))
+        (folder / "verdict.json").write_text(
+            json.dumps({**verdict, "airflow": run_context or {}}, default=str, indent=1)
+        )
         client.log_artifacts(run_id, tmp, artifact_path=f"checks/dt={dt.isoformat()}")
     client.set_tag(run_id, "conveyor.last_checked_day", dt.isoformat())
     refresh_plot(client, spec, run_id)
     client.set_terminated(run_id)
 
 
-def record_decision(settings: ConveyorSettings, spec: PipelineSpec, verdict: DriftVerdict,
-                    decision: dict[str, Any]) -> None:
+def record_decision(
+    settings: ConveyorSettings, spec: PipelineSpec, verdict: DriftVerdict, decision: dict[str, Any]
+) -> None:
     """Store a retrain decision (a `retrain_policy.RetrainDecision`) beside the check it was made on
     (metric ``retrain_requested`` and JSON)."""
     client = tracking.connect(settings)
     run_id, dt = verdict["monitor_run_id"], date.fromisoformat(verdict["dt"])
     log_series(client, run_id, dt, {"retrain_requested": float(decision["fire"])})
     client.log_dict(run_id, decision, f"checks/dt={dt.isoformat()}/retrain_decision.json")
-    client.set_tag(run_id, "conveyor.last_retrain_decision", f"{verdict['dt']}: {decision['outcome']}: {decision['reason']}"[:5000])
+    client.set_tag(
+        run_id, "conveyor.last_retrain_decision", f"{verdict['dt']}: {decision['outcome']}: {decision['reason']}"[:5000]
+    )
     refresh_plot(client, spec, run_id)
     client.set_terminated(run_id)
 
@@ -211,11 +299,18 @@ def refresh_plot(client, spec: PipelineSpec, run_id: str) -> None:
         return [(EPOCH + timedelta(days=m.step), m.value) for m in client.get_metric_history(run_id, key)]
 
     metric = spec.drift.decay_metric
-    series = {"data drift share": history("drift_share"), "prediction drift": history("prediction_drift_score"),
-              f"{metric} / holdout": history("decay_ratio"), f"{metric} / holdout, lower bound": history("decay_ratio_low"),
-              "retrain requested": history("retrain_requested")}
-    thresholds = {"data drift share": spec.drift.drift_share_threshold, "prediction drift": spec.drift.prediction_threshold,
-                  f"{metric} / holdout, lower bound": 1 + spec.drift.decay_tolerance}
+    series = {
+        "data drift share": history("drift_share"),
+        "prediction drift": history("prediction_drift_score"),
+        f"{metric} / holdout": history("decay_ratio"),
+        f"{metric} / holdout, lower bound": history("decay_ratio_low"),
+        "retrain requested": history("retrain_requested"),
+    }
+    thresholds = {
+        "data drift share": spec.drift.drift_share_threshold,
+        "prediction drift": spec.drift.prediction_threshold,
+        f"{metric} / holdout, lower bound": 1 + spec.drift.decay_tolerance,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path = monitoring_plot(series, thresholds, f"{spec.name} monitoring", Path(tmp) / "monitoring_timeseries.png")
         client.log_artifact(run_id, str(path))

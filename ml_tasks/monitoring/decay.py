@@ -28,6 +28,7 @@ from ml_tasks.training.evaluation import best_naive, naive_columns, naive_foreca
 
 BOOTSTRAP_SAMPLES = 1000
 
+
 def joined_actuals(lake: Lake, spec: PipelineSpec, dates: list[date], version: str) -> tuple[pd.DataFrame, dict]:
     """Rows of ``version``'s predictions on ``dates`` with their actual target; and what was found."""
     keys = [*spec.data.keys, spec.data.timestamp]
@@ -53,33 +54,61 @@ def joined_actuals(lake: Lake, spec: PipelineSpec, dates: list[date], version: s
     return joined, found
 
 
-def performance_decay(lake: Lake, spec: PipelineSpec, dates: list[date], version: str,
-                      baseline: dict[str, float]) -> dict[str, Any]:
+def performance_decay(
+    lake: Lake, spec: PipelineSpec, dates: list[date], version: str, baseline: dict[str, float]
+) -> dict[str, Any]:
     """The window's error of ``version`` against its holdout ``baseline``; decayed past the tolerance?"""
     drift = spec.drift
     joined, found = joined_actuals(lake, spec, dates, version)
-    out: dict[str, Any] = {"metric": drift.decay_metric, "tolerance": drift.decay_tolerance, "rows": len(joined),
-                           "days": found, "baseline": baseline.get(drift.decay_metric), "window": None,
-                           "ratio": None, "detected": False, "evaluated": False}
+    out: dict[str, Any] = {
+        "metric": drift.decay_metric,
+        "tolerance": drift.decay_tolerance,
+        "rows": len(joined),
+        "days": found,
+        "baseline": baseline.get(drift.decay_metric),
+        "window": None,
+        "ratio": None,
+        "detected": False,
+        "evaluated": False,
+    }
     if len(joined) < drift.decay_min_rows or out["baseline"] is None:
-        out["note"] = (f"{len(joined)} rows with actuals (< decay_min_rows={drift.decay_min_rows})"
-                       if len(joined) < drift.decay_min_rows else f"no holdout {drift.decay_metric} for v{version}")
+        out["note"] = (
+            f"{len(joined)} rows with actuals (< decay_min_rows={drift.decay_min_rows})"
+            if len(joined) < drift.decay_min_rows
+            else f"no holdout {drift.decay_metric} for v{version}"
+        )
         return out
-    metrics = task_metrics(spec.task, joined[spec.data.target], joined["prediction"],
-                           naive_forecasts(spec, joined) or None)
+    metrics = task_metrics(
+        spec.task, joined[spec.data.target], joined["prediction"], naive_forecasts(spec, joined) or None
+    )
     naive = best_naive(metrics)  # MASE's denominator: the strongest naive forecast on the window's rows
     window = metrics.get(drift.decay_metric)
     day = pd.to_datetime(joined[spec.data.timestamp]).dt.floor("D").rename("_day")
     keys = [joined[k] for k in spec.data.keys]
     clusters = joined.groupby([*keys, day], sort=False, dropna=False).ngroup().to_numpy()
     series = joined.groupby(keys, sort=False, dropna=False).ngroup().to_numpy() if keys else None
-    low = window_lower_bound(drift.decay_metric, joined[spec.data.target], joined["prediction"],
-                             _on_common_rows(spec, joined, naive), clusters, drift.decay_level,
-                             strata=series, seed=dates[-1].toordinal() if dates else 0)
+    low = window_lower_bound(
+        drift.decay_metric,
+        joined[spec.data.target],
+        joined["prediction"],
+        _on_common_rows(spec, joined, naive),
+        clusters,
+        drift.decay_level,
+        strata=series,
+        seed=dates[-1].toordinal() if dates else 0,
+    )
     ratio = window / out["baseline"] if out["baseline"] else float("inf")
     ratio_low = low / out["baseline"] if out["baseline"] else float("inf")
-    out.update(evaluated=True, window=window, ratio=ratio, window_low=low, ratio_low=ratio_low, level=drift.decay_level,
-               window_metrics=metrics, detected=bool(ratio_low > 1.0 + drift.decay_tolerance))
+    out.update(
+        evaluated=True,
+        window=window,
+        ratio=ratio,
+        window_low=low,
+        ratio_low=ratio_low,
+        level=drift.decay_level,
+        window_metrics=metrics,
+        detected=bool(ratio_low > 1.0 + drift.decay_tolerance),
+    )
     return out
 
 
@@ -92,8 +121,17 @@ def _on_common_rows(spec: PipelineSpec, joined: pd.DataFrame, naive: str | None)
     return np.where(common, forecasts[naive], np.nan)
 
 
-def window_lower_bound(metric: str, y_true, prediction, naive, clusters, level: float, strata=None,
-                       samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> float:
+def window_lower_bound(
+    metric: str,
+    y_true,
+    prediction,
+    naive,
+    clusters,
+    level: float,
+    strata=None,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> float:
     """One-sided ``level`` lower confidence bound of the window's ``metric``, resampling ``clusters``.
 
     Every supported metric is a ratio of sums over rows (MAE: sum |error| / rows; WAPE: sum |error| /
@@ -134,7 +172,7 @@ def window_lower_bound(metric: str, y_true, prediction, naive, clusters, level: 
         n_draws = min(chunk, samples - start)
         draws = first + (rng.random((n_draws, len(codes))) * size).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            values[start:start + n_draws] = num[draws].sum(axis=1) / den[draws].sum(axis=1)
+            values[start : start + n_draws] = num[draws].sum(axis=1) / den[draws].sum(axis=1)
     if metric == "rmse":
         values = np.sqrt(values)
     return float(np.nanquantile(values, 1.0 - level))

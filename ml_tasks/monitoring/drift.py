@@ -53,9 +53,14 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame, drift: DriftSpec)
     from evidently.presets import DataDriftPreset
 
     cols = list(drift.columns)
-    preset = DataDriftPreset(columns=cols, drift_share=drift.drift_share_threshold,
-                             num_method=drift.numeric_method, num_threshold=drift.numeric_threshold,
-                             cat_method=drift.categorical_method, cat_threshold=drift.categorical_threshold)
+    preset = DataDriftPreset(
+        columns=cols,
+        drift_share=drift.drift_share_threshold,
+        num_method=drift.numeric_method,
+        num_threshold=drift.numeric_threshold,
+        cat_method=drift.categorical_method,
+        cat_threshold=drift.categorical_threshold,
+    )
     snapshot = Report([preset]).run(current_data=current[cols], reference_data=reference[cols])
     share, columns = column_drift(snapshot.dict())
     if share is None:

@@ -34,29 +34,47 @@ class RetrainDecision(TypedDict):
     evidence: dict[str, Any]
 
 
-def decide_retrain(verdict: DriftVerdict, retrain_on: list[str], now: datetime, last_request_at: datetime | None,
-                   active_training_runs: int, cooldown: timedelta, backfill: bool = False) -> RetrainDecision:
+def decide_retrain(
+    verdict: DriftVerdict,
+    retrain_on: list[str],
+    now: datetime,
+    last_request_at: datetime | None,
+    active_training_runs: int,
+    cooldown: timedelta,
+    backfill: bool = False,
+) -> RetrainDecision:
     """Apply the rules above to one monitoring verdict (see ``ml_tasks.monitoring.checks.check_drift``)."""
     signals = [s for s in retrain_on if verdict["signals"].get(s, {}).get("detected")]
-    evidence = {"dt": verdict["dt"], "champion_version": verdict["champion_version"],
-                "signals": {s: verdict["signals"][s] for s in signals}, "report_uri": verdict.get("report_uri")}
+    evidence = {
+        "dt": verdict["dt"],
+        "champion_version": verdict["champion_version"],
+        "signals": {s: verdict["signals"][s] for s in signals},
+        "report_uri": verdict.get("report_uri"),
+    }
 
     def decision(outcome: Literal["fired", "suppressed", "none"], reason: str) -> RetrainDecision:
-        return RetrainDecision(fire=outcome == "fired", outcome=outcome, reason=reason, signals=signals,
-                               evidence=evidence)
+        return RetrainDecision(
+            fire=outcome == "fired", outcome=outcome, reason=reason, signals=signals, evidence=evidence
+        )
 
     if not signals:
         seen = ", ".join(f"{k}: {v.get('summary', '-')}" for k, v in verdict["signals"].items())
         return decision("none", f"no retrain signal ({seen})")
     what = " + ".join(signals)
     if backfill:
-        return decision("suppressed", f"{what} on {verdict['dt']}, but this is a backfill run: "
-                                      "history is reported, not retrained on")
+        return decision(
+            "suppressed",
+            f"{what} on {verdict['dt']}, but this is a backfill run: history is reported, not retrained on",
+        )
     if active_training_runs > 0:
-        return decision("suppressed", f"{what}; absorbed by {active_training_runs} training run(s) "
-                                      "already queued or running")
+        return decision(
+            "suppressed", f"{what}; absorbed by {active_training_runs} training run(s) already queued or running"
+        )
     if last_request_at is not None and now - last_request_at < cooldown:
         until = last_request_at + cooldown
-        return decision("suppressed", f"{what}; cooldown: last request at {last_request_at:%Y-%m-%d %H:%M} "
-                                      f"UTC, next allowed after {until:%Y-%m-%d %H:%M} UTC")
+        return decision(
+            "suppressed",
+            f"{what}; cooldown: last request at {last_request_at:%Y-%m-%d %H:%M} "
+            f"UTC, next allowed after {until:%Y-%m-%d %H:%M} UTC",
+        )
     return decision("fired", f"{what} on {verdict['dt']}: retrain requested")

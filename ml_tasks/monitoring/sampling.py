@@ -17,8 +17,9 @@ import pandas as pd
 from ml_tasks.core.lake import Lake
 
 
-def sample_partitions(lake: Lake, zone: str, pipeline: str, dates: list[date], columns: list[str] | None,
-                      rows: int, seed: int) -> tuple[pd.DataFrame, int]:
+def sample_partitions(
+    lake: Lake, zone: str, pipeline: str, dates: list[date], columns: list[str] | None, rows: int, seed: int
+) -> tuple[pd.DataFrame, int]:
     """``rows`` rows drawn uniformly without replacement from the partitions (all rows if fewer).
 
     Returns the sample and the number of rows it was drawn from.

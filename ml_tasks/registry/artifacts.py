@@ -61,8 +61,11 @@ def download_version(settings: ConveyorSettings, pipeline: str, version: str | i
     import mlflow
 
     tracking.connect(settings)
-    return Path(mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{registry.model_name(pipeline)}/{version}", dst_path=str(into)))
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{registry.model_name(pipeline)}/{version}", dst_path=str(into)
+        )
+    )
 
 
 def record_digest(settings: ConveyorSettings, pipeline: str, version: str | int) -> str:
@@ -96,22 +99,39 @@ def verify(settings: ConveyorSettings, pipeline: str, version: str | int, local:
     expected, files = tags.get(DIGEST_TAG), file_digests(local)
     if not expected:
         if not settings.model_digest_required:
-            log.warning("%s v%s has no recorded artifact digest; loading it unverified (model_digest_required is off)",
-                        name, version)
+            log.warning(
+                "%s v%s has no recorded artifact digest; loading it unverified (model_digest_required is off)",
+                name,
+                version,
+            )
             return tree_digest(files)
-        _refuse(settings, pipeline, version, "none", (
-            f"model {name!r} version {version} carries no artifact digest (tag {DIGEST_TAG}): it was registered "
-            f"outside Conveyor or before digests were recorded. Check its files, then record one with "
-            f"`conveyor verify-model {pipeline} {version} --record`"))
+        _refuse(
+            settings,
+            pipeline,
+            version,
+            "none",
+            (
+                f"model {name!r} version {version} carries no artifact digest (tag {DIGEST_TAG}): it was registered "
+                f"outside Conveyor or before digests were recorded. Check its files, then record one with "
+                f"`conveyor verify-model {pipeline} {version} --record`"
+            ),
+        )
     actual = tree_digest(files)
     if actual != expected:
         listed = json.loads(tags.get(FILES_TAG) or "{}")
         changed = sorted(n for n in set(listed) | set(files) if listed.get(n) != files.get(n)) if listed else []
-        _refuse(settings, pipeline, version, actual, (
-            f"model {name!r} version {version}: its artifacts do not match the sha256 recorded at registration "
-            f"(recorded {expected[:16]}..., found {actual[:16]}...)"
-            + (f"; changed, added or removed: {', '.join(changed[:10])}" if changed else "")
-            + "; refusing to load it. Someone or something wrote to the artifact store after registration."))
+        _refuse(
+            settings,
+            pipeline,
+            version,
+            actual,
+            (
+                f"model {name!r} version {version}: its artifacts do not match the sha256 recorded at registration "
+                f"(recorded {expected[:16]}..., found {actual[:16]}...)"
+                + (f"; changed, added or removed: {', '.join(changed[:10])}" if changed else "")
+                + "; refusing to load it. Someone or something wrote to the artifact store after registration."
+            ),
+        )
     return actual
 
 
@@ -125,8 +145,15 @@ def _refuse(settings: ConveyorSettings, pipeline: str, version: str, found: str,
     log.error("%s", message)
     if (pipeline, version, found) not in _alerted:
         _alerted.add((pipeline, version, found))
-        send(settings, Alert("model_unverified", pipeline, f"refused to load model version {version}: its artifacts "
-                             "are not the ones registered", {"version": version, "error": message}))
+        send(
+            settings,
+            Alert(
+                "model_unverified",
+                pipeline,
+                f"refused to load model version {version}: its artifacts are not the ones registered",
+                {"version": version, "error": message},
+            ),
+        )
     raise UnverifiedModelError(message)
 
 

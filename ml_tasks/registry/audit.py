@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from ml_tasks.core import failpoints, tracking
@@ -51,8 +51,11 @@ def _experiment_id(settings: ConveyorSettings, client, pipeline: str) -> str:
 
 
 def _tags(record: dict[str, Any]) -> dict[str, str]:
-    return {f"audit.{k}": (v if isinstance(v, str) else json.dumps(v, default=str))[:5000]
-            for k, v in record.items() if k != "evidence" and v is not None}
+    return {
+        f"audit.{k}": (v if isinstance(v, str) else json.dumps(v, default=str))[:5000]
+        for k, v in record.items()
+        if k != "evidence" and v is not None
+    }
 
 
 def _begin(settings: ConveyorSettings, client, record: dict[str, Any]) -> str:
@@ -63,11 +66,15 @@ def _begin(settings: ConveyorSettings, client, record: dict[str, Any]) -> str:
     moves of a pipeline take the same number, whatever the machines' clocks say.
     """
     exp_id = _experiment_id(settings, client, record["pipeline"])
-    last = client.search_runs([exp_id], filter_string="metrics.audit_seq >= 0", order_by=["metrics.audit_seq DESC"],
-                              max_results=1)
+    last = client.search_runs(
+        [exp_id], filter_string="metrics.audit_seq >= 0", order_by=["metrics.audit_seq DESC"], max_results=1
+    )
     seq = int(last[0].data.metrics["audit_seq"]) + 1 if last else 1
-    run = client.create_run(exp_id, run_name=f"{record['alias']} -> v{record['to_version']}",
-                            tags=_tags({**record, "state": INTENDED, "seq": str(seq)}))
+    run = client.create_run(
+        exp_id,
+        run_name=f"{record['alias']} -> v{record['to_version']}",
+        tags=_tags({**record, "state": INTENDED, "seq": str(seq)}),
+    )
     client.log_metric(run.info.run_id, "audit_seq", seq)
     return run.info.run_id
 
@@ -90,8 +97,9 @@ def repair(settings: ConveyorSettings, pipeline: str) -> list[dict[str, Any]]:
     if exp is None:
         return []
     settled = []
-    for run in client.search_runs([exp.experiment_id], filter_string=f"tags.`audit.state` = '{INTENDED}'",
-                                  max_results=1000):
+    for run in client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.`audit.state` = '{INTENDED}'", max_results=1000
+    ):
         record = {k.removeprefix("audit."): v for k, v in run.data.tags.items() if k.startswith("audit.")}
         current = registry.version_by_alias(client, pipeline, record["alias"])
         if current is not None and str(current.version) == record["to_version"]:
@@ -135,8 +143,13 @@ def history(settings: ConveyorSettings, pipeline: str, alias: str | None = regis
     return out
 
 
-def rollback(settings: ConveyorSettings, pipeline: str, to_version: str | None = None, reason: str = "",
-             context: dict[str, str] | None = None) -> dict[str, Any]:
+def rollback(
+    settings: ConveyorSettings,
+    pipeline: str,
+    to_version: str | None = None,
+    reason: str = "",
+    context: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Point `@champion` back at ``to_version`` (default: `@previous_champion`), recorded as a rollback."""
     with registry.registry_lock(settings, pipeline):
         return _rollback_locked(settings, pipeline, to_version, reason, context)
@@ -160,8 +173,14 @@ def _rollback_locked(settings, pipeline, to_version, reason, context) -> dict[st
     from ml_tasks.registry.artifacts import check_version
 
     check_version(settings, pipeline, to_version)  # a version whose files changed never becomes champion
-    move = AliasMove(pipeline, registry.CHAMPION, str(current.version) if current else None, str(to_version),
-                              f"rollback: {reason}" if reason else "rollback", {"kind": "rollback"})
+    move = AliasMove(
+        pipeline,
+        registry.CHAMPION,
+        str(current.version) if current else None,
+        str(to_version),
+        f"rollback: {reason}" if reason else "rollback",
+        {"kind": "rollback"},
+    )
     return move_alias(client, move, {"trigger": "rollback", **(context or {})}, settings=settings)
 
 
@@ -175,8 +194,9 @@ class AliasMove:
     evidence: dict[str, Any]
 
 
-def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None,
-               settings: ConveyorSettings | None = None) -> dict[str, Any]:
+def move_alias(
+    client, move: AliasMove, context: dict[str, Any] | None = None, settings: ConveyorSettings | None = None
+) -> dict[str, Any]:
     """Point ``move.alias`` at ``move.to_version``; record it on the version and in the audit trail.
 
     Moving `@champion` also moves `@previous_champion` to the version it leaves. With ``settings``
@@ -187,7 +207,7 @@ def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None,
     run_id = None
     record = {
         "pipeline": move.pipeline,
-        "time": datetime.now(timezone.utc).isoformat(),
+        "time": datetime.now(UTC).isoformat(),
         "alias": move.alias,
         "from_version": move.from_version,
         "to_version": move.to_version,
@@ -206,7 +226,9 @@ def move_alias(client, move: AliasMove, context: dict[str, Any] | None = None,
         client.set_registered_model_alias(name, registry.PREVIOUS_CHAMPION, move.from_version)
     client.set_registered_model_alias(name, move.alias, move.to_version)
     failpoints.reached(f"registry.alias_moved.{move.alias}")
-    client.set_model_version_tag(name, move.to_version, f"conveyor.alias_move.{move.alias}", json.dumps(record, default=str))
+    client.set_model_version_tag(
+        name, move.to_version, f"conveyor.alias_move.{move.alias}", json.dumps(record, default=str)
+    )
     if run_id is not None:
         _finish(client, run_id, record, DONE)
         record["audit_run_id"] = run_id

@@ -58,7 +58,9 @@ class Decision:
         return asdict(self)
 
 
-def paired_bootstrap(diff: np.ndarray, clusters: np.ndarray, samples: int, level: float, seed: int) -> tuple[float, float, float]:
+def paired_bootstrap(
+    diff: np.ndarray, clusters: np.ndarray, samples: int, level: float, seed: int
+) -> tuple[float, float, float]:
     """Mean of ``diff`` and its bootstrap confidence interval, resampling whole clusters."""
     codes, inverse = np.unique(clusters, return_inverse=True)
     sums = np.bincount(inverse, weights=diff, minlength=len(codes))
@@ -70,17 +72,28 @@ def paired_bootstrap(diff: np.ndarray, clusters: np.ndarray, samples: int, level
     return float(diff.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
-def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, challenger_pred=None,
-           champion_pred=None, clusters=None, segments=None, force: bool = False,
-           baseline: dict | None = None) -> Decision:
+def decide(
+    cfg: GateConfig,
+    challenger_metrics: dict[str, float],
+    y_true=None,
+    challenger_pred=None,
+    champion_pred=None,
+    clusters=None,
+    segments=None,
+    force: bool = False,
+    baseline: dict | None = None,
+) -> Decision:
     """Apply (a), (b) and (c); without champion predictions only (a) applies (first model).
 
     ``baseline`` is the challenger against the strongest baseline (``name``, ``metric``, ``loss``,
     ``ratio`` = challenger's loss / baseline's); None when there was none to compare with.
     """
     checks: dict = {}
-    failed_thresholds = {m: (challenger_metrics.get(m), bound) for m, bound in cfg.thresholds.items()
-                         if not _meets(m, challenger_metrics.get(m), bound)}
+    failed_thresholds = {
+        m: (challenger_metrics.get(m), bound)
+        for m, bound in cfg.thresholds.items()
+        if not _meets(m, challenger_metrics.get(m), bound)
+    }
     if baseline is not None and not (baseline["ratio"] <= cfg.baseline_ratio):  # NaN fails too
         failed_thresholds[f"{baseline['metric']} vs {baseline['name']}"] = (baseline["ratio"], cfg.baseline_ratio)
     checks["baseline"] = baseline or {"note": "no baseline to compare with"}
@@ -102,10 +115,19 @@ def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, c
     bound = cfg.margin * float(champion_loss.mean()) if cfg.mode == "non_inferiority" else 0.0
     significant = hi < bound
     checks["paired_bootstrap"] = {
-        "metric": cfg.metric, "mode": cfg.mode, "level": cfg.level, "samples": cfg.bootstrap_samples,
-        "clusters": int(len(np.unique(clusters))), "rows": int(len(diff)),
-        "challenger_loss": float(challenger_loss.mean()), "champion_loss": float(champion_loss.mean()),
-        "mean_diff": mean, "ci_low": lo, "ci_high": hi, "must_be_below": bound, "passed": bool(significant),
+        "metric": cfg.metric,
+        "mode": cfg.mode,
+        "level": cfg.level,
+        "samples": cfg.bootstrap_samples,
+        "clusters": int(len(np.unique(clusters))),
+        "rows": int(len(diff)),
+        "challenger_loss": float(challenger_loss.mean()),
+        "champion_loss": float(champion_loss.mean()),
+        "mean_diff": mean,
+        "ci_low": lo,
+        "ci_high": hi,
+        "must_be_below": bound,
+        "passed": bool(significant),
     }
     regressions = {}
     if segments is not None:
@@ -121,13 +143,24 @@ def decide(cfg: GateConfig, challenger_metrics: dict[str, float], y_true=None, c
         return _maybe_forced(force, f"fails thresholds {failed_thresholds}", checks)
     if not significant:
         what = "better" if cfg.mode == "superiority" else f"non-inferior (margin {cfg.margin:.1%})"
-        return _maybe_forced(force, f"not shown {what}: {cfg.metric} difference {mean:+.4f}, "
-                                    f"{cfg.level:.0%} CI [{lo:+.4f}, {hi:+.4f}] does not lie below {bound:+.4f}", checks)
+        return _maybe_forced(
+            force,
+            f"not shown {what}: {cfg.metric} difference {mean:+.4f}, "
+            f"{cfg.level:.0%} CI [{lo:+.4f}, {hi:+.4f}] does not lie below {bound:+.4f}",
+            checks,
+        )
     if regressions:
-        return _maybe_forced(force, f"guardrail: segments {sorted(regressions)} regress by more than "
-                                    f"{cfg.guardrail_tolerance:.0%}", checks)
-    return Decision(True, f"{cfg.metric} difference {mean:+.4f}, {cfg.level:.0%} CI [{lo:+.4f}, {hi:+.4f}] "
-                          f"below {bound:+.4f}; no segment regresses", checks=checks)
+        return _maybe_forced(
+            force,
+            f"guardrail: segments {sorted(regressions)} regress by more than {cfg.guardrail_tolerance:.0%}",
+            checks,
+        )
+    return Decision(
+        True,
+        f"{cfg.metric} difference {mean:+.4f}, {cfg.level:.0%} CI [{lo:+.4f}, {hi:+.4f}] "
+        f"below {bound:+.4f}; no segment regresses",
+        checks=checks,
+    )
 
 
 def suspected_leakage(cfg: GateConfig, metrics: dict[str, float]) -> str | None:
@@ -136,9 +169,11 @@ def suspected_leakage(cfg: GateConfig, metrics: dict[str, float]) -> str | None:
     if mae is None or naive is None or not np.isfinite(naive) or naive <= 0:
         return None
     if mae < cfg.leakage_ratio * naive:
-        return (f"suspected leakage: holdout MAE {mae:.4g} is {mae / naive:.2%} of the naive forecast's {naive:.4g} "
-                f"(below {cfg.leakage_ratio:.0%}); an input probably carries the target: check features.known_ahead "
-                f"(`conveyor validate` lists inputs that nearly equal the target)")
+        return (
+            f"suspected leakage: holdout MAE {mae:.4g} is {mae / naive:.2%} of the naive forecast's {naive:.4g} "
+            f"(below {cfg.leakage_ratio:.0%}); an input probably carries the target: check features.known_ahead "
+            f"(`conveyor validate` lists inputs that nearly equal the target)"
+        )
     return None
 
 

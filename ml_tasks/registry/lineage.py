@@ -59,13 +59,27 @@ def lineage(settings: ConveyorSettings, ref: str) -> dict[str, Any]:
         "code_version": tags.get("conveyor.code_version"),
         "training_window": tags.get("conveyor.training_window"),
         "holdout_window": tags.get("conveyor.holdout_window"),
-        "feature_partitions": {"zone": f"features/{pipeline}", "days": len(features),
-                               "first": features[0] if features else None, "last": features[-1] if features else None,
-                               "sha256": tags.get("conveyor.features_sha256")},
-        "raw_partitions": {"zone": f"raw/{pipeline}", "from": raw[0] if raw else None, "to": raw[1] if raw else None,
-                           "note": f"features of a day read its raw day and {lookback_days(spec)} days before it"},
-        "validation": json.loads(tags.get("conveyor.validation", "null")) or {
-            "raw_suite": spec.data.raw_suite, "features_suite": spec.data.features_suite, "partitions": len(features),
-            "passed_both_gates": None, "unrecorded": features, "warnings": {}},
+        "feature_partitions": {
+            "zone": f"features/{pipeline}",
+            "days": len(features),
+            "first": features[0] if features else None,
+            "last": features[-1] if features else None,
+            "sha256": tags.get("conveyor.features_sha256"),
+        },
+        "raw_partitions": {
+            "zone": f"raw/{pipeline}",
+            "from": raw[0] if raw else None,
+            "to": raw[1] if raw else None,
+            "note": f"features of a day read its raw day and {lookback_days(spec)} days before it",
+        },
+        "validation": json.loads(tags.get("conveyor.validation", "null"))
+        or {
+            "raw_suite": spec.data.raw_suite,
+            "features_suite": spec.data.features_suite,
+            "partitions": len(features),
+            "passed_both_gates": None,
+            "unrecorded": features,
+            "warnings": {},
+        },
         "promotion": json.loads(tags.get("conveyor.promotion_decision", "{}")).get("reason"),
     }

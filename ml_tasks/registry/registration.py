@@ -63,8 +63,9 @@ class RegisteredVersion(TypedDict):
     chosen_by: str
 
 
-def choose_candidate(results: list[TrainedCandidate], metric: str, order: list[str] | None = None,
-                     margin: float = 0.0) -> tuple[TrainedCandidate, str]:
+def choose_candidate(
+    results: list[TrainedCandidate], metric: str, order: list[str] | None = None, margin: float = 0.0
+) -> tuple[TrainedCandidate, str]:
     """The candidate with the lowest mean backtest ``metric``; and what it was chosen by.
 
     ``order`` lists the families simplest first (baselines, then the spec's models): the simplest
@@ -72,6 +73,7 @@ def choose_candidate(results: list[TrainedCandidate], metric: str, order: list[s
     noise goes to the simpler model. The holdout decides only when no candidate has a backtest
     (``backtest_folds: 0``), and says so.
     """
+
     def backtest(r: TrainedCandidate) -> float:
         return float(np.nan_to_num((r.get("backtest_mean") or {}).get(metric, np.nan), nan=np.inf))
 
@@ -97,19 +99,32 @@ def versus_baseline(task: str, metric: str, best: TrainedCandidate, results: lis
         naive = best_naive(best["metrics"])
         if naive is None:
             return None
-        return {"name": f"naive {naive}", "loss": best["metrics"]["naive_mae"], "metric": "mae",
-                "ratio": best["metrics"].get("mase", float("nan"))}
+        return {
+            "name": f"naive {naive}",
+            "loss": best["metrics"]["naive_mae"],
+            "metric": "mae",
+            "ratio": best["metrics"].get("mase", float("nan")),
+        }
     baselines = [r for r in results if is_baseline(r["kind"]) and np.isfinite(r["metrics"].get(metric, np.nan))]
     if not baselines:
         return None
     strongest = min(baselines, key=lambda r: r["metrics"][metric])
     loss = strongest["metrics"][metric]
-    return {"name": strongest["kind"], "loss": loss, "metric": metric,
-            "ratio": best["metrics"][metric] / loss if loss > 0 else float("inf")}
+    return {
+        "name": strongest["kind"],
+        "loss": loss,
+        "metric": metric,
+        "ratio": best["metrics"][metric] / loss if loss > 0 else float("inf"),
+    }
 
 
-def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPlan, results: list[TrainedCandidate],
-                  failed: dict[str, str] | None = None) -> RegisteredVersion:
+def register_best(
+    settings: ConveyorSettings,
+    spec: PipelineSpec,
+    plan: TrainingPlan,
+    results: list[TrainedCandidate],
+    failed: dict[str, str] | None = None,
+) -> RegisteredVersion:
     """Register the family with the lowest backtest error (the spec's metric) as a new version.
 
     ``results`` are the families that finished; ``failed`` maps each family that did not to what
@@ -122,14 +137,17 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: Training
 
     failed = dict(failed or {})
     if not results:
-        raise NoCandidateError(f"pipeline {spec.name!r}: every model family failed, nothing to register: "
-                               + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        raise NoCandidateError(
+            f"pipeline {spec.name!r}: every model family failed, nothing to register: "
+            + "; ".join(f"{k}: {v}" for k, v in failed.items())
+        )
     client = tracking.connect(settings)
     metric = spec.promotion.metric
     ensemble = ensemble_candidate(settings, spec, plan, results)
     results = [*results, *([ensemble] if ensemble else [])]
-    best, chosen_by = choose_candidate(results, metric, [*spec.candidate_families, ENSEMBLE],
-                                       spec.training.selection_margin)
+    best, chosen_by = choose_candidate(
+        results, metric, [*spec.candidate_families, ENSEMBLE], spec.training.selection_margin
+    )
     baseline = versus_baseline(spec.task, metric, best, results)
     name = registry.model_name(spec.name)
     # A retry after a killed attempt reuses the version that attempt registered: one training
@@ -137,39 +155,66 @@ def register_best(settings: ConveyorSettings, spec: PipelineSpec, plan: Training
     earlier = client.search_model_versions(f"name='{name}' and run_id='{best['run_id']}'")
     if earlier:
         v = str(min(int(e.version) for e in earlier))
-        log.warning("version %s of %s was already registered from run %s by an earlier attempt; reusing it",
-                    v, name, best["run_id"])
+        log.warning(
+            "version %s of %s was already registered from run %s by an earlier attempt; reusing it",
+            v,
+            name,
+            best["run_id"],
+        )
     else:
         v = str(mlflow.register_model(best["model_uri"], name).version)
     record_digest(settings, spec.name, v)  # what every later load checks the files against
-    for key, value in {**plan["tags"], "conveyor.model_family": best["kind"], "conveyor.run_id": best["run_id"],
-                       "conveyor.parent_run_id": plan["parent_run_id"], "conveyor.reference_run_id": plan["parent_run_id"],
-                       "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",
-                       "conveyor.holdout_window": f"{plan['holdout_dates'][0]}..{plan['holdout_dates'][-1]}",
-                       "conveyor.candidates": json.dumps({r["kind"]: r["metrics"][metric] for r in results}),
-                       "conveyor.candidates_backtest": json.dumps(
-                           {r["kind"]: (r.get("backtest_mean") or {}).get(metric) for r in results}),
-                       "conveyor.chosen_by": chosen_by, "conveyor.baseline": json.dumps(baseline),
-                       "conveyor.failed_families": json.dumps(failed)}.items():
+    for key, value in {
+        **plan["tags"],
+        "conveyor.model_family": best["kind"],
+        "conveyor.run_id": best["run_id"],
+        "conveyor.parent_run_id": plan["parent_run_id"],
+        "conveyor.reference_run_id": plan["parent_run_id"],
+        "conveyor.training_window": f"{plan['train_dates'][0]}..{plan['train_dates'][-1]}",
+        "conveyor.holdout_window": f"{plan['holdout_dates'][0]}..{plan['holdout_dates'][-1]}",
+        "conveyor.candidates": json.dumps({r["kind"]: r["metrics"][metric] for r in results}),
+        "conveyor.candidates_backtest": json.dumps(
+            {r["kind"]: (r.get("backtest_mean") or {}).get(metric) for r in results}
+        ),
+        "conveyor.chosen_by": chosen_by,
+        "conveyor.baseline": json.dumps(baseline),
+        "conveyor.failed_families": json.dumps(failed),
+    }.items():
         client.set_model_version_tag(name, v, key, str(value))
     card = render_model_card(spec, v, best, results, plan, failed, baseline=baseline, chosen_by=chosen_by)
     client.update_model_version(name, v, description=card)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "model_card.md").write_text(card)
         client.log_artifact(best["run_id"], str(Path(tmp) / "model_card.md"))
-    log.info("registered %s version %s from %s, chosen by %s (holdout %s=%.4f; vs %s)", name, v, best["kind"],
-             chosen_by, metric, best["metrics"][metric], baseline)
+    log.info(
+        "registered %s version %s from %s, chosen by %s (holdout %s=%.4f; vs %s)",
+        name,
+        v,
+        best["kind"],
+        chosen_by,
+        metric,
+        best["metrics"][metric],
+        baseline,
+    )
     if failed:
         log.warning("families that failed and were not compared: %s", failed)
-    return RegisteredVersion(run_id=best["run_id"], version=v, model=best["kind"], metrics=best["metrics"],
-                             holdout_dates=plan["holdout_dates"],
-                             train_dates=[plan["train_dates"][0], plan["train_dates"][-1]],
-                             candidates={r["kind"]: r["metrics"] for r in results}, failed=failed,
-                             baseline=baseline, chosen_by=chosen_by)
+    return RegisteredVersion(
+        run_id=best["run_id"],
+        version=v,
+        model=best["kind"],
+        metrics=best["metrics"],
+        holdout_dates=plan["holdout_dates"],
+        train_dates=[plan["train_dates"][0], plan["train_dates"][-1]],
+        candidates={r["kind"]: r["metrics"] for r in results},
+        failed=failed,
+        baseline=baseline,
+        chosen_by=chosen_by,
+    )
 
 
-def train_challenger(settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None,
-                     end: date | None = None) -> RegisteredVersion:
+def train_challenger(
+    settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None, end: date | None = None
+) -> RegisteredVersion:
     """Plan, train every family the spec lists, register the best that finished; returns its summary.
 
     A family that raises is logged and named as failed; the others are still compared and the

@@ -37,7 +37,9 @@ def score_partition(settings: ConveyorSettings, spec: PipelineSpec, dt: date) ->
     client = tracking.connect(settings)
     champion = registry.version_by_alias(client, spec.name, registry.CHAMPION)
     if champion is None:
-        raise registry.NoChampionError(f"pipeline {spec.name!r} has no @champion model yet: run {spec.name}_train first")
+        raise registry.NoChampionError(
+            f"pipeline {spec.name!r} has no @champion model yet: run {spec.name}_train first"
+        )
     lake = Lake.from_settings(settings)
     features = lake.read_partition("features", spec.name, dt)
     model = load_verified(settings, spec.name, champion.version)

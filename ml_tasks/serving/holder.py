@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from ml_tasks.core import tracking
 from ml_tasks.core.settings import ConveyorSettings
@@ -62,8 +63,14 @@ def load_champion(settings: ConveyorSettings, pipeline: str) -> Served | None:
 class ChampionHolder:
     """Holds the served champion of one pipeline and swaps it when the alias moves."""
 
-    def __init__(self, settings: ConveyorSettings, pipeline: str, on_swap: Callable[[Served], None] | None = None,
-                 on_reload_failed: Callable[[str, str], None] | None = None, backoff_seconds: float = 5.0):
+    def __init__(
+        self,
+        settings: ConveyorSettings,
+        pipeline: str,
+        on_swap: Callable[[Served], None] | None = None,
+        on_reload_failed: Callable[[str, str], None] | None = None,
+        backoff_seconds: float = 5.0,
+    ):
         self.settings, self.pipeline, self.on_swap = settings, pipeline, on_swap
         self.on_reload_failed, self.backoff_seconds = on_reload_failed, backoff_seconds
         self.served: Served | None = None
@@ -97,17 +104,28 @@ class ChampionHolder:
     def _failed(self, version: str, error: str) -> None:
         before = self.reload_error if self.reload_error and self.reload_error["version"] == version else None
         failures = (before["failures"] if before else 0) + 1
-        self.reload_error = {"version": version, "error": error, "failures": failures,
-                             "since": before["since"] if before else datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.reload_error = {
+            "version": version,
+            "error": error,
+            "failures": failures,
+            "since": before["since"] if before else datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         self._retry_at = time.monotonic() + min(self.backoff_seconds * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
-        log.error("could not load %s v%s (attempt %d; still serving %s): %s", self.pipeline, version, failures,
-                  f"v{self.served.version}" if self.served else "nothing", error)
+        log.error(
+            "could not load %s v%s (attempt %d; still serving %s): %s",
+            self.pipeline,
+            version,
+            failures,
+            f"v{self.served.version}" if self.served else "nothing",
+            error,
+        )
         if before is None and self.on_reload_failed is not None:
             self.on_reload_failed(version, error)
 
     def watch(self, every_seconds: float, *also: Callable[[], Any]) -> threading.Thread:
         """Refresh every ``every_seconds`` on a daemon thread until :attr:`stop` is set, and call
         ``also`` (other refreshes that must not raise, such as the online features) each time."""
+
         def loop() -> None:
             while not self.stop.wait(every_seconds):
                 self.refresh()

@@ -59,16 +59,24 @@ class ServingMetrics:
         labels, reg = {"pipeline": pipeline}, self.registry
         self.requests = Counter("conveyor_requests", "Prediction requests", ["pipeline"], registry=reg).labels(**labels)
         self.rows = Counter("conveyor_predicted_rows", "Rows predicted", ["pipeline"], registry=reg).labels(**labels)
-        self._errors = Counter("conveyor_request_errors", "Prediction requests answered with an error",
-                               ["pipeline", "status"], registry=reg)
-        self.swaps = Counter("conveyor_model_swaps", "Champion swaps while serving", ["pipeline"],
-                             registry=reg).labels(**labels)
-        self.reload_failures = Counter("conveyor_model_reload_failures", "New champions that failed to load",
-                                       ["pipeline"], registry=reg).labels(**labels)
-        self.latency = Histogram("conveyor_request_seconds", "Prediction request latency", ["pipeline"],
-                                 buckets=BUCKETS, registry=reg).labels(**labels)
-        self.version = Gauge("conveyor_serving_version", "Model version being served (0: none)", ["pipeline"],
-                             registry=reg).labels(**labels)
+        self._errors = Counter(
+            "conveyor_request_errors",
+            "Prediction requests answered with an error",
+            ["pipeline", "status"],
+            registry=reg,
+        )
+        self.swaps = Counter("conveyor_model_swaps", "Champion swaps while serving", ["pipeline"], registry=reg).labels(
+            **labels
+        )
+        self.reload_failures = Counter(
+            "conveyor_model_reload_failures", "New champions that failed to load", ["pipeline"], registry=reg
+        ).labels(**labels)
+        self.latency = Histogram(
+            "conveyor_request_seconds", "Prediction request latency", ["pipeline"], buckets=BUCKETS, registry=reg
+        ).labels(**labels)
+        self.version = Gauge(
+            "conveyor_serving_version", "Model version being served (0: none)", ["pipeline"], registry=reg
+        ).labels(**labels)
         self.pipeline = pipeline
 
     def observe(self, seconds: float, rows: int, status: int) -> None:
@@ -164,8 +172,15 @@ async def bounded_body(request: Request, limit: int) -> bytes:
 def _alert_reload_failed(settings: ConveyorSettings, pipeline: str, version: str, error: str) -> None:
     from ml_tasks.core.alerts import Alert, send
 
-    send(settings, Alert("serving_reload_failed", pipeline, f"serving could not load @champion v{version}; it keeps "
-                         f"serving the version it had: {error[:200]}", {"version": version, "error": error[:500]}))
+    send(
+        settings,
+        Alert(
+            "serving_reload_failed",
+            pipeline,
+            f"serving could not load @champion v{version}; it keeps serving the version it had: {error[:200]}",
+            {"version": version, "error": error[:500]},
+        ),
+    )
 
 
 def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = None, refresh_seconds: float = 5.0):
@@ -176,8 +191,13 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
         metrics.reload_failures.inc()
         _alert_reload_failed(settings, pipeline, version, error)
 
-    holder = ChampionHolder(settings, pipeline, on_swap=lambda _: metrics.swaps.inc(), on_reload_failed=reload_failed,
-                            backoff_seconds=refresh_seconds)
+    holder = ChampionHolder(
+        settings,
+        pipeline,
+        on_swap=lambda _: metrics.swaps.inc(),
+        on_reload_failed=reload_failed,
+        backoff_seconds=refresh_seconds,
+    )
     holder.refresh()
     features = _online_features(settings, pipeline)
     holder.watch(refresh_seconds, *([features.refresh] if features else []))
@@ -187,6 +207,7 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
     app.state.holder = holder
     app.state.features = features
     expected = f"Bearer {token}".encode()
+
     def refused(request: Request) -> Response | None:
         if token and not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
             return _json({"detail": "missing or wrong bearer token"}, 401)
@@ -195,11 +216,19 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
     @app.get("/health")
     def health():
         served, failed = holder.served, holder.reload_error
-        problem = (f"could not load @champion v{failed['version']} ({failed['failures']} attempt(s) since "
-                   f"{failed['since']}): {failed['error']}") if failed else None
+        problem = (
+            (
+                f"could not load @champion v{failed['version']} ({failed['failures']} attempt(s) since "
+                f"{failed['since']}): {failed['error']}"
+            )
+            if failed
+            else None
+        )
         if served is None:
-            return JSONResponse({"status": "no champion", "pipeline": pipeline, **({"problem": problem} if problem else {})},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "no champion", "pipeline": pipeline, **({"problem": problem} if problem else {})},
+                status_code=503,
+            )
         if problem:  # still serving the version it had: say so, and which
             return {"status": "degraded", "pipeline": pipeline, "version": served.version, "problem": problem}
         return {"status": "ok", "pipeline": pipeline, "version": served.version}
@@ -208,8 +237,11 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
     def prometheus(request: Request):
         served = holder.served
         refusal = refused(request)
-        return refusal if refusal is not None else Response(metrics.render(served.version if served else None),
-                                                            media_type=CONTENT_TYPE_LATEST)
+        return (
+            refusal
+            if refusal is not None
+            else Response(metrics.render(served.version if served else None), media_type=CONTENT_TYPE_LATEST)
+        )
 
     @app.post("/predict")
     async def predict(request: Request):
@@ -238,8 +270,13 @@ def create_app(settings: ConveyorSettings, pipeline: str, token: str | None = No
             return _json({"detail": "body is not valid JSON"}, 422), 0
         rows = payload.get("rows") if isinstance(payload, dict) else None
         if isinstance(rows, list) and len(rows) > settings.serving_max_rows:
-            return _json({"detail": f"{len(rows):,} rows; the limit is {settings.serving_max_rows:,} rows a request "
-                                    "(serving_max_rows)"}, 413), 0
+            return _json(
+                {
+                    "detail": f"{len(rows):,} rows; the limit is {settings.serving_max_rows:,} rows a request "
+                    "(serving_max_rows)"
+                },
+                413,
+            ), 0
         served = holder.served  # this request uses this model to the end, even if swapped meanwhile
         if served is None:
             return _json({"detail": f"{pipeline} has no @champion yet"}, 503), 0

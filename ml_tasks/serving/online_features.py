@@ -58,21 +58,31 @@ class OnlineFeatures:
         out = []
         for d in days:
             for entry in self.lake.fs.ls(self.lake.partition("features", self.spec.name, d), detail=True):
-                out.append((d.isoformat(), entry["name"].rsplit("/", 1)[-1], entry.get("size"),
-                            str(entry.get("mtime") or entry.get("LastModified") or "")))
+                out.append(
+                    (
+                        d.isoformat(),
+                        entry["name"].rsplit("/", 1)[-1],
+                        entry.get("size"),
+                        str(entry.get("mtime") or entry.get("LastModified") or ""),
+                    )
+                )
         return tuple(out)
 
     def refresh(self) -> bool:
         """Reload when the latest published days changed; True when it did. Never raises (serving goes on)."""
         try:
             with self._lock:
-                days = self.lake.partitions("features", self.spec.name)[-self.days:]
+                days = self.lake.partitions("features", self.spec.name)[-self.days :]
                 signature = self._signature(days)
                 if self._snapshot is not None and self._snapshot.signature == signature:
                     return False
                 self._snapshot = self._load(days, signature)
-                log.info("online features of %s: %d rows from %s", self.spec.name, len(self._snapshot.rows),
-                         ", ".join(d.isoformat() for d in days) or "no published day")
+                log.info(
+                    "online features of %s: %d rows from %s",
+                    self.spec.name,
+                    len(self._snapshot.rows),
+                    ", ".join(d.isoformat() for d in days) or "no published day",
+                )
                 return True
         except Exception:
             log.exception("could not refresh the online features of %s", self.spec.name)
@@ -114,10 +124,13 @@ class OnlineFeatures:
             if found is not None:
                 out.append(found)
             elif snapshot is None or series not in snapshot.keys_seen:
-                window = (f"{snapshot.days[0]}..{snapshot.days[-1]}" if snapshot and snapshot.days
-                          else "none published yet")
+                window = (
+                    f"{snapshot.days[0]}..{snapshot.days[-1]}" if snapshot and snapshot.days else "none published yet"
+                )
                 problems.append(f"rows[{i}]: no history for {named} in the published features ({window})")
             else:
-                problems.append(f"rows[{i}]: no published features for {named} at {hour.isoformat()} "
-                                f"(published days: {snapshot.days[0]}..{snapshot.days[-1]})")
+                problems.append(
+                    f"rows[{i}]: no published features for {named} at {hour.isoformat()} "
+                    f"(published days: {snapshot.days[0]}..{snapshot.days[-1]})"
+                )
         return out, problems

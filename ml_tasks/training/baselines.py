@@ -34,8 +34,9 @@ MAX_CATEGORIES = 50
 class NaiveTrainer:
     kind = "naive"
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
-                 params: dict | None = None):
+    def __init__(
+        self, spec: PipelineSpec, features: list[str], transform: dict | None = None, params: dict | None = None
+    ):
         self.spec, self.features = spec, features
         self.columns: list[str] = []
         self.fill = 0.0
@@ -53,12 +54,17 @@ class NaiveTrainer:
             ok = ~np.isnan(values) & ~np.isnan(y)
             self.ranking[column] = float(np.mean(np.abs(values[ok] - y[ok]))) if ok.any() else float("inf")
         if not self.ranking:
-            raise ValueError(f"pipeline {self.spec.name!r}: no naive forecast: the target has no lags "
-                             f"(features.lags and features.history_of)")
+            raise ValueError(
+                f"pipeline {self.spec.name!r}: no naive forecast: the target has no lags "
+                f"(features.lags and features.history_of)"
+            )
         self.columns = sorted(self.ranking, key=self.ranking.get)
         self.fill = float(np.nanmean(y)) if np.isfinite(y).any() else 0.0
-        return {"train_rows": len(train), "naive": self.columns[0],
-                **{f"train_mae.{c}": round(v, 6) for c, v in self.ranking.items()}}
+        return {
+            "train_rows": len(train),
+            "naive": self.columns[0],
+            **{f"train_mae.{c}": round(v, 6) for c, v in self.ranking.items()},
+        }
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         first = target_transform.first_present(frame, self.columns)
@@ -68,8 +74,12 @@ class NaiveTrainer:
         return {"naive.columns": ",".join(self.columns)}
 
     def log_model(self, example: pd.DataFrame, signature):
-        return log_pyfunc("naive_model.py", {"metadata": {"columns": self.columns, "fill": self.fill}},
-                          ["target_transform.py"], signature)
+        return log_pyfunc(
+            "naive_model.py",
+            {"metadata": {"columns": self.columns, "fill": self.fill}},
+            ["target_transform.py"],
+            signature,
+        )
 
 
 class LinearBaselineTrainer:
@@ -78,8 +88,9 @@ class LinearBaselineTrainer:
     kind = "logistic"
     uses_features = True
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
-                 params: dict | None = None):
+    def __init__(
+        self, spec: PipelineSpec, features: list[str], transform: dict | None = None, params: dict | None = None
+    ):
         self.spec, self.features = spec, features
         self.meta: dict = {}
 

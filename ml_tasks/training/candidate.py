@@ -48,8 +48,10 @@ from ml_tasks.training.plan import TrainingPlan, TrainingWindow
 
 log = logging.getLogger(__name__)
 
-SUMMARY_METRICS = {"regression": ("mae", "rmse", "wape", "mase"),
-                   "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "f1")}
+SUMMARY_METRICS = {
+    "regression": ("mae", "rmse", "wape", "mase"),
+    "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "f1"),
+}
 SEGMENT_METRICS = {"regression": ("mae", "mase"), "classification": ("log_loss", "roc_auc")}
 PREDICTIONS = "predictions.npz"  # in each family run's evaluation/: holdout and out-of-fold predictions
 
@@ -80,8 +82,16 @@ class Backtest:
     out_of_fold: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
-def backtest(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, features: list[str],
-             transform: dict | None = None, params: dict | None = None, report=None) -> Backtest:
+def backtest(
+    lake: Lake,
+    spec: PipelineSpec,
+    kind: str,
+    window: TrainingWindow,
+    features: list[str],
+    transform: dict | None = None,
+    params: dict | None = None,
+    report=None,
+) -> Backtest:
     """Fit ``kind`` (with ``transform`` and ``params``) on the days before each rolling-origin fold and
     score the fold; ``report(fold, error)`` hears each fold's error in the spec's metric."""
     from ml_tasks.training.families import TRAINERS
@@ -94,9 +104,18 @@ def backtest(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, 
         fold_pred = fold_model.predict(test)
         out.out_of_fold.append((test[target].to_numpy(), fold_pred))
         m = task_metrics(spec.task, test[target], fold_pred, naive_forecasts(spec, test) or None)
-        out.folds.append({"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m})
-        log.info("%s (%s) backtest fold %d (%s..%s): %s", kind, tt.describe(transform or tt.NONE), i, test_days[0],
-                 test_days[-1], m)
+        out.folds.append(
+            {"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m}
+        )
+        log.info(
+            "%s (%s) backtest fold %d (%s..%s): %s",
+            kind,
+            tt.describe(transform or tt.NONE),
+            i,
+            test_days[0],
+            test_days[-1],
+            m,
+        )
         if report is not None:
             report(i, m[spec.promotion.metric])
     return out
@@ -104,6 +123,7 @@ def backtest(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, 
 
 def choose_transform(task: str, metric: str, tried: dict[str, Backtest]) -> str:
     """The transform with the lowest mean backtest ``metric`` (ties and no folds: the first tried, ``none``)."""
+
     def score(name: str) -> float:
         means = backtest_means(task, tried[name].folds)
         return float(np.nan_to_num(means.get(metric, np.nan), nan=np.inf))
@@ -117,8 +137,9 @@ def backtest_means(task: str, folds: list[dict[str, Any]]) -> dict[str, float]:
     return {k: float(np.nanmean([f[k] for f in folds])) for k in SUMMARY_METRICS[task]} if folds else {}
 
 
-def choose_threshold(task: str, out_of_fold: list[tuple[np.ndarray, np.ndarray]], y_holdout: np.ndarray,
-                     p_holdout: np.ndarray) -> tuple[float, str | None]:
+def choose_threshold(
+    task: str, out_of_fold: list[tuple[np.ndarray, np.ndarray]], y_holdout: np.ndarray, p_holdout: np.ndarray
+) -> tuple[float, str | None]:
     """The decision threshold and what it was tuned on (None for regression, which has none).
 
     Tuned for F1 on the backtest folds' out-of-sample predictions; on the holdout itself, flagged
@@ -127,18 +148,21 @@ def choose_threshold(task: str, out_of_fold: list[tuple[np.ndarray, np.ndarray]]
     if task != "classification":
         return 0.5, None
     if out_of_fold:
-        return tune_threshold(np.concatenate([y for y, _ in out_of_fold]),
-                              np.concatenate([p for _, p in out_of_fold])), "backtest folds"
+        return tune_threshold(
+            np.concatenate([y for y, _ in out_of_fold]), np.concatenate([p for _, p in out_of_fold])
+        ), "backtest folds"
     return tune_threshold(y_holdout, p_holdout), "holdout (optimistic: no backtest folds)"
 
 
-def evaluate_holdout(spec: PipelineSpec, holdout: pd.DataFrame, prediction: np.ndarray,
-                     threshold: float) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def evaluate_holdout(
+    spec: PipelineSpec, holdout: pd.DataFrame, prediction: np.ndarray, threshold: float
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Holdout metrics overall and per segment (the gate's guardrail segments)."""
     target = spec.data.target
     metrics = task_metrics(spec.task, holdout[target], prediction, naive_forecasts(spec, holdout) or None, threshold)
-    segments = segment_metrics(holdout, prediction, segment_column(spec), target, naive_columns(spec), spec.task,
-                               threshold)
+    segments = segment_metrics(
+        holdout, prediction, segment_column(spec), target, naive_columns(spec), spec.task, threshold
+    )
     return metrics, segments
 
 
@@ -155,7 +179,8 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
     experiment_id = tracking.ensure_experiment(settings, tracking.training_experiment(spec.name))
     tags = {**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind}
     abandoned = tracking.close_abandoned_runs(
-        settings, experiment_id, {"mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind})
+        settings, experiment_id, {"mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": kind}
+    )
     if abandoned:
         log.warning("%s: marked run(s) %s of an earlier, killed attempt as KILLED", kind, ", ".join(abandoned))
     with mlflow.start_run(run_name=f"{spec.name}-{kind}", tags=tags) as run:
@@ -176,11 +201,13 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
         if tuned is not None:
             facts["tuning"] = tuned.summary()
         if len(tried) > 1 and folds.folds:  # with no folds there is nothing to compare (XCom takes no NaN)
-            facts["transforms_backtest"] = {name: round(backtest_means(spec.task, bt.folds)[spec.promotion.metric], 6)
-                                            for name, bt in tried.items()}
+            facts["transforms_backtest"] = {
+                name: round(backtest_means(spec.task, bt.folds)[spec.promotion.metric], 6) for name, bt in tried.items()
+            }
         prediction = model.predict(holdout)
-        threshold, tuned_on = choose_threshold(spec.task, folds.out_of_fold, holdout[spec.data.target].to_numpy(),
-                                               prediction)
+        threshold, tuned_on = choose_threshold(
+            spec.task, folds.out_of_fold, holdout[spec.data.target].to_numpy(), prediction
+        )
         if tuned_on:
             facts["threshold_tuned_on"] = tuned_on
         metrics, segments = evaluate_holdout(spec, holdout, prediction, threshold)
@@ -188,9 +215,17 @@ def train_model(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPl
         info = log_candidate(spec, kind, model, facts, holdout, prediction, threshold, metrics, segments, folds, means)
         log.info("%s: holdout %s", kind, metrics)
     first = SEGMENT_METRICS[spec.task][0]
-    return checked_handoff(TrainedCandidate(
-        kind=kind, run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics, backtest_mean=means,
-        segments={s: round(m[first], 4) for s, m in segments.items()}, fit=facts))
+    return checked_handoff(
+        TrainedCandidate(
+            kind=kind,
+            run_id=run.info.run_id,
+            model_uri=info.model_uri,
+            metrics=metrics,
+            backtest_mean=means,
+            segments={s: round(m[first], 4) for s, m in segments.items()},
+            fit=facts,
+        )
+    )
 
 
 def checked_handoff(candidate: TrainedCandidate) -> TrainedCandidate:
@@ -200,15 +235,29 @@ def checked_handoff(candidate: TrainedCandidate) -> TrainedCandidate:
     try:
         json.dumps(candidate, allow_nan=False)
     except ValueError:
-        bad = [f"{key}.{name}" for key, value in candidate.items() if isinstance(value, dict)
-               for name, v in value.items() if isinstance(v, float) and not np.isfinite(v)]
-        raise ValueError(f"{candidate['kind']}: the hand-off to `register` has values JSON cannot carry: "
-                         f"{', '.join(bad) or 'a nested NaN or infinity'}") from None
+        bad = [
+            f"{key}.{name}"
+            for key, value in candidate.items()
+            if isinstance(value, dict)
+            for name, v in value.items()
+            if isinstance(v, float) and not np.isfinite(v)
+        ]
+        raise ValueError(
+            f"{candidate['kind']}: the hand-off to `register` has values JSON cannot carry: "
+            f"{', '.join(bad) or 'a nested NaN or infinity'}"
+        ) from None
     return candidate
 
 
-def tune_family(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindow, features: list[str],
-                transforms: dict[str, dict], spec_folds: Backtest):
+def tune_family(
+    lake: Lake,
+    spec: PipelineSpec,
+    kind: str,
+    window: TrainingWindow,
+    features: list[str],
+    transforms: dict[str, dict],
+    spec_folds: Backtest,
+):
     """Optuna search of ``kind``'s parameters and target transform (of ``transforms``, by name) on the
     backtest folds (``training.tuning``); each trial is a child run of the family's run.
     ``spec_folds`` is the spec's parameters' backtest (with the best transform) to beat."""
@@ -225,15 +274,26 @@ def tune_family(lake: Lake, spec: PipelineSpec, kind: str, window: TrainingWindo
         return backtest_means(spec.task, folds.folds)[metric], folds
 
     def log_trial(number, params, outcome):
-        with mlflow.start_run(run_name=f"{spec.name}-{kind}-trial-{number}", nested=True,
-                              tags={"conveyor.tuning_trial": str(number), "conveyor.trial_state": outcome["state"]}):
+        with mlflow.start_run(
+            run_name=f"{spec.name}-{kind}-trial-{number}",
+            nested=True,
+            tags={"conveyor.tuning_trial": str(number), "conveyor.trial_state": outcome["state"]},
+        ):
             mlflow.log_params({k: str(v) for k, v in params.items()})
             if "score" in outcome:
                 mlflow.log_metric(f"backtest_mean_{metric}", outcome["score"])
 
     baseline = backtest_means(spec.task, spec_folds.folds)[metric]
-    return tune(kind, budget.trials, budget.minutes, spec.training.seed, baseline, run_folds, log_trial,
-                transforms=list(transforms))
+    return tune(
+        kind,
+        budget.trials,
+        budget.minutes,
+        spec.training.seed,
+        baseline,
+        run_folds,
+        log_trial,
+        transforms=list(transforms),
+    )
 
 
 def _epoch_logger(settings: ConveyorSettings, spec: PipelineSpec, kind: str, run_id: str):
@@ -242,12 +302,26 @@ def _epoch_logger(settings: ConveyorSettings, spec: PipelineSpec, kind: str, run
         return None
     from pytorch_lightning.loggers import MLFlowLogger
 
-    return MLFlowLogger(experiment_name=tracking.training_experiment(spec.name),
-                        tracking_uri=settings.mlflow_tracking_uri, run_id=run_id)
+    return MLFlowLogger(
+        experiment_name=tracking.training_experiment(spec.name),
+        tracking_uri=settings.mlflow_tracking_uri,
+        run_id=run_id,
+    )
 
 
-def log_candidate(spec: PipelineSpec, kind: str, model, facts: dict, holdout: pd.DataFrame, prediction: np.ndarray,
-                  threshold: float, metrics: dict, segments: dict, folds: Backtest, means: dict):
+def log_candidate(
+    spec: PipelineSpec,
+    kind: str,
+    model,
+    facts: dict,
+    holdout: pd.DataFrame,
+    prediction: np.ndarray,
+    threshold: float,
+    metrics: dict,
+    segments: dict,
+    folds: Backtest,
+    means: dict,
+):
     """Log the candidate's parameters, metrics, evaluation artifacts and model into the active run."""
     import mlflow
     from mlflow.models import infer_signature
@@ -255,31 +329,52 @@ def log_candidate(spec: PipelineSpec, kind: str, model, facts: dict, holdout: pd
     features, target, task = model.features, spec.data.target, spec.task
     mlflow.log_params({**model.params(), **{f"fit.{k}": v for k, v in facts.items()}})
     mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
-    mlflow.log_metrics({f"segment.{seg}.{k}": v for seg, m in segments.items() for k, v in m.items()
-                        if k in SEGMENT_METRICS[task] and np.isfinite(v)})
+    mlflow.log_metrics(
+        {
+            f"segment.{seg}.{k}": v
+            for seg, m in segments.items()
+            for k, v in m.items()
+            if k in SEGMENT_METRICS[task] and np.isfinite(v)
+        }
+    )
     mlflow.log_metrics({f"backtest_mean_{k}": v for k, v in means.items()})
     loss = None if task == "regression" else (lambda y, p: row_loss(y, p, "log_loss").mean())
     importance = permutation_importance(model.predict, holdout, features, target, seed=spec.training.seed, loss=loss)
     with tempfile.TemporaryDirectory() as tmp:
         _evaluation_plots(spec, kind, holdout.assign(prediction=prediction), importance, threshold, Path(tmp))
-        (Path(tmp) / "evaluation.json").write_text(json.dumps(
-            {"holdout": metrics, "backtest": folds.folds, "segments": segments, "importance": importance}, indent=1))
-        np.savez(Path(tmp) / PREDICTIONS, holdout=np.asarray(prediction, dtype=float),  # what an ensemble is made of
-                 **{f"fold{i}_{part}": np.asarray(v, dtype=float) for i, pair in enumerate(folds.out_of_fold)
-                    for part, v in zip(("y", "p"), pair)})
+        (Path(tmp) / "evaluation.json").write_text(
+            json.dumps(
+                {"holdout": metrics, "backtest": folds.folds, "segments": segments, "importance": importance}, indent=1
+            )
+        )
+        np.savez(
+            Path(tmp) / PREDICTIONS,
+            holdout=np.asarray(prediction, dtype=float),  # what an ensemble is made of
+            **{
+                f"fold{i}_{part}": np.asarray(v, dtype=float)
+                for i, pair in enumerate(folds.out_of_fold)
+                for part, v in zip(("y", "p"), pair)
+            },
+        )
         mlflow.log_artifacts(tmp, artifact_path="evaluation")
     inputs = getattr(model, "inputs", features)  # the statistical family also places rows by keys and time
     signature = infer_signature(holdout[inputs].head(5), pd.Series(prediction[:5], name="prediction"))
     return model.log_model(holdout[inputs].head(5), signature)
 
 
-def _evaluation_plots(spec: PipelineSpec, kind: str, scored: pd.DataFrame, importance: dict, threshold: float,
-                      folder: Path) -> None:
+def _evaluation_plots(
+    spec: PipelineSpec, kind: str, scored: pd.DataFrame, importance: dict, threshold: float, folder: Path
+) -> None:
     from ml_tasks.training.plots import classification_plots, forecast_plot, importance_plot, residual_plots
 
     if spec.task == "classification":
-        classification_plots(scored[spec.data.target], scored["prediction"], threshold,
-                             f"{spec.name} {kind}: holdout", folder / "roc_pr_calibration.png")
+        classification_plots(
+            scored[spec.data.target],
+            scored["prediction"],
+            threshold,
+            f"{spec.name} {kind}: holdout",
+            folder / "roc_pr_calibration.png",
+        )
     else:
         forecast_plot(scored, spec, folder / "holdout_forecast.png")
         residual_plots(scored, spec, folder / "residuals_and_error_by_hour.png")

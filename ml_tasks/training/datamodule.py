@@ -37,10 +37,17 @@ class TabularSchema:
 
     def encode(self, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
         """(categorical codes, numeric values) for a pandas frame; unknown keys map to 0."""
-        cats = np.stack([
-            pd.Categorical(frame[c].astype("string"), categories=self.vocab[c]).codes.astype(np.int64) + 1
-            for c in self.categorical
-        ], axis=1) if self.categorical else np.zeros((len(frame), 0), dtype=np.int64)
+        cats = (
+            np.stack(
+                [
+                    pd.Categorical(frame[c].astype("string"), categories=self.vocab[c]).codes.astype(np.int64) + 1
+                    for c in self.categorical
+                ],
+                axis=1,
+            )
+            if self.categorical
+            else np.zeros((len(frame), 0), dtype=np.int64)
+        )
         nums = frame[self.numeric].to_numpy(dtype=np.float32, na_value=np.nan)
         return torch.from_numpy(cats), torch.from_numpy(nums)
 
@@ -62,8 +69,9 @@ def training_target(lake: Lake, files: list[str], target: str) -> pd.Series:
     return pd.concat([_read(lake, f, [target])[target] for f in files], ignore_index=True).astype(float)
 
 
-def scan_schema(lake: Lake, files: list[str], categorical: list[str], numeric: list[str], target: str,
-                transform: dict | None = None):
+def scan_schema(
+    lake: Lake, files: list[str], categorical: list[str], numeric: list[str], target: str, transform: dict | None = None
+):
     """Vocabulary of the key columns and mean/std of the numeric ones (as transformed), over ``files``."""
     transform = transform or tt.NONE
     values: dict[str, set] = {c: set() for c in categorical}
@@ -84,9 +92,17 @@ def scan_schema(lake: Lake, files: list[str], categorical: list[str], numeric: l
         q += (clean * clean).sum(axis=0)
     mean = np.divide(s, n, out=np.zeros_like(s), where=n > 0)
     var = np.divide(q, n, out=np.zeros_like(q), where=n > 0) - mean**2
-    schema = TabularSchema(categorical=categorical, numeric=numeric, target=target,
-                           vocab={c: sorted(v for v in values[c] if v is not None) for c in categorical})
-    return schema, torch.tensor(mean, dtype=torch.float32), torch.tensor(np.sqrt(np.maximum(var, 0)), dtype=torch.float32)
+    schema = TabularSchema(
+        categorical=categorical,
+        numeric=numeric,
+        target=target,
+        vocab={c: sorted(v for v in values[c] if v is not None) for c in categorical},
+    )
+    return (
+        schema,
+        torch.tensor(mean, dtype=torch.float32),
+        torch.tensor(np.sqrt(np.maximum(var, 0)), dtype=torch.float32),
+    )
 
 
 class ParquetBatches(IterableDataset):
@@ -98,9 +114,18 @@ class ParquetBatches(IterableDataset):
     changes every epoch, so runs are reproducible. Several loader workers split the files.
     """
 
-    def __init__(self, lake: Lake, files: list[str], schema: TabularSchema, batch_size: int,
-                 shuffle: bool = False, seed: int = 0, chunk_rows: int = 65_536, buffer_rows: int | None = None,
-                 transform: dict | None = None):
+    def __init__(
+        self,
+        lake: Lake,
+        files: list[str],
+        schema: TabularSchema,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        chunk_rows: int = 65_536,
+        buffer_rows: int | None = None,
+        transform: dict | None = None,
+    ):
         self.lake, self.files, self.schema = lake, list(files), schema
         self.transform = transform or tt.NONE
         self.batch_size, self.shuffle, self.seed, self.chunk_rows = batch_size, shuffle, seed, chunk_rows
@@ -115,7 +140,7 @@ class ParquetBatches(IterableDataset):
         files = [self.files[i] for i in rng.permutation(len(self.files))] if self.shuffle else self.files
         info = get_worker_info()
         if info is not None:
-            files = files[info.id::info.num_workers]
+            files = files[info.id :: info.num_workers]
         pool: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         pooled = 0
         for chunk in self._chunks(files):
@@ -152,7 +177,7 @@ class ParquetBatches(IterableDataset):
         order = torch.from_numpy(rng.permutation(n)) if self.shuffle else torch.arange(n)
         full = n - n % self.batch_size if keep_remainder else n
         for start in range(0, full, self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             yield cats[idx], nums[idx], target[idx]
         if keep_remainder and full < n:
             rest = order[full:]
@@ -162,9 +187,19 @@ class ParquetBatches(IterableDataset):
 class FeatureDataModule(pl.LightningDataModule):
     """Train and validation loaders over feature files, with the schema the network needs."""
 
-    def __init__(self, lake: Lake, train_files: list[str], val_files: list[str], categorical: list[str],
-                 numeric: list[str], target: str, batch_size: int = 1024, num_workers: int = 0, seed: int = 42,
-                 transform: dict | None = None):
+    def __init__(
+        self,
+        lake: Lake,
+        train_files: list[str],
+        val_files: list[str],
+        categorical: list[str],
+        numeric: list[str],
+        target: str,
+        batch_size: int = 1024,
+        num_workers: int = 0,
+        seed: int = 42,
+        transform: dict | None = None,
+    ):
         super().__init__()
         self.transform = transform or tt.NONE
         self.lake, self.train_files, self.val_files = lake, train_files, val_files
@@ -177,20 +212,34 @@ class FeatureDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.schema is None:
             if self.transform.get("kind", "none") != "none":
-                self.transform = tt.fitted(self.transform,
-                                           training_target(self.lake, self.train_files, self.columns[2]).to_numpy())
+                self.transform = tt.fitted(
+                    self.transform, training_target(self.lake, self.train_files, self.columns[2]).to_numpy()
+                )
             self.schema, self.mean, self.std = scan_schema(self.lake, self.train_files, *self.columns, self.transform)
 
     def _loader(self, dataset: ParquetBatches) -> DataLoader:
-        return DataLoader(dataset, batch_size=None, num_workers=self.num_workers,
-                          persistent_workers=False, pin_memory=torch.cuda.is_available())
+        return DataLoader(
+            dataset,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+            pin_memory=torch.cuda.is_available(),
+        )
 
     def train_dataloader(self) -> DataLoader:
-        self._train = ParquetBatches(self.lake, self.train_files, self.schema, self.batch_size, shuffle=True,
-                                     seed=self.seed, transform=self.transform)
+        self._train = ParquetBatches(
+            self.lake,
+            self.train_files,
+            self.schema,
+            self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            transform=self.transform,
+        )
         self._train.set_epoch(self.trainer.current_epoch if self.trainer else 0)
         return self._loader(self._train)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(ParquetBatches(self.lake, self.val_files, self.schema, self.batch_size * 4,
-                                           transform=self.transform))
+        return self._loader(
+            ParquetBatches(self.lake, self.val_files, self.schema, self.batch_size * 4, transform=self.transform)
+        )

@@ -42,23 +42,34 @@ PACKAGES = {"lightgbm": ("lightgbm",), "lightning": ("torch",), "statsforecast":
 
 def members(results: list[TrainedCandidate], metric: str) -> list[TrainedCandidate]:
     """The two learned families with the lowest backtest ``metric`` (best first); fewer: none."""
-    scored = [r for r in results if not is_baseline(r["kind"]) and r["kind"] != KIND
-              and np.isfinite((r.get("backtest_mean") or {}).get(metric, np.nan))]
+    scored = [
+        r
+        for r in results
+        if not is_baseline(r["kind"])
+        and r["kind"] != KIND
+        and np.isfinite((r.get("backtest_mean") or {}).get(metric, np.nan))
+    ]
     scored.sort(key=lambda r: r["backtest_mean"][metric])
     return scored[:2] if len(scored) >= 2 else []
 
 
 def fold_pairs(predictions: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(predictions[f"fold{i}_y"], predictions[f"fold{i}_p"]) for i in range(len(predictions))
-            if f"fold{i}_y" in predictions]
+    return [
+        (predictions[f"fold{i}_y"], predictions[f"fold{i}_p"])
+        for i in range(len(predictions))
+        if f"fold{i}_y" in predictions
+    ]
 
 
 def best_weight(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> tuple[float, dict[float, float]] | None:
     """The weight of ``first`` with the lowest mean MAE over the folds, and each weight's; None when the
     two were not backtested on the same rows."""
     a, b = fold_pairs(first), fold_pairs(second)
-    if not a or len(a) != len(b) or any(len(ya) != len(yb) or not np.allclose(ya, yb, equal_nan=True)
-                                        for (ya, _), (yb, _) in zip(a, b)):
+    if (
+        not a
+        or len(a) != len(b)
+        or any(len(ya) != len(yb) or not np.allclose(ya, yb, equal_nan=True) for (ya, _), (yb, _) in zip(a, b))
+    ):
         return None
     scores = {}
     for w in WEIGHTS:
@@ -70,8 +81,9 @@ def _predictions(run_id: str) -> dict[str, np.ndarray]:
     import mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"evaluation/{PREDICTIONS}",
-                                                   dst_path=tmp)
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=f"evaluation/{PREDICTIONS}", dst_path=tmp
+        )
         with np.load(path) as stored:
             return {k: stored[k] for k in stored.files}
 
@@ -85,13 +97,19 @@ def _earlier_attempt(settings: ConveyorSettings, experiment_id: str, plan: Train
     tracking.close_abandoned_runs(settings, experiment_id, tags)
     for run in tracking.runs_tagged(client, experiment_id, tags, "FINISHED", max_results=1):
         with tempfile.TemporaryDirectory() as tmp:
-            return json.loads(Path(mlflow.artifacts.download_artifacts(
-                run_id=run.info.run_id, artifact_path="candidate.json", dst_path=tmp)).read_text())
+            return json.loads(
+                Path(
+                    mlflow.artifacts.download_artifacts(
+                        run_id=run.info.run_id, artifact_path="candidate.json", dst_path=tmp
+                    )
+                ).read_text()
+            )
     return None
 
 
-def ensemble_candidate(settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPlan,
-                       results: list[TrainedCandidate]) -> TrainedCandidate | None:
+def ensemble_candidate(
+    settings: ConveyorSettings, spec: PipelineSpec, plan: TrainingPlan, results: list[TrainedCandidate]
+) -> TrainedCandidate | None:
     """The ensemble of the two best learned families, logged, when the backtest supports it; else None."""
     import mlflow
 
@@ -111,8 +129,13 @@ def ensemble_candidate(settings: ConveyorSettings, spec: PipelineSpec, plan: Tra
     weight, scores = found
     single = min(r["backtest_mean"][metric] for r in pair)
     if not scores[weight] < single * (1 - spec.training.selection_margin):
-        log.info("no ensemble: its best backtest %s %.4f does not beat %s's %.4f by the selection margin",
-                 metric, scores[weight], pair[0]["kind"], single)
+        log.info(
+            "no ensemble: its best backtest %s %.4f does not beat %s's %.4f by the selection margin",
+            metric,
+            scores[weight],
+            pair[0]["kind"],
+            single,
+        )
         return None
     weights = {pair[0]["kind"]: weight, pair[1]["kind"]: 1 - weight}
     holdout = load_features(Lake.from_settings(settings), spec, TrainingWindow.of(plan).holdout_dates)
@@ -125,15 +148,30 @@ def ensemble_candidate(settings: ConveyorSettings, spec: PipelineSpec, plan: Tra
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_metrics({f"backtest_mean_{metric}_w{w}": v for w, v in scores.items()})
         info = _log_model(pair, weights, holdout)
-        candidate = checked_handoff(TrainedCandidate(
-            kind=KIND, run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics,
-            backtest_mean={metric: scores[weight]},
-            segments={s: round(m[SEGMENT_METRICS[spec.task][0]], 4) for s, m in segments.items()},
-            fit={"members": weights, "backtest_by_weight": {str(w): round(v, 6) for w, v in scores.items()},
-                 "transform": "+".join(f"{w:g} {kind}" for kind, w in weights.items())}))
+        candidate = checked_handoff(
+            TrainedCandidate(
+                kind=KIND,
+                run_id=run.info.run_id,
+                model_uri=info.model_uri,
+                metrics=metrics,
+                backtest_mean={metric: scores[weight]},
+                segments={s: round(m[SEGMENT_METRICS[spec.task][0]], 4) for s, m in segments.items()},
+                fit={
+                    "members": weights,
+                    "backtest_by_weight": {str(w): round(v, 6) for w, v in scores.items()},
+                    "transform": "+".join(f"{w:g} {kind}" for kind, w in weights.items()),
+                },
+            )
+        )
         mlflow.log_text(json.dumps(candidate), "candidate.json")
-    log.info("ensemble %s: backtest %s %.4f (members %s); holdout %s", weights, metric, scores[weight],
-             {r["kind"]: round(r["backtest_mean"][metric], 4) for r in pair}, metrics)
+    log.info(
+        "ensemble %s: backtest %s %.4f (members %s); holdout %s",
+        weights,
+        metric,
+        scores[weight],
+        {r["kind"]: round(r["backtest_mean"][metric], 4) for r in pair},
+        metrics,
+    )
     return candidate
 
 
@@ -155,5 +193,6 @@ def _log_model(pair: list[TrainedCandidate], weights: dict[str, float], holdout)
             outputs = signature.outputs
         signature = ModelSignature(Schema(list(columns.values())), outputs)
         packages = tuple(dict.fromkeys(p for r in pair for p in PACKAGES.get(r["kind"], ())))
-        return log_pyfunc("ensemble_model.py", {"metadata": {"weights": weights}}, [], signature, files=files,
-                          packages=packages)
+        return log_pyfunc(
+            "ensemble_model.py", {"metadata": {"weights": weights}}, [], signature, files=files, packages=packages
+        )

@@ -64,7 +64,7 @@ def regression_metrics(y_true, y_pred, naives=None) -> dict[str, float]:
 
 def best_naive(metrics: dict[str, float]) -> str | None:
     """The name of the strongest naive forecast in ``metrics`` (lowest MAE on the same rows), if any."""
-    scored = {k[len(NAIVE_PREFIX):]: v for k, v in metrics.items() if k.startswith(NAIVE_PREFIX) and np.isfinite(v)}
+    scored = {k[len(NAIVE_PREFIX) :]: v for k, v in metrics.items() if k.startswith(NAIVE_PREFIX) and np.isfinite(v)}
     return min(scored, key=scored.get) if scored else None
 
 
@@ -130,8 +130,9 @@ def task_metrics(task: str, y_true, prediction, naives=None, threshold: float = 
     return regression_metrics(y_true, prediction, naives)
 
 
-def segment_metrics(frame, prediction, segment: str, target: str, naive: list[str],
-                    task: str = "regression", threshold: float = 0.5) -> dict[str, dict[str, float]]:
+def segment_metrics(
+    frame, prediction, segment: str, target: str, naive: list[str], task: str = "regression", threshold: float = 0.5
+) -> dict[str, dict[str, float]]:
     """The same metrics per value of ``segment`` (per store, say), on the same rows; none without one."""
     if segment is None:
         return {}
@@ -143,8 +144,9 @@ def segment_metrics(frame, prediction, segment: str, target: str, naive: list[st
     return dict(sorted(out.items()))
 
 
-def permutation_importance(predict, frame, features: list[str], target: str, seed: int = 0,
-                           max_rows: int = 20_000, loss=None) -> dict[str, float]:
+def permutation_importance(
+    predict, frame, features: list[str], target: str, seed: int = 0, max_rows: int = 20_000, loss=None
+) -> dict[str, float]:
     """Increase in ``loss`` (default: MAE) when one feature's values are shuffled (on held-out rows)."""
     rng = np.random.default_rng(seed)
     loss = loss or (lambda y, p: float(np.mean(np.abs(p - y))))

@@ -13,8 +13,14 @@ from ml_tasks.training.baselines import BaseRateTrainer, LinearBaselineTrainer, 
 from ml_tasks.training.statistical import StatsForecastTrainer
 from ml_tasks.training.trainers import LightGBMTrainer, NeuralTrainer
 
-TRAINERS = {"lightgbm": LightGBMTrainer, "lightning": NeuralTrainer, "statsforecast": StatsForecastTrainer,
-            "naive": NaiveTrainer, "base_rate": BaseRateTrainer, "logistic": LinearBaselineTrainer}
+TRAINERS = {
+    "lightgbm": LightGBMTrainer,
+    "lightning": NeuralTrainer,
+    "statsforecast": StatsForecastTrainer,
+    "naive": NaiveTrainer,
+    "base_rate": BaseRateTrainer,
+    "logistic": LinearBaselineTrainer,
+}
 
 
 def is_baseline(kind: str) -> bool:

@@ -43,9 +43,18 @@ class TabularForecaster(pl.LightningModule):
     log-rate) or, for ``task="classification"``, a binary classifier (output: logit, weighted
     cross-entropy with ``pos_weight`` for the rare class)."""
 
-    def __init__(self, cardinalities: list[int], n_numeric: int, embedding_dim: int = 8,
-                 hidden: tuple[int, ...] = (128, 64), dropout: float = 0.1, lr: float = 3e-3,
-                 weight_decay: float = 1e-5, task: str = "regression", pos_weight: float = 1.0):
+    def __init__(
+        self,
+        cardinalities: list[int],
+        n_numeric: int,
+        embedding_dim: int = 8,
+        hidden: tuple[int, ...] = (128, 64),
+        dropout: float = 0.1,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-5,
+        task: str = "regression",
+        pos_weight: float = 1.0,
+    ):
         super().__init__()
         self.save_hyperparameters()
         # One optimiser and no gradient scaling (fp32 on CPU, bf16 on GPU), so the step is done by
@@ -86,8 +95,12 @@ class TabularForecaster(pl.LightningModule):
         categorical, numeric, target = batch
         output = self(categorical, numeric).float()
         self.log("val_loss", self.loss(output, target), on_epoch=True, prog_bar=True, batch_size=len(target))
-        self.log("val_mae", (inverse_link(output, self.hparams.task) - target).abs().mean(), on_epoch=True,
-                 batch_size=len(target))
+        self.log(
+            "val_mae",
+            (inverse_link(output, self.hparams.task) - target).abs().mean(),
+            on_epoch=True,
+            batch_size=len(target),
+        )
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
@@ -97,8 +110,12 @@ def trainer_kwargs(gpus: int) -> dict:
     """Accelerator, devices, precision and strategy for this machine and the spec's resources."""
     if torch.cuda.is_available() and gpus > 0:
         devices = min(gpus, torch.cuda.device_count())
-        return {"accelerator": "gpu", "devices": devices, "precision": "bf16-mixed",
-                "strategy": "ddp" if devices > 1 else "auto"}
+        return {
+            "accelerator": "gpu",
+            "devices": devices,
+            "precision": "bf16-mixed",
+            "strategy": "ddp" if devices > 1 else "auto",
+        }
     return {"accelerator": "cpu", "devices": 1, "precision": "32-true", "strategy": "auto"}
 
 
@@ -115,63 +132,108 @@ class EpochLog(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         shown = {k: float(v) for k, v in trainer.callback_metrics.items() if k in ("train_loss", "val_loss", "val_mae")}
-        log.info("epoch %d/%d: %s (%.1f s)", trainer.current_epoch + 1, trainer.max_epochs,
-                 ", ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items())), time.monotonic() - self.started)
+        log.info(
+            "epoch %d/%d: %s (%.1f s)",
+            trainer.current_epoch + 1,
+            trainer.max_epochs,
+            ", ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items())),
+            time.monotonic() - self.started,
+        )
 
 
-def fit_lightning(datamodule: FeatureDataModule, cfg: LightningSpec, seed: int, gpus: int = 0, logger=None,
-                  progress: bool | None = None, task: str = "regression",
-                  pos_weight: float = 1.0) -> tuple[TabularForecaster, dict]:
+def fit_lightning(
+    datamodule: FeatureDataModule,
+    cfg: LightningSpec,
+    seed: int,
+    gpus: int = 0,
+    logger=None,
+    progress: bool | None = None,
+    task: str = "regression",
+    pos_weight: float = 1.0,
+) -> tuple[TabularForecaster, dict]:
     """Train with early stopping and checkpointing; returns the best model and fit facts."""
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # banner lines
     pl.seed_everything(seed, workers=True, verbose=False)
     datamodule.setup("fit")
-    model = TabularForecaster(datamodule.schema.cardinalities, len(datamodule.schema.numeric), cfg.embedding_dim,
-                              tuple(cfg.hidden), cfg.dropout, cfg.lr, cfg.weight_decay, task, pos_weight)
+    model = TabularForecaster(
+        datamodule.schema.cardinalities,
+        len(datamodule.schema.numeric),
+        cfg.embedding_dim,
+        tuple(cfg.hidden),
+        cfg.dropout,
+        cfg.lr,
+        cfg.weight_decay,
+        task,
+        pos_weight,
+    )
     model.net.set_scaling(datamodule.mean, datamodule.std)
     show_bar = sys.stderr.isatty() if progress is None else progress
     with tempfile.TemporaryDirectory() as ckpt_dir:
         checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_loss", mode="min", save_top_k=1)
         callbacks = [EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience), checkpoint]
         trainer = pl.Trainer(
-            max_epochs=cfg.max_epochs, deterministic=True, logger=logger if logger is not None else False,
+            max_epochs=cfg.max_epochs,
+            deterministic=True,
+            logger=logger if logger is not None else False,
             callbacks=callbacks if show_bar else [*callbacks, EpochLog()],
             enable_progress_bar=show_bar,
-            enable_model_summary=False, reload_dataloaders_every_n_epochs=1, log_every_n_steps=50,
-            num_sanity_val_steps=0, **trainer_kwargs(gpus),
+            enable_model_summary=False,
+            reload_dataloaders_every_n_epochs=1,
+            log_every_n_steps=50,
+            num_sanity_val_steps=0,
+            **trainer_kwargs(gpus),
         )
         trainer.fit(model, datamodule=datamodule)
         best = TabularForecaster.load_from_checkpoint(checkpoint.best_model_path, map_location="cpu")
-    facts = {"epochs": trainer.current_epoch, "steps": trainer.global_step, "best_val_loss": float(checkpoint.best_model_score),
-             "accelerator": trainer_kwargs(gpus)["accelerator"]}
+    facts = {
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "best_val_loss": float(checkpoint.best_model_score),
+        "accelerator": trainer_kwargs(gpus)["accelerator"],
+    }
     return best.eval(), facts
 
 
 @torch.no_grad()
-def predict(model: TabularForecaster, schema: TabularSchema, frame: pd.DataFrame, batch_size: int = 65_536) -> np.ndarray:
+def predict(
+    model: TabularForecaster, schema: TabularSchema, frame: pd.DataFrame, batch_size: int = 65_536
+) -> np.ndarray:
     """Predictions (expected counts or probabilities) for every row of ``frame`` (CPU, in chunks)."""
     net = model.net.cpu().eval()
     out = []
     for start in range(0, len(frame), batch_size):
-        cats, nums = schema.encode(frame.iloc[start:start + batch_size])
+        cats, nums = schema.encode(frame.iloc[start : start + batch_size])
         out.append(inverse_link(net(cats, nums), model.hparams.task).numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def save_for_mlflow(model: TabularForecaster, schema: TabularSchema, features: list[str], directory: Path,
-                    transform: dict | None = None) -> dict[str, str]:
+def save_for_mlflow(
+    model: TabularForecaster, schema: TabularSchema, features: list[str], directory: Path, transform: dict | None = None
+) -> dict[str, str]:
     """Write the artifacts the pyfunc model in ``model_code/torch_model.py`` loads."""
     weights = directory / "net.pt"
     torch.save(model.net.state_dict(), weights)
     meta = directory / "metadata.json"
-    meta.write_text(json.dumps({
-        "features": features, "categorical": schema.categorical, "numeric": schema.numeric,
-        "vocab": schema.vocab, "target": schema.target,
-        "link": "logit" if model.hparams.task == "classification" else "log", "transform": transform or {"kind": "none"},
-        "net": {"cardinalities": schema.cardinalities, "n_numeric": len(schema.numeric),
-                "embedding_dim": model.hparams.embedding_dim, "hidden": list(model.hparams.hidden),
-                "dropout": model.hparams.dropout},
-    }))
+    meta.write_text(
+        json.dumps(
+            {
+                "features": features,
+                "categorical": schema.categorical,
+                "numeric": schema.numeric,
+                "vocab": schema.vocab,
+                "target": schema.target,
+                "link": "logit" if model.hparams.task == "classification" else "log",
+                "transform": transform or {"kind": "none"},
+                "net": {
+                    "cardinalities": schema.cardinalities,
+                    "n_numeric": len(schema.numeric),
+                    "embedding_dim": model.hparams.embedding_dim,
+                    "hidden": list(model.hparams.hidden),
+                    "dropout": model.hparams.dropout,
+                },
+            }
+        )
+    )
     return {"weights": str(weights), "metadata": str(meta)}

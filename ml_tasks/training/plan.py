@@ -53,8 +53,9 @@ class TrainingWindow:
     @classmethod
     def of(cls, plan: TrainingPlan) -> TrainingWindow:
         """The window a plan fixed."""
-        return cls([date.fromisoformat(d) for d in plan["train_dates"]],
-                   [date.fromisoformat(d) for d in plan["holdout_dates"]])
+        return cls(
+            [date.fromisoformat(d) for d in plan["train_dates"]], [date.fromisoformat(d) for d in plan["holdout_dates"]]
+        )
 
     def folds(self, n: int, size: int) -> list[tuple[list[date], list[date]]]:
         """Rolling-origin folds before the holdout: (train days, test days), oldest first."""
@@ -71,7 +72,7 @@ class TrainingWindow:
 def select_window(lake: Lake, spec: PipelineSpec, end: date | None = None) -> TrainingWindow:
     """The newest ``window_days`` feature partitions up to ``end``, split by time."""
     available = [d for d in lake.partitions("features", spec.name) if end is None or d <= end]
-    window = available[-spec.training.window_days:]
+    window = available[-spec.training.window_days :]
     holdout = spec.training.holdout_days
     if len(window) <= holdout:
         raise TrainingDataError(
@@ -85,10 +86,12 @@ def select_window(lake: Lake, spec: PipelineSpec, end: date | None = None) -> Tr
 def code_version() -> str:
     """The git commit the code runs from (``-dirty`` with local changes), else the package version."""
     try:
-        sha = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain"], capture_output=True,
-                               text=True, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         from importlib.metadata import version
@@ -96,8 +99,9 @@ def code_version() -> str:
         return f"conveyor-{version('conveyor')}"
 
 
-def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None,
-                  end: date | None = None) -> TrainingPlan:
+def plan_training(
+    settings: ConveyorSettings, spec: PipelineSpec, run_context: dict[str, str] | None = None, end: date | None = None
+) -> TrainingPlan:
     """Fix the window and open the parent run that every model's run hangs under."""
     import mlflow
 
@@ -105,15 +109,26 @@ def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: d
     window = select_window(lake, spec, end)
     tracking.ensure_experiment(settings, tracking.training_experiment(spec.name))
     validation = validation_lineage(lake, spec, window.all_dates)
-    tags = {"conveyor.pipeline": spec.name, "conveyor.code_version": code_version(),
-            "conveyor.feature_partitions": json.dumps([d.isoformat() for d in window.all_dates]),
-            "conveyor.features_sha256": partitions_fingerprint(lake, spec, window.all_dates),
-            "conveyor.validation": json.dumps(validation["summary"]), **(run_context or {})}
+    tags = {
+        "conveyor.pipeline": spec.name,
+        "conveyor.code_version": code_version(),
+        "conveyor.feature_partitions": json.dumps([d.isoformat() for d in window.all_dates]),
+        "conveyor.features_sha256": partitions_fingerprint(lake, spec, window.all_dates),
+        "conveyor.validation": json.dumps(validation["summary"]),
+        **(run_context or {}),
+    }
     with mlflow.start_run(run_name=f"{spec.name}-train", tags=tags) as parent:
         mlflow.log_dict(validation["records"], "lineage/validation.json")
-        mlflow.log_params({"train_start": window.train_dates[0], "train_end": window.train_dates[-1],
-                           "holdout_start": window.holdout_dates[0], "holdout_end": window.holdout_dates[-1],
-                           "models": ",".join(spec.candidate_families), "seed": spec.training.seed})
+        mlflow.log_params(
+            {
+                "train_start": window.train_dates[0],
+                "train_end": window.train_dates[-1],
+                "holdout_start": window.holdout_dates[0],
+                "holdout_end": window.holdout_dates[-1],
+                "models": ",".join(spec.candidate_families),
+                "seed": spec.training.seed,
+            }
+        )
         # The drift check compares new data with samples of (1) what the models learned from, the
         # last two weeks of training days, and (2) the holdout week, which the fitted models never
         # saw: prediction drift is judged against their predictions there, since on rows a model
@@ -122,9 +137,13 @@ def plan_training(settings: ConveyorSettings, spec: PipelineSpec, run_context: d
         with tempfile.TemporaryDirectory() as tmp:
             for name, dates in (("features", window.train_dates[-14:]), ("holdout", window.holdout_dates)):
                 rows = load_features(lake, spec, dates)
-                rows.sample(n=min(len(rows), spec.drift.reference_sample_rows), random_state=spec.training.seed) \
-                    .drop(columns=["dt"]).to_parquet(Path(tmp) / f"{name}.parquet", index=False)
+                rows.sample(n=min(len(rows), spec.drift.reference_sample_rows), random_state=spec.training.seed).drop(
+                    columns=["dt"]
+                ).to_parquet(Path(tmp) / f"{name}.parquet", index=False)
                 mlflow.log_artifact(str(Path(tmp) / f"{name}.parquet"), artifact_path="reference")
-    return TrainingPlan(parent_run_id=parent.info.run_id, tags=tags,
-                        train_dates=[d.isoformat() for d in window.train_dates],
-                        holdout_dates=[d.isoformat() for d in window.holdout_dates])
+    return TrainingPlan(
+        parent_run_id=parent.info.run_id,
+        tags=tags,
+        train_dates=[d.isoformat() for d in window.train_dates],
+        holdout_dates=[d.isoformat() for d in window.holdout_dates],
+    )

@@ -52,13 +52,20 @@ def residual_plots(frame: pd.DataFrame, spec: PipelineSpec, path: Path) -> Path:
     times = pd.to_datetime(frame[spec.data.timestamp])
     step = spec.features.step_seconds
     hourly, weekly = step < DAY, step >= WEEK
-    by_time = residual.abs().groupby(times.dt.hour if hourly else times.dt.month if weekly else times.dt.dayofweek).mean()
+    by_time = (
+        residual.abs().groupby(times.dt.hour if hourly else times.dt.month if weekly else times.dt.dayofweek).mean()
+    )
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
     left.hist(residual.clip(residual.quantile(0.005), residual.quantile(0.995)), bins=60)
     left.set_title("residuals (forecast - actual)")
     right.bar(by_time.index, by_time.to_numpy())
-    right.set_title("mean absolute error by hour of day (UTC)" if hourly else "mean absolute error by month"
-                    if weekly else "mean absolute error by weekday (Mon = 0)")
+    right.set_title(
+        "mean absolute error by hour of day (UTC)"
+        if hourly
+        else "mean absolute error by month"
+        if weekly
+        else "mean absolute error by weekday (Mon = 0)"
+    )
     right.set_xlabel("hour" if hourly else "month" if weekly else "weekday")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -92,8 +99,13 @@ def classification_plots(y_true, probability, threshold: float, title: str, path
         precision, recall, cuts = precision_recall_curve(y, p)
         pr.plot(recall, precision, lw=1.5)
         at = int(np.searchsorted(cuts, threshold)) if len(cuts) else 0
-        pr.scatter([recall[min(at, len(recall) - 1)]], [precision[min(at, len(precision) - 1)]], color="tab:red",
-                   zorder=3, label=f"threshold {threshold:.3f}")
+        pr.scatter(
+            [recall[min(at, len(recall) - 1)]],
+            [precision[min(at, len(precision) - 1)]],
+            color="tab:red",
+            zorder=3,
+            label=f"threshold {threshold:.3f}",
+        )
         pr.legend(loc="upper right", fontsize=8)
     roc.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
     roc.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")

@@ -45,11 +45,14 @@ def season_length(spec: PipelineSpec) -> int:
 class StatsForecastTrainer:
     kind = "statsforecast"
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
-                 params: dict | None = None):
+    def __init__(
+        self, spec: PipelineSpec, features: list[str], transform: dict | None = None, params: dict | None = None
+    ):
         if spec.task != "regression":
-            raise ValueError(f"pipeline {spec.name!r}: the statsforecast family forecasts a number; "
-                             f"task {spec.task!r} needs lightgbm, lightning or the baselines")
+            raise ValueError(
+                f"pipeline {spec.name!r}: the statsforecast family forecasts a number; "
+                f"task {spec.task!r} needs lightgbm, lightning or the baselines"
+            )
         self.spec, self.features = spec, features
         d = spec.data
         self.inputs = list(dict.fromkeys([d.timestamp, *d.keys, *features]))  # what the pyfunc is given
@@ -64,9 +67,13 @@ class StatsForecastTrainer:
         """Each series' target on its grid over the newest ``history_days`` before ``end``."""
         d = self.spec.data
         step = pd.Timedelta(seconds=self.spec.features.step_seconds)
-        frame = pd.DataFrame({"id": ets.series_ids(train, d.keys).to_numpy(),
-                              "t": ets.timestamps(train, d.timestamp).to_numpy(),
-                              "y": pd.to_numeric(train[d.target], errors="coerce").to_numpy(dtype=float)})
+        frame = pd.DataFrame(
+            {
+                "id": ets.series_ids(train, d.keys).to_numpy(),
+                "t": ets.timestamps(train, d.timestamp).to_numpy(),
+                "y": pd.to_numeric(train[d.target], errors="coerce").to_numpy(dtype=float),
+            }
+        )
         if self.history_days:
             frame = frame[frame["t"] >= end - pd.Timedelta(days=self.history_days)]
         frame = frame[frame["t"] < end].dropna(subset=["y"])
@@ -118,27 +125,44 @@ class StatsForecastTrainer:
             form = ets.stored_form(model.model_)
             fitted[sid] = {"start": values.index[0].isoformat(), "values": [float(v) for v in y], "model": form}
             forms[form["components"]] = forms.get(form["components"], 0) + 1
-        target_lags = {lag_name(spec, lag): lag for lag in spec.features.lags} \
-            if d.target in history_columns(spec) else {}
-        self.meta = {"keys": list(d.keys), "timestamp": d.timestamp, "frequency": spec.features.frequency,
-                     "step_seconds": spec.features.step_seconds, "horizon_seconds": spec.features.horizon_seconds,
-                     "lags": target_lags,
-                     "naive_columns": naive_columns(spec), "fill": float(y_all.mean()) if y_all.notna().any() else 0.0,
-                     "clip_at_zero": bool(y_all.min() >= 0) if y_all.notna().any() else False, "series": fitted}
+        target_lags = (
+            {lag_name(spec, lag): lag for lag in spec.features.lags} if d.target in history_columns(spec) else {}
+        )
+        self.meta = {
+            "keys": list(d.keys),
+            "timestamp": d.timestamp,
+            "frequency": spec.features.frequency,
+            "step_seconds": spec.features.step_seconds,
+            "horizon_seconds": spec.features.horizon_seconds,
+            "lags": target_lags,
+            "naive_columns": naive_columns(spec),
+            "fill": float(y_all.mean()) if y_all.notna().any() else 0.0,
+            "clip_at_zero": bool(y_all.min() >= 0) if y_all.notna().any() else False,
+            "series": fitted,
+        }
         seconds = time.perf_counter() - started
-        log.info("statsforecast: %d series fit in %.1f s (forms %s); naive instead for %s", len(fitted), seconds,
-                 forms, left)
-        return {"train_rows": len(train), "series_fit": len(fitted), "fit_seconds": round(seconds, 2),
-                **{f"series_naive_{k}": v for k, v in left.items()}, "ets_forms": ",".join(
-                    f"{k}:{v}" for k, v in sorted(forms.items(), key=lambda kv: -kv[1]))}
+        log.info(
+            "statsforecast: %d series fit in %.1f s (forms %s); naive instead for %s", len(fitted), seconds, forms, left
+        )
+        return {
+            "train_rows": len(train),
+            "series_fit": len(fitted),
+            "fit_seconds": round(seconds, 2),
+            **{f"series_naive_{k}": v for k, v in left.items()},
+            "ets_forms": ",".join(f"{k}:{v}" for k, v in sorted(forms.items(), key=lambda kv: -kv[1])),
+        }
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return ets_predict(self.meta, frame)
 
     def params(self) -> dict:
         s = self.spec.training.statsforecast
-        return {"statsforecast.model": "AutoETS", "statsforecast.season": season_length(self.spec),
-                "statsforecast.history_days": self.history_days or "all", "statsforecast.minutes": s.minutes}
+        return {
+            "statsforecast.model": "AutoETS",
+            "statsforecast.season": season_length(self.spec),
+            "statsforecast.history_days": self.history_days or "all",
+            "statsforecast.minutes": s.minutes,
+        }
 
     def log_model(self, example: pd.DataFrame, signature):
         from mlflow.models import ModelSignature
@@ -148,5 +172,10 @@ class StatsForecastTrainer:
         ts = self.spec.data.timestamp
         inputs = Schema([ColSpec(AnyType(), ts) if c.name == ts else c for c in signature.inputs.inputs])
         signature = ModelSignature(inputs, signature.outputs)
-        return log_pyfunc("ets_model.py", {"metadata": self.meta}, ["ets_forecast.py", "target_transform.py"],
-                          signature, packages=("statsforecast",))
+        return log_pyfunc(
+            "ets_model.py",
+            {"metadata": self.meta},
+            ["ets_forecast.py", "target_transform.py"],
+            signature,
+            packages=("statsforecast",),
+        )

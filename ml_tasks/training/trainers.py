@@ -36,8 +36,14 @@ def _requirements(*packages: str) -> list[str]:
     return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "pandas", "numpy", "pyarrow", *packages)]
 
 
-def log_pyfunc(model_file: str, json_artifacts: dict[str, dict], code: list[str], signature,
-               files: dict[str, Path] | None = None, packages: tuple[str, ...] = ()):
+def log_pyfunc(
+    model_file: str,
+    json_artifacts: dict[str, dict],
+    code: list[str],
+    signature,
+    files: dict[str, Path] | None = None,
+    packages: tuple[str, ...] = (),
+):
     """Log a models-from-code pyfunc: ``model_code/<model_file>``, JSON artifacts, more model code files."""
     import mlflow
 
@@ -47,9 +53,13 @@ def log_pyfunc(model_file: str, json_artifacts: dict[str, dict], code: list[str]
             (Path(tmp) / f"{name}.json").write_text(json.dumps(content))
             artifacts[name] = str(Path(tmp) / f"{name}.json")
         return mlflow.pyfunc.log_model(
-            name="model", python_model=str(MODEL_CODE_DIR / model_file), artifacts=artifacts,
-            code_paths=[str(MODEL_CODE_DIR / c) for c in code] or None, signature=signature,
-            pip_requirements=_requirements(*packages))
+            name="model",
+            python_model=str(MODEL_CODE_DIR / model_file),
+            artifacts=artifacts,
+            code_paths=[str(MODEL_CODE_DIR / c) for c in code] or None,
+            signature=signature,
+            pip_requirements=_requirements(*packages),
+        )
 
 
 def positive_weight(spec: PipelineSpec, target: pd.Series) -> float:
@@ -70,8 +80,9 @@ def _encode(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFra
 class LightGBMTrainer:
     kind = "lightgbm"
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
-                 params: dict | None = None):
+    def __init__(
+        self, spec: PipelineSpec, features: list[str], transform: dict | None = None, params: dict | None = None
+    ):
         self.spec, self.features = spec, features
         self.transform = transform or tt.NONE
         self.settings = spec.training.lightgbm.model_copy(update=params or {})  # tuned overrides the spec's
@@ -104,11 +115,21 @@ class LightGBMTrainer:
         self.objective = p.objective
         if self.transform["kind"] == "difference" and p.objective in NON_NEGATIVE_OBJECTIVES:
             self.objective = "regression"
-        kwargs = dict(objective=self.objective, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
-                      n_estimators=p.n_estimators, min_child_samples=p.min_child_samples, subsample=p.subsample,
-                      subsample_freq=p.subsample_freq, colsample_bytree=p.colsample_bytree,
-                      random_state=seed, deterministic=True, force_row_wise=True, n_jobs=lightgbm_threads(),
-                      verbose=-1)
+        kwargs = dict(
+            objective=self.objective,
+            learning_rate=p.learning_rate,
+            num_leaves=p.num_leaves,
+            n_estimators=p.n_estimators,
+            min_child_samples=p.min_child_samples,
+            subsample=p.subsample,
+            subsample_freq=p.subsample_freq,
+            colsample_bytree=p.colsample_bytree,
+            random_state=seed,
+            deterministic=True,
+            force_row_wise=True,
+            n_jobs=lightgbm_threads(),
+            verbose=-1,
+        )
         if self.spec.task == "classification":
             model = lgb.LGBMClassifier(**kwargs, scale_pos_weight=positive_weight(self.spec, target))
             target = target.astype(int)
@@ -125,17 +146,31 @@ class LightGBMTrainer:
         return prediction if self.clip_min is None else np.clip(prediction, self.clip_min, None)
 
     def params(self) -> dict:
-        return {**{f"lgbm.{k}": v for k, v in self.settings.model_dump().items()},
-                "lgbm.objective": self.objective, "transform": tt.describe(self.transform)}
+        return {
+            **{f"lgbm.{k}": v for k, v in self.settings.model_dump().items()},
+            "lgbm.objective": self.objective,
+            "transform": tt.describe(self.transform),
+        }
 
     def log_model(self, example: pd.DataFrame, signature):
         with tempfile.TemporaryDirectory() as tmp:
             booster = Path(tmp) / "booster.txt"
             self.booster.save_model(str(booster))
-            meta = {"features": self.features, "categories": self.categories, "target": self.spec.data.target,
-                    "transform": self.transform, "clip_min": self.clip_min}
-            return log_pyfunc("lightgbm_model.py", {"metadata": meta}, ["target_transform.py"], signature,
-                              files={"booster": booster}, packages=("lightgbm",))
+            meta = {
+                "features": self.features,
+                "categories": self.categories,
+                "target": self.spec.data.target,
+                "transform": self.transform,
+                "clip_min": self.clip_min,
+            }
+            return log_pyfunc(
+                "lightgbm_model.py",
+                {"metadata": meta},
+                ["target_transform.py"],
+                signature,
+                files={"booster": booster},
+                packages=("lightgbm",),
+            )
 
 
 class NeuralTrainer:
@@ -143,8 +178,9 @@ class NeuralTrainer:
 
     kind = "lightning"  # the name specs and task ids use (train_lightning)
 
-    def __init__(self, spec: PipelineSpec, features: list[str], transform: dict | None = None,
-                 params: dict | None = None):
+    def __init__(
+        self, spec: PipelineSpec, features: list[str], transform: dict | None = None, params: dict | None = None
+    ):
         self.spec, self.features = spec, features
         self.transform = transform or tt.NONE
         self.settings = spec.training.lightning.model_copy(update=params or {})  # tuned overrides the spec's
@@ -167,36 +203,61 @@ class NeuralTrainer:
         files = {d: lake.parquet_files(lake.partition("features", self.spec.name, d)) for d in dates}
         train_files = [f for d in dates[:-val_days] for f in files[d]]
         val_files = [f for d in dates[-val_days:] for f in files[d]]
-        dm = FeatureDataModule(lake, train_files, val_files, self.categorical, self.numeric, self.spec.data.target,
-                               batch_size=cfg.batch_size, num_workers=cfg.num_workers, seed=self.spec.training.seed,
-                               transform=self.transform)
+        dm = FeatureDataModule(
+            lake,
+            train_files,
+            val_files,
+            self.categorical,
+            self.numeric,
+            self.spec.data.target,
+            batch_size=cfg.batch_size,
+            num_workers=cfg.num_workers,
+            seed=self.spec.training.seed,
+            transform=self.transform,
+        )
         resources = self.spec.training.resources
         pos_weight = 1.0
         if self.spec.task == "classification" and self.spec.training.class_weight == "balanced":
             from ml_tasks.features.store import load_features
 
-            pos_weight = positive_weight(self.spec, load_features(lake, self.spec, dates[:-val_days])[self.spec.data.target])
-        self.model, facts = fit_lightning(dm, cfg, self.spec.training.seed, gpus=resources.gpus if resources.gpu else 0,
-                                          logger=logger, task=self.spec.task, pos_weight=pos_weight)
+            pos_weight = positive_weight(
+                self.spec, load_features(lake, self.spec, dates[:-val_days])[self.spec.data.target]
+            )
+        self.model, facts = fit_lightning(
+            dm,
+            cfg,
+            self.spec.training.seed,
+            gpus=resources.gpus if resources.gpu else 0,
+            logger=logger,
+            task=self.spec.task,
+            pos_weight=pos_weight,
+        )
         self.schema, self.transform = dm.schema, dm.transform
         return {**facts, "val_days": val_days}
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         from ml_tasks.training.neural_net import predict
 
-        return tt.invert(frame, predict(self.model, self.schema, tt.transform_frame(frame, self.transform)),
-                         self.transform)
+        return tt.invert(
+            frame, predict(self.model, self.schema, tt.transform_frame(frame, self.transform)), self.transform
+        )
 
     def params(self) -> dict:
-        return {**{f"nn.{k}": v for k, v in self.settings.model_dump().items()},
-                "transform": tt.describe(self.transform)}
+        return {
+            **{f"nn.{k}": v for k, v in self.settings.model_dump().items()},
+            "transform": tt.describe(self.transform),
+        }
 
     def log_model(self, example: pd.DataFrame, signature):
         from ml_tasks.training.neural_net import save_for_mlflow
 
         with tempfile.TemporaryDirectory() as tmp:
             files = save_for_mlflow(self.model, self.schema, self.features, Path(tmp), self.transform)
-            return log_pyfunc("torch_model.py", {}, ["tabular_net.py", "target_transform.py"], signature,
-                              files={k: Path(v) for k, v in files.items()}, packages=("torch",))
-
-
+            return log_pyfunc(
+                "torch_model.py",
+                {},
+                ["tabular_net.py", "target_transform.py"],
+                signature,
+                files={k: Path(v) for k, v in files.items()},
+                packages=("torch",),
+            )

@@ -25,8 +25,9 @@ def level_columns(spec: PipelineSpec) -> list[str]:
     return [c for c in target_history(spec) if c.startswith("rolling_mean_")][::-1] if f.windows else []
 
 
-def candidate_transforms(spec: PipelineSpec, kinds: tuple[str, ...] = ("difference", "scale"),
-                         offset: float = 0.0) -> list[dict]:
+def candidate_transforms(
+    spec: PipelineSpec, kinds: tuple[str, ...] = ("difference", "scale"), offset: float = 0.0
+) -> list[dict]:
     """``none`` first, then each transform of ``kinds`` the spec's features allow.
 
     ``offset`` keeps a scaling level away from zero (a share of the target's mean magnitude, set
@@ -40,10 +41,24 @@ def candidate_transforms(spec: PipelineSpec, kinds: tuple[str, ...] = ("differen
     spreads = [c for c in history if c.startswith("rolling_std_")]
     if "difference" in kinds:
         for base in naive:
-            out.append({"kind": "difference", "base": base, "fallback": [c for c in naive if c != base],
-                        "history": history, "spreads": spreads})
+            out.append(
+                {
+                    "kind": "difference",
+                    "base": base,
+                    "fallback": [c for c in naive if c != base],
+                    "history": history,
+                    "spreads": spreads,
+                }
+            )
     levels = level_columns(spec)
     if "scale" in kinds and levels:
-        out.append({"kind": "scale", "base": levels[0], "fallback": [*levels[1:], *naive], "history": history,
-                    "offset": offset})
+        out.append(
+            {
+                "kind": "scale",
+                "base": levels[0],
+                "fallback": [*levels[1:], *naive],
+                "history": history,
+                "offset": offset,
+            }
+        )
     return out

@@ -30,8 +30,20 @@ from typing import Any
 
 # What the task callables import; each is optional (a deployment without one still schedules)
 TASK_LIBRARIES = (
-    "numpy", "pandas", "pyarrow.parquet", "scipy.stats", "sklearn.metrics", "pyspark.sql", "great_expectations",
-    "mlflow", "mlflow.pyfunc", "torch", "pytorch_lightning", "lightgbm", "evidently", "evidently.presets",
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.stats",
+    "sklearn.metrics",
+    "pyspark.sql",
+    "great_expectations",
+    "mlflow",
+    "mlflow.pyfunc",
+    "torch",
+    "pytorch_lightning",
+    "lightgbm",
+    "evidently",
+    "evidently.presets",
 )
 
 
@@ -147,8 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     command = airflow_command(sys.argv[1:] if argv is None else argv)
     took = preload()
     if command[0] == "scheduler" and not wake_on_finished_tasks():
-        print("Airflow's scheduler loop is not the one expected: it wakes on its idle sleep alone",
-              file=sys.stderr, flush=True)
+        print(
+            "Airflow's scheduler loop is not the one expected: it wakes on its idle sleep alone",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"preloaded for the tasks: {took} ({sum(took.values()):.1f} s)", file=sys.stderr, flush=True)
     # then `python -m airflow <command>` in this process (run as a program: no Airflow API used here)
     sys.argv = ["airflow", *command]

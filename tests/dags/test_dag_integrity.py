@@ -13,8 +13,18 @@ import pytest
 from ml_tasks.core.settings import REPO_ROOT
 
 DAG_FILES = sorted(p for p in (REPO_ROOT / "dags").glob("*.py"))
-HEAVY = ("torch", "pyspark", "mlflow", "great_expectations", "evidently", "lightning", "pytorch_lightning",
-         "lightgbm", "pandas", "sklearn")
+HEAVY = (
+    "torch",
+    "pyspark",
+    "mlflow",
+    "great_expectations",
+    "evidently",
+    "lightning",
+    "pytorch_lightning",
+    "lightgbm",
+    "pandas",
+    "sklearn",
+)
 
 PROBE = r"""
 import json, sys, time
@@ -40,15 +50,22 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "
 def _parse(path: Path, tmp_path: Path, **extra_env: str) -> dict:
     env = dict(os.environ)
     env.update(extra_env)
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        # a database that cannot exist: any metadata query at parse time fails loudly
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/missing/dir/airflow.db",
-    })
-    out = subprocess.run([sys.executable, "-c", PROBE, str(path), json.dumps(HEAVY)], env=env,
-                         capture_output=True, text=True, timeout=120)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(tmp_path),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            # a database that cannot exist: any metadata query at parse time fails loudly
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/missing/dir/airflow.db",
+        }
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path), json.dumps(HEAVY)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -94,9 +111,21 @@ def test_tasks_take_their_context_as_keyword_arguments():
 
 def test_demand_pipeline_has_its_six_dags(parsed):
     dags = parsed["demand.py"]["dags"]
-    assert sorted(dags) == ["demand_drift", "demand_features", "demand_relanded", "demand_rollback", "demand_score",
-                            "demand_train"]
-    assert dags["demand_features"]["tasks"] == ["build_features", "discard_staging", "gate_features", "gate_raw", "publish_features"]
+    assert sorted(dags) == [
+        "demand_drift",
+        "demand_features",
+        "demand_relanded",
+        "demand_rollback",
+        "demand_score",
+        "demand_train",
+    ]
+    assert dags["demand_features"]["tasks"] == [
+        "build_features",
+        "discard_staging",
+        "gate_features",
+        "gate_raw",
+        "publish_features",
+    ]
     assert "request_retrain" in dags["demand_drift"]["tasks"]
     assert "promote" in dags["demand_train"]["tasks"]
 
@@ -121,12 +150,16 @@ def test_a_broken_spec_is_one_clear_import_error_and_other_pipelines_still_load(
     specs.mkdir()
     demand = (REPO_ROOT / "dags" / "specs" / "demand.yaml").read_text()
     (specs / "demand.yaml").write_text(demand)
-    (specs / "broken.yaml").write_text(demand.replace("name: demand", "name: broken").replace(
-        "window_days: 42", "window_dayz: 42"))
+    (specs / "broken.yaml").write_text(
+        demand.replace("name: demand", "name: broken").replace("window_days: 42", "window_dayz: 42")
+    )
     (dags / "demand.py").write_text((REPO_ROOT / "dags" / "demand.py").read_text())
     (dags / "broken.py").write_text((REPO_ROOT / "dags" / "demand.py").read_text().replace('"demand"', '"broken"'))
     parsed = _parse(dags, tmp_path, CONVEYOR_SPECS_DIR=str(specs))
     assert list(parsed["errors"]) == [str(dags / "broken.py")]
     error = parsed["errors"][str(dags / "broken.py")]
-    assert "broken.yaml: invalid pipeline spec" in error and "training.window_dayz: unknown key; did you mean 'window_days'" in error
+    assert (
+        "broken.yaml: invalid pipeline spec" in error
+        and "training.window_dayz: unknown key; did you mean 'window_days'" in error
+    )
     assert {"demand_features", "demand_train", "demand_score", "demand_drift"} <= set(parsed["dags"])

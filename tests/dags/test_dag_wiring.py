@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from conveyor_factory import build_pipeline_dags
 
 
@@ -58,6 +59,7 @@ def test_without_approval_the_gate_feeds_promote_directly(dags):
 
 def test_a_spec_asking_for_approval_puts_airflows_approval_task_between_gate_and_promote(demand_spec):
     from airflow.providers.standard.operators.hitl import ApprovalOperator
+
     from conveyor_factory.train_dag import build_train_dag
 
     promotion = demand_spec.promotion.model_copy(update={"require_approval": True, "approval_timeout_hours": 12})
@@ -152,6 +154,7 @@ def test_a_spec_deadline_becomes_a_deadline_alert_on_the_features_dag(demand_spe
     from datetime import timedelta
 
     from airflow.serialization.serialized_objects import DagSerialization
+
     from conveyor_factory.features_dag import build_features_dag
 
     assert build_features_dag(demand_spec, {}).deadline in (None, [])

@@ -1,6 +1,7 @@
 """The neural training task goes where the GPUs are, for each executor the modes use."""
 
 import pytest
+
 from conveyor_factory import build_pipeline_dags
 
 

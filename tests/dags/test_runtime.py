@@ -1,22 +1,28 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
+
 from conveyor_factory.runtime import partition_date
 
 
 def test_param_dt_wins():
-    assert partition_date({"params": {"dt": "2026-03-02"}, "data_interval_start": datetime(2026, 1, 1)}) == date(2026, 3, 2)
+    assert partition_date({"params": {"dt": "2026-03-02"}, "data_interval_start": datetime(2026, 1, 1)}) == date(
+        2026, 3, 2
+    )
 
 
 def test_scheduled_run_processes_its_data_interval_day():
-    ctx = {"params": {"dt": ""}, "data_interval_start": datetime(2026, 3, 1, tzinfo=timezone.utc)}
+    ctx = {"params": {"dt": ""}, "data_interval_start": datetime(2026, 3, 1, tzinfo=UTC)}
     assert partition_date(ctx) == date(2026, 3, 1)
 
 
 def test_manual_run_without_logical_date_processes_the_last_complete_day():
-    ctx = {"params": {}, "data_interval_start": None,
-           "dag_run": SimpleNamespace(run_after=datetime(2026, 3, 5, 14, 0, tzinfo=timezone.utc))}
+    ctx = {
+        "params": {},
+        "data_interval_start": None,
+        "dag_run": SimpleNamespace(run_after=datetime(2026, 3, 5, 14, 0, tzinfo=UTC)),
+    }
     assert partition_date(ctx) == date(2026, 3, 4)
 
 
@@ -26,8 +32,11 @@ def test_malformed_dt_param_is_named():
 
 
 def _tick(run_type: str, dt: str = ""):
-    return {"params": {"dt": dt}, "logical_date": datetime(2026, 3, 5, 3, 0, tzinfo=timezone.utc),
-            "dag_run": SimpleNamespace(run_type=run_type)}
+    return {
+        "params": {"dt": dt},
+        "logical_date": datetime(2026, 3, 5, 3, 0, tzinfo=UTC),
+        "dag_run": SimpleNamespace(run_type=run_type),
+    }
 
 
 def test_scheduled_and_backfill_checks_look_at_the_day_before_their_tick():
@@ -44,6 +53,7 @@ def test_a_day_without_features_skips_on_a_tick_and_fails_at_once_by_hand_when_q
     whose raw day is in quarantine fails without a retry, naming the quarantine folder."""
     import pandas as pd
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
     from conveyor_factory.runtime import day_to_check
 
     day = date(2026, 3, 4)

@@ -28,12 +28,21 @@ def test_the_null_share_bound_depends_on_the_partitions_size():
 
 
 def test_calibration_warns_on_unused_columns_and_sizes_partial_checks(demand_spec):
-    suite = {"expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "humidity"},
-         "meta": {"notes": "x", "null_share": 0.02}},
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "price"},
-         "meta": {"notes": "x", "null_share": 0.02}},
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "units"}, "meta": {"notes": "x"}}]}
+    suite = {
+        "expectations": [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "humidity"},
+                "meta": {"notes": "x", "null_share": 0.02},
+            },
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "price"},
+                "meta": {"notes": "x", "null_share": 0.02},
+            },
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "units"}, "meta": {"notes": "x"}},
+        ]
+    }
     small, large = calibrate(suite, demand_spec, 24), calibrate(suite, demand_spec, 100_000)
     humidity, price, units, price_collapse = small["expectations"]
     assert humidity["severity"] == "warning" and "no feature, key or target uses" in humidity["meta"]["notes"]
@@ -82,8 +91,13 @@ def test_a_backfill_that_would_quarantine_most_days_stops_and_blames_the_suite(s
     expectations = tmp_path / "expectations"
     shutil.copytree(load_settings().expectations_dir, expectations)
     suite = json.loads((expectations / "demand_raw.json").read_text())
-    suite["expectations"].append({"type": "expect_column_values_to_be_between", "kwargs": {"column": "units",
-                                  "max_value": 3}, "meta": {"notes": "a limit written for another shop"}})
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "units", "max_value": 3},
+            "meta": {"notes": "a limit written for another shop"},
+        }
+    )
     (expectations / "demand_raw.json").write_text(json.dumps(suite))
     cfg = DemandDataConfig(stores=2, items=3, days=30, start=DAY0)
     params = series_params(cfg)

@@ -89,9 +89,16 @@ def test_the_day_after_is_not_this_days_data(staged_day, demand_spec):
     assert not result.success and ("expect_column_values_to_be_between", "ts") in _failed(result)
 
 
-@pytest.mark.parametrize("rows, max_rows, in_pandas", [
-    (4_800, 1_000_000, True), (1_000_000, 1_000_000, True), (1_000_001, 1_000_000, False),
-    (0, 1_000_000, True), (4_800, 0, False), (0, 0, False),  # 0 = always Spark, even for an empty day
-])
+@pytest.mark.parametrize(
+    "rows, max_rows, in_pandas",
+    [
+        (4_800, 1_000_000, True),
+        (1_000_000, 1_000_000, True),
+        (1_000_001, 1_000_000, False),
+        (0, 1_000_000, True),
+        (4_800, 0, False),
+        (0, 0, False),  # 0 = always Spark, even for an empty day
+    ],
+)
 def test_one_rule_picks_the_engine_for_the_daily_gate_and_the_backfill(rows, max_rows, in_pandas):
     assert validates_in_pandas(rows, max_rows) is in_pandas

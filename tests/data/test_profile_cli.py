@@ -25,14 +25,20 @@ def test_profile_turns_fixed_null_shares_into_profiled_ones_from_landed_history(
         frame = generate_day(cfg, params, day)
         frame.loc[np.arange(len(frame)) % 25 == 0, "price"] = np.nan  # 4% of prices missing, everywhere
         lake.write_partition(frame, "raw", "demand", day)
-    env = {"CONVEYOR_HOME": str(settings.home), "CONVEYOR_LAKE_URI": settings.lake_uri,
-           "CONVEYOR_EXPECTATIONS_DIR": str(expectations)}
+    env = {
+        "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_LAKE_URI": settings.lake_uri,
+        "CONVEYOR_EXPECTATIONS_DIR": str(expectations),
+    }
     result = CliRunner().invoke(app, ["profile", "demand", "--dry-run"], env=env)
     assert result.exit_code == 0 and "price: null share 0.0 -> 0.041667" in result.output, result.output
     assert "0.041667" not in (expectations / "demand_raw.json").read_text()
     result = CliRunner().invoke(app, ["profile", "demand"], env=env)
     assert result.exit_code == 0 and "wrote" in result.output
     suite = json.loads((expectations / "demand_raw.json").read_text())
-    price = [e for e in suite["expectations"]
-             if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"]["column"] == "price"][0]
+    price = [
+        e
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"]["column"] == "price"
+    ][0]
     assert price["meta"]["null_share"] == 0.041667 and "mostly" not in price["kwargs"]

@@ -18,13 +18,33 @@ def test_quarantine_command_lists_days_with_their_reasons(tmp_path, monkeypatch)
     monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path))
     assert "no quarantined partitions" in runner.invoke(app, ["quarantine", "demand"]).output
 
-    result = runner.invoke(app, ["generate", "--days", "1", "--start", "2026-03-02", "--stores", "2", "--items", "2",
-                                 "--bad-day", "2026-03-02", "--bad-records", "3"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--days",
+            "1",
+            "--start",
+            "2026-03-02",
+            "--stores",
+            "2",
+            "--items",
+            "2",
+            "--bad-day",
+            "2026-03-02",
+            "--bad-records",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     settings = load_settings()
     try:
-        gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, load_spec("demand", settings.specs_dir),
-                           date(2026, 3, 2))
+        gate_raw_partition(
+            Lake.from_settings(settings),
+            settings.expectations_dir,
+            load_spec("demand", settings.specs_dir),
+            date(2026, 3, 2),
+        )
     except GateFailed:
         pass
     out = runner.invoke(app, ["quarantine", "demand"]).output

@@ -45,23 +45,47 @@ gate_raw_partition(Lake.from_settings(settings), settings.expectations_dir, load
 
 def _where(lake: Lake) -> tuple[bool, list[str]]:
     """Is the day in the raw zone; which quarantine entries list it."""
-    return lake.exists("raw", "demand", DAY), [e["stage"] for e in list_quarantine(lake, "demand")
-                                               if e["dt"] == DAY.isoformat()]
+    return lake.exists("raw", "demand", DAY), [
+        e["stage"] for e in list_quarantine(lake, "demand") if e["dt"] == DAY.isoformat()
+    ]
 
 
 @pytest.mark.parametrize("point", ["move", "record"])
-def test_a_gate_killed_midway_leaves_the_day_in_one_place_and_the_retry_quarantines_it_once(tmp_path, monkeypatch,
-                                                                                            point):
+def test_a_gate_killed_midway_leaves_the_day_in_one_place_and_the_retry_quarantines_it_once(
+    tmp_path, monkeypatch, point
+):
     monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path))
-    landed = CliRunner().invoke(app, ["generate", "--days", "1", "--start", DAY.isoformat(), "--stores", "2",
-                                      "--items", "2", "--bad-day", DAY.isoformat(), "--bad-records", "3"])
+    landed = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--days",
+            "1",
+            "--start",
+            DAY.isoformat(),
+            "--stores",
+            "2",
+            "--items",
+            "2",
+            "--bad-day",
+            DAY.isoformat(),
+            "--bad-records",
+            "3",
+        ],
+    )
     assert landed.exit_code == 0, landed.output
     settings = load_settings()
     lake = Lake.from_settings(settings)
     script = tmp_path / "gate_killed.py"  # a file, not `-c`: pyspark exits from a `-c` main module
     script.write_text(GATE_KILLED)
-    run = subprocess.run([sys.executable, str(script), point, DAY.isoformat()], cwd=REPO_ROOT, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, str(script), point, DAY.isoformat()],
+        cwd=REPO_ROOT,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
     assert _where(lake) == (True, [])  # still in raw, no half entry listed
 

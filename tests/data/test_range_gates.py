@@ -37,7 +37,13 @@ def test_good_days_pass_in_one_validation_pass_with_their_coverage(settings, lan
     assert verdict.passes == 1 and verdict.checked_per_day == []
     record = verdict.passed[DAYS[-1]]
     assert record["scope"] == f"range {DAYS[0]}..{DAYS[-1]}" and record["evaluated"] > 10
-    assert record["coverage"] == {"rows": 288, "series": 12, "expected_rows": 288, "share": 1.0, "min_series_share": 1.0}
+    assert record["coverage"] == {
+        "rows": 288,
+        "series": 12,
+        "expected_rows": 288,
+        "share": 1.0,
+        "min_series_share": 1.0,
+    }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FRAMES))
@@ -66,22 +72,42 @@ def test_an_unreadable_day_fails_alone(settings, landed, demand_spec, case):
 
 def test_the_range_verdict_equals_the_per_day_loop(settings, landed, demand_spec):
     params = series_params(CFG)
-    for day, (make_bad, _, _) in zip(DAYS[8::3], [BAD_FRAMES["negative_demand"], BAD_FRAMES["duplicate_keys"],
-                                                  BAD_FRAMES["far_smaller_partition"], BAD_FRAMES["null_spike"]]):
+    for day, (make_bad, _, _) in zip(
+        DAYS[8::3],
+        [
+            BAD_FRAMES["negative_demand"],
+            BAD_FRAMES["duplicate_keys"],
+            BAD_FRAMES["far_smaller_partition"],
+            BAD_FRAMES["null_spike"],
+        ],
+    ):
         landed.write_partition(make_bad(generate_day(CFG, params, day)), "raw", "demand", day)
     fast = gate_raw_days(landed, settings.expectations_dir, demand_spec, DAYS[7:])
     slow = gate_raw_each_day(landed, settings.expectations_dir, demand_spec, DAYS[7:])
     assert sorted(fast.failed) == sorted(slow.failed) == DAYS[8::3]
     assert sorted(fast.passed) == sorted(slow.passed)
     for day in fast.failed:
-        assert {f["expectation"] for f in fast.failed[day].failures} == {f["expectation"] for f in slow.failed[day].failures}
+        assert {f["expectation"] for f in fast.failed[day].failures} == {
+            f["expectation"] for f in slow.failed[day].failures
+        }
 
 
 def test_expectations_a_pass_over_many_days_cannot_decide_fall_back_to_per_day(settings, demand_spec):
-    suite = {"expectations": [
-        {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "units", "max_value": 5}, "meta": {"notes": "x"}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "units", "min_value": 0}, "meta": {"notes": "x"}},
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}, "meta": {"notes": "x"}}]}
+    suite = {
+        "expectations": [
+            {
+                "type": "expect_column_mean_to_be_between",
+                "kwargs": {"column": "units", "max_value": 5},
+                "meta": {"notes": "x"},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "units", "min_value": 0},
+                "meta": {"notes": "x"},
+            },
+            {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}, "meta": {"notes": "x"}},
+        ]
+    }
     in_pass, per_day, unsupported = split_suite(suite)
     assert unsupported == ["expect_column_mean_to_be_between"]
     assert [e["type"] for e in in_pass] == ["expect_column_values_to_be_between"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -82,19 +82,38 @@ def _null_spike(df, share=0.6):
 BAD_FRAMES = {
     "missing_column": (lambda df: df.drop(columns=["price"]), "expect_column_to_exist", "price"),
     "renamed_column": (lambda df: df.rename(columns={"units": "qty"}), "expect_column_to_exist", "units"),
-    "wrong_type": (lambda df: df.assign(units=df["units"].astype(str)), "expect_column_values_to_be_in_type_list", "units"),
+    "wrong_type": (
+        lambda df: df.assign(units=df["units"].astype(str)),
+        "expect_column_values_to_be_in_type_list",
+        "units",
+    ),
     "empty_partition": (lambda df: df.iloc[:0], "expect_table_row_count_to_be_between", "table"),
     "null_spike": (_null_spike, "expect_column_values_to_not_be_null", "price"),
-    "negative_demand": (lambda df: df.assign(units=np.where(df.index % 50 == 0, -3, df["units"])),
-                        "expect_column_values_to_be_between", "units"),
-    "zero_or_negative_price": (lambda df: df.assign(price=np.where(df.index % 2 == 0, 0.0, -1.0)),
-                               "expect_column_values_to_be_between", "price"),
-    "duplicate_keys": (lambda df: pd.concat([df, df.head(3)], ignore_index=True),
-                       "expect_compound_columns_to_be_unique", "store_id"),
-    "timestamps_outside_interval": (lambda df: df.assign(ts=df["ts"] - pd.Timedelta(days=2)),
-                                    "expect_column_values_to_be_between", "ts"),
-    "far_smaller_partition": (lambda df: df[df["store_id"] == df["store_id"].iloc[0]].head(20),
-                              "expect_table_row_count_to_be_between", "table"),
+    "negative_demand": (
+        lambda df: df.assign(units=np.where(df.index % 50 == 0, -3, df["units"])),
+        "expect_column_values_to_be_between",
+        "units",
+    ),
+    "zero_or_negative_price": (
+        lambda df: df.assign(price=np.where(df.index % 2 == 0, 0.0, -1.0)),
+        "expect_column_values_to_be_between",
+        "price",
+    ),
+    "duplicate_keys": (
+        lambda df: pd.concat([df, df.head(3)], ignore_index=True),
+        "expect_compound_columns_to_be_unique",
+        "store_id",
+    ),
+    "timestamps_outside_interval": (
+        lambda df: df.assign(ts=df["ts"] - pd.Timedelta(days=2)),
+        "expect_column_values_to_be_between",
+        "ts",
+    ),
+    "far_smaller_partition": (
+        lambda df: df[df["store_id"] == df["store_id"].iloc[0]].head(20),
+        "expect_table_row_count_to_be_between",
+        "table",
+    ),
     "series_jumps_by_orders_of_magnitude": (_with_jump, "expect_column_values_to_be_between", "_target_jump_ratio"),
 }
 
@@ -156,7 +175,7 @@ def test_unreadable_file_is_quarantined_not_crashed(settings, world, case):
 
 def test_timestamps_in_the_future_are_rejected(settings, world):
     world.write_partition(good_day(), "raw", "demand", D)
-    noon = datetime(D.year, D.month, D.day, 12, tzinfo=timezone.utc)
+    noon = datetime(D.year, D.month, D.day, 12, tzinfo=UTC)
     before = downstream_fingerprint(world)
     with pytest.raises(GateFailed) as err:
         gate_raw_partition(world, settings.expectations_dir, _spec(), D, now=noon)

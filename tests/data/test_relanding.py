@@ -52,13 +52,17 @@ def test_a_fixed_day_landed_again_replaces_its_quarantine_and_the_story_says_so(
 
 def test_the_days_an_asset_event_names_are_checked_before_anything_runs():
     assert days_to_rerun("demand", [{"days": ["2026-03-02", "2026-03-01"]}, {"days": ["2026-03-02"]}, {}]) == [
-        "2026-03-01", "2026-03-02"]
+        "2026-03-01",
+        "2026-03-02",
+    ]
     with pytest.raises(ValueError, match="names '2026-03-02; rm -rf' as a day"):
         days_to_rerun("demand", [{"days": ["2026-03-02; rm -rf"]}])
     with pytest.raises(ValueError, match="expected a list of dates"):
         days_to_rerun("demand", [{"days": "2026-03-02"}])
     many = [date(2026, 1, 1).replace(day=1 + k % 28, month=1 + k // 28).isoformat() for k in range(MAX_DAYS + 1)]
-    with pytest.raises(ValueError, match=f"{MAX_DAYS + 1} days landed again, more than {MAX_DAYS}: .*backfill-features"):
+    with pytest.raises(
+        ValueError, match=f"{MAX_DAYS + 1} days landed again, more than {MAX_DAYS}: .*backfill-features"
+    ):
         days_to_rerun("demand", [{"days": many}])
 
 
@@ -75,7 +79,9 @@ def test_land_says_what_to_run_when_airflow_does_not_answer(tmp_path, files, mon
     assert again.exit_code == 0, again.output
     assert f"landed 1 day(s), {DAY} .. {DAY}, 1 of them again" in again.output
     assert "(replaces: raw)" in again.output
-    assert (f"Airflow does not answer at http://127.0.0.1:{port}, so nothing re-runs by itself: "
-            f"`conveyor backfill-features demand {DAY} {DAY}` rebuilds them") in again.output, again.output
+    assert (
+        f"Airflow does not answer at http://127.0.0.1:{port}, so nothing re-runs by itself: "
+        f"`conveyor backfill-features demand {DAY} {DAY}` rebuilds them"
+    ) in again.output, again.output
     assert Lake.from_settings(load_settings()).partitions("raw", "demand") == [DAY]
     assert load_spec("demand", load_settings().specs_dir).name == "demand"

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conveyor_factory.routing import REGISTRY_POOL
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from conveyor_factory.routing import REGISTRY_POOL
 from ml_tasks.core.settings import ConveyorSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,8 +48,13 @@ REQUIRED_SECRETS = [
     "MLFLOW_SERVING_PASSWORD",
 ]
 AIRFLOW_SERVICES = [
-    "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-    "airflow-triggerer", "airflow-worker", "airflow-worker-gpu",
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-worker-gpu",
 ]
 SPARK_SERVICES = ["spark-master", "spark-worker-1", "spark-worker-2"]
 ALL_SERVICES = {"postgres", "redis", "minio", "minio-init", "mlflow", "mlflow-init", *AIRFLOW_SERVICES, *SPARK_SERVICES}
@@ -97,9 +102,23 @@ def run_config(env_file: Path, compose_file: Path = COMPOSE_FILE, *extra: str) -
     """`docker-compose config --format json` on a clean environment: only the env file supplies values."""
     clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(env_file.parent)}
     return subprocess.run(
-        [compose_binary(), "-f", str(compose_file), "--project-directory", str(REPO),
-         "--env-file", str(env_file), *extra, "config", "--format", "json"],
-        capture_output=True, text=True, env=clean_env, timeout=30,
+        [
+            compose_binary(),
+            "-f",
+            str(compose_file),
+            "--project-directory",
+            str(REPO),
+            "--env-file",
+            str(env_file),
+            *extra,
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        timeout=30,
     )
 
 
@@ -200,15 +219,18 @@ def test_compose_file_has_no_secret_literals_or_default_secrets():
     assert secret_problems(COMPOSE_FILE.read_text()) == []
 
 
-@pytest.mark.parametrize("snippet", [
-    "    POSTGRES_PASSWORD: airflow\n",  # pragma: allowlist secret
-    "    AIRFLOW__CORE__FERNET_KEY: 'c2VjcmV0'\n",
-    "    AIRFLOW__API__SECRET_KEY: ${AIRFLOW_API_SECRET_KEY:-insecure}\n",  # pragma: allowlist secret
-    "    SQL: postgresql+psycopg2://airflow:airflow@postgres/airflow\n",  # pragma: allowlist secret
-    "      - MINIO_ROOT_PASSWORD=minioadmin\n",  # pragma: allowlist secret
-    "    POSTGRES_PASSWORD: ${PG_PASSWORD_OR_DEFAULT:-airflow}\n",  # pragma: allowlist secret
-    "    DB: postgresql://airflow:${PG:-airflow}@postgres/airflow\n",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "    POSTGRES_PASSWORD: airflow\n",  # pragma: allowlist secret
+        "    AIRFLOW__CORE__FERNET_KEY: 'c2VjcmV0'\n",
+        "    AIRFLOW__API__SECRET_KEY: ${AIRFLOW_API_SECRET_KEY:-insecure}\n",  # pragma: allowlist secret
+        "    SQL: postgresql+psycopg2://airflow:airflow@postgres/airflow\n",  # pragma: allowlist secret
+        "      - MINIO_ROOT_PASSWORD=minioadmin\n",  # pragma: allowlist secret
+        "    POSTGRES_PASSWORD: ${PG_PASSWORD_OR_DEFAULT:-airflow}\n",  # pragma: allowlist secret
+        "    DB: postgresql://airflow:${PG:-airflow}@postgres/airflow\n",
+    ],
+)
 def test_secret_scan_catches_literals_and_defaults(snippet):
     assert secret_problems(snippet)
 
@@ -225,8 +247,14 @@ def test_airflow_service_shares_the_common_configuration(name, services):
     assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     # Keys and S3 credentials are per service (tests/security/test_secrets_per_component.py);
     # where a service has one, it is the value of .env.example, so it comes from .env.
-    for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
-                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_PASSWORD"):
+    for key in (
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__SECRET_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "MLFLOW_TRACKING_PASSWORD",
+    ):
         assert env.get(key, "change-me") == "change-me", key
     assert service["image"].startswith("conveyor")
 
@@ -234,7 +262,9 @@ def test_airflow_service_shares_the_common_configuration(name, services):
 def test_conveyor_variables_are_settings_the_settings_object_reads(services, monkeypatch):
     env = services["airflow-worker"]["environment"]
     conveyor_env = {key: value for key, value in env.items() if key.startswith("CONVEYOR_")}
-    unknown = [key for key in conveyor_env if key.removeprefix("CONVEYOR_").lower() not in ConveyorSettings.model_fields]
+    unknown = [
+        key for key in conveyor_env if key.removeprefix("CONVEYOR_").lower() not in ConveyorSettings.model_fields
+    ]
     assert unknown == []
     for key, value in conveyor_env.items():
         monkeypatch.setenv(key, value)
@@ -243,15 +273,19 @@ def test_conveyor_variables_are_settings_the_settings_object_reads(services, mon
 
 
 def test_admin_password_reaches_only_airflow_init_and_lands_where_the_api_server_reads_it(services):
-    holders = [name for name, service in services.items()
-               if "AIRFLOW_ADMIN_PASSWORD" in (service.get("environment") or {})]
+    holders = [
+        name for name, service in services.items() if "AIRFLOW_ADMIN_PASSWORD" in (service.get("environment") or {})
+    ]
     assert holders == ["airflow-init"]
     passwords_file = services["airflow-apiserver"]["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
     assert "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" in command_text(services["airflow-init"])
 
     def volume_holding(service: dict) -> str:
-        return next(v["source"] for v in service["volumes"]
-                    if v["type"] == "volume" and passwords_file.startswith(v["target"] + "/"))
+        return next(
+            v["source"]
+            for v in service["volumes"]
+            if v["type"] == "volume" and passwords_file.startswith(v["target"] + "/")
+        )
 
     assert volume_holding(services["airflow-init"]) == volume_holding(services["airflow-apiserver"])
 
@@ -273,8 +307,11 @@ def _run_init(service: dict, tmp_path: Path, **overrides) -> subprocess.Complete
     (fake_bin / "airflow").write_text(f'#!/usr/bin/env bash\necho "$@" >> {tmp_path}/airflow-calls\n')
     (fake_bin / "airflow").chmod(0o755)
     env = {k: str(v) for k, v in service["environment"].items() if v is not None}
-    env.update(PATH=f"{fake_bin}:{Path(sys.executable).parent}:/usr/bin:/bin",
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(tmp_path / "passwords.json"), **overrides)
+    env.update(
+        PATH=f"{fake_bin}:{Path(sys.executable).parent}:/usr/bin:/bin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(tmp_path / "passwords.json"),
+        **overrides,
+    )
     script = command_text(service).replace("$$", "$")  # Compose's escape for a literal $
     return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
 
@@ -286,10 +323,14 @@ def test_airflow_init_refuses_the_placeholder_passwords_of_env_example(services,
 
 
 def test_airflow_init_migrates_creates_the_pool_and_writes_the_login_with_real_secrets(services, tmp_path):
-    real = {"AIRFLOW_ADMIN_PASSWORD": "Xq9-real", "AIRFLOW__CORE__FERNET_KEY": "k" * 44,  # pragma: allowlist secret
-            "AIRFLOW__API_AUTH__JWT_SECRET": "j" * 64, "AIRFLOW__API__SECRET_KEY": "a" * 64,
-            "AWS_SECRET_ACCESS_KEY": "s" * 40,
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:pw@postgres/airflow"}  # pragma: allowlist secret
+    real = {
+        "AIRFLOW_ADMIN_PASSWORD": "Xq9-real",
+        "AIRFLOW__CORE__FERNET_KEY": "k" * 44,  # pragma: allowlist secret
+        "AIRFLOW__API_AUTH__JWT_SECRET": "j" * 64,
+        "AIRFLOW__API__SECRET_KEY": "a" * 64,
+        "AWS_SECRET_ACCESS_KEY": "s" * 40,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:pw@postgres/airflow",
+    }  # pragma: allowlist secret
     out = _run_init(services["airflow-init"], tmp_path, **real)
     assert out.returncode == 0, out
     calls = (tmp_path / "airflow-calls").read_text().splitlines()
@@ -303,10 +344,16 @@ def test_airflow_init_migrates_creates_the_pool_and_writes_the_login_with_real_s
 
 
 def test_every_long_running_service_has_a_healthcheck(services):
-    missing = [name for name, service in services.items()
-               if name not in ONE_SHOT and (not (service.get("healthcheck") or {}).get("test")
-                                            or service["healthcheck"].get("disable")
-                                            or service["healthcheck"]["test"] == ["NONE"])]
+    missing = [
+        name
+        for name, service in services.items()
+        if name not in ONE_SHOT
+        and (
+            not (service.get("healthcheck") or {}).get("test")
+            or service["healthcheck"].get("disable")
+            or service["healthcheck"]["test"] == ["NONE"]
+        )
+    ]
     assert missing == []
 
 
@@ -343,15 +390,22 @@ def test_airflow_service_waits_for_healthy_postgres_and_redis_and_for_init(name,
 @pytest.mark.parametrize("name", ["airflow-worker", "airflow-worker-gpu"])
 def test_workers_wait_for_what_tasks_use(name, services):
     deps = conditions(services[name])
-    assert {key: deps.get(key) for key in ("airflow-apiserver", "mlflow", "mlflow-init", "spark-master", "minio-init")} == {
-        "airflow-apiserver": "service_healthy", "mlflow": "service_healthy",
+    assert {
+        key: deps.get(key) for key in ("airflow-apiserver", "mlflow", "mlflow-init", "spark-master", "minio-init")
+    } == {
+        "airflow-apiserver": "service_healthy",
+        "mlflow": "service_healthy",
         "mlflow-init": "service_completed_successfully",  # their MLflow user exists
-        "spark-master": "service_healthy", "minio-init": "service_completed_successfully"}
+        "spark-master": "service_healthy",
+        "minio-init": "service_completed_successfully",
+    }
 
 
 def test_mlflow_waits_for_postgres_and_the_buckets(services):
-    assert conditions(services["mlflow"]) == {"postgres": "service_healthy",
-                                              "minio-init": "service_completed_successfully"}
+    assert conditions(services["mlflow"]) == {
+        "postgres": "service_healthy",
+        "minio-init": "service_completed_successfully",
+    }
     assert conditions(services["minio-init"]) == {"minio": "service_healthy"}
     assert conditions(services["mlflow-init"]) == {"mlflow": "service_healthy"}
 
@@ -412,8 +466,12 @@ def test_mlflow_tracks_in_its_own_postgres_database_and_serves_artifacts_from_mi
     assert args[:4] == ["mlflow", "server", "--app-name", "basic-auth"]
     # as its own PostgreSQL role, from the environment (`mlflow server` reads MLFLOW_BACKEND_STORE_URI)
     assert "--backend-store-uri" not in args
-    assert re.match(r"^postgresql\+psycopg2://mlflow:[^@]+@postgres/mlflow$", mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"])
-    assert re.match(r"^postgresql\+psycopg2://mlflow:[^@]+@postgres/mlflow_auth$", mlflow["environment"]["MLFLOW_AUTH_DATABASE_URI"])
+    assert re.match(
+        r"^postgresql\+psycopg2://mlflow:[^@]+@postgres/mlflow$", mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"]
+    )
+    assert re.match(
+        r"^postgresql\+psycopg2://mlflow:[^@]+@postgres/mlflow_auth$", mlflow["environment"]["MLFLOW_AUTH_DATABASE_URI"]
+    )
     assert option(args, "--artifacts-destination") == "s3://conveyor-artifacts"
     assert "--serve-artifacts" in args
     assert (option(args, "--host"), option(args, "--port")) == ("0.0.0.0", "5000")
@@ -440,8 +498,13 @@ def test_mlflow_init_refuses_the_placeholder_passwords_of_env_example(services):
     script = mounted[init["entrypoint"][-1]]
     assert script == MLFLOW_AUTH_SCRIPT and init["command"] == ["users"]
     env = {k: str(v) for k, v in init["environment"].items()}
-    out = subprocess.run([sys.executable, str(script), "users"], env={"PATH": "/usr/bin:/bin", **env},
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, str(script), "users"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1 and "change-me placeholder" in out.stderr, out
     assert set(env["CONVEYOR_MLFLOW_CLIENTS"].split(",")) == {"worker", "view", "serving"}
 
@@ -472,15 +535,23 @@ def test_spark_cluster_runs_pyspark_from_the_airflow_image(services):
 # --- a broken file fails the check ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("original", "broken", "error"), [
-    ("    depends_on:\n      postgres:\n        condition: service_healthy\n      minio-init:",
-     "    depends_on:\n      postgress:\n        condition: service_healthy\n      minio-init:",
-     "postgress"),
-    ("    command: api-server\n", "   command: api-server\n", "yaml"),
-    ("      airflow-init:\n        condition: service_completed_successfully\n",
-     "      airflow-init:\n        condition: service_completed\n",
-     "condition"),
-], ids=["depends-on-unknown-service", "bad-indentation", "unknown-condition"])
+@pytest.mark.parametrize(
+    ("original", "broken", "error"),
+    [
+        (
+            "    depends_on:\n      postgres:\n        condition: service_healthy\n      minio-init:",
+            "    depends_on:\n      postgress:\n        condition: service_healthy\n      minio-init:",
+            "postgress",
+        ),
+        ("    command: api-server\n", "   command: api-server\n", "yaml"),
+        (
+            "      airflow-init:\n        condition: service_completed_successfully\n",
+            "      airflow-init:\n        condition: service_completed\n",
+            "condition",
+        ),
+    ],
+    ids=["depends-on-unknown-service", "bad-indentation", "unknown-condition"],
+)
 def test_config_rejects_a_broken_compose_file(original, broken, error, env_file, tmp_path):
     text = COMPOSE_FILE.read_text()
     assert original in text
@@ -496,8 +567,11 @@ def test_config_rejects_a_broken_compose_file(original, broken, error, env_file,
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
-    joined = re.sub(r"\\\n", " ", "\n".join(line for line in DOCKERFILE.read_text().splitlines()
-                                             if not line.lstrip().startswith("#")))
+    joined = re.sub(
+        r"\\\n",
+        " ",
+        "\n".join(line for line in DOCKERFILE.read_text().splitlines() if not line.lstrip().startswith("#")),
+    )
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in joined.splitlines() if line.strip()]
 
 

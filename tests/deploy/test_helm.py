@@ -89,7 +89,9 @@ OFFICIAL_AIRFLOW_KEYS = {
 }
 
 # Env names that carry credentials: in a manifest they may only come from a Secret.
-SENSITIVE_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|_KEY$|_KEY_ID$|CONN|BACKEND_STORE_URI|DATABASE_URI|CREDENTIAL", re.I)
+SENSITIVE_ENV = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|_KEY$|_KEY_ID$|CONN|BACKEND_STORE_URI|DATABASE_URI|CREDENTIAL", re.I
+)
 # Literal credentials in any rendered string: a URL with user:password@, or an AWS access key id.
 LITERAL_CREDENTIAL = re.compile(r"://[^/\s:@]+:[^/\s@]+@|AKIA[0-9A-Z]{16}")
 
@@ -134,7 +136,9 @@ def _manifests(chart, values: dict) -> list[dict]:
 
 
 def _one(docs: list[dict], kind: str, component: str) -> dict:
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+    found = [
+        d for d in docs if d["kind"] == kind and d["metadata"]["labels"].get("app.kubernetes.io/component") == component
+    ]
     assert len(found) == 1, f"expected one {kind} for {component}, found {[d['metadata']['name'] for d in found]}"
     return found[0]
 
@@ -276,7 +280,7 @@ def test_mlflow_server_serves_artifacts_from_s3_with_its_database_uri_from_a_sec
     # files/mlflow_auth.py writes the basic-auth config, then execs the rest of the command.
     wrapper = ["python", "/opt/conveyor-mlflow/mlflow_auth.py", "exec-with-config", "--"]
     assert command[: len(wrapper)] == wrapper
-    command = command[len(wrapper):]
+    command = command[len(wrapper) :]
     assert command[:4] == ["mlflow", "server", "--app-name", "basic-auth"]
 
     def flag(name):
@@ -292,10 +296,19 @@ def test_mlflow_server_serves_artifacts_from_s3_with_its_database_uri_from_a_sec
     )
     env = {e["name"]: e for e in container["env"]}
     store = merged["mlflow"]["backendStore"]
-    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {"name": store["secretName"], "key": store["secretKey"]}
+    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": store["secretName"],
+        "key": store["secretKey"],
+    }
     s3 = merged["mlflow"]["s3Credentials"]
-    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {"name": s3["secretName"], "key": s3["accessKeyIdKey"]}
-    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": s3["secretName"], "key": s3["secretAccessKeyKey"]}
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+        "name": s3["secretName"],
+        "key": s3["accessKeyIdKey"],
+    }
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": s3["secretName"],
+        "key": s3["secretAccessKeyKey"],
+    }
 
 
 def test_no_rendered_manifest_holds_a_credential(case):
@@ -306,7 +319,9 @@ def test_no_rendered_manifest_holds_a_credential(case):
         for container in _containers(doc):
             for env in container.get("env", []):
                 if SENSITIVE_ENV.search(env["name"]):
-                    assert "value" not in env and "secretKeyRef" in env["valueFrom"], f"{where}: {env['name']} is not a secret reference"
+                    assert "value" not in env and "secretKeyRef" in env["valueFrom"], (
+                        f"{where}: {env['name']} is not a secret reference"
+                    )
             for source in container.get("envFrom", []):
                 assert "secretRef" in source or "configMapRef" in source, where
         if doc["kind"] == "ConfigMap":
@@ -320,17 +335,32 @@ def test_spark_role_lets_drivers_in_task_pods_create_and_delete_executor_pods(ca
     _, merged, docs = case
     role, binding = _one(docs, "Role", "spark"), _one(docs, "RoleBinding", "spark")
     account = _one(docs, "ServiceAccount", "spark")
-    verbs = {resource: set(rule["verbs"]) for rule in role["rules"] if rule["apiGroups"] == [""] for resource in rule["resources"]}
+    verbs = {
+        resource: set(rule["verbs"])
+        for rule in role["rules"]
+        if rule["apiGroups"] == [""]
+        for resource in rule["resources"]
+    }
     assert {"create", "delete", "get", "list", "watch"} <= verbs["pods"]
     for resource in ("services", "configmaps"):
         assert {"create", "delete", "get"} <= verbs[resource], resource
     spark_namespace = merged["conveyor"]["sparkNamespace"] or NAMESPACE
     assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == spark_namespace
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE}]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE}
+    ]
     # ...and the Airflow task pods run as that account.
     workers = merged["airflow"]["workers"]
-    assert workers["serviceAccount"] == workers["kubernetes"]["serviceAccount"] == {"create": False, "name": account["metadata"]["name"]}
+    assert (
+        workers["serviceAccount"]
+        == workers["kubernetes"]["serviceAccount"]
+        == {"create": False, "name": account["metadata"]["name"]}
+    )
 
 
 def test_pool_job_creates_the_registry_pool_after_install_and_upgrade(case):
@@ -344,11 +374,15 @@ def test_pool_job_creates_the_registry_pool_after_install_and_upgrade(case):
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] + container["args"] == ["airflow", "pools", "set", REGISTRY_POOL, "1", "alias moves"]
     image = merged["airflow"]["images"]["airflow"]
-    pinned = f"{image['repository']}@{image['digest']}" if image.get("digest") else f"{image['repository']}:{image['tag']}"
+    pinned = (
+        f"{image['repository']}@{image['digest']}" if image.get("digest") else f"{image['repository']}:{image['tag']}"
+    )
     assert container["image"] == pinned
     env = {e["name"]: e for e in container["env"]}
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]["valueFrom"]["secretKeyRef"] == {
-        "name": merged["airflow"]["data"]["metadataSecretName"], "key": "connection"}
+        "name": merged["airflow"]["data"]["metadataSecretName"],
+        "key": "connection",
+    }
     # The only credential; the rest points the CLI's own files at /tmp (read-only root filesystem).
     assert [n for n in env if SENSITIVE_ENV.search(n)] == ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert env["AIRFLOW_CONFIG"]["value"].startswith("/tmp/")
@@ -364,12 +398,18 @@ def test_settings_configmap_runs_conveyor_in_kubernetes_mode_with_spark_on_kuber
     assert data["CONVEYOR_SPARK_MASTER"].startswith("k8s://https://")
     assert data["CONVEYOR_SPARK_S3A"] == "true"
     assert data["CONVEYOR_LAKE_URI"] == merged["conveyor"]["lakeUri"]
-    assert data["CONVEYOR_MLFLOW_TRACKING_URI"] == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    assert (
+        data["CONVEYOR_MLFLOW_TRACKING_URI"]
+        == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    )
     assert data["CONVEYOR_SPARK_IMAGE"] == merged["conveyor"]["sparkImage"]
     assert data["CONVEYOR_SPARK_NAMESPACE"] == (merged["conveyor"]["sparkNamespace"] or NAMESPACE)
     # Spark executors get the lake credentials from the same Secret, by reference.
     secret = merged["conveyor"]["s3Credentials"]["secretName"]
-    assert f"spark.kubernetes.executor.secretKeyRef.AWS_SECRET_ACCESS_KEY={secret}:AWS_SECRET_ACCESS_KEY" in data["PYSPARK_SUBMIT_ARGS"]
+    assert (
+        f"spark.kubernetes.executor.secretKeyRef.AWS_SECRET_ACCESS_KEY={secret}:AWS_SECRET_ACCESS_KEY"
+        in data["PYSPARK_SUBMIT_ARGS"]
+    )
     assert data["PYSPARK_SUBMIT_ARGS"].endswith("pyspark-shell")
 
     # Every CONVEYOR_* name is a real setting (the settings object ignores unknown ones), and
@@ -384,7 +424,10 @@ def test_settings_configmap_runs_conveyor_in_kubernetes_mode_with_spark_on_kuber
     assert settings.spark_master == data["CONVEYOR_SPARK_MASTER"]
     assert settings.mlflow_tracking_uri == data["CONVEYOR_MLFLOW_TRACKING_URI"]
     public = merged["conveyor"]["publicUrls"]
-    assert data["CONVEYOR_MLFLOW_PUBLIC_URL"] == public["mlflow"] and data["CONVEYOR_AIRFLOW_PUBLIC_URL"] == public["airflow"]
+    assert (
+        data["CONVEYOR_MLFLOW_PUBLIC_URL"] == public["mlflow"]
+        and data["CONVEYOR_AIRFLOW_PUBLIC_URL"] == public["airflow"]
+    )
     if public["mlflow"]:
         assert settings.mlflow_public_url == public["mlflow"].rstrip("/")
 
@@ -434,7 +477,9 @@ def test_airflow_has_no_default_user_and_every_secret_by_name(chart):
     assert airflow["createUserJob"]["enabled"] is False
     assert airflow["createUserJob"]["defaultUser"]["enabled"] is False
     assert airflow["postgresql"]["enabled"] is False, "the bundled PostgreSQL has a default password"
-    passwords = [p for p in _leaf_paths(airflow) if re.search(r"pass(word)?$|^fernetKey$|secretKey$|jwtSecret$", p, re.I)]
+    passwords = [
+        p for p in _leaf_paths(airflow) if re.search(r"pass(word)?$|^fernetKey$|secretKey$|jwtSecret$", p, re.I)
+    ]
     assert passwords == [], f"plain-text credential fields in the airflow values: {passwords}"
     for key in ("fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName", "webserverSecretKeySecretName"):
         assert isinstance(airflow[key], str) and airflow[key], key
@@ -476,11 +521,25 @@ def test_schema_is_draft_07_and_accepts_the_shipped_values(chart, ci_values):
             "additional properties 'uri' not allowed",
             id="plain-text-database-uri",
         ),
-        pytest.param({"mlflow": {"backendStore": {"secretName": ""}}}, "/mlflow/backendStore/secretName", id="empty-secret-name"),
-        pytest.param({"conveyor": {"s3Credentials": {"secretName": 42}}}, "got number, want string", id="secret-name-not-a-string"),
-        pytest.param({"airflow": {"data": {"metadataSecretName": ""}}}, "/airflow/data/metadataSecretName", id="empty-metadata-secret"),
-        pytest.param({"airflow": {"fernetKey": "plain-text-fernet-key"}}, "/airflow/fernetKey", id="plain-text-fernet-key"),
-        pytest.param({"airflow": {"jwtSecret": "plain-text-jwt"}}, "/airflow/jwtSecret", id="plain-text-jwt-secret"),  # pragma: allowlist secret
+        pytest.param(
+            {"mlflow": {"backendStore": {"secretName": ""}}}, "/mlflow/backendStore/secretName", id="empty-secret-name"
+        ),
+        pytest.param(
+            {"conveyor": {"s3Credentials": {"secretName": 42}}},
+            "got number, want string",
+            id="secret-name-not-a-string",
+        ),
+        pytest.param(
+            {"airflow": {"data": {"metadataSecretName": ""}}},
+            "/airflow/data/metadataSecretName",
+            id="empty-metadata-secret",
+        ),
+        pytest.param(
+            {"airflow": {"fernetKey": "plain-text-fernet-key"}}, "/airflow/fernetKey", id="plain-text-fernet-key"
+        ),
+        pytest.param(
+            {"airflow": {"jwtSecret": "plain-text-jwt"}}, "/airflow/jwtSecret", id="plain-text-jwt-secret"
+        ),  # pragma: allowlist secret
         pytest.param({"airflow": {"executor": "CeleryExecutor"}}, "/airflow/executor", id="other-executor"),
         pytest.param({"conveyor": {"mode": "compose"}}, "/conveyor/mode", id="other-mode"),
         pytest.param(
@@ -524,9 +583,9 @@ def test_a_missing_secret_name_stops_the_render(chart, path):
 
 def test_gpu_training_pod_override_is_a_valid_pod_on_the_gpu_nodes(chart):
     """The training task's pod_override under the KubernetesExecutor, as the DAG builds it."""
-    from conveyor_factory.routing import gpu_pod
     from kubernetes.client import ApiClient
 
+    from conveyor_factory.routing import gpu_pod
     from ml_tasks.core.spec import load_spec
 
     spec = load_spec("demand", REPO_ROOT / "dags" / "specs")
@@ -555,7 +614,9 @@ def test_every_gpu_spec_targets_the_gpu_nodes_the_chart_documents(chart):
         assert dict(res.node_selector).items() <= gpu["nodeLabels"].items(), spec.name
         for taint in gpu["taints"]:
             tolerated = any(
-                t.get("key") == taint["key"] and t.get("effect") in (None, taint["effect"]) and t.get("operator") == "Exists"
+                t.get("key") == taint["key"]
+                and t.get("effect") in (None, taint["effect"])
+                and t.get("operator") == "Exists"
                 for t in res.tolerations
             )
             assert tolerated, f"{spec.name} does not tolerate {taint}"

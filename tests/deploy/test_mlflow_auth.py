@@ -46,8 +46,13 @@ def users_env(base: str, worker_password: str) -> dict[str, str]:
 
 
 def run_users(base: str, worker_password: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), "users"], env=users_env(base, worker_password),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "users"],
+        env=users_env(base, worker_password),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +73,32 @@ def server(tmp_path_factory):
     mlflow = str(Path(sys.executable).parent / "mlflow")
     log = open(folder / "server.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "exec-with-config", "--", mlflow, "server", "--app-name", "basic-auth",
-         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination", str(folder / "artifacts"),
-         "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            str(SCRIPT),
+            "exec-with-config",
+            "--",
+            mlflow,
+            "server",
+            "--app-name",
+            "basic-auth",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+            "--serve-artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 50
         while True:
@@ -113,7 +140,10 @@ def test_config_file_is_private_and_names_the_auth_database(server):
 
 def test_anonymous_requests_are_refused_but_health_is_open(server):
     base, _ = server
-    assert requests.get(f"{base}/api/2.0/mlflow/experiments/search", params={"max_results": 1}, timeout=10).status_code == 401
+    assert (
+        requests.get(f"{base}/api/2.0/mlflow/experiments/search", params={"max_results": 1}, timeout=10).status_code
+        == 401
+    )
     assert requests.get(f"{base}/api/2.0/mlflow/registered-models/search", timeout=10).status_code == 401
     assert requests.get(f"{base}/health", timeout=10).status_code == 200
 
@@ -153,4 +183,7 @@ def test_each_client_signs_in_as_its_own_user_within_its_permissions(server, mon
     with pytest.raises(MlflowException) as refused:
         client(monkeypatch, base, WORKER).get_experiment(experiment)
     assert refused.value.error_code == "UNAUTHENTICATED"
-    assert client(monkeypatch, base, (WORKER[0], WORKER[1] + "-rotated")).get_experiment(experiment).name == "demand_training"
+    assert (
+        client(monkeypatch, base, (WORKER[0], WORKER[1] + "-rotated")).get_experiment(experiment).name
+        == "demand_training"
+    )

@@ -30,8 +30,9 @@ def ensure_chromium() -> Path:
         return CHROMIUM
     apt_install(PACKAGES, f"Chromium at {CHROMIUM} is")
     if not CHROMIUM.exists():
-        raise BrowserSetupError(f"apt installed {PACKAGES} but {CHROMIUM} is missing "
-                                f"(`chromium` on PATH: {shutil.which('chromium')})")
+        raise BrowserSetupError(
+            f"apt installed {PACKAGES} but {CHROMIUM} is missing (`chromium` on PATH: {shutil.which('chromium')})"
+        )
     return CHROMIUM
 
 
@@ -56,8 +57,9 @@ def chromium_page(viewport: tuple[int, int] = (1440, 900), failure_shot: Path | 
     expect.set_options(timeout=60_000)  # a busy CI machine renders the React UI slowly
     with sync_playwright() as pw:
         # --no-sandbox: CI runs as root, where Chromium refuses its sandbox.
-        browser = pw.chromium.launch(executable_path=str(executable), headless=True,
-                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = pw.chromium.launch(
+            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             context.set_default_timeout(60_000)

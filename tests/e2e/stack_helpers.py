@@ -61,8 +61,9 @@ def wait_all_runs(client: AirflowClient, dag_id: str, at_least: int = 1, timeout
         runs = client.runs(dag_id)
         return runs if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs) else None
 
-    return wait_until(finished, timeout, lambda: f"{dag_id}: {at_least}+ finished runs; runs: {client.runs(dag_id)}",
-                      every=5)
+    return wait_until(
+        finished, timeout, lambda: f"{dag_id}: {at_least}+ finished runs; runs: {client.runs(dag_id)}", every=5
+    )
 
 
 def asset_runs(client: AirflowClient, dag_id: str) -> list[dict]:
@@ -72,12 +73,17 @@ def asset_runs(client: AirflowClient, dag_id: str) -> list[dict]:
 
 def wait_asset_runs(client: AirflowClient, dag_id: str, timeout: float = 900) -> list[dict]:
     """The asset-triggered runs of ``dag_id`` once at least one exists and all have finished."""
+
     def finished() -> list[dict] | None:
         runs = asset_runs(client, dag_id)
         return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
-    return wait_until(finished, timeout, lambda: f"{dag_id}: a finished asset-triggered run; runs: "
-                      f"{asset_runs(client, dag_id)}", every=5)
+    return wait_until(
+        finished,
+        timeout,
+        lambda: f"{dag_id}: a finished asset-triggered run; runs: {asset_runs(client, dag_id)}",
+        every=5,
+    )
 
 
 def explain_run(client: AirflowClient, settings, dag_id: str, run_id: str, lines: int = 25) -> str:
@@ -94,7 +100,9 @@ def explain_run(client: AirflowClient, settings, dag_id: str, run_id: str, lines
             for line in log.read_text(errors="replace").splitlines()[-lines:]:
                 try:
                     event = json.loads(line)
-                    tail.append(f"{event.get('level', '')} {event.get('event', '')} {event.get('error_detail', '')}"[:600])
+                    tail.append(
+                        f"{event.get('level', '')} {event.get('event', '')} {event.get('error_detail', '')}"[:600]
+                    )
                 except ValueError:
                     tail.append(line[:600])
             out.append(f"--- {ti['task_id']} {log.name}\n" + "\n".join(tail))

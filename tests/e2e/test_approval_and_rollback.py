@@ -73,13 +73,15 @@ def _settle(client, run_id: str, timeout: float = 120) -> None:
 
     ti = next(t for t in client.task_instances(TRAIN, run_id) if t["task_id"] == "approve")
     if ti.get("pid"):
-        wait_until(lambda: not psutil.pid_exists(ti["pid"]), timeout, f"the task process {ti['pid']} to exit",
-                   every=0.5)
+        wait_until(
+            lambda: not psutil.pid_exists(ti["pid"]), timeout, f"the task process {ti['pid']} to exit", every=0.5
+        )
     time.sleep(2)
 
 
 def _first_waiting_run(client, timeout: float = 600) -> str:
     """Unpausing may also start the latest nightly run: whichever run asks first is the first model."""
+
     def waiting() -> str | None:
         for run in client.runs(TRAIN):
             if client.task_states(TRAIN, run["dag_run_id"]).get("approve") == "awaiting_input":

@@ -66,8 +66,13 @@ def test_categorical_drift_requests_a_retrain_that_the_scheduler_runs(platform):
     lake = Lake.from_settings(settings)
     spec = load_spec("churn", settings.specs_dir)
     start = platform["normal_end"] - timedelta(days=NORMAL_DAYS - 1)
-    campaign = ChurnDataConfig(customers=CUSTOMERS, start=start, days=NORMAL_DAYS + CAMPAIGN_DAYS,
-                               drift_from=platform["normal_end"] + timedelta(days=1), drift_kind="plan_mix")
+    campaign = ChurnDataConfig(
+        customers=CUSTOMERS,
+        start=start,
+        days=NORMAL_DAYS + CAMPAIGN_DAYS,
+        drift_from=platform["normal_end"] + timedelta(days=1),
+        drift_kind="plan_mix",
+    )
     land_churn_data(campaign, lake)  # identical rows up to normal_end, then the campaign
     backfill_features(settings, spec, campaign.dates[-CAMPAIGN_DAYS:-1], progress=lambda m: None)
 

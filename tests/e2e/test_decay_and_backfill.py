@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -50,7 +50,7 @@ def platform(tmp_path_factory):
 
 
 def _utc(day, hour: int = 0, minute: int = 0) -> str:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc).isoformat()
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC).isoformat()
 
 
 def test_no_drift_no_retrain(platform):
@@ -70,10 +70,19 @@ def test_backfills_replay_scoring_and_monitoring_without_requesting_retrains(pla
     client, settings = platform["client"], platform["settings"]
     lake = Lake.from_settings(settings)
     start = platform["normal_end"] + timedelta(days=1)
-    changed = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=CHANGED_DAYS, start=start,
-                               drift_from=start, drift_kind="concept", drift_strength=CONCEPT_STRENGTH)
+    changed = DemandDataConfig(
+        stores=SIZE.stores,
+        items=SIZE.items,
+        days=CHANGED_DAYS,
+        start=start,
+        drift_from=start,
+        drift_kind="concept",
+        drift_strength=CONCEPT_STRENGTH,
+    )
     land_demand_data(changed, lake)
-    report = backfill_features(settings, load_spec("demand", settings.specs_dir), changed.dates, progress=lambda m: None)
+    report = backfill_features(
+        settings, load_spec("demand", settings.specs_dir), changed.dates, progress=lambda m: None
+    )
     assert report.published == changed.dates
 
     # Ticks at 03:00 from the second changed day to the day before yesterday; each run looks at
@@ -89,13 +98,36 @@ def test_backfills_replay_scoring_and_monitoring_without_requesting_retrains(pla
     assert all(lake.exists("predictions", "demand", d) for d in changed.dates)
 
     # The drift replay through the CLI the docs show (`conveyor airflow backfill create`).
-    env = {**os.environ, "CONVEYOR_HOME": str(settings.home), "CONVEYOR_AIRFLOW_PORT": str(settings.airflow_port),
-           "CONVEYOR_MLFLOW_PORT": str(settings.mlflow_port)}
-    created = subprocess.run([venv_executable("conveyor"), "airflow", "backfill", "create", "--dag-id", "demand_drift",
-                              "--from-date", window[0], "--to-date", window[1], "--max-active-runs", "1"],
-                             env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_AIRFLOW_PORT": str(settings.airflow_port),
+        "CONVEYOR_MLFLOW_PORT": str(settings.mlflow_port),
+    }
+    created = subprocess.run(
+        [
+            venv_executable("conveyor"),
+            "airflow",
+            "backfill",
+            "create",
+            "--dag-id",
+            "demand_drift",
+            "--from-date",
+            window[0],
+            "--to-date",
+            window[1],
+            "--max-active-runs",
+            "1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert created.returncode == 0, created.stdout + created.stderr
-    drift_runs = [r for r in wait_all_runs(client, "demand_drift", at_least=replayed + 1) if r["run_type"] == "backfill"]
+    drift_runs = [
+        r for r in wait_all_runs(client, "demand_drift", at_least=replayed + 1) if r["run_type"] == "backfill"
+    ]
     assert len(drift_runs) == replayed and {r["state"] for r in drift_runs} == {"success"}, drift_runs
     decisions = [client.xcom("demand_drift", r["dag_run_id"], "decide_retrain") for r in drift_runs]
     assert not any(d["fire"] for d in decisions), decisions
@@ -109,7 +141,9 @@ def test_decay_without_input_drift_is_detected_and_retrains(platform):
     assert client.wait_for_run("demand_drift", run_id, timeout=300) == "success"
     verdict = client.xcom("demand_drift", run_id, "check_drift")
     decay = verdict["signals"]["performance_decay"]
-    assert decay["detected"] and decay["ratio"] > 1.2 and decay["rows"] == CHANGED_DAYS * SIZE.stores * SIZE.items * 24, decay
+    assert (
+        decay["detected"] and decay["ratio"] > 1.2 and decay["rows"] == CHANGED_DAYS * SIZE.stores * SIZE.items * 24
+    ), decay
     assert not verdict["signals"]["data_drift"]["detected"], verdict["signals"]["data_drift"]
     decision = client.xcom("demand_drift", run_id, "decide_retrain")
     assert decision["fire"] and "performance_decay" in decision["signals"], decision

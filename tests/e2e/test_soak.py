@@ -29,7 +29,10 @@ from soak.settings import soak_settings
 from .browser import artifacts_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(3600)]
-SEED, DAYS = 112, 7  # kill_mlflow, kill_task and kill_scheduler all during train (`python -m soak.embedded --plan-only`)
+SEED, DAYS = (
+    112,
+    7,
+)  # kill_mlflow, kill_task and kill_scheduler all during train (`python -m soak.embedded --plan-only`)
 KILLS_IN_TRAINING = {"kill_task", "kill_scheduler", "kill_mlflow"}
 
 

@@ -31,5 +31,3 @@ def loop(tmp_path_factory, demand_spec, spark):
     trained = train_challenger(settings, demand_spec, {"airflow.dag_id": "test"})
     decision = promote_if_better(settings, demand_spec, trained)
     return {"settings": settings, "lake": lake, "cfg": cfg, "trained": trained, "decision": decision}
-
-

@@ -105,8 +105,9 @@ def test_a_plan_mix_campaign_is_categorical_drift(churn, spark):
     assert quiet["signals"]["prediction_drift"]["score"] < 0.05, quiet["signals"]["prediction_drift"]
 
     start = churn["cfg"].dates[-1] + timedelta(days=1)
-    shifted = ChurnDataConfig(customers=1500, start=churn["cfg"].start, days=DAYS + 14, drift_from=start,
-                              drift_kind="plan_mix")
+    shifted = ChurnDataConfig(
+        customers=1500, start=churn["cfg"].start, days=DAYS + 14, drift_from=start, drift_kind="plan_mix"
+    )
     land_churn_data(shifted, lake)  # the same customers up to `start`, then the campaign
     backfill_features(settings, spec, shifted.dates[-14:], progress=lambda m: None, spark=spark)
     loud = check_drift(settings, spec, shifted.dates[-1])

@@ -30,8 +30,9 @@ def test_concurrent_forced_promotions_serialise(loop, demand_spec, tmp_path):
     from ml_tasks.registry.promotion import promote_if_better
     from ml_tasks.registry.registration import train_challenger
 
-    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'c.db'}",
-                                                   "mlflow_artifacts_dir": str(tmp_path / "a")})
+    settings = loop["settings"].model_copy(
+        update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'c.db'}", "mlflow_artifacts_dir": str(tmp_path / "a")}
+    )
     base = train_challenger(settings, _variant(demand_spec))
     promote_if_better(settings, demand_spec, base)
     a = train_challenger(settings, _variant(demand_spec, seed=3))
@@ -62,8 +63,9 @@ def test_a_decision_is_never_applied_to_a_champion_it_was_not_made_against(loop,
     from ml_tasks.registry.promotion import apply_promotion, evaluate_challenger, promote_if_better
     from ml_tasks.registry.registration import train_challenger
 
-    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'g.db'}",
-                                                   "mlflow_artifacts_dir": str(tmp_path / "a")})
+    settings = loop["settings"].model_copy(
+        update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'g.db'}", "mlflow_artifacts_dir": str(tmp_path / "a")}
+    )
     # One tree: about the naive forecast, whichever target transform the backtest picks for it.
     weak = train_challenger(settings, _variant(demand_spec, trees=1))
     promote_if_better(settings, demand_spec, weak, force=True)

@@ -5,7 +5,7 @@ in MLflow."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,8 +37,14 @@ def monitored(tmp_path_factory, demand_spec, spark):
     settings = load_settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     spec = variant(demand_spec)
     lake = Lake.from_settings(settings)
-    cfg = DemandDataConfig(stores=3, items=10, days=NORMAL + CHANGED, start=DAY0,
-                           drift_from=DAY0 + timedelta(days=NORMAL), drift_kind="concept")
+    cfg = DemandDataConfig(
+        stores=3,
+        items=10,
+        days=NORMAL + CHANGED,
+        start=DAY0,
+        drift_from=DAY0 + timedelta(days=NORMAL),
+        drift_kind="concept",
+    )
     land_demand_data(cfg, lake)
     report = backfill_features(settings, spec, cfg.dates[8:], progress=lambda m: None, spark=spark)
     assert not report.quarantined, report.quarantined  # a concept change is not bad data
@@ -94,12 +100,24 @@ def test_reports_and_metrics_over_time_land_in_the_monitoring_run(monitored):
     assert [m.value for m in client.get_metric_history(run.info.run_id, "retrain_requested")] == [1.0]
     day = fired["dt"]
     files = {a.path for a in client.list_artifacts(run.info.run_id, f"checks/dt={day}")}
-    assert {f"checks/dt={day}/{name}" for name in ("data_drift.html", "data_drift.json", "prediction_drift.html",
-            "prediction_drift.json", "performance.json", "verdict.json", "retrain_decision.json")} <= files
+    assert {
+        f"checks/dt={day}/{name}"
+        for name in (
+            "data_drift.html",
+            "data_drift.json",
+            "prediction_drift.html",
+            "prediction_drift.json",
+            "performance.json",
+            "verdict.json",
+            "retrain_decision.json",
+        )
+    } <= files
     assert "monitoring_timeseries.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
     assert fired["report_uri"].endswith(f"/runs/{run.info.run_id}/artifacts/checks/dt={day}/data_drift.html")
     assert latest_check(settings, "demand")["dt"] == day
-    performance = json.loads(open(client.download_artifacts(run.info.run_id, f"checks/dt={day}/performance.json")).read())
+    performance = json.loads(
+        open(client.download_artifacts(run.info.run_id, f"checks/dt={day}/performance.json")).read()
+    )
     assert performance["days"]["joined"] == [d.isoformat() for d in monitored["changed"]]
 
 
@@ -122,6 +140,6 @@ def test_prediction_drift_is_judged_on_the_unseen_holdout_week_and_older_champio
 
 
 def _now():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -40,8 +40,17 @@ def energy_day(day: date, sites: int = 3, meters: int = 4) -> pd.DataFrame:
             scale = 5.0 + 3.0 * s + m
             temp = 18 + 6 * np.sin((hours.hour - 9) / 24 * 2 * np.pi) + rng.normal(0, 1, 24)
             load = scale * (1 + 0.5 * np.sin((hours.hour - 7) / 24 * 2 * np.pi)) * (0.8 if day.weekday() >= 5 else 1.0)
-            rows.append(pd.DataFrame({"reading_at": hours, "site": f"site-{s}", "meter": f"m{m}",
-                                      "kwh": np.maximum(load + rng.normal(0, 0.6, 24), 0.0), "temperature_c": temp}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "reading_at": hours,
+                        "site": f"site-{s}",
+                        "meter": f"m{m}",
+                        "kwh": np.maximum(load + rng.normal(0, 0.6, 24), 0.0),
+                        "temperature_c": temp,
+                    }
+                )
+            )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -52,19 +61,30 @@ def scaffolded(tmp_path_factory):
     new = NewPipeline("energy", "regression", ["site", "meter"], "reading_at", "kwh", sample, root=root)
     written = new.write()
     home = root / "home"
-    settings = load_settings(home=home, specs_dir=root / "dags" / "specs", expectations_dir=root / "expectations",
-                             mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    settings = load_settings(
+        home=home,
+        specs_dir=root / "dags" / "specs",
+        expectations_dir=root / "expectations",
+        mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+    )
     return {"root": root, "written": written, "settings": settings, "new": new}
 
 
 def test_the_scaffold_writes_only_the_pipelines_own_files(scaffolded):
     root = scaffolded["root"]
     assert sorted(str(p.relative_to(root)) for p in scaffolded["written"]) == [
-        "dags/energy.py", "dags/specs/energy.yaml", "expectations/energy_features.json", "expectations/energy_raw.json",
-        "tests/pipelines/test_energy.py"]
+        "dags/energy.py",
+        "dags/specs/energy.yaml",
+        "expectations/energy_features.json",
+        "expectations/energy_raw.json",
+        "tests/pipelines/test_energy.py",
+    ]
     raw = json.loads((root / "expectations" / "energy_raw.json").read_text())
     kinds = {(e["type"], e["kwargs"].get("column")) for e in raw["expectations"]}
-    assert ("expect_column_to_exist", "temperature_c") in kinds and ("expect_column_values_to_be_between", "kwh") in kinds
+    assert ("expect_column_to_exist", "temperature_c") in kinds and (
+        "expect_column_values_to_be_between",
+        "kwh",
+    ) in kinds
     assert all(e["meta"]["notes"] for e in raw["expectations"])
     with pytest.raises(ScaffoldError, match="would overwrite"):
         scaffolded["new"].write()
@@ -74,15 +94,35 @@ def test_the_new_spec_validates_and_its_dags_appear_at_the_next_parse(scaffolded
     from ml_tasks.platform.cli.spec_check import check_all
 
     assert check_all(scaffolded["settings"]) == {"energy": []}
-    probe = ("import json, sys; from airflow.dag_processing.dagbag import DagBag; b = DagBag(dag_folder=sys.argv[1]); "
-             "print(json.dumps({'errors': {k: str(v) for k, v in b.import_errors.items()}, 'dags': sorted(b.dags)}))")
-    env = {**os.environ, "AIRFLOW_HOME": str(scaffolded["root"] / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "CONVEYOR_SPECS_DIR": str(scaffolded["settings"].specs_dir)}
-    out = subprocess.run([sys.executable, "-c", probe, str(scaffolded["root"] / "dags" / "energy.py")], env=env,
-                         capture_output=True, text=True, timeout=120)
+    probe = (
+        "import json, sys; from airflow.dag_processing.dagbag import DagBag; b = DagBag(dag_folder=sys.argv[1]); "
+        "print(json.dumps({'errors': {k: str(v) for k, v in b.import_errors.items()}, 'dags': sorted(b.dags)}))"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(scaffolded["root"] / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "CONVEYOR_SPECS_DIR": str(scaffolded["settings"].specs_dir),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(scaffolded["root"] / "dags" / "energy.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     parsed = json.loads(out.stdout.strip().splitlines()[-1])
-    assert parsed == {"errors": {}, "dags": ["energy_drift", "energy_features", "energy_relanded", "energy_rollback",
-                                             "energy_score", "energy_train"]}
+    assert parsed == {
+        "errors": {},
+        "dags": [
+            "energy_drift",
+            "energy_features",
+            "energy_relanded",
+            "energy_rollback",
+            "energy_score",
+            "energy_train",
+        ],
+    }
 
 
 def test_raw_days_to_promoted_champion_through_the_real_gates_spark_and_training(scaffolded, spark):
@@ -110,5 +150,8 @@ def test_raw_days_to_promoted_champion_through_the_real_gates_spark_and_training
     bad = energy_day(DAYS[-1] + timedelta(days=1)).assign(kwh=-5.0)  # a broken meter feed is quarantined
     lake.write_partition(bad, "raw", "energy", DAYS[-1] + timedelta(days=1))
     late = backfill_features(settings, spec, [DAYS[-1] + timedelta(days=1)], progress=lambda m: None, spark=spark)
-    assert list(late.quarantined) == [DAYS[-1] + timedelta(days=1)] and "kwh" in late.quarantined[DAYS[-1] + timedelta(days=1)]
+    assert (
+        list(late.quarantined) == [DAYS[-1] + timedelta(days=1)]
+        and "kwh" in late.quarantined[DAYS[-1] + timedelta(days=1)]
+    )
     assert REPO_ROOT not in scaffolded["root"].parents  # nothing of this pipeline was written into the checkout

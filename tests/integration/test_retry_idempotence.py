@@ -31,8 +31,9 @@ def test_a_retried_training_closes_the_run_its_killed_attempt_left_running(loop,
     plan = plan_training(settings, spec, {"airflow.run_id": "kill-test"})
     client = tracking.connect(settings)
     exp = client.get_experiment_by_name(tracking.training_experiment(spec.name)).experiment_id
-    killed = client.create_run(exp, tags={**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"],
-                                          "conveyor.model_family": "lightgbm"})
+    killed = client.create_run(
+        exp, tags={**plan["tags"], "mlflow.parentRunId": plan["parent_run_id"], "conveyor.model_family": "lightgbm"}
+    )
     train_model(settings, spec, plan, "lightgbm")
     children = client.search_runs([exp], filter_string=f"tags.`mlflow.parentRunId` = '{plan['parent_run_id']}'")
     assert sorted(r.info.status for r in children) == ["FINISHED", "KILLED"]

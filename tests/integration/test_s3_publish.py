@@ -58,8 +58,11 @@ def _version(lake: Lake) -> int | None:
 
 # one more file than data files per version: the manifest; two copies per publish (aside, then in)
 @pytest.mark.parametrize("kill_at", [0, 1, FILES, FILES + 1, FILES + 2, 2 * FILES + 1, 2 * (FILES + 1)])
-def test_a_publish_killed_at_any_copy_never_shows_part_of_a_day_and_loses_nothing(s3_endpoint, tmp_path,  # noqa: F811
-                                                                                 kill_at):
+def test_a_publish_killed_at_any_copy_never_shows_part_of_a_day_and_loses_nothing(
+    s3_endpoint,
+    tmp_path,  # noqa: F811
+    kill_at,
+):
     lake = Lake(f"s3://conveyor-lake/publish-{uuid.uuid4().hex[:8]}", {"endpoint_url": s3_endpoint})
     staged = lake.staging("features", "p", D)
     for i in range(FILES):
@@ -70,9 +73,14 @@ def test_a_publish_killed_at_any_copy_never_shows_part_of_a_day_and_loses_nothin
 
     script = tmp_path / "killed_publish.py"  # a file, not `-c`: pyspark exits from a `-c` main module
     script.write_text(KILLED_PUBLISH)
-    run = subprocess.run([sys.executable, str(script), lake.root, s3_endpoint, str(kill_at), str(FILES)],
-                         cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, str(script), lake.root, s3_endpoint, str(kill_at), str(FILES)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     finished = kill_at >= 2 * (FILES + 1)
     assert run.returncode == (0 if finished else -signal.SIGKILL), run.stderr[-3000:]
     lake.fs.invalidate_cache()

@@ -30,8 +30,11 @@ from ..e2e.stack_helpers import free_port
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 DAYS = 5
 KEY = ["store_id", "item_id", "ts"]
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "conveyor-test", "AWS_SECRET_ACCESS_KEY": "conveyor-test-secret",
-               "AWS_DEFAULT_REGION": "us-east-1"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "conveyor-test",
+    "AWS_SECRET_ACCESS_KEY": "conveyor-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +45,20 @@ def s3_endpoint(tmp_path_factory):
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
     server = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     endpoint = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)
     try:
-        wait_until(lambda: requests.get(endpoint, timeout=2) is not None, 60, "the moto S3 server", every=0.5,
-                   transient=(requests.RequestException,))
+        wait_until(
+            lambda: requests.get(endpoint, timeout=2) is not None,
+            60,
+            "the moto S3 server",
+            every=0.5,
+            transient=(requests.RequestException,),
+        )
         s3 = boto3.client("s3", endpoint_url=endpoint)
         for bucket in ("conveyor-lake", "conveyor-artifacts"):
             s3.create_bucket(Bucket=bucket)
@@ -67,8 +76,11 @@ def s3_endpoint(tmp_path_factory):
 def _keys(endpoint: str, bucket: str, prefix: str = "") -> list[str]:
     import boto3
 
-    pages = boto3.client("s3", endpoint_url=endpoint).get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix)
+    pages = (
+        boto3.client("s3", endpoint_url=endpoint)
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=bucket, Prefix=prefix)
+    )
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
@@ -105,8 +117,12 @@ def test_the_feature_stage_on_s3_matches_a_local_lake(s3_endpoint, tmp_path, dem
 
     expected = Lake.from_settings(local).read_range("features", "demand", report.published)
     got = lake.read_range("features", "demand", report.published)
-    pd.testing.assert_frame_equal(got.sort_values(KEY).reset_index(drop=True),
-                                  expected.sort_values(KEY).reset_index(drop=True), check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        got.sort_values(KEY).reset_index(drop=True),
+        expected.sort_values(KEY).reset_index(drop=True),
+        check_exact=False,
+        rtol=1e-9,
+    )
 
 
 def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_endpoint, tmp_path):
@@ -115,8 +131,12 @@ def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_e
     from ml_tasks.platform.stack.environment import services, stack_env
 
     port = free_port()
-    settings = load_settings(home=tmp_path / "home", mlflow_port=port, s3_endpoint_url=s3_endpoint,
-                             mlflow_artifacts_dir="s3://conveyor-artifacts/mlflow")
+    settings = load_settings(
+        home=tmp_path / "home",
+        mlflow_port=port,
+        s3_endpoint_url=s3_endpoint,
+        mlflow_artifacts_dir="s3://conveyor-artifacts/mlflow",
+    )
     (settings.home / "mlflow").mkdir(parents=True)
     server = next(s for s in services(settings) if s.name == "mlflow")
     env = stack_env(settings)
@@ -125,9 +145,13 @@ def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_e
     proc = subprocess.Popen(server.command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         try:
-            wait_until(lambda: requests.get(f"{settings.mlflow_url}/health", timeout=2).status_code == 200, 120,
-                       "the MLflow server", transient=(requests.RequestException,),
-                       give_up=lambda: "it exited" if proc.poll() is not None else None)
+            wait_until(
+                lambda: requests.get(f"{settings.mlflow_url}/health", timeout=2).status_code == 200,
+                120,
+                "the MLflow server",
+                transient=(requests.RequestException,),
+                give_up=lambda: "it exited" if proc.poll() is not None else None,
+            )
         except WaitTimeout as exc:
             pytest.fail(f"{exc}\n" + (tmp_path / "mlflow.log").read_text()[-3000:])
         report = tmp_path / "metrics.json"
@@ -138,8 +162,9 @@ def test_mlflow_artifacts_go_to_s3_through_the_server_the_settings_describe(s3_e
             mlflow.log_artifact(str(report), artifact_path="evaluation")
         stored = _keys(s3_endpoint, "conveyor-artifacts", "mlflow/")
         assert any(k.endswith(f"{run.info.run_id}/artifacts/evaluation/metrics.json") for k in stored), stored
-        back = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="evaluation/metrics.json",
-                                                   dst_path=str(tmp_path / "back"))
+        back = mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id, artifact_path="evaluation/metrics.json", dst_path=str(tmp_path / "back")
+        )
         assert Path(back).read_text() == '{"mae": 0.42}'
     finally:
         mlflow.set_tracking_uri(None)

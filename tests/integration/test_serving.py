@@ -55,8 +55,10 @@ def test_bad_requests_get_422_naming_the_field(client, loop):
     rows[1]["lag_24h"] = "many"
     response = client.post("/predict", json={"rows": rows})
     assert response.status_code == 422
-    assert response.json()["detail"] == ["rows[0].price: field required (double)",
-                                         "rows[1].lag_24h: expected a number (double), got 'many'"]
+    assert response.json()["detail"] == [
+        "rows[0].price: field required (double)",
+        "rows[1].lag_24h: expected a number (double), got 'many'",
+    ]
     assert client.post("/predict", json={"rows": []}).status_code == 422
     assert client.post("/predict", content=b"not json", headers={"Content-Type": "application/json"}).status_code == 422
     assert client.post("/predict", content=b"not json").status_code == 415  # not even said to be JSON
@@ -76,8 +78,9 @@ def test_a_new_champion_is_picked_up_without_a_restart(loop, demand_spec, tmp_pa
     from ml_tasks.registry.promotion import promote_if_better
     from ml_tasks.registry.registration import train_challenger
 
-    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 's.db'}",
-                                                   "mlflow_artifacts_dir": str(tmp_path / "a")})
+    settings = loop["settings"].model_copy(
+        update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 's.db'}", "mlflow_artifacts_dir": str(tmp_path / "a")}
+    )
     first = train_challenger(settings, variant(demand_spec))
     promote_if_better(settings, demand_spec, first)
     app = create_app(settings, "demand", refresh_seconds=3600)
@@ -149,8 +152,9 @@ def test_a_statistical_champion_is_served_online_from_feature_rows_as_in_batch(l
     from ml_tasks.registry.promotion import promote_if_better
     from ml_tasks.registry.registration import train_challenger
 
-    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'sf.db'}",
-                                                   "mlflow_artifacts_dir": str(tmp_path / "a")})
+    settings = loop["settings"].model_copy(
+        update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'sf.db'}", "mlflow_artifacts_dir": str(tmp_path / "a")}
+    )
     training = demand_spec.training.model_copy(update={"models": ["statsforecast"], "baselines": False})
     spec = demand_spec.model_copy(update={"training": training})
     trained = train_challenger(settings, spec)

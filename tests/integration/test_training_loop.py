@@ -39,7 +39,9 @@ def test_first_model_becomes_champion_with_lineage(loop):
     validation = json.loads(tags["conveyor.validation"])  # each partition's recorded gate results
     days = json.loads(tags["conveyor.feature_partitions"])
     assert validation["partitions"] == validation["passed_both_gates"] == len(days) and not validation["unrecorded"]
-    records = loop["lake"].read_json(loop["lake"].partition("features", "demand", loop["cfg"].dates[-1]) + "/_validation.json")
+    records = loop["lake"].read_json(
+        loop["lake"].partition("features", "demand", loop["cfg"].dates[-1]) + "/_validation.json"
+    )
     assert records["raw"]["suite"] == "demand_raw" and records["raw"]["passed"] and records["raw"]["evaluated"] > 5
     assert records["features"]["suite"] == "demand_features" and records["features"]["passed"]
     logged = client.download_artifacts(tags["conveyor.parent_run_id"], "lineage/validation.json")
@@ -47,8 +49,12 @@ def test_first_model_becomes_champion_with_lineage(loop):
     artifacts = {a.path for a in client.list_artifacts(tags["conveyor.reference_run_id"], "reference")}
     assert artifacts == {"reference/features.parquet", "reference/holdout.parquet"}
     evaluation = {a.path for a in client.list_artifacts(champion.run_id, "evaluation")}
-    assert {"evaluation/holdout_forecast.png", "evaluation/residuals_and_error_by_hour.png",
-            "evaluation/feature_importance.png", "evaluation/evaluation.json"} <= evaluation
+    assert {
+        "evaluation/holdout_forecast.png",
+        "evaluation/residuals_and_error_by_hour.png",
+        "evaluation/feature_importance.png",
+        "evaluation/evaluation.json",
+    } <= evaluation
 
 
 def test_champion_loads_from_the_registry_alias_and_forecasts(loop):
@@ -98,8 +104,9 @@ def test_drift_is_quiet_on_unchanged_data_and_fires_on_a_price_regime_change(loo
     assert not quiet["signals"]["data_drift"]["detected"] and not quiet["signals"]["prediction_drift"]["detected"]
 
     start = cfg.dates[-1] + timedelta(days=1)
-    drifted = DemandDataConfig(stores=2, items=6, days=demand_spec.drift.window_days, start=start,
-                               drift_from=start, drift_kind="price")
+    drifted = DemandDataConfig(
+        stores=2, items=6, days=demand_spec.drift.window_days, start=start, drift_from=start, drift_kind="price"
+    )
     land_demand_data(drifted, lake)
     backfill_features(settings, demand_spec, drifted.dates, progress=lambda m: None, spark=spark)
     loud = check_drift(settings, demand_spec, drifted.dates[-1])
@@ -114,18 +121,28 @@ def test_every_family_is_evaluated_on_the_same_rows_and_the_best_by_backtest_reg
     from ml_tasks.core import tracking
 
     trained = loop["trained"]
-    assert set(trained["candidates"]) - {"ensemble"} == {"naive", "lightgbm", "lightning"}  # + one if it backtests better
+    assert set(trained["candidates"]) - {"ensemble"} == {
+        "naive",
+        "lightgbm",
+        "lightning",
+    }  # + one if it backtests better
     naive = {kind: m["naive_mae"] for kind, m in trained["candidates"].items()}
     assert naive["lightgbm"] == naive["lightning"] == naive["naive"]  # identical holdout rows
-    backtest = json.loads(tracking.connect(loop["settings"]).get_model_version(
-        "demand", trained["version"]).tags["conveyor.candidates_backtest"])
+    backtest = json.loads(
+        tracking.connect(loop["settings"])
+        .get_model_version("demand", trained["version"])
+        .tags["conveyor.candidates_backtest"]
+    )
     assert trained["model"] == min(backtest, key=backtest.get) and trained["chosen_by"] == "backtest mae"
     # The naive family forecasts with the naive that was best on the training days: on the holdout it is
     # one of the naive forecasts MASE divides by, so never better than the strongest of them.
     naive_family = trained["candidates"]["naive"]
     assert naive_family["mase"] >= 1.0 - 1e-9
-    assert any(naive_family["mase"] == pytest.approx(v / naive_family["naive_mae"])
-               for k, v in naive_family.items() if k.startswith("naive_mae_"))
+    assert any(
+        naive_family["mase"] == pytest.approx(v / naive_family["naive_mae"])
+        for k, v in naive_family.items()
+        if k.startswith("naive_mae_")
+    )
     assert trained["baseline"]["name"].startswith("naive ") and trained["baseline"]["ratio"] < 1.0
 
 
@@ -161,8 +178,12 @@ def test_gate_promotes_a_clearly_better_model_but_not_one_better_by_noise(loop, 
     from ml_tasks.registry.promotion import promote_if_better
     from ml_tasks.registry.registration import train_challenger
 
-    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'gate.db'}",
-                                                   "mlflow_artifacts_dir": str(tmp_path / "artifacts")})
+    settings = loop["settings"].model_copy(
+        update={
+            "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'gate.db'}",
+            "mlflow_artifacts_dir": str(tmp_path / "artifacts"),
+        }
+    )
     weak = train_challenger(settings, _variant(demand_spec, trees=5))
     forced = promote_if_better(settings, demand_spec, weak, force=True)  # a weak champion, put there by hand
     assert forced["promoted"]  # forced only if it failed the thresholds
@@ -189,12 +210,17 @@ def test_history_rollback_and_lineage_from_the_cli(loop, demand_spec, tmp_path, 
     from ml_tasks.registry.registration import train_challenger
 
     db = f"sqlite:///{tmp_path / 'audit.db'}"
-    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": db, "mlflow_artifacts_dir": str(tmp_path / "a")})
-    first = train_challenger(settings, _variant(demand_spec), {"airflow.dag_id": "demand_train", "airflow.run_id": "r1"})
+    settings = loop["settings"].model_copy(
+        update={"mlflow_tracking_uri": db, "mlflow_artifacts_dir": str(tmp_path / "a")}
+    )
+    first = train_challenger(
+        settings, _variant(demand_spec), {"airflow.dag_id": "demand_train", "airflow.run_id": "r1"}
+    )
     promote_if_better(settings, demand_spec, first, {"airflow.dag_id": "demand_train", "airflow.run_id": "r1"})
     second = train_challenger(settings, _variant(demand_spec, seed=7))
-    forced = promote_if_better(settings, demand_spec, second, {"airflow.dag_id": "demand_train", "airflow.run_id": "r2"},
-                               force=True)
+    forced = promote_if_better(
+        settings, demand_spec, second, {"airflow.dag_id": "demand_train", "airflow.run_id": "r2"}, force=True
+    )
     assert forced["forced"] and forced["champion"] == second["version"]
 
     monkeypatch.setenv("CONVEYOR_HOME", str(settings.home))
@@ -251,8 +277,12 @@ def test_a_window_too_short_for_folds_still_hands_plain_json_to_register(loop, d
     from ml_tasks.training.candidate import train_model
     from ml_tasks.training.plan import plan_training
 
-    settings = loop["settings"].model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'young.db'}",
-                                                   "mlflow_artifacts_dir": str(tmp_path / "artifacts")})
+    settings = loop["settings"].model_copy(
+        update={
+            "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'young.db'}",
+            "mlflow_artifacts_dir": str(tmp_path / "artifacts"),
+        }
+    )
     spec = _variant(demand_spec)
     spec = spec.model_copy(update={"training": spec.training.model_copy(update={"backtest_folds": 0})})
     result = train_model(settings, spec, plan_training(settings, spec), "lightgbm")

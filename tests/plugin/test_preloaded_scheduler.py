@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conveyor_scheduler.preloaded import TASK_LIBRARIES
 
+from conveyor_scheduler.preloaded import TASK_LIBRARIES
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.platform.stack import environment
 
@@ -42,9 +42,11 @@ def test_the_preloaded_process_runs_the_scheduler_or_a_celery_worker_and_nothing
 
 def test_only_third_party_libraries_are_preloaded_so_edited_pipeline_code_runs_fresh(tmp_path):
     assert not [m for m in TASK_LIBRARIES if m.split(".")[0] in FIRST_PARTY]
-    probe = ("import sys; from conveyor_scheduler.preloaded import preload; took = preload(); "
-             "print(sorted(took)); print([m for m in sys.modules if m.split('.')[0] in "
-             f"{FIRST_PARTY!r} and m not in ('conveyor_scheduler', 'conveyor_scheduler.preloaded')])")
+    probe = (
+        "import sys; from conveyor_scheduler.preloaded import preload; took = preload(); "
+        "print(sorted(took)); print([m for m in sys.modules if m.split('.')[0] in "
+        f"{FIRST_PARTY!r} and m not in ('conveyor_scheduler', 'conveyor_scheduler.preloaded')])"
+    )
     script = tmp_path / "probe.py"  # a file, as `python -m` gives: pyspark's connect module exits under `python -c`
     script.write_text(probe)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
@@ -114,9 +116,15 @@ def test_the_real_scheduler_loop_and_local_executor_are_wired_to_wake(tmp_path):
         "executor.start()\n"
         "assert scheduler_job_runner.time.queues == [executor.result_queue]\n"
         "executor.end()\n"
-        "print('wired')\n")
+        "print('wired')\n"
+    )
     script = tmp_path / "probe.py"
     script.write_text(probe)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                         env={**__import__("os").environ, "AIRFLOW_HOME": str(tmp_path)})
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "AIRFLOW_HOME": str(tmp_path)},
+    )
     assert out.returncode == 0 and out.stdout.strip().endswith("wired"), out.stderr[-3000:]

@@ -44,9 +44,13 @@ def _project(tmp_path):
     root = tmp_path / "project"
     for folder in ("dags/specs", "expectations", "tests"):
         (root / folder).mkdir(parents=True)
-    env = {"CONVEYOR_SPECS_DIR": str(root / "dags" / "specs"), "CONVEYOR_EXPECTATIONS_DIR": str(root / "expectations"),
-           "CONVEYOR_HOME": str(root / "home"), "CONVEYOR_LAKE_URI": str(root / "home" / "lake"),
-           "CONVEYOR_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'home' / 'mlflow.db'}"}
+    env = {
+        "CONVEYOR_SPECS_DIR": str(root / "dags" / "specs"),
+        "CONVEYOR_EXPECTATIONS_DIR": str(root / "expectations"),
+        "CONVEYOR_HOME": str(root / "home"),
+        "CONVEYOR_LAKE_URI": str(root / "home" / "lake"),
+        "CONVEYOR_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'home' / 'mlflow.db'}",
+    }
     return root, env
 
 
@@ -58,9 +62,13 @@ def conveyor(env, *args: str) -> str:
 
 
 def _settings(env):
-    return load_settings(home=env["CONVEYOR_HOME"], lake_uri=env["CONVEYOR_LAKE_URI"],
-                         specs_dir=env["CONVEYOR_SPECS_DIR"], expectations_dir=env["CONVEYOR_EXPECTATIONS_DIR"],
-                         mlflow_tracking_uri=env["CONVEYOR_MLFLOW_TRACKING_URI"])
+    return load_settings(
+        home=env["CONVEYOR_HOME"],
+        lake_uri=env["CONVEYOR_LAKE_URI"],
+        specs_dir=env["CONVEYOR_SPECS_DIR"],
+        expectations_dir=env["CONVEYOR_EXPECTATIONS_DIR"],
+        mlflow_tracking_uri=env["CONVEYOR_MLFLOW_TRACKING_URI"],
+    )
 
 
 def _messy(bikes: pd.DataFrame) -> pd.DataFrame:
@@ -115,8 +123,10 @@ def _champion_beats_naive_and_plain_lightgbm(settings, name):
     assert decision["promoted"] and str(champion.version) == trained["version"], decision
     assert trained["metrics"]["mase"] < 1.0  # beats the stronger of the cadence's naive forecasts
     plain = _plain_lightgbm_mae(settings, spec, champion)
-    print(f"{name}: champion {trained['model']} holdout MAE {trained['metrics']['mae']:.3f} "
-          f"(MASE {trained['metrics']['mase']:.3f}) vs plain LightGBM {plain:.3f}")
+    print(
+        f"{name}: champion {trained['model']} holdout MAE {trained['metrics']['mae']:.3f} "
+        f"(MASE {trained['metrics']['mase']:.3f}) vs plain LightGBM {plain:.3f}"
+    )
     assert trained["metrics"]["mae"] <= 1.05 * plain, (trained["metrics"], plain)
     return trained, champion
 
@@ -133,12 +143,33 @@ def test_hourly_bike_rentals_through_the_guide_to_a_champion(tmp_path, spark):
     bikes.to_csv(tmp_path / "bikes.csv", index=False)
     bikes[bikes["hour_start"] >= "2011-12-01"].to_csv(tmp_path / "bikes-december-again.csv", index=False)
 
-    code, out = conveyor(env, "new-pipeline", "bikes", "--timestamp", "hour_start", "--target", "bikers",
-                         "--from-sample", str(tmp_path / "bikes.csv"), "--known-ahead", "casual,registered,temp")
+    code, out = conveyor(
+        env,
+        "new-pipeline",
+        "bikes",
+        "--timestamp",
+        "hour_start",
+        "--target",
+        "bikers",
+        "--from-sample",
+        str(tmp_path / "bikes.csv"),
+        "--known-ahead",
+        "casual,registered,temp",
+    )
     assert code == 1 and "would leak the target: casual, registered: the target equals casual + registered" in out
-    code, out = conveyor(env, "new-pipeline", "bikes", "--timestamp", "hour_start", "--target", "bikers",
-                         "--from-sample", str(tmp_path / "bikes.csv"),
-                         "--known-ahead", "holiday,workingday,weathersit,temp")
+    code, out = conveyor(
+        env,
+        "new-pipeline",
+        "bikes",
+        "--timestamp",
+        "hour_start",
+        "--target",
+        "bikers",
+        "--from-sample",
+        str(tmp_path / "bikes.csv"),
+        "--known-ahead",
+        "holiday,workingday,weathersit,temp",
+    )
     assert code == 0, out
     spec_text = (root / "dags" / "specs" / "bikes.yaml").read_text()
     assert "frequency: hourly" in spec_text and "keys: []" in spec_text and "weathersit: string" in spec_text
@@ -184,8 +215,19 @@ def test_daily_seattle_weather_through_the_guide_to_a_champion(tmp_path, spark):
     root, env = _project(tmp_path)
     weather = seattle_weather()
     weather.iloc[::-1].to_csv(tmp_path / "seattle.csv", index=False)  # newest first, as some exports are
-    code, out = conveyor(env, "new-pipeline", "seattle", "--timestamp", "date", "--target", "temp_max",
-                         "--from-sample", str(tmp_path / "seattle.csv"), "--known-ahead", "weather,precipitation,wind")
+    code, out = conveyor(
+        env,
+        "new-pipeline",
+        "seattle",
+        "--timestamp",
+        "date",
+        "--target",
+        "temp_max",
+        "--from-sample",
+        str(tmp_path / "seattle.csv"),
+        "--known-ahead",
+        "weather,precipitation,wind",
+    )
     assert code == 0, out
     spec_text = (root / "dags" / "specs" / "seattle.yaml").read_text()
     assert "frequency: daily" in spec_text and "lags: [1, 7, 14]" in spec_text and "weather: string" in spec_text
@@ -210,8 +252,17 @@ def test_half_hourly_demand_in_epoch_seconds_through_the_guide_to_a_champion(tmp
     export = demand.assign(period_start=demand["period_start"].astype("int64") // 10**9)  # epoch seconds
     export = export.drop(index=[100, 101, 2000]).sample(frac=1.0, random_state=2)  # readings lost; unsorted
     export.to_csv(tmp_path / "demand.csv", sep=";", index=False)
-    code, out = conveyor(env, "new-pipeline", "grid", "--timestamp", "period_start", "--target", "demand_mw",
-                         "--from-sample", str(tmp_path / "demand.csv"))
+    code, out = conveyor(
+        env,
+        "new-pipeline",
+        "grid",
+        "--timestamp",
+        "period_start",
+        "--target",
+        "demand_mw",
+        "--from-sample",
+        str(tmp_path / "demand.csv"),
+    )
     assert code == 0, out
     spec_text = (root / "dags" / "specs" / "grid.yaml").read_text()
     assert "frequency: 30min" in spec_text and "lags: [24h, 48h, 168h]" in spec_text, spec_text
@@ -239,9 +290,23 @@ def test_an_event_log_of_flights_in_local_time_through_the_guide_to_a_champion(t
     log = flights()  # one row per scheduled departure, New York local time without a zone
     log = log[log["scheduled"] >= "2013-07-01"]  # the second half of the year (the clocks go back on 3 November)
     log.to_csv(tmp_path / "flights.csv", index=False)
-    code, out = conveyor(env, "new-pipeline", "departures", "--keys", "origin", "--timestamp", "scheduled",
-                         "--target", "departures", "--events", "departures=count,mean_delay=mean:dep_delay",
-                         "--timezone", "America/New_York", "--from-sample", str(tmp_path / "flights.csv"))
+    code, out = conveyor(
+        env,
+        "new-pipeline",
+        "departures",
+        "--keys",
+        "origin",
+        "--timestamp",
+        "scheduled",
+        "--target",
+        "departures",
+        "--events",
+        "departures=count,mean_delay=mean:dep_delay",
+        "--timezone",
+        "America/New_York",
+        "--from-sample",
+        str(tmp_path / "flights.csv"),
+    )
     assert code == 0, out
     spec_text = (root / "dags" / "specs" / "departures.yaml").read_text()
     assert "timezone: America/New_York" in spec_text and "departures: count" in spec_text, spec_text

@@ -23,7 +23,11 @@ REFERENCE_KEY = re.compile(r"^\s*(-\s*)?(secretName|secretKey|\w+SecretName|\w+K
 def is_kubernetes_secret_reference(filename: str, secret: str, plugin, line: str) -> bool:
     """True for a keyword finding in YAML under helm/ whose value only names a Secret or key."""
     path = Path(filename)
-    if type(plugin).__name__ != "KeywordDetector" or path.parts[:1] != ("helm",) or path.suffix not in (".yaml", ".yml"):
+    if (
+        type(plugin).__name__ != "KeywordDetector"
+        or path.parts[:1] != ("helm",)
+        or path.suffix not in (".yaml", ".yml")
+    ):
         return False
     if REFERENCE_KEY.match(line):
         return re.fullmatch(REFERENCE_VALUE, secret.strip()) is not None

@@ -22,16 +22,20 @@ from tests.security.secret_scan import REPO, tracked_files
 ALLOWLISTED = re.compile(r"pragma: ?allowlist[ -]secret")  # detect-secrets' marker of a deliberate fake
 WELL_KNOWN = r"(admin|airflow|password|postgres|minioadmin|changeme|secret)"
 DEFAULT_CREDENTIALS = {
-    "the official compose file's admin login variable (its default is airflow/airflow)":
-        re.compile(r"_AIRFLOW_WWW_USER_(PASSWORD|USERNAME)"),
+    "the official compose file's admin login variable (its default is airflow/airflow)": re.compile(
+        r"_AIRFLOW_WWW_USER_(PASSWORD|USERNAME)"
+    ),
     "a default value for a secret variable": re.compile(r"\$\{\w*(PASSWORD|PASSWD|SECRET|TOKEN|FERNET)\w*:?-[^}]"),
     "a well-known password in a URL": re.compile(rf"://[^\s:/@'\"]+:{WELL_KNOWN}@"),
     "a well-known password for basic auth": re.compile(rf"(-u|--user)[ =]['\"]?[^\s:'\"]+:{WELL_KNOWN}(?![\w-])"),
     # (?!\s*[),]): `password=password)` passes a variable on, it sets nothing
-    "a password set to a well-known value":
-        re.compile(rf"(?i)pass(word|wd)?['\"]?\s*[:=]\s*['\"]?{WELL_KNOWN}(?![\w-])(?!\s*[),])"),
+    "a password set to a well-known value": re.compile(
+        rf"(?i)pass(word|wd)?['\"]?\s*[:=]\s*['\"]?{WELL_KNOWN}(?![\w-])(?!\s*[),])"
+    ),
     "a well-known --password": re.compile(rf"--password[ =]['\"]?{WELL_KNOWN}(?![\w-])"),
-    "the simple auth manager's everyone-is-admin switch": re.compile(r"(?i)SIMPLE_AUTH_MANAGER_ALL_ADMINS\W*[:=]\W*true"),
+    "the simple auth manager's everyone-is-admin switch": re.compile(
+        r"(?i)SIMPLE_AUTH_MANAGER_ALL_ADMINS\W*[:=]\W*true"
+    ),
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|_KEY$|_KEY_ID$|ROOT_USER")
 PLACEHOLDER = "change-me"
@@ -53,7 +57,9 @@ def test_no_tracked_file_ships_a_default_login_or_secret_default():
         data = (REPO / path).read_bytes()
         if b"\0" not in data[:8192]:  # text files only
             problems += default_credentials(path, data.decode(errors="replace"))
-    assert problems == [], "default credentials (mark a deliberate fake with `# pragma: allowlist secret`):\n" + "\n".join(problems)
+    assert problems == [], (
+        "default credentials (mark a deliberate fake with `# pragma: allowlist secret`):\n" + "\n".join(problems)
+    )
 
 
 def test_default_login_check_catches_the_usual_defaults():
@@ -110,7 +116,9 @@ def test_embedded_secrets_stay_out_of_git_and_the_image():
     for secret_file in ("airflow/passwords.json", "airflow/api_secret", "airflow/jwt_secret"):
         path = default_home / secret_file
         assert subprocess.run(["git", "check-ignore", "--quiet", str(path)], cwd=REPO).returncode == 0, path
-    assert str(default_home) in (REPO / ".dockerignore").read_text().split(), "the build context must leave out the home"
+    assert str(default_home) in (REPO / ".dockerignore").read_text().split(), (
+        "the build context must leave out the home"
+    )
 
 
 def test_embedded_services_listen_on_loopback_by_default():

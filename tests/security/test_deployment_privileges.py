@@ -113,7 +113,8 @@ def test_mlflow_users_job_runs_after_install_and_upgrade_against_the_service(cas
     assert container["command"][-1] == "users"
     service = one(docs, "Service", "mlflow")
     assert env_by_name(container)["MLFLOW_TRACKING_URI"]["value"] == (
-        f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}")
+        f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    )
 
 
 # --- the network --------------------------------------------------------------------------------

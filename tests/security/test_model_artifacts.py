@@ -33,8 +33,11 @@ def stack(tmp_path, monkeypatch):
     """A registry (SQLite, artifacts on local disk) and a lake under ``tmp_path``, alerts to a local receiver."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with alert_receiver() as (hook, alerts):
-        for key, value in {"CONVEYOR_HOME": str(tmp_path), "CONVEYOR_MLFLOW_TRACKING_URI": uri,
-                           "CONVEYOR_ALERT_WEBHOOK_URL": hook}.items():
+        for key, value in {
+            "CONVEYOR_HOME": str(tmp_path),
+            "CONVEYOR_MLFLOW_TRACKING_URI": uri,
+            "CONVEYOR_ALERT_WEBHOOK_URL": hook,
+        }.items():
             monkeypatch.setenv(key, value)
         settings = load_settings()
         mlflow.set_tracking_uri(uri)
@@ -63,8 +66,14 @@ def _tamper(files: set[Path], filename: str = "python_model.pkl") -> Path:
 
 
 def _features(settings, dt: date) -> None:
-    frame = pd.DataFrame({"store_id": ["s1", "s2"], "item_id": ["i1", "i1"],
-                          "ts": pd.to_datetime([f"{dt} 10:00", f"{dt} 11:00"]), "price": [1.0, 2.0]})
+    frame = pd.DataFrame(
+        {
+            "store_id": ["s1", "s2"],
+            "item_id": ["i1", "i1"],
+            "ts": pd.to_datetime([f"{dt} 10:00", f"{dt} 11:00"]),
+            "price": [1.0, 2.0],
+        }
+    )
     Lake.from_settings(settings).write_partition(frame, "features", "demand", dt)
 
 
@@ -146,8 +155,11 @@ def test_no_module_loads_a_registered_model_around_the_check():
     members from the folder ``load_verified`` already checked."""
     allowed = {"ml_tasks/registry/artifacts.py", "ml_tasks/training/model_code/ensemble_model.py"}
     loaders = re.compile(r"(pyfunc|lightgbm|pytorch|sklearn)\.load_model\(")
-    offenders = [str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "ml_tasks").rglob("*.py")
-                 if loaders.search(p.read_text()) and str(p.relative_to(REPO_ROOT)) not in allowed]
+    offenders = [
+        str(p.relative_to(REPO_ROOT))
+        for p in (REPO_ROOT / "ml_tasks").rglob("*.py")
+        if loaders.search(p.read_text()) and str(p.relative_to(REPO_ROOT)) not in allowed
+    ]
     assert not offenders, f"load registered models with ml_tasks.registry.artifacts.load_verified: {offenders}"
 
 

@@ -25,8 +25,9 @@ def test_the_lake_refuses_a_pipeline_name_that_could_leave_its_zone(tmp_path, na
 def test_generate_with_a_traversing_pipeline_writes_nothing_anywhere(tmp_path, monkeypatch):
     home = tmp_path / "deep" / "home"
     monkeypatch.setenv("CONVEYOR_HOME", str(home))
-    result = CliRunner().invoke(app, ["generate", "--days", "1", "--stores", "1", "--items", "1",
-                                      "--pipeline", "../../escaped"])
+    result = CliRunner().invoke(
+        app, ["generate", "--days", "1", "--stores", "1", "--items", "1", "--pipeline", "../../escaped"]
+    )
     assert result.exit_code == 1 and "pipeline name '../../escaped' is not valid" in result.output, result.output
     assert "Traceback" not in result.output
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -21,8 +21,15 @@ from tests.security.secret_scan import REPO, private_key_blocks, scan, tracked_f
 KEY_HEADER = "-----BEGIN " + "RSA PRIVATE KEY-----"
 KEY_FOOTER = "-----END " + "RSA PRIVATE KEY-----"
 # Plugins this check relies on; an upgrade of detect-secrets that dropped one must fail here.
-REQUIRED_PLUGINS = {"PrivateKeyDetector", "AWSKeyDetector", "KeywordDetector", "BasicAuthDetector",
-                    "Base64HighEntropyString", "HexHighEntropyString", "GitHubTokenDetector"}
+REQUIRED_PLUGINS = {
+    "PrivateKeyDetector",
+    "AWSKeyDetector",
+    "KeywordDetector",
+    "BasicAuthDetector",
+    "Base64HighEntropyString",
+    "HexHighEntropyString",
+    "GitHubTokenDetector",
+}
 
 
 def aws_access_key_id() -> str:
@@ -40,7 +47,9 @@ def planted_repo(tmp_path):
     )
     chart = tmp_path / "helm" / "chart"
     chart.mkdir(parents=True)
-    (chart / "values.yaml").write_text("s3:\n  secretName: acme-s3\ndb:\n  password: hunter3\n")  # pragma: allowlist secret
+    (chart / "values.yaml").write_text(
+        "s3:\n  secretName: acme-s3\ndb:\n  password: hunter3\n"
+    )  # pragma: allowlist secret
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
     return tmp_path
@@ -67,7 +76,9 @@ def test_scan_reports_planted_secrets_and_honours_the_allowlist_pragma(planted_r
 
 
 def test_helm_secret_references_pass_but_a_password_in_helm_values_does_not(planted_repo):
-    helm_findings = [f for f in scan(tracked_files(planted_repo), cwd=planted_repo).findings if f.path.startswith("helm/")]
+    helm_findings = [
+        f for f in scan(tracked_files(planted_repo), cwd=planted_repo).findings if f.path.startswith("helm/")
+    ]
     assert [(f.path, f.line, f.type) for f in helm_findings] == [("helm/chart/values.yaml", 4, "Secret Keyword")]
 
 
@@ -83,6 +94,11 @@ def test_dotenv_is_ignored_by_git_and_docker_and_no_env_file_is_tracked():
     ignored = subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=REPO)
     assert ignored.returncode == 0, ".gitignore must ignore .env: it holds the compose deployment's secrets"
     assert ".env" in (REPO / ".dockerignore").read_text().split(), ".env must stay out of the image build context"
-    env_files = [path for path in tracked_files()
-                 if Path(path).name == ".env" or (Path(path).name.startswith(".env.") and Path(path).name != ".env.example")]
-    assert env_files == [], f"tracked environment files (only .env.example, with placeholders, belongs in git): {env_files}"
+    env_files = [
+        path
+        for path in tracked_files()
+        if Path(path).name == ".env" or (Path(path).name.startswith(".env.") and Path(path).name != ".env.example")
+    ]
+    assert env_files == [], (
+        f"tracked environment files (only .env.example, with placeholders, belongs in git): {env_files}"
+    )

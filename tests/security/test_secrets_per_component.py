@@ -43,7 +43,11 @@ from tests.deploy.helm_render import (
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 
-FERNET, JWT, API_KEY = "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"  # pragma: allowlist secret
+FERNET, JWT, API_KEY = (
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+)  # pragma: allowlist secret
 AIRFLOW_KEYS = {FERNET, JWT, API_KEY}
 
 # --- Compose ------------------------------------------------------------------------------------
@@ -61,8 +65,16 @@ COMPOSE_AIRFLOW_KEYS = {
 }
 # Which .env secrets reach which service (by the ${VAR} its environment references).
 COMPOSE_SECRET_HOLDERS = {
-    "MINIO_ROOT_PASSWORD": {"minio", "minio-init", "mlflow", "airflow-apiserver", "airflow-worker",
-                            "airflow-worker-gpu", "spark-worker-1", "spark-worker-2"},
+    "MINIO_ROOT_PASSWORD": {
+        "minio",
+        "minio-init",
+        "mlflow",
+        "airflow-apiserver",
+        "airflow-worker",
+        "airflow-worker-gpu",
+        "spark-worker-1",
+        "spark-worker-2",
+    },
     "MLFLOW_DB_PASSWORD": {"postgres", "mlflow"},
     "POSTGRES_PASSWORD": {"postgres", *COMPOSE_AIRFLOW_KEYS},
     "MLFLOW_ADMIN_PASSWORD": {"mlflow", "mlflow-init"},
@@ -111,8 +123,15 @@ def test_compose_task_workers_hold_no_key_that_mints_or_decrypts(compose_service
     for name in ("airflow-worker", "airflow-worker-gpu"):
         env = environment(compose_services[name])
         refs = set().union(*(referenced(v) for v in env.values()))
-        assert not refs & {"AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "MLFLOW_ADMIN_PASSWORD",
-                           "MLFLOW_DB_PASSWORD", "MLFLOW_FLASK_SECRET_KEY", "AIRFLOW_ADMIN_PASSWORD"}, name
+        assert not refs & {
+            "AIRFLOW_FERNET_KEY",
+            "AIRFLOW_JWT_SECRET",
+            "AIRFLOW_API_SECRET_KEY",
+            "MLFLOW_ADMIN_PASSWORD",
+            "MLFLOW_DB_PASSWORD",
+            "MLFLOW_FLASK_SECRET_KEY",
+            "AIRFLOW_ADMIN_PASSWORD",
+        }, name
 
 
 def test_compose_airflow_processes_without_api_secret_key_run_no_log_server(compose_services):
@@ -124,8 +143,11 @@ def test_compose_airflow_processes_without_api_secret_key_run_no_log_server(comp
         if command.startswith(("celery worker", "triggerer")) and API_KEY not in environment(service):
             assert not serves_logs, name
     # ...and the api-server reads their logs from the volume they all share.
-    logs = {name: [v for v in service.get("volumes", []) if str(v).endswith(":/opt/airflow/logs")]
-            for name, service in compose_services.items() if name in COMPOSE_AIRFLOW_KEYS}
+    logs = {
+        name: [v for v in service.get("volumes", []) if str(v).endswith(":/opt/airflow/logs")]
+        for name, service in compose_services.items()
+        if name in COMPOSE_AIRFLOW_KEYS
+    }
     assert len({tuple(v) for v in logs.values()}) == 1 and all(logs.values())
 
 
@@ -148,14 +170,18 @@ def test_compose_mlflow_clients_sign_in_as_their_own_user(compose_services):
             continue
         assert referenced(password) == {COMPOSE_MLFLOW_CLIENTS[name]}, name
         assert env["MLFLOW_TRACKING_USERNAME"].startswith("${MLFLOW_"), name
-    users = {environment(compose_services[n])["MLFLOW_TRACKING_USERNAME"] for n in ("airflow-worker", "airflow-apiserver")}
+    users = {
+        environment(compose_services[n])["MLFLOW_TRACKING_USERNAME"] for n in ("airflow-worker", "airflow-apiserver")
+    }
     assert len(users) == 2
 
 
 def test_compose_mlflow_uses_its_own_database_role_not_airflows(compose_services):
     env = environment(compose_services["mlflow"])
     for key in ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI"):
-        assert re.match(r"postgresql\+psycopg2://mlflow:\$\{MLFLOW_DB_PASSWORD:\?[^}]*\}@postgres/mlflow(_auth)?$", env[key]), key
+        assert re.match(
+            r"postgresql\+psycopg2://mlflow:\$\{MLFLOW_DB_PASSWORD:\?[^}]*\}@postgres/mlflow(_auth)?$", env[key]
+        ), key
     assert not any("POSTGRES_PASSWORD" in referenced(v) for v in env.values())
 
 
@@ -177,8 +203,11 @@ HELM_OTHER_SECRETS = {
     "triggerer": set(),
     "workers": {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"},
 }
-KEY_OF = {FERNET: ("fernetKeySecretName", "fernet-key"), JWT: ("jwtSecretName", "jwt-secret"),
-          API_KEY: ("apiSecretKeySecretName", "api-secret-key")}
+KEY_OF = {
+    FERNET: ("fernetKeySecretName", "fernet-key"),
+    JWT: ("jwtSecretName", "jwt-secret"),
+    API_KEY: ("apiSecretKeySecretName", "api-secret-key"),
+}
 MLFLOW_CLIENT_OF = {"apiServer": "apiServer", "workers": "worker"}
 
 
@@ -232,8 +261,11 @@ def test_helm_mlflow_clients_have_secrets_of_their_own(merged):
 
 def rendered_secret_refs(container: dict) -> dict[str, str]:
     """env name -> Secret name, for the container's secretKeyRef env."""
-    return {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])
-            if "secretKeyRef" in e.get("valueFrom", {})}
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for e in container.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
 
 
 @pytest.mark.parametrize("values_case", ["defaults", "ci"])
@@ -257,30 +289,84 @@ def test_helm_conveyor_pods_get_only_their_own_secrets(chart, values_case):
     refs = rendered_secret_refs(users)
     assert refs.pop("MLFLOW_TRACKING_PASSWORD") == auth["secretName"]  # the admin's
     clients = {name: ref["secretName"] for name, ref in auth["clients"].items()}
-    assert refs == {f"CONVEYOR_MLFLOW_{name.upper()}_{field}": secret
-                    for name, secret in clients.items() for field in ("USERNAME", "PASSWORD")}
+    assert refs == {
+        f"CONVEYOR_MLFLOW_{name.upper()}_{field}": secret
+        for name, secret in clients.items()
+        for field in ("USERNAME", "PASSWORD")
+    }
     assert env_by_name(users)["CONVEYOR_MLFLOW_CLIENTS"]["value"].split(",") == sorted(clients)
 
     [pools] = containers(one(docs, "Job", "pools"))
-    assert rendered_secret_refs(pools) == {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": merged["airflow"]["data"]["metadataSecretName"]}
+    assert rendered_secret_refs(pools) == {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": merged["airflow"]["data"]["metadataSecretName"]
+    }
     for doc in docs:
         for container in containers(doc):
             assert not AIRFLOW_KEYS & set(env_by_name(container)), doc["metadata"]["name"]
 
 
-@pytest.mark.parametrize(("values", "where"), [
-    pytest.param({"airflow": {"enableBuiltInSecretEnvVars": {FERNET: True}}}, "/airflow/enableBuiltInSecretEnvVars", id="global-fernet"),
-    pytest.param({"airflow": {"workers": {"env": [{"name": JWT, "valueFrom": {"secretKeyRef": {"name": "conveyor-airflow", "key": "jwt-secret"}}}]}}},
-                 "/airflow/workers/env", id="jwt-in-task-pods"),
-    pytest.param({"airflow": {"workers": {"env": [{"name": FERNET, "valueFrom": {"secretKeyRef": {"name": "conveyor-airflow", "key": "fernet-key"}}}]}}},
-                 "/airflow/workers/env", id="fernet-in-task-pods"),
-    pytest.param({"airflow": {"extraEnvFrom": "- secretRef:\n    name: conveyor-airflow\n"}}, "/airflow/extraEnvFrom", id="secret-for-every-container"),
-    pytest.param({"airflow": {"scheduler": {"env": [{"name": FERNET, "value": "plain-text"}]}}}, "/airflow/scheduler/env/0", id="plain-text-key"),
-    pytest.param({"mlflow": {"auth": {"adminPassword": "hunter2hunter2"}}},  # pragma: allowlist secret
-                 "additional properties 'adminPassword' not allowed", id="plain-text-mlflow-admin-password"),
-    pytest.param({"mlflow": {"auth": {"clients": {"worker": {"password": "hunter2hunter2"}}}}},  # pragma: allowlist secret
-                 "additional properties 'password' not allowed", id="plain-text-client-password"),
-])
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        pytest.param(
+            {"airflow": {"enableBuiltInSecretEnvVars": {FERNET: True}}},
+            "/airflow/enableBuiltInSecretEnvVars",
+            id="global-fernet",
+        ),
+        pytest.param(
+            {
+                "airflow": {
+                    "workers": {
+                        "env": [
+                            {
+                                "name": JWT,
+                                "valueFrom": {"secretKeyRef": {"name": "conveyor-airflow", "key": "jwt-secret"}},
+                            }
+                        ]
+                    }
+                }
+            },
+            "/airflow/workers/env",
+            id="jwt-in-task-pods",
+        ),
+        pytest.param(
+            {
+                "airflow": {
+                    "workers": {
+                        "env": [
+                            {
+                                "name": FERNET,
+                                "valueFrom": {"secretKeyRef": {"name": "conveyor-airflow", "key": "fernet-key"}},
+                            }
+                        ]
+                    }
+                }
+            },
+            "/airflow/workers/env",
+            id="fernet-in-task-pods",
+        ),
+        pytest.param(
+            {"airflow": {"extraEnvFrom": "- secretRef:\n    name: conveyor-airflow\n"}},
+            "/airflow/extraEnvFrom",
+            id="secret-for-every-container",
+        ),
+        pytest.param(
+            {"airflow": {"scheduler": {"env": [{"name": FERNET, "value": "plain-text"}]}}},
+            "/airflow/scheduler/env/0",
+            id="plain-text-key",
+        ),
+        pytest.param(
+            {"mlflow": {"auth": {"adminPassword": "hunter2hunter2"}}},  # pragma: allowlist secret
+            "additional properties 'adminPassword' not allowed",
+            id="plain-text-mlflow-admin-password",
+        ),
+        pytest.param(
+            {"mlflow": {"auth": {"clients": {"worker": {"password": "hunter2hunter2"}}}}},  # pragma: allowlist secret
+            "additional properties 'password' not allowed",
+            id="plain-text-client-password",
+        ),
+    ],
+)
 def test_helm_schema_keeps_secrets_where_they_belong(chart, values, where):
     with pytest.raises(helm.HelmValuesError) as raised:
         chart.validate_schema(values)
@@ -290,8 +376,10 @@ def test_helm_schema_keeps_secrets_where_they_belong(chart, values, where):
 def test_schema_rule_for_task_pods_accepts_the_shipped_values():
     schema = json_schema()
     for values in (yaml.safe_load((CHART_DIR / "values.yaml").read_text()), ci_values()):
-        jsonschema.Draft7Validator(schema["properties"]["airflow"]["properties"]["workers"],
-                                   resolver=jsonschema.RefResolver.from_schema(schema)).validate(values["airflow"]["workers"])
+        jsonschema.Draft7Validator(
+            schema["properties"]["airflow"]["properties"]["workers"],
+            resolver=jsonschema.RefResolver.from_schema(schema),
+        ).validate(values["airflow"]["workers"])
 
 
 def json_schema() -> dict:

@@ -36,8 +36,12 @@ MB = 1024 * 1024
 
 def _register(name: str) -> str:
     with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(name).experiment_id):
-        info = mlflow.pyfunc.log_model(name="model", python_model=SlowDouble(), registered_model_name=name,
-                                       signature=infer_signature(pd.DataFrame({"x": [0.0]}), pd.Series([0.0])))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=SlowDouble(),
+            registered_model_name=name,
+            signature=infer_signature(pd.DataFrame({"x": [0.0]}), pd.Series([0.0])),
+        )
     version = str(info.registered_model_version)
     settings = load_settings(mlflow_tracking_uri=mlflow.get_tracking_uri())
     record_digest(settings, name, version)  # as Conveyor's registration does
@@ -55,13 +59,33 @@ def server(tmp_path_factory):
     client.set_registered_model_alias("slowpoke", "champion", _register("slowpoke"))
     port = free_port()
     with alert_receiver() as (hook, alerts):
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, "PYTHONPATH": str(REPO_ROOT), "CONVEYOR_HOME": str(home / "home"),
-               "CONVEYOR_MLFLOW_TRACKING_URI": uri, "CONVEYOR_SERVING_TOKEN": TOKEN, "CONVEYOR_SERVING_MAX_ROWS": "5",
-               "CONVEYOR_ALERT_WEBHOOK_URL": hook}
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+            "PYTHONPATH": str(REPO_ROOT),
+            "CONVEYOR_HOME": str(home / "home"),
+            "CONVEYOR_MLFLOW_TRACKING_URI": uri,
+            "CONVEYOR_SERVING_TOKEN": TOKEN,
+            "CONVEYOR_SERVING_MAX_ROWS": "5",
+            "CONVEYOR_ALERT_WEBHOOK_URL": hook,
+        }
         log = home / "serve.log"
-        proc = subprocess.Popen([sys.executable, "-m", "ml_tasks.platform.cli.app", "serve", "slowpoke", "--port", str(port),
-                                 "--refresh-seconds", "1"], env=env, cwd=REPO_ROOT, stdout=log.open("wb"),
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ml_tasks.platform.cli.app",
+                "serve",
+                "slowpoke",
+                "--port",
+                str(port),
+                "--refresh-seconds",
+                "1",
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
 
         def serving() -> bool:
@@ -81,15 +105,22 @@ def _raw_post(port: int, headers: dict[str, str], body_bytes: int) -> tuple[str,
     """POST a declared body of ``body_bytes`` zeros over a raw socket, sending until the server stops
     taking it; returns the answer's status line and how many body bytes went out."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "127.0.0.1", "Content-Type": "application/json",
-                                                 "Content-Length": str(body_bytes), **headers}.items())
+    head = "".join(
+        f"{k}: {v}\r\n"
+        for k, v in {
+            "Host": "127.0.0.1",
+            "Content-Type": "application/json",
+            "Content-Length": str(body_bytes),
+            **headers,
+        }.items()
+    )
     sock.sendall(f"POST /predict HTTP/1.1\r\n{head}\r\n".encode())
     sent, chunk = 0, b"0" * MB
     sock.settimeout(0.5)
     try:
         while sent < body_bytes:
             sent += sock.send(chunk)
-    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+    except (TimeoutError, BrokenPipeError, ConnectionResetError):
         pass  # the server answered and stopped reading
     sock.settimeout(10)
     answer = sock.recv(4096).decode(errors="replace")
@@ -108,13 +139,21 @@ def test_an_anonymous_100_mb_post_is_refused_unread_and_memory_stays_flat(server
 def test_bodies_and_batches_over_the_limits_are_413_naming_the_limit(server):
     status, _ = _raw_post(server["port"], AUTH, 2 * MB)  # declared too large: refused before it is read
     assert status == "HTTP/1.1 413 Request Entity Too Large", status
-    chunked = requests.post(f"{server['url']}/predict", headers={**AUTH, "Content-Type": "application/json"},
-                            data=(b"0" * 64 * 1024 for _ in range(40)), timeout=30)  # 2.5 MB, no length declared
+    chunked = requests.post(
+        f"{server['url']}/predict",
+        headers={**AUTH, "Content-Type": "application/json"},
+        data=(b"0" * 64 * 1024 for _ in range(40)),
+        timeout=30,
+    )  # 2.5 MB, no length declared
     assert chunked.status_code == 413 and "serving_max_body_bytes" in chunked.json()["detail"], chunked.text
     six = requests.post(f"{server['url']}/predict", headers=AUTH, json={"rows": [{"x": 0.0}] * 6}, timeout=30)
     assert six.status_code == 413 and six.json()["detail"] == "6 rows; the limit is 5 rows a request (serving_max_rows)"
-    text = requests.post(f"{server['url']}/predict", headers={**AUTH, "Content-Type": "text/plain"},
-                         data='{"rows": [{"x": 0.0}]}', timeout=30)
+    text = requests.post(
+        f"{server['url']}/predict",
+        headers={**AUTH, "Content-Type": "text/plain"},
+        data='{"rows": [{"x": 0.0}]}',
+        timeout=30,
+    )
     assert text.status_code == 415 and "application/json" in text.json()["detail"]
     ok = requests.post(f"{server['url']}/predict", headers=AUTH, json={"rows": [{"x": 0.0}, {"x": 0.25}]}, timeout=30)
     assert ok.json() == {"model_version": "1", "predictions": [0.0, 0.5]}, ok.text
@@ -122,8 +161,11 @@ def test_bodies_and_batches_over_the_limits_are_413_naming_the_limit(server):
 
 def test_a_slow_prediction_does_not_stall_health(server):
     done: dict = {}
-    slow = threading.Thread(target=lambda: done.update(r=requests.post(
-        f"{server['url']}/predict", headers=AUTH, json={"rows": [{"x": 3.0}]}, timeout=60)))
+    slow = threading.Thread(
+        target=lambda: done.update(
+            r=requests.post(f"{server['url']}/predict", headers=AUTH, json={"rows": [{"x": 3.0}]}, timeout=60)
+        )
+    )
     slow.start()
     time.sleep(0.5)  # the prediction is sleeping on the server now
     started = time.perf_counter()
@@ -141,8 +183,11 @@ def test_a_champion_that_fails_to_load_is_degraded_counted_alerted_and_backed_of
     for path in set(artifacts.rglob("python_model.pkl")) - before:  # what anyone who can write artifacts could do
         path.write_bytes(b"not a pickle")
     server["client"].set_registered_model_alias("slowpoke", "champion", version)
-    health = wait_until(lambda: (h := requests.get(f"{server['url']}/health", timeout=5).json())["status"] == "degraded"
-                        and h, 60, "health to turn degraded")
+    health = wait_until(
+        lambda: (h := requests.get(f"{server['url']}/health", timeout=5).json())["status"] == "degraded" and h,
+        60,
+        "health to turn degraded",
+    )
     assert health["version"] == "1" and f"could not load @champion v{version}" in health["problem"], health
     assert "do not match the sha256 recorded at registration" in health["problem"], health  # never unpickled
     still = requests.post(f"{server['url']}/predict", headers=AUTH, json={"rows": [{"x": 0.0}]}, timeout=30)

@@ -58,16 +58,33 @@ def _probe(tmp_path) -> dict:
     lake = Lake.from_settings(settings)
     # What a task pod holding the lake's keys could write: a gate result naming a column `<script>`, and a report
     # that is pure script.
-    failure = {"expectation": "expect_column_values_to_not_be_null", "target": SCRIPT, "observed": SCRIPT,
-               "expected": "0", "examples": [SCRIPT], "notes": ""}
-    where = quarantine(lake, "demand", DAY, "raw", None, GateResult(suite="demand_raw", success=False,
-                                                                       failures=[failure]))
+    failure = {
+        "expectation": "expect_column_values_to_not_be_null",
+        "target": SCRIPT,
+        "observed": SCRIPT,
+        "expected": "0",
+        "examples": [SCRIPT],
+        "notes": "",
+    }
+    where = quarantine(
+        lake, "demand", DAY, "raw", None, GateResult(suite="demand_raw", success=False, failures=[failure])
+    )
     lake.fs.pipe(f"{where}/report.html", f"<html><body>{SCRIPT}<img src=x onerror=alert(1)></body></html>".encode())
-    env = {**stack_env(settings), "PYTHONPATH": str(REPO_ROOT), "CONVEYOR_HOME": str(settings.home),
-           "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-           "AIRFLOW__CORE__AUTH_MANAGER": "tests.security.pipeline_auth_manager.PipelineAuthManager"}
-    run = subprocess.run([sys.executable, "-c", PROBE, settings.airflow_user, airflow_password(settings),
-                          DAY.isoformat()], env=env, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    env = {
+        **stack_env(settings),
+        "PYTHONPATH": str(REPO_ROOT),
+        "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "AIRFLOW__CORE__AUTH_MANAGER": "tests.security.pipeline_auth_manager.PipelineAuthManager",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, settings.airflow_user, airflow_password(settings), DAY.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
     line = next((l for l in run.stdout.splitlines() if l.startswith("RESULT ")), None)
     assert line, run.stderr[-4000:]
     return json.loads(line.removeprefix("RESULT "))
@@ -80,7 +97,9 @@ def test_view_authorises_per_pipeline_hides_its_api_and_never_runs_lake_html(tmp
     assert "paths" not in out["openapi"]["text"]
     assert out["docs"]["status"] == 404
     # a user limited to churn: sees churn only; demand's pages, data and actions are 403
-    assert "churn" in out["index_churn_only"]["text"] and 'href="pipelines/demand"' not in out["index_churn_only"]["text"]
+    assert (
+        "churn" in out["index_churn_only"]["text"] and 'href="pipelines/demand"' not in out["index_churn_only"]["text"]
+    )
     assert out["churn_churn_only"]["status"] == 200
     for key in ("demand_churn_only", "day_churn_only", "predictions_churn_only"):
         assert out[key]["status"] == 403 and "may not read the demand pipeline" in out[key]["text"], (key, out[key])

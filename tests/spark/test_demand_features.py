@@ -18,8 +18,9 @@ START = date(2026, 3, 2)
 def _hourly(units, start="2026-03-02 00:00"):
     """One store-item series, an hour apart from ``start`` (UTC), as pandas."""
     ts = pd.date_range(start, periods=len(units), freq="h", tz="UTC")
-    return pd.DataFrame({"ts": ts, "store_id": "S1", "item_id": "I1", "units": units,
-                         "price": 2.0, "promo": False, "is_holiday": False})
+    return pd.DataFrame(
+        {"ts": ts, "store_id": "S1", "item_id": "I1", "units": units, "price": 2.0, "promo": False, "is_holiday": False}
+    )
 
 
 def _series(spark, units, start="2026-03-02 00:00"):
@@ -44,14 +45,17 @@ def test_future_values_never_change_past_features(spark, demand_spec):
     spiked[-1] = 10_000.0  # the last hour explodes
     after = build_features(_series(spark, spiked), demand_spec).toPandas().sort_values("ts")
     cols = [c for c in feature_columns(demand_spec) if c not in ("store_id", "item_id")]
-    pd.testing.assert_frame_equal(base[cols].iloc[:-1].reset_index(drop=True), after[cols].iloc[:-1].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        base[cols].iloc[:-1].reset_index(drop=True), after[cols].iloc[:-1].reset_index(drop=True)
+    )
 
 
 def test_missing_hours_do_not_shift_lags(spark, demand_spec):
     units = list(range(24 * 3))
     ts = pd.date_range("2026-03-02", periods=len(units), freq="h", tz="UTC")
-    pdf = pd.DataFrame({"ts": ts, "store_id": "S1", "item_id": "I1", "units": units,
-                        "price": 2.0, "promo": False, "is_holiday": False}).drop(index=[30, 31])
+    pdf = pd.DataFrame(
+        {"ts": ts, "store_id": "S1", "item_id": "I1", "units": units, "price": 2.0, "promo": False, "is_holiday": False}
+    ).drop(index=[30, 31])
     out = build_features(spark.createDataFrame(pdf), demand_spec).toPandas().set_index("ts")
     ts = ts.tz_convert(None)  # Spark hands back naive UTC timestamps
     assert pd.isna(out.loc[ts[54], "lag_24h"])  # hour 30 is missing: no value from a neighbour
@@ -96,7 +100,9 @@ def test_backfill_publishes_gated_partitions_and_reruns_give_identical_rows(sett
     backfill_features(settings, demand_spec, days[-1:], progress=lambda m: None, spark=spark)
     again = lake.read_partition("features", "demand", days[-1])
     key = ["store_id", "item_id", "ts"]
-    pd.testing.assert_frame_equal(first.sort_values(key).reset_index(drop=True), again.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        first.sort_values(key).reset_index(drop=True), again.sort_values(key).reset_index(drop=True)
+    )
     leftovers = [p for p in lake.fs.ls(lake.zone("features", "demand"), detail=False) if "/_" in p]
     assert leftovers == []
 
@@ -138,7 +144,9 @@ def test_big_days_written_by_spark_equal_small_days_split_by_arrow(settings, lak
             names = sorted(p.name for p in Path(folder).iterdir())
             assert names == [f"part-{i}.parquet" for i in range(len(names))], names
         key = ["store_id", "item_id", "ts"]
-        outputs[name] = {d: pd.read_parquet(folder).sort_values(key).reset_index(drop=True) for d, folder in staged.items()}
+        outputs[name] = {
+            d: pd.read_parquet(folder).sort_values(key).reset_index(drop=True) for d, folder in staged.items()
+        }
     for d in days:
         pd.testing.assert_frame_equal(outputs["split"][d], outputs["spark"][d])
 
@@ -147,13 +155,37 @@ def test_big_days_written_by_spark_equal_small_days_split_by_arrow(settings, lak
 def test_calendar_columns_and_day_match_pandas_in_utc(spark, demand_spec, frequency):
     # Integer arithmetic on epoch seconds, checked against pandas across centuries, a leap day,
     # the epoch itself, times before it and times off the hour (sub-second ones included).
-    ts = pd.DatetimeIndex(["1969-12-31 23:59:59.5", "1970-01-01 00:00", "1900-03-01 13:00", "2024-02-29 23:30",
-                           "2026-03-08 00:00", "2026-03-14 12:00:01", "2038-01-19 03:14:08", "1999-12-31 23:00"],
-                          tz="UTC")
-    pdf = pd.DataFrame({"ts": ts, "store_id": [f"S{i}" for i in range(len(ts))], "item_id": "I1", "units": 1.0,
-                        "price": 2.0, "promo": False, "is_holiday": False})
-    spec = demand_spec.model_copy(update={"features": demand_spec.features.model_copy(update={
-        "frequency": frequency, "horizon": 1, "lags": [1], "windows": [7]})})
+    ts = pd.DatetimeIndex(
+        [
+            "1969-12-31 23:59:59.5",
+            "1970-01-01 00:00",
+            "1900-03-01 13:00",
+            "2024-02-29 23:30",
+            "2026-03-08 00:00",
+            "2026-03-14 12:00:01",
+            "2038-01-19 03:14:08",
+            "1999-12-31 23:00",
+        ],
+        tz="UTC",
+    )
+    pdf = pd.DataFrame(
+        {
+            "ts": ts,
+            "store_id": [f"S{i}" for i in range(len(ts))],
+            "item_id": "I1",
+            "units": 1.0,
+            "price": 2.0,
+            "promo": False,
+            "is_holiday": False,
+        }
+    )
+    spec = demand_spec.model_copy(
+        update={
+            "features": demand_spec.features.model_copy(
+                update={"frequency": frequency, "horizon": 1, "lags": [1], "windows": [7]}
+            )
+        }
+    )
     out = build_features(spark.createDataFrame(pdf), spec).toPandas().set_index("store_id").loc[pdf["store_id"]]
     assert (out["day_of_week"].to_numpy() == ts.dayofweek).all()
     assert (out["is_weekend"].to_numpy() == (ts.dayofweek >= 5)).all()

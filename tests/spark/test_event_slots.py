@@ -36,10 +36,16 @@ def test_spark_and_pandas_aggregate_events_alike(tmp_path, spark, frequency):
     spec = _spec(tmp_path, frequency)
     rng = np.random.default_rng(4)
     n = 400
-    log = pd.DataFrame({
-        "at": pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 2 * 86_400, n)), unit="s"),
-        "station": rng.choice(["a", "b", "c"], n), "fare": rng.gamma(2.0, 5.0, n).round(2),
-        "minutes": rng.integers(1, 90, n).astype(float), "status": rng.choice(["ok", "late"], n)})
+    log = pd.DataFrame(
+        {
+            "at": pd.Timestamp("2024-03-01", tz="UTC")
+            + pd.to_timedelta(np.sort(rng.integers(0, 2 * 86_400, n)), unit="s"),
+            "station": rng.choice(["a", "b", "c"], n),
+            "fare": rng.gamma(2.0, 5.0, n).round(2),
+            "minutes": rng.integers(1, 90, n).astype(float),
+            "status": rng.choice(["ok", "late"], n),
+        }
+    )
     log.loc[log.sample(frac=0.05, random_state=1).index, "fare"] = np.nan
     expected = events.series_view(log, spec)
     got = aggregate_events(spark.createDataFrame(log), spec).toPandas()
@@ -49,5 +55,7 @@ def test_spark_and_pandas_aggregate_events_alike(tmp_path, spark, frequency):
     assert len(got) == len(expected) == 3 * 2 * max(1, 86_400 // spec.features.step_seconds)
     assert (got["at"].dt.tz_convert("UTC") == expected["at"]).all() and (got["station"] == expected["station"]).all()
     assert (got["trips"].to_numpy() == expected["trips"].to_numpy()).all() and got["trips"].sum() == n
-    assert np.allclose(got["fare"], expected["fare"]) and np.allclose(got["longest"], expected["longest"], equal_nan=True)
+    assert np.allclose(got["fare"], expected["fare"]) and np.allclose(
+        got["longest"], expected["longest"], equal_nan=True
+    )
     assert got["state"].fillna("-").tolist() == expected["state"].fillna("-").tolist()

@@ -53,13 +53,20 @@ def test_kill_9_mid_write_leaves_no_partition_and_the_retry_matches_a_clean_run(
     lake, _ = _land(tmp_path / "killed", demand_spec)
     zone = lake.zone("features", "demand")
     proc = _job(tmp_path / "killed", days, wait=False, owner="demand_features/run-1")
+
     def started_writing() -> bool:
-        return proc.poll() is None and any(p.endswith(".parquet") or "_temporary" in p
-                                           for p in lake.fs.glob(f"{zone}/_staging-*/**"))
+        return proc.poll() is None and any(
+            p.endswith(".parquet") or "_temporary" in p for p in lake.fs.glob(f"{zone}/_staging-*/**")
+        )
 
     try:
-        writing = wait_until(started_writing, 240, "the job to start writing", every=0.05,
-                             give_up=lambda: "the job ended" if proc.poll() is not None else None)
+        writing = wait_until(
+            started_writing,
+            240,
+            "the job to start writing",
+            every=0.05,
+            give_up=lambda: "the job ended" if proc.poll() is not None else None,
+        )
     except WaitTimeout:
         writing = False
     assert writing, "the job finished or failed before it started writing; nothing was killed"

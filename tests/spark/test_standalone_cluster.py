@@ -37,10 +37,20 @@ def cluster(tmp_path_factory):
 
 
 def _run_job(home: Path, days, master: str) -> str:
-    env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_SPARK_MASTER": master,
-           "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
-    out = subprocess.run([sys.executable, "-m", "spark_jobs.features_job", "demand", *[d.isoformat() for d in days]],
-                         env=env, capture_output=True, text=True, timeout=400)
+    env = {
+        **os.environ,
+        "CONVEYOR_HOME": str(home),
+        "CONVEYOR_SPARK_MASTER": master,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "spark_jobs.features_job", "demand", *[d.isoformat() for d in days]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert out.returncode == 0, f"feature job on {master} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}"
     return out.stdout
 

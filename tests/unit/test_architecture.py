@@ -84,8 +84,13 @@ def test_imports_run_one_way():
 
 
 def test_spark_jobs_import_only_core_and_feature_names():
-    wrong = [f"{m} -> {t}" for m, targets in GRAPH.items() if m.startswith("spark_jobs")
-             for t in targets if t.startswith("ml_tasks.") and _layer(t) not in SPARK_MAY_IMPORT]
+    wrong = [
+        f"{m} -> {t}"
+        for m, targets in GRAPH.items()
+        if m.startswith("spark_jobs")
+        for t in targets
+        if t.startswith("ml_tasks.") and _layer(t) not in SPARK_MAY_IMPORT
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -96,8 +101,11 @@ def test_the_product_never_imports_the_soak_harness():
     for top in ("ml_tasks", "spark_jobs", "dags", "plugins"):
         for path in (ROOT / top).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+                )
                 wrong += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] == "soak"]
     assert not wrong, "\n".join(wrong)
 
@@ -121,15 +129,20 @@ MAX_LINES = 350
 PROJECT_CODE = ("ml_tasks", "spark_jobs", "dags", "plugins", "soak", "bench")
 
 
-@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for top in PROJECT_CODE for p in (ROOT / top).rglob("*.py")))
+@pytest.mark.parametrize(
+    "path", sorted(str(p.relative_to(ROOT)) for top in PROJECT_CODE for p in (ROOT / top).rglob("*.py"))
+)
 def test_modules_stay_readable(path):
     lines = len((ROOT / path).read_text().splitlines())
     assert lines <= MAX_LINES, f"{path} has {lines} lines (at most {MAX_LINES}); split it by what it does"
 
 
 def test_the_soak_harness_is_not_shipped_in_the_product():
-    shipped = [str(p.relative_to(ROOT)) for top in ("ml_tasks", "spark_jobs", "dags", "plugins")
-               for p in (ROOT / top).rglob("*soak*")]
+    shipped = [
+        str(p.relative_to(ROOT))
+        for top in ("ml_tasks", "spark_jobs", "dags", "plugins")
+        for p in (ROOT / top).rglob("*soak*")
+    ]
     assert not shipped, f"soak harness modules inside the product (they belong in soak/): {shipped}"
 
 

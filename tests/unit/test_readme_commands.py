@@ -42,7 +42,9 @@ def _commands() -> dict[str, set[str]]:
 
 def test_the_readme_is_short():
     lines = len(README.read_text().splitlines())
-    assert lines <= MAX_README_LINES, f"README.md has {lines} lines; move detail into docs/ (at most {MAX_README_LINES})"
+    assert lines <= MAX_README_LINES, (
+        f"README.md has {lines} lines; move detail into docs/ (at most {MAX_README_LINES})"
+    )
 
 
 def test_every_make_target_in_the_readme_exists():

@@ -45,10 +45,15 @@ class AirflowClient:
 
     def _headers(self, renew: bool = False) -> dict[str, str]:
         if self._token is None or renew:
-            r = requests.post(f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password},
-                              timeout=self.timeout)
+            r = requests.post(
+                f"{self.base_url}/auth/token",
+                json={"username": self.username, "password": self.password},
+                timeout=self.timeout,
+            )
             if r.status_code not in (200, 201):
-                raise AirflowAPIError(f"login as {self.username!r} at {self.base_url} failed: {r.status_code} {r.text[:200]}")
+                raise AirflowAPIError(
+                    f"login as {self.username!r} at {self.base_url} failed: {r.status_code} {r.text[:200]}"
+                )
             self._token = r.json()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
@@ -57,8 +62,9 @@ class AirflowClient:
         if r.status_code == 401:  # the token expired (a long wait, a restarted API server): log in again
             r = requests.request(method, url, headers=self._headers(renew=True), timeout=self.timeout, **kwargs)
         if r.status_code >= 400:
-            raise AirflowAPIError(f"{method} {url.removeprefix(self.base_url)}: {r.status_code} {r.text[:500]}",
-                                  r.status_code, r.text)
+            raise AirflowAPIError(
+                f"{method} {url.removeprefix(self.base_url)}: {r.status_code} {r.text[:500]}", r.status_code, r.text
+            )
         return r
 
     def request(self, method: str, path: str, **kwargs) -> Any:
@@ -83,8 +89,9 @@ class AirflowClient:
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
-    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None,
-                logical_date: str | None = None) -> str:
+    def trigger(
+        self, dag_id: str, conf: dict | None = None, run_id: str | None = None, logical_date: str | None = None
+    ) -> str:
         """Start a run; without ``logical_date`` it has none (a manual run of "now")."""
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
@@ -101,9 +108,18 @@ class AirflowClient:
 
     def clear_task(self, dag_id: str, run_id: str, task_id: str) -> None:
         """Clear a task and everything downstream of it in one run, as the UI's Clear does."""
-        self.request("POST", f"/dags/{dag_id}/clearTaskInstances", json={
-            "dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "include_downstream": True,
-            "only_failed": False, "reset_dag_runs": True})
+        self.request(
+            "POST",
+            f"/dags/{dag_id}/clearTaskInstances",
+            json={
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": [task_id],
+                "include_downstream": True,
+                "only_failed": False,
+                "reset_dag_runs": True,
+            },
+        )
 
     def hitl_detail(self, dag_id: str, run_id: str, task_id: str) -> dict:
         """The human-in-the-loop request of a task (subject, body, options, response)."""
@@ -111,11 +127,15 @@ class AirflowClient:
 
     def respond(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict:
         """Answer a human-in-the-loop request, as the UI's Required Actions page does."""
-        return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
-                            json={"chosen_options": [option], "params_input": {}})
+        return self.request(
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+            json={"chosen_options": [option], "params_input": {}},
+        )
 
-    def wait_for_task_state(self, dag_id: str, run_id: str, task_id: str, states: set[str],
-                            timeout: float = 600, poll: float = 3.0) -> str:
+    def wait_for_task_state(
+        self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 600, poll: float = 3.0
+    ) -> str:
         seen: dict[str, str | None] = {"state": None}
 
         def reached() -> str | None:
@@ -126,8 +146,13 @@ class AirflowClient:
             run = self.run_state(dag_id, run_id)
             return f"the run is {run}" if run in TERMINAL else None
 
-        return wait_until(reached, timeout, lambda: f"{dag_id} {run_id}: task {task_id} to be one of {sorted(states)} "
-                          f"(it is {seen['state']!r})", every=poll, give_up=run_over)
+        return wait_until(
+            reached,
+            timeout,
+            lambda: f"{dag_id} {run_id}: task {task_id} to be one of {sorted(states)} (it is {seen['state']!r})",
+            every=poll,
+            give_up=run_over,
+        )
 
     def extra_links(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str | None]:
         """The buttons on a task instance's page: link name -> URL (None: nothing to show)."""
@@ -137,7 +162,9 @@ class AirflowClient:
         """A task's XCom value (JSON-native values come back as they were pushed)."""
         import json
 
-        value = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")["value"]
+        value = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")[
+            "value"
+        ]
         if isinstance(value, str):
             try:
                 return json.loads(value)
@@ -145,16 +172,30 @@ class AirflowClient:
                 return value
         return value
 
-    def backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 1,
-                 timeout: float = 120, every: float = 2.0) -> dict:
+    def backfill(
+        self,
+        dag_id: str,
+        from_date: str,
+        to_date: str,
+        max_active_runs: int = 1,
+        timeout: float = 120,
+        every: float = 2.0,
+    ) -> dict:
         """Create an Airflow backfill (runs for every schedule tick in the range), as `airflow backfill create`.
 
         On the embedded SQLite database Airflow answers 503 "Database is locked" when the scheduler
         writes at the same moment (it rolls back: nothing is created). That answer is retried, after
         checking that no backfill of this DAG is active, for up to ``timeout`` seconds.
         """
-        body = {"dag_id": dag_id, "from_date": from_date, "to_date": to_date, "run_backwards": False,
-                "dag_run_conf": {}, "reprocess_behavior": "completed", "max_active_runs": max_active_runs}
+        body = {
+            "dag_id": dag_id,
+            "from_date": from_date,
+            "to_date": to_date,
+            "run_backwards": False,
+            "dag_run_conf": {},
+            "reprocess_behavior": "completed",
+            "max_active_runs": max_active_runs,
+        }
         refused: list[AirflowAPIError] = []
 
         def create() -> dict | None:
@@ -166,8 +207,15 @@ class AirflowClient:
                 refused.append(exc)
                 return self.active_backfill(dag_id)
 
-        return wait_until(create, timeout, lambda: f"a backfill of {dag_id} to be created ({len(refused)} refusals, "
-                          f"the last: {refused[-1] if refused else None})", every=every)
+        return wait_until(
+            create,
+            timeout,
+            lambda: (
+                f"a backfill of {dag_id} to be created ({len(refused)} refusals, "
+                f"the last: {refused[-1] if refused else None})"
+            ),
+            every=every,
+        )
 
     def active_backfill(self, dag_id: str) -> dict | None:
         """The DAG's unfinished backfill, if any (Airflow allows one at a time)."""
@@ -175,7 +223,9 @@ class AirflowClient:
         return next((b for b in found if b.get("completed_at") is None), None)
 
     def runs(self, dag_id: str) -> list[dict]:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})["dag_runs"]
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "-run_after"})[
+            "dag_runs"
+        ]
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
@@ -189,8 +239,11 @@ class AirflowClient:
         page by page: one request per hundred instead of one per run."""
         found: list[dict] = []
         while True:
-            got = self.request("GET", f"/dags/{dag_id}/dagRuns/~/taskInstances",
-                               params={**filters, "limit": page, "offset": len(found)})["task_instances"]
+            got = self.request(
+                "GET",
+                f"/dags/{dag_id}/dagRuns/~/taskInstances",
+                params={**filters, "limit": page, "offset": len(found)},
+            )["task_instances"]
             found += got
             if len(got) < page:
                 return found
@@ -205,9 +258,15 @@ class AirflowClient:
             seen["state"] = self.run_state(dag_id, run_id)
             return seen["state"] if seen["state"] in TERMINAL else None
 
-        return wait_until(finished, timeout, lambda: f"{dag_id} run {run_id} to finish (it is {seen['state']!r})",
-                          every=poll)
+        return wait_until(
+            finished, timeout, lambda: f"{dag_id} run {run_id} to finish (it is {seen['state']!r})", every=poll
+        )
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 180, poll: float = 3.0) -> None:
-        wait_until(lambda: set(dag_ids) <= set(self.dag_ids()), timeout, f"DAGs {dag_ids} listed by {self.base_url}",
-                   every=poll, transient=(requests.RequestException, AirflowAPIError))
+        wait_until(
+            lambda: set(dag_ids) <= set(self.dag_ids()),
+            timeout,
+            f"DAGs {dag_ids} listed by {self.base_url}",
+            every=poll,
+            transient=(requests.RequestException, AirflowAPIError),
+        )

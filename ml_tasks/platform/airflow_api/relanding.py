@@ -31,11 +31,15 @@ def announce_relanded(settings: ConveyorSettings, pipeline: str, days: list[date
     from ml_tasks.platform.stack import environment
 
     first, last = min(days), max(days)
-    by_hand = (f"`conveyor backfill-features {pipeline} {first} {last}` rebuilds them (or trigger "
-               f"{pipeline}_features with dt=DAY)")
+    by_hand = (
+        f"`conveyor backfill-features {pipeline} {first} {last}` rebuilds them (or trigger "
+        f"{pipeline}_features with dt=DAY)"
+    )
     if len(days) > MAX_DAYS:
         return f"{len(days)} days landed again, more than {MAX_DAYS} to re-run one by one: {by_hand}"
-    client = AirflowClient(settings.airflow_url, settings.airflow_user, environment.airflow_password(settings), timeout=10)
+    client = AirflowClient(
+        settings.airflow_url, settings.airflow_user, environment.airflow_password(settings), timeout=10
+    )
     try:
         client.asset_event(raw_asset_name(pipeline), {"days": [d.isoformat() for d in days]})
         paused = client.request("GET", f"/dags/{pipeline}_relanded")["is_paused"]
@@ -44,8 +48,10 @@ def announce_relanded(settings: ConveyorSettings, pipeline: str, days: list[date
     except AirflowAPIError as exc:
         return f"Airflow refused the event ({str(exc)[:200]}): {by_hand}"
     note = f" once {pipeline}_relanded is unpaused" if paused else ""
-    return (f"Airflow told (Asset {raw_asset_name(pipeline)}): {pipeline}_relanded runs {pipeline}_features for "
-            f"the {len(days)} day(s) landed again{note}")
+    return (
+        f"Airflow told (Asset {raw_asset_name(pipeline)}): {pipeline}_relanded runs {pipeline}_features for "
+        f"the {len(days)} day(s) landed again{note}"
+    )
 
 
 def days_to_rerun(pipeline: str, extras: list[dict]) -> list[str]:
@@ -55,14 +61,19 @@ def days_to_rerun(pipeline: str, extras: list[dict]) -> list[str]:
     for extra in extras:
         named = extra.get("days", [])
         if not isinstance(named, list):
-            raise ValueError(f"an event on {raw_asset_name(pipeline)} has days={named!r:.100}: expected a list of dates")
+            raise ValueError(
+                f"an event on {raw_asset_name(pipeline)} has days={named!r:.100}: expected a list of dates"
+            )
         for day in named:
             try:
                 days.add(date.fromisoformat(str(day)).isoformat())
             except ValueError:
-                raise ValueError(f"an event on {raw_asset_name(pipeline)} names {day!r:.40} as a day: expected "
-                                 "YYYY-MM-DD") from None
+                raise ValueError(
+                    f"an event on {raw_asset_name(pipeline)} names {day!r:.40} as a day: expected YYYY-MM-DD"
+                ) from None
     if len(days) > MAX_DAYS:
-        raise ValueError(f"{len(days)} days landed again, more than {MAX_DAYS}: rebuild them in one Spark job with "
-                         f"`conveyor backfill-features {pipeline} {min(days)} {max(days)}`")
+        raise ValueError(
+            f"{len(days)} days landed again, more than {MAX_DAYS}: rebuild them in one Spark job with "
+            f"`conveyor backfill-features {pipeline} {min(days)} {max(days)}`"
+        )
     return sorted(days)

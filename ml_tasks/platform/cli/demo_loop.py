@@ -30,8 +30,12 @@ DRIFT_GROWTH = 0.05
 def airflow_dags_test(settings: ConveyorSettings, dag_id: str, conf: dict, say=print) -> float:
     """Run one DAG headless with ``airflow dags test``; raise if any task failed."""
     t0 = time.monotonic()
-    result = subprocess.run([venv_executable("airflow"), "dags", "test", dag_id, "-c", json.dumps(conf)],
-                            env=stack_env(settings), capture_output=True, text=True)
+    result = subprocess.run(
+        [venv_executable("airflow"), "dags", "test", dag_id, "-c", json.dumps(conf)],
+        env=stack_env(settings),
+        capture_output=True,
+        text=True,
+    )
     log = settings.home / "logs" / f"dags-test-{dag_id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(result.stdout + result.stderr)
@@ -73,9 +77,16 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
     # change of prices or level alone no longer makes a retrain better: the champion's target is
     # scaled by that mean and catches up within a week, and the gate rightly keeps it.
     say(f"injecting drift: demand takes off (+{DRIFT_GROWTH:.0%} a day) for the {drift_days} days after {normal_end}")
-    drifted = DemandDataConfig(stores=size.stores, items=size.items, start=normal_end + timedelta(days=1),
-                               days=(end - normal_end).days, drift_from=normal_end + timedelta(days=1),
-                               drift_kind="growth", drift_strength=DRIFT_GROWTH, messy=size.messy)
+    drifted = DemandDataConfig(
+        stores=size.stores,
+        items=size.items,
+        start=normal_end + timedelta(days=1),
+        days=(end - normal_end).days,
+        drift_from=normal_end + timedelta(days=1),
+        drift_kind="growth",
+        drift_strength=DRIFT_GROWTH,
+        messy=size.messy,
+    )
     arrived = land_demand_data(drifted, lake)
     backfill_features(settings, spec, arrived[:-1], progress=lambda m: say(f"  {m}"))
     airflow_dags_test(settings, "demand_features", {"dt": arrived[-1].isoformat()}, say)
@@ -96,8 +107,9 @@ def run_demo(settings: ConveyorSettings, size: DemoSize = DemoSize(), say=print)
     return {
         "champion_version": champion.version,
         "champion_model": (champion.tags or {}).get("conveyor.model_family", "?"),
-        "champion_metrics": {k.removeprefix("holdout_"): round(v, 4) for k, v in run.data.metrics.items()
-                             if k.startswith("holdout_")},
+        "champion_metrics": {
+            k.removeprefix("holdout_"): round(v, 4) for k, v in run.data.metrics.items() if k.startswith("holdout_")
+        },
         "candidates_holdout_mae": _candidates(champion),
         "predictions_written": len(predictions),
         "drift_before": {k: before[k] for k in ("drift_detected", "drift_share")},

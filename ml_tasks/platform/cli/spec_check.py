@@ -35,8 +35,7 @@ class Problem:
 
 def check_all(settings: ConveyorSettings, names: list[str] | None = None) -> dict[str, list[Problem]]:
     """Problems per pipeline (empty list = valid), for ``names`` or every spec in the specs folder."""
-    paths = ([settings.specs_dir / f"{n}.yaml" for n in names] if names
-             else sorted(settings.specs_dir.glob("*.yaml")))
+    paths = [settings.specs_dir / f"{n}.yaml" for n in names] if names else sorted(settings.specs_dir.glob("*.yaml"))
     return {p.stem: check_file(settings, p) for p in paths}
 
 
@@ -55,8 +54,14 @@ def check_file(settings: ConveyorSettings, path: Path) -> list[Problem]:
         produced = set(module.feature_columns(spec))
         for col in spec.drift.columns:
             if col not in produced:
-                problems.append(Problem(path, "drift.columns", f"{col!r} is not a feature of {spec.features.module} "
-                                        f"(it makes {sorted(produced)}); monitor one of those"))
+                problems.append(
+                    Problem(
+                        path,
+                        "drift.columns",
+                        f"{col!r} is not a feature of {spec.features.module} "
+                        f"(it makes {sorted(produced)}); monitor one of those",
+                    )
+                )
     return problems
 
 
@@ -64,11 +69,21 @@ def _schedules(path: Path, spec: PipelineSpec) -> list[Problem]:
     from croniter import croniter
 
     out = []
-    for key, value in (("features.schedule", spec.features.schedule), ("training.schedule", spec.training.schedule),
-                       ("scoring.schedule", spec.scoring.schedule), ("drift.schedule", spec.drift.schedule)):
+    for key, value in (
+        ("features.schedule", spec.features.schedule),
+        ("training.schedule", spec.training.schedule),
+        ("scoring.schedule", spec.scoring.schedule),
+        ("drift.schedule", spec.drift.schedule),
+    ):
         if value not in CRON_PRESETS and not croniter.is_valid(value):
-            out.append(Problem(path, key, f"{value!r} is not a cron expression; use five fields like "
-                                          f"'0 2 * * *' (02:00 UTC daily) or a preset {sorted(CRON_PRESETS)}"))
+            out.append(
+                Problem(
+                    path,
+                    key,
+                    f"{value!r} is not a cron expression; use five fields like "
+                    f"'0 2 * * *' (02:00 UTC daily) or a preset {sorted(CRON_PRESETS)}",
+                )
+            )
     return out
 
 
@@ -78,12 +93,24 @@ def _feature_module(path: Path, spec: PipelineSpec):
     try:
         module = importlib.import_module(spec.features.module)
     except Exception as exc:  # any import failure is the user's to fix
-        return None, [Problem(path, "features.module", f"{spec.features.module!r} cannot be imported "
-                              f"({type(exc).__name__}: {exc}); create it (conveyor new-pipeline writes one) or fix the name")]
+        return None, [
+            Problem(
+                path,
+                "features.module",
+                f"{spec.features.module!r} cannot be imported "
+                f"({type(exc).__name__}: {exc}); create it (conveyor new-pipeline writes one) or fix the name",
+            )
+        ]
     missing = [f for f in ("build_features", "feature_columns") if not callable(getattr(module, f, None))]
     if missing:
-        return None, [Problem(path, "features.module", f"{spec.features.module} lacks {missing}; a feature "
-                              "module defines build_features(raw_df, spec) and feature_columns(spec)")]
+        return None, [
+            Problem(
+                path,
+                "features.module",
+                f"{spec.features.module} lacks {missing}; a feature "
+                "module defines build_features(raw_df, spec) and feature_columns(spec)",
+            )
+        ]
     return module, []
 
 
@@ -95,8 +122,14 @@ def _suites(settings: ConveyorSettings, path: Path, spec: PipelineSpec) -> list[
         try:
             load_suite(settings.expectations_dir, name)
         except FileNotFoundError:
-            out.append(Problem(path, key, f"no suite {settings.expectations_dir / (name + '.json')}; create it "
-                                          "(conveyor new-pipeline --from-sample profiles one) or fix the name"))
+            out.append(
+                Problem(
+                    path,
+                    key,
+                    f"no suite {settings.expectations_dir / (name + '.json')}; create it "
+                    "(conveyor new-pipeline --from-sample profiles one) or fix the name",
+                )
+            )
         except ValueError as exc:
             out.append(Problem(path, key, str(exc)))
     return out
@@ -117,8 +150,11 @@ def raw_schema_columns(settings: ConveyorSettings, spec: PipelineSpec) -> tuple[
     suite = settings.expectations_dir / f"{spec.data.raw_suite}.json"
     if not suite.is_file():
         return None
-    columns = {e["kwargs"]["column"] for e in json.loads(suite.read_text()).get("expectations", [])
-               if e.get("type") == "expect_column_to_exist" and "column" in e.get("kwargs", {})}
+    columns = {
+        e["kwargs"]["column"]
+        for e in json.loads(suite.read_text()).get("expectations", [])
+        if e.get("type") == "expect_column_to_exist" and "column" in e.get("kwargs", {})
+    }
     return (columns, f"suite {spec.data.raw_suite}") if columns else None
 
 
@@ -128,13 +164,22 @@ def _raw_columns(settings: ConveyorSettings, path: Path, spec: PipelineSpec) -> 
         return []
     columns, source = found
     out = []
-    target = ("data.events", events.sources(spec.data.aggregations)) if spec.data.events \
+    target = (
+        ("data.events", events.sources(spec.data.aggregations))
+        if spec.data.events
         else ("data.target", [spec.data.target])
+    )
     for key, names in (("data.timestamp", [spec.data.timestamp]), ("data.keys", list(spec.data.keys)), target):
         for name in names:
             if name not in columns:
-                out.append(Problem(path, key, f"{name!r} is not a raw column ({source} has {sorted(columns)}); "
-                                              "use one of those or fix the raw data"))
+                out.append(
+                    Problem(
+                        path,
+                        key,
+                        f"{name!r} is not a raw column ({source} has {sorted(columns)}); "
+                        "use one of those or fix the raw data",
+                    )
+                )
     return out
 
 
@@ -161,8 +206,14 @@ def _off_cadence(settings: ConveyorSettings, path: Path, spec: PipelineSpec) -> 
     except cadence.CadenceError as exc:
         seen = f"; {exc}"
     example = times[off].iloc[0].strftime("%H:%M:%S")
-    return [Problem(path, "features.frequency", f"{int(off.sum())} of {len(times)} rows of raw day {days[-1]} are off "
-                    f"the {spec.features.frequency} grid (e.g. {example}){seen}")]
+    return [
+        Problem(
+            path,
+            "features.frequency",
+            f"{int(off.sum())} of {len(times)} rows of raw day {days[-1]} are off "
+            f"the {spec.features.frequency} grid (e.g. {example}){seen}",
+        )
+    ]
 
 
 LEAKAGE_SAMPLE_DAYS = 60
@@ -176,9 +227,15 @@ def _leakage(settings: ConveyorSettings, path: Path, spec: PipelineSpec, module)
         inputs = module.feature_columns(spec)
         for col in (spec.data.target, spec.data.timestamp):
             if col in inputs:
-                out.append(Problem(path, "features.module", f"{spec.features.module}.feature_columns(spec) includes "
-                                   f"{col!r} ({'the target: the model would be given the answer' if col == spec.data.target else 'the timestamp'}); "
-                                   f"remove it from the module's inputs (KNOWN_AHEAD or feature_columns)"))
+                out.append(
+                    Problem(
+                        path,
+                        "features.module",
+                        f"{spec.features.module}.feature_columns(spec) includes "
+                        f"{col!r} ({'the target: the model would be given the answer' if col == spec.data.target else 'the timestamp'}); "
+                        f"remove it from the module's inputs (KNOWN_AHEAD or feature_columns)",
+                    )
+                )
         known = list(spec.features.known_ahead) or list(getattr(module, "KNOWN_AHEAD", {}) or {})
     else:
         known = list(spec.features.known_ahead)
@@ -207,9 +264,15 @@ def _leakage(settings: ConveyorSettings, path: Path, spec: PipelineSpec, module)
         return out
     frame = pd.concat(frames, ignore_index=True)
     for proxy in target_proxies(frame, spec.data.target, candidates):
-        out.append(Problem(path, "features.known_ahead", f"{', '.join(proxy.columns)}: {proxy.reason} in the newest "
-                           f"{len(days)} raw day(s): the model would learn the answer, not a forecast. Remove "
-                           f"{'it' if len(proxy.columns) == 1 else 'them'} from features.known_ahead, or, if truly "
-                           f"known in advance, list {'it' if len(proxy.columns) == 1 else 'them'} under "
-                           f"features.acknowledged_target_proxies"))
+        out.append(
+            Problem(
+                path,
+                "features.known_ahead",
+                f"{', '.join(proxy.columns)}: {proxy.reason} in the newest "
+                f"{len(days)} raw day(s): the model would learn the answer, not a forecast. Remove "
+                f"{'it' if len(proxy.columns) == 1 else 'them'} from features.known_ahead, or, if truly "
+                f"known in advance, list {'it' if len(proxy.columns) == 1 else 'them'} under "
+                f"features.acknowledged_target_proxies",
+            )
+        )
     return out

@@ -81,55 +81,81 @@ class NewPipeline:
             except ValueError as exc:
                 raise ScaffoldError(f"--timezone: {exc}") from exc
         for col in self.known_ahead:
-            role = {self.target: "the target", self.timestamp: "the timestamp"}.get(col, "a key" if col in self.keys else None)
+            role = {self.target: "the target", self.timestamp: "the timestamp"}.get(
+                col, "a key" if col in self.keys else None
+            )
             if role:
-                raise ScaffoldError(f"--known-ahead {col!r} is {role}; remove it from --known-ahead "
-                                    + ("(the model would be given the answer; the target's past is used through lags)"
-                                       if col == self.target else "(it is used already)"))
+                raise ScaffoldError(
+                    f"--known-ahead {col!r} is {role}; remove it from --known-ahead "
+                    + (
+                        "(the model would be given the answer; the target's past is used through lags)"
+                        if col == self.target
+                        else "(it is used already)"
+                    )
+                )
         if self.sample is None:
             if self.known_ahead:
                 raise ScaffoldError("--known-ahead needs --from-sample: the spec records each column's type from it")
             return
-        raw_columns = [self.timestamp, *self.keys, *(events.sources(self._aggregations()) if self.events
-                                                     else [self.target, *self.known_ahead])]
+        raw_columns = [
+            self.timestamp,
+            *self.keys,
+            *(events.sources(self._aggregations()) if self.events else [self.target, *self.known_ahead]),
+        ]
         missing = [c for c in raw_columns if c not in self.sample.columns]
         if missing:
-            raise ScaffoldError(f"--from-sample: columns {missing} are not in the sample "
-                                f"(it has {list(self.sample.columns)})")
+            raise ScaffoldError(
+                f"--from-sample: columns {missing} are not in the sample (it has {list(self.sample.columns)})"
+            )
         self.sample = self.sample.assign(**{self.timestamp: self._utc_times()})
         if self.events:  # from here on the sample is what the features are made from: one row per key and slot
             self._raw_sample = self.sample
             self.sample = events.aggregate(self.sample, self._aggregations(), self.timestamp, self.keys, self.step)
             missing = [c for c in (self.target, *self.known_ahead) if c not in self.sample.columns]
             if missing:
-                raise ScaffoldError(f"--target/--known-ahead {missing} must be outputs of --events "
-                                    f"({sorted(self._aggregations())})")
+                raise ScaffoldError(
+                    f"--target/--known-ahead {missing} must be outputs of --events ({sorted(self._aggregations())})"
+                )
         values = self.sample[self.target]
         if self.task == "regression" and not pd.api.types.is_numeric_dtype(values):
-            raise ScaffoldError(f"--target {self.target!r} is {values.dtype} in the sample; "
-                                "a regression target must be numeric")
+            raise ScaffoldError(
+                f"--target {self.target!r} is {values.dtype} in the sample; a regression target must be numeric"
+            )
         self.step  # the cadence, detected: irregular timestamps are refused here
         if self.task == "classification" and not set(values.dropna().unique().tolist()) <= {0, 1}:
-            raise ScaffoldError(f"--target {self.target!r} must hold 0/1 (or true/false) for a binary "
-                                f"classification; the sample has {sorted(map(str, values.dropna().unique()[:5]))}")
+            raise ScaffoldError(
+                f"--target {self.target!r} must hold 0/1 (or true/false) for a binary "
+                f"classification; the sample has {sorted(map(str, values.dropna().unique()[:5]))}"
+            )
         proxies = target_proxies(self.sample, self.target, self.known_ahead)
         if proxies:
             listed = "; ".join(f"{', '.join(p.columns)}: {p.reason}" for p in proxies)
-            raise ScaffoldError(f"--known-ahead would leak the target: {listed}. Leave these columns out of "
-                                "--known-ahead (they are only known after the fact); if one truly is known in "
-                                "advance, add it to the spec's features.known_ahead and "
-                                "features.acknowledged_target_proxies by hand")
+            raise ScaffoldError(
+                f"--known-ahead would leak the target: {listed}. Leave these columns out of "
+                "--known-ahead (they are only known after the fact); if one truly is known in "
+                "advance, add it to the spec's features.known_ahead and "
+                "features.acknowledged_target_proxies by hand"
+            )
 
     def files(self) -> dict[Path, str]:
         n = self.name
         return {
             self.root / "dags" / "specs" / f"{n}.yaml": self.spec_yaml(),
             self.root / "dags" / f"{n}.py": DAG_FILE.format(name=n),
-            self.root / "expectations" / f"{n}_raw.json": _json(raw_suite(
-                n, self.timestamp, self.keys, self.target, self.sample if self._raw_sample is None else self._raw_sample,
-                self.classification, events=bool(self.events))),
-            self.root / "expectations" / f"{n}_features.json": _json(features_suite(
-                n, self.timestamp, self.keys, self.target, self._lag_columns(), self.classification)),
+            self.root / "expectations" / f"{n}_raw.json": _json(
+                raw_suite(
+                    n,
+                    self.timestamp,
+                    self.keys,
+                    self.target,
+                    self.sample if self._raw_sample is None else self._raw_sample,
+                    self.classification,
+                    events=bool(self.events),
+                )
+            ),
+            self.root / "expectations" / f"{n}_features.json": _json(
+                features_suite(n, self.timestamp, self.keys, self.target, self._lag_columns(), self.classification)
+            ),
             self.root / "tests" / "pipelines" / f"test_{n}.py": TEST_FILE.format(name=n),
         }
 
@@ -201,8 +227,13 @@ class NewPipeline:
         """
         if not self.classification:
             return [self.target]
-        numeric = [c for c in self._extra_columns() if c not in self.known_ahead
-                   and pd.api.types.is_numeric_dtype(self.sample[c]) and not pd.api.types.is_bool_dtype(self.sample[c])]
+        numeric = [
+            c
+            for c in self._extra_columns()
+            if c not in self.known_ahead
+            and pd.api.types.is_numeric_dtype(self.sample[c])
+            and not pd.api.types.is_bool_dtype(self.sample[c])
+        ]
         return numeric[:6]
 
     def _span(self, value: int | str) -> str:
@@ -252,34 +283,56 @@ class NewPipeline:
         if self.classification:
             drift = [f"{c}_rolling_mean_{self._span(windows[-1])}" for c in history] or [season]
         else:
-            drift = [season, *(f"lag_{self._span(lag)}" for lag in lags),
-                     *(f"rolling_mean_{self._span(w)}" for w in windows)]
+            drift = [
+                season,
+                *(f"lag_{self._span(lag)}" for lag in lags),
+                *(f"rolling_mean_{self._span(w)}" for w in windows),
+            ]
         known = {c: _spec_type(self.sample[c]) for c in self.known_ahead}
         unused = [c for c in self._extra_columns() if c not in self.known_ahead and c not in history]
         window, holdout = self._window()
         return SPEC.format(
-            name=self.name, task=self.task, timestamp=self.timestamp, keys=", ".join(self.keys), target=self.target,
-            start=self._start_date().isoformat(), models=models,
-            timezone=f"\n  # naive times in the raw files are local times here\n  timezone: {self.timezone}" if self.timezone else "",
+            name=self.name,
+            task=self.task,
+            timestamp=self.timestamp,
+            keys=", ".join(self.keys),
+            target=self.target,
+            start=self._start_date().isoformat(),
+            models=models,
+            timezone=f"\n  # naive times in the raw files are local times here\n  timezone: {self.timezone}"
+            if self.timezone
+            else "",
             events=_events_yaml(self.events),
             models_note="" if nonneg else "  # the neural family's Poisson loss needs a target >= 0\n",
             objective="binary" if self.classification else "tweedie" if nonneg else "regression",
-            promotion=PROMOTION[self.task], drift_columns=", ".join(drift), frequency=frequency,
-            unit_word=_unit_word(self.step), horizon=horizon, lags=_listed(lags), windows=_listed(windows),
+            promotion=PROMOTION[self.task],
+            drift_columns=", ".join(drift),
+            frequency=frequency,
+            unit_word=_unit_word(self.step),
+            horizon=horizon,
+            lags=_listed(lags),
+            windows=_listed(windows),
             known_ahead="{" + ", ".join(f"{c}: {t}" for c, t in known.items()) + "}",
             unused=", ".join(unused) or "(none in the sample)",
             history=f"  history_of: [{', '.join(history)}]\n  keys_as_inputs: false\n" if self.classification else "",
-            window=window, holdout=holdout, folds=2)
+            window=window,
+            holdout=holdout,
+            folds=2,
+        )
 
 
 def _events_yaml(spec_events: dict | None) -> str:
     """The spec's ``data.events`` block (empty when the raw rows are a series already)."""
     if not spec_events:
         return ""
-    lines = [f"    {name}: {how if isinstance(how, str) else '{' + ', '.join(f'{k}: {v}' for k, v in how.items()) + '}'}"
-             for name, how in spec_events.items()]
-    return ("\n  # one raw row per event, aggregated per key and slot of the cadence (0 where none happened)\n"
-            "  events:\n" + "\n".join(lines))
+    lines = [
+        f"    {name}: {how if isinstance(how, str) else '{' + ', '.join(f'{k}: {v}' for k, v in how.items()) + '}'}"
+        for name, how in spec_events.items()
+    ]
+    return (
+        "\n  # one raw row per event, aggregated per key and slot of the cadence (0 where none happened)\n"
+        "  events:\n" + "\n".join(lines)
+    )
 
 
 def _unit_word(step: int) -> str:

@@ -13,8 +13,9 @@ class ScaffoldError(ValueError):
     """The request cannot become a pipeline; the message says what to change."""
 
 
-def read_sample(path: Path, max_rows: int = SAMPLE_ROWS, seed: int = 0, delimiter: str | None = None,
-                decimal: str | None = None) -> pd.DataFrame:
+def read_sample(
+    path: Path, max_rows: int = SAMPLE_ROWS, seed: int = 0, delimiter: str | None = None, decimal: str | None = None
+) -> pd.DataFrame:
     """Raw data to profile: the whole file, or, when it has more than ``max_rows`` rows, a uniform
     random sample of them read in a stream (Parquet record batches or CSV chunks), never the whole
     file in memory. CSV files are read as `conveyor land` reads them (dialect sniffed or given)."""

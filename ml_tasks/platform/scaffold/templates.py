@@ -64,7 +64,7 @@ drift:
 PROMOTION = {
     "regression": "  metric: mae\n  thresholds: {mase: 1.0}\n",
     "classification": "  # per-row log loss for the paired test; ROC-AUC as a floor\n  metric: log_loss\n"
-                      "  thresholds: {roc_auc: 0.6}\n",
+    "  thresholds: {roc_auc: 0.6}\n",
 }
 
 TEST_FILE = '''"""The `{name}` pipeline's own checks (written by `conveyor new-pipeline`)."""

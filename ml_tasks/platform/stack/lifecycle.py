@@ -88,8 +88,15 @@ def start_service(service: Service, settings: ConveyorSettings, env: dict[str, s
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{service.name}.log", "ab") as log:
-        proc = subprocess.Popen(service.command, env={**env, **service.env}, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.home)
+        proc = subprocess.Popen(
+            service.command,
+            env={**env, **service.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=settings.home,
+        )
     path = pid_file(settings, service.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(str(proc.pid))
@@ -103,9 +110,14 @@ def _log_tail(settings: ConveyorSettings, name: str, chars: int = 3000) -> str:
 
 def _wait_http(url: str, what: str, settings: ConveyorSettings, log_name: str, timeout: float = 180) -> None:
     try:
-        wait_until(lambda: requests.get(url, timeout=5).status_code == 200, timeout, f"{what} at {url}", every=1.5,
-                   transient=(requests.RequestException,),
-                   give_up=lambda: None if running(settings).get(log_name) is not None else "its process exited")
+        wait_until(
+            lambda: requests.get(url, timeout=5).status_code == 200,
+            timeout,
+            f"{what} at {url}",
+            every=1.5,
+            transient=(requests.RequestException,),
+            give_up=lambda: None if running(settings).get(log_name) is not None else "its process exited",
+        )
     except WaitTimeout as exc:
         raise StackError(f"{exc}; {_log_tail(settings, log_name)}") from None
 
@@ -122,8 +134,12 @@ def ensure_registry_pool(env: dict[str, str]) -> None:
     """The one-slot pool the promote task uses outside embedded mode (see dags routing)."""
     from conveyor_factory.routing import REGISTRY_POOL
 
-    result = subprocess.run([venv_executable("airflow"), "pools", "set", REGISTRY_POOL, "1",
-                             "registry alias moves, one at a time"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [venv_executable("airflow"), "pools", "set", REGISTRY_POOL, "1", "registry alias moves, one at a time"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise StackError(f"could not create pool {REGISTRY_POOL}:\n{result.stderr[-2000:]}")
 
@@ -174,8 +190,14 @@ def wait_components_healthy(settings: ConveyorSettings, timeout: float = 180) ->
         return f"{', '.join(gone)} exited" if gone else None
 
     try:
-        wait_until(healthy, timeout, lambda: f"Airflow's {', '.join(pending)} to report healthy", every=1.5,
-                   transient=(requests.RequestException, ValueError), give_up=exited)
+        wait_until(
+            healthy,
+            timeout,
+            lambda: f"Airflow's {', '.join(pending)} to report healthy",
+            every=1.5,
+            transient=(requests.RequestException, ValueError),
+            give_up=exited,
+        )
     except WaitTimeout as exc:
         tails = "\n".join(_log_tail(settings, HEARTBEATING[c], 2000) for c in pending)
         raise StackError(f"{exc}; {tails}") from None
@@ -184,15 +206,18 @@ def wait_components_healthy(settings: ConveyorSettings, timeout: float = 180) ->
 def _check_ports_free(settings: ConveyorSettings, state: dict) -> None:
     import socket
 
-    for name, host, port in (("mlflow", settings.mlflow_host, settings.mlflow_port),
-                             ("api-server", settings.airflow_host, settings.airflow_port)):
+    for name, host, port in (
+        ("mlflow", settings.mlflow_host, settings.mlflow_port),
+        ("api-server", settings.airflow_host, settings.airflow_port),
+    ):
         if state.get(name) is not None:
             continue
         with socket.socket() as s:
             if s.connect_ex((host, port)) == 0:
                 raise StackError(
                     f"port {host}:{port} for {name} is taken by another program; stop it or set "
-                    f"CONVEYOR_{'MLFLOW' if name == 'mlflow' else 'AIRFLOW'}_PORT to a free port")
+                    f"CONVEYOR_{'MLFLOW' if name == 'mlflow' else 'AIRFLOW'}_PORT to a free port"
+                )
 
 
 def down(settings: ConveyorSettings, say=print, grace: float = 20.0) -> list[str]:
@@ -226,8 +251,9 @@ def _stop(settings: ConveyorSettings, names: list[str], grace: float, say) -> li
     for name in stopped:
         pid = state[name]
         try:  # the group shares one grace period; then SIGKILL
-            wait_until(lambda: not group_alive(pid), max(deadline - time.monotonic(), 0.0), f"{name} to stop",
-                       every=0.3)
+            wait_until(
+                lambda: not group_alive(pid), max(deadline - time.monotonic(), 0.0), f"{name} to stop", every=0.3
+            )
         except WaitTimeout:
             try:
                 os.killpg(pid, signal.SIGKILL)

@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ml_tasks.core.settings import ConveyorSettings
@@ -65,7 +65,9 @@ class Supervisor:
                     continue
                 old_pid = int(path.read_text() or 0)
                 new_pid = lifecycle.start_service(service, self.settings, env)
-                record = Restart(datetime.now(timezone.utc).isoformat(timespec="seconds"), service.name, old_pid, new_pid)
+                record = Restart(
+                    datetime.now(UTC).isoformat(timespec="seconds"), service.name, old_pid, new_pid
+                )
                 self._record(record)
                 done.append(record)
                 recent = [t for t in self.history.get(service.name, []) if now - t < WINDOW] + [now]
@@ -73,8 +75,10 @@ class Supervisor:
                 if len(recent) > BURST:
                     delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (len(recent) - BURST - 1))
                     self.not_before[service.name] = now + delay
-                    self._log(f"{service.name} restarted {len(recent)} times in {WINDOW:.0f} s: "
-                              f"the next restart waits {delay:.0f} s")
+                    self._log(
+                        f"{service.name} restarted {len(recent)} times in {WINDOW:.0f} s: "
+                        f"the next restart waits {delay:.0f} s"
+                    )
         return done
 
     def _record(self, record: Restart) -> None:

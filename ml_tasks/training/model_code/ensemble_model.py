@@ -17,8 +17,10 @@ class WeightedEnsemble(PythonModel):
     def load_context(self, context):
         with open(context.artifacts["metadata"]) as fh:
             meta = json.load(fh)
-        self.members = [(mlflow.pyfunc.load_model(context.artifacts[name]), float(weight))
-                        for name, weight in meta["weights"].items()]
+        self.members = [
+            (mlflow.pyfunc.load_model(context.artifacts[name]), float(weight))
+            for name, weight in meta["weights"].items()
+        ]
 
     def predict(self, context, model_input, params=None):
         total = sum(weight * np.asarray(model.predict(model_input), dtype=float) for model, weight in self.members)

@@ -42,16 +42,24 @@ def ets_model(stored: dict[str, Any]):
     from statsforecast.models import AutoETS
 
     model = AutoETS(season_length=int(stored["m"]))
-    model.model_ = {"m": int(stored["m"]), "components": stored["components"],
-                    "par": np.asarray(stored["par"], dtype=float), "n_params": int(stored["n_params"]), "fit": None}
+    model.model_ = {
+        "m": int(stored["m"]),
+        "components": stored["components"],
+        "par": np.asarray(stored["par"], dtype=float),
+        "n_params": int(stored["n_params"]),
+        "fit": None,
+    }
     return model
 
 
 def stored_form(fitted_model: dict[str, Any]) -> dict[str, Any]:
     """What of a fitted ``AutoETS.model_`` is kept: the form, its parameters and initial state."""
-    return {"m": int(fitted_model["m"]), "components": str(fitted_model["components"]),
-            "par": [float(v) for v in np.asarray(fitted_model["par"], dtype=float)],
-            "n_params": int(fitted_model["n_params"])}
+    return {
+        "m": int(fitted_model["m"]),
+        "components": str(fitted_model["components"]),
+        "par": [float(v) for v in np.asarray(fitted_model["par"], dtype=float)],
+        "n_params": int(fitted_model["n_params"]),
+    }
 
 
 def forecast_path(model, y: np.ndarray, h: int) -> np.ndarray:
@@ -67,7 +75,7 @@ def forecast_path(model, y: np.ndarray, h: int) -> np.ndarray:
         end = start
         while end + 1 < len(y) and np.isnan(y[end + 1]):
             end += 1
-        y[start:end + 1] = model.forward(y[:start], h=end + 1 - start)["mean"]
+        y[start : end + 1] = model.forward(y[:start], h=end + 1 - start)["mean"]
         filled += 1
         missing = np.flatnonzero(np.isnan(y))
     return np.asarray(model.forward(y, h=h)["mean"], dtype=float)

@@ -35,8 +35,10 @@ class ETSForecaster(PythonModel):
     def predict(self, context, model_input, params=None):
         missing = [c for c in [self.meta["timestamp"], *self.meta["keys"]] if c not in model_input.columns]
         if missing:
-            raise ValueError(f"model input lacks columns {missing} (the statsforecast family places each row "
-                             f"in its series by its keys and timestamp)")
+            raise ValueError(
+                f"model input lacks columns {missing} (the statsforecast family places each row "
+                f"in its series by its keys and timestamp)"
+            )
         return pd.Series(ets_predict(self.meta, model_input), index=model_input.index, name="prediction")
 
 

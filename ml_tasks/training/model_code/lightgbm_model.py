@@ -34,8 +34,10 @@ class LightGBMForecaster(PythonModel):
         self.transform = meta.get("transform") or tt.NONE
         self.clip_min = meta.get("clip_min", 0.0)
         # Per feature: its category -> code table (categorical) or None (numeric), for predict_rows.
-        self._codes = [{c: float(i) for i, c in enumerate(self.categories[f])} if f in self.categories else None
-                       for f in self.features]
+        self._codes = [
+            {c: float(i) for i, c in enumerate(self.categories[f])} if f in self.categories else None
+            for f in self.features
+        ]
 
     def predict(self, context, model_input, params=None):
         missing = [c for c in self.features if c not in model_input.columns]
@@ -58,9 +60,16 @@ class LightGBMForecaster(PythonModel):
         runs on one thread: for a handful of rows, starting threads costs more than it saves.
         """
         inputs = tt.transform_rows(rows, self.transform)
-        matrix = np.array([[(codes.get(str(row[f]), np.nan) if row[f] is not None else np.nan)
-                            if codes is not None else row[f] for f, codes in zip(self.features, self._codes)]
-                           for row in inputs], dtype=np.float64)
+        matrix = np.array(
+            [
+                [
+                    (codes.get(str(row[f]), np.nan) if row[f] is not None else np.nan) if codes is not None else row[f]
+                    for f, codes in zip(self.features, self._codes)
+                ]
+                for row in inputs
+            ],
+            dtype=np.float64,
+        )
         return self._floor(tt.invert_rows(rows, self.booster.predict(matrix, num_threads=1), self.transform))
 
 

@@ -23,8 +23,9 @@ def design(meta: dict, frame: pd.DataFrame) -> np.ndarray:
         parts.append(((np.where(np.isnan(values), median, values) - mean) / std)[:, None])
     for name, categories in meta["categorical"]:
         text = frame[name].astype("string").to_numpy(dtype=object, na_value=None)
-        parts.append(np.stack([text == c for c in categories], axis=1).astype(float)
-                     if categories else np.zeros((len(frame), 0)))
+        parts.append(
+            np.stack([text == c for c in categories], axis=1).astype(float) if categories else np.zeros((len(frame), 0))
+        )
     return np.concatenate(parts, axis=1)
 
 

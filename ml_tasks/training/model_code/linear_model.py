@@ -27,8 +27,7 @@ class LinearClassifier(PythonModel):
         missing = [c for c in self.columns if c not in model_input.columns]
         if missing:
             raise ValueError(f"model input lacks feature columns {missing}")
-        return pd.Series(linear_design.probability(self.meta, model_input), index=model_input.index,
-                         name="prediction")
+        return pd.Series(linear_design.probability(self.meta, model_input), index=model_input.index, name="prediction")
 
     def predict_rows(self, rows):
         """The same probabilities for rows given as dicts (the online path)."""

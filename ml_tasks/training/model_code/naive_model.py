@@ -36,8 +36,9 @@ class NaiveForecaster(PythonModel):
         missing = [c for c in self.columns if c not in model_input.columns]
         if missing:
             raise ValueError(f"model input lacks feature columns {missing}")
-        return pd.Series(naive_forecast(model_input, self.columns, self.fill), index=model_input.index,
-                         name="prediction")
+        return pd.Series(
+            naive_forecast(model_input, self.columns, self.fill), index=model_input.index, name="prediction"
+        )
 
     def predict_rows(self, rows):
         """The same forecasts for rows given as dicts (the online path)."""

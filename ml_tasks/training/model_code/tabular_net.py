@@ -14,8 +14,14 @@ from torch import nn
 
 
 class TabularNet(nn.Module):
-    def __init__(self, cardinalities: list[int], n_numeric: int, embedding_dim: int = 8,
-                 hidden: tuple[int, ...] = (128, 64), dropout: float = 0.1):
+    def __init__(
+        self,
+        cardinalities: list[int],
+        n_numeric: int,
+        embedding_dim: int = 8,
+        hidden: tuple[int, ...] = (128, 64),
+        dropout: float = 0.1,
+    ):
         super().__init__()
         # index 0 of every vocabulary is "unknown": keys never seen in training
         self.embeddings = nn.ModuleList(nn.Embedding(c + 1, embedding_dim) for c in cardinalities)

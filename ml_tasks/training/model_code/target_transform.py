@@ -122,10 +122,14 @@ def transform_rows(rows: list[dict], transform: dict) -> list[dict]:
     other values keep their types, so a key stays the text or number it was)."""
     if transform.get("kind", "none") == "none":
         return rows
-    columns = [c for c in dict.fromkeys([*transform["history"], transform["base"], *transform.get("fallback", [])])
-               if rows and c in rows[0]]
-    frame = transform_frame(pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns,
-                                         dtype=float), transform)
+    columns = [
+        c
+        for c in dict.fromkeys([*transform["history"], transform["base"], *transform.get("fallback", [])])
+        if rows and c in rows[0]
+    ]
+    frame = transform_frame(
+        pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns, dtype=float), transform
+    )
     changed = frame[[c for c in transform["history"] if c in frame.columns]]
     changed = changed.astype(object).where(changed.notna(), None).to_dict("records")
     return [{**row, **new} for row, new in zip(rows, changed)]

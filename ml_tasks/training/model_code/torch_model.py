@@ -30,7 +30,9 @@ class TorchForecaster(PythonModel):
         with open(context.artifacts["metadata"]) as fh:
             self.meta = json.load(fh)
         net = self.meta["net"]
-        self.net = TabularNet(net["cardinalities"], net["n_numeric"], net["embedding_dim"], tuple(net["hidden"]), net["dropout"])
+        self.net = TabularNet(
+            net["cardinalities"], net["n_numeric"], net["embedding_dim"], tuple(net["hidden"]), net["dropout"]
+        )
         self.net.load_state_dict(torch.load(context.artifacts["weights"], map_location="cpu"))
         self.net.eval()
         # Category -> index tables (0 is "unknown", as in predict), for predict_rows.
@@ -44,9 +46,20 @@ class TorchForecaster(PythonModel):
         if missing:
             raise ValueError(f"model input lacks feature columns {missing}")
         original, model_input = model_input, tt.transform_frame(model_input, self.transform)
-        cats = np.stack([
-            pd.Categorical(model_input[c].astype("string"), categories=self.meta["vocab"][c]).codes.astype(np.int64) + 1
-            for c in self.meta["categorical"]], axis=1) if self.meta["categorical"] else np.zeros((len(model_input), 0), np.int64)
+        cats = (
+            np.stack(
+                [
+                    pd.Categorical(model_input[c].astype("string"), categories=self.meta["vocab"][c]).codes.astype(
+                        np.int64
+                    )
+                    + 1
+                    for c in self.meta["categorical"]
+                ],
+                axis=1,
+            )
+            if self.meta["categorical"]
+            else np.zeros((len(model_input), 0), np.int64)
+        )
         nums = model_input[self.meta["numeric"]].to_numpy(dtype=np.float32, na_value=np.nan)
         with torch.no_grad():
             output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))
@@ -64,8 +77,13 @@ class TorchForecaster(PythonModel):
         import torch
 
         original, rows = rows, tt.transform_rows(rows, self.transform)
-        cats = np.array([[self._codes[c].get(str(row[c]), 0) if row[c] is not None else 0
-                          for c in self.meta["categorical"]] for row in rows], dtype=np.int64).reshape(len(rows), -1)
+        cats = np.array(
+            [
+                [self._codes[c].get(str(row[c]), 0) if row[c] is not None else 0 for c in self.meta["categorical"]]
+                for row in rows
+            ],
+            dtype=np.int64,
+        ).reshape(len(rows), -1)
         nums = np.array([[row[c] for c in self.meta["numeric"]] for row in rows], dtype=np.float32)
         with torch.no_grad():
             output = self.net(torch.from_numpy(cats), torch.from_numpy(nums))

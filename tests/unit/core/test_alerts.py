@@ -20,7 +20,9 @@ def test_one_alert_is_one_json_post_with_the_numbers_and_a_link_into_the_view(re
     url, received = receiver
     settings = load_settings(home=tmp_path, alert_webhook_url=url)
     link = view_link(settings, "demand", "days", "2026-03-04")
-    alert = Alert("quarantine", "demand", "2026-03-04 quarantined at the raw gate: 3 rows of 24", {"dt": "2026-03-04"}, link)
+    alert = Alert(
+        "quarantine", "demand", "2026-03-04 quarantined at the raw gate: 3 rows of 24", {"dt": "2026-03-04"}, link
+    )
     assert send(settings, alert)
     assert len(received) == 1
     body = received[0]
@@ -74,24 +76,35 @@ def test_a_webhook_is_never_logged_whole_and_a_failing_one_is_tried_three_times(
 def test_a_quarantine_alert_names_the_failed_expectations_and_counts_but_not_the_rows(tmp_path):
     from ml_tasks.core.alerts import quarantine_alert
 
-    error = ("raw partition raw/demand/dt=2026-03-04 failed the gate and was moved to quarantine/demand/dt=2026-03-04\n"
-             "suite 'demand_raw': 1 of 12 expectation(s) failed\n"
-             "  - expect_column_values_to_be_between(units): observed 3 of 24 rows; expected >= 0; e.g. [-4, -1, -2]")
+    error = (
+        "raw partition raw/demand/dt=2026-03-04 failed the gate and was moved to quarantine/demand/dt=2026-03-04\n"
+        "suite 'demand_raw': 1 of 12 expectation(s) failed\n"
+        "  - expect_column_values_to_be_between(units): observed 3 of 24 rows; expected >= 0; e.g. [-4, -1, -2]"
+    )
     alert = quarantine_alert(load_settings(home=tmp_path), "demand", "2026-03-04", "raw", error, "manual__1")
     assert alert.summary.startswith("2026-03-04 quarantined at the raw gate: raw partition raw/demand/dt=2026-03-04 ")
-    assert alert.details["failed"] == ["expect_column_values_to_be_between(units): observed 3 of 24 rows; "
-                                       "expected >= 0"]
+    assert alert.details["failed"] == [
+        "expect_column_values_to_be_between(units): observed 3 of 24 rows; expected >= 0"
+    ]
     assert alert.link.endswith("/conveyor/pipelines/demand/days/2026-03-04")
-    with_rows = quarantine_alert(load_settings(home=tmp_path, alert_include_rows=True), "demand", "2026-03-04", "raw",
-                                 error, "manual__1")
+    with_rows = quarantine_alert(
+        load_settings(home=tmp_path, alert_include_rows=True), "demand", "2026-03-04", "raw", error, "manual__1"
+    )
     assert with_rows.details["failed"][0].endswith("e.g. [-4, -1, -2]")
 
 
 def test_a_champion_alert_says_which_version_replaced_which_and_whether_it_was_forced(tmp_path):
     from ml_tasks.core.alerts import champion_changed_alert
 
-    outcome = {"promoted": True, "forced": True, "version": "4", "previous_champion": "3", "champion": "4",
-               "reason": "forced by a person", "checks": {}}
+    outcome = {
+        "promoted": True,
+        "forced": True,
+        "version": "4",
+        "previous_champion": "3",
+        "champion": "4",
+        "reason": "forced by a person",
+        "checks": {},
+    }
     alert = champion_changed_alert(load_settings(home=tmp_path), "demand", outcome)
     assert alert.summary == "@champion v3 -> v4 (FORCED): forced by a person"
     assert alert.details == {"champion": "4", "previous_champion": "3", "forced": True, "checks": {}}

@@ -9,11 +9,23 @@ from ml_tasks.core.spec import SpecError, load_spec
 from ml_tasks.features.columns import calendar_columns, feature_names, lookback_days, naive_columns
 
 
-@pytest.mark.parametrize("written, step, name", [
-    ("hourly", 3600, "hourly"), ("h", 3600, "hourly"), ("1h", 3600, "hourly"), ("60min", 3600, "hourly"),
-    ("30min", 1800, "30min"), ("15T", 900, "15min"), ("5min", 300, "5min"), ("2h", 7200, "2h"),
-    ("D", 86_400, "daily"), ("daily", 86_400, "daily"), ("W", 604_800, "weekly"), ("7d", 604_800, "weekly"),
-])
+@pytest.mark.parametrize(
+    "written, step, name",
+    [
+        ("hourly", 3600, "hourly"),
+        ("h", 3600, "hourly"),
+        ("1h", 3600, "hourly"),
+        ("60min", 3600, "hourly"),
+        ("30min", 1800, "30min"),
+        ("15T", 900, "15min"),
+        ("5min", 300, "5min"),
+        ("2h", 7200, "2h"),
+        ("D", 86_400, "daily"),
+        ("daily", 86_400, "daily"),
+        ("W", 604_800, "weekly"),
+        ("7d", 604_800, "weekly"),
+    ],
+)
 def test_frequencies_are_names_or_offset_aliases(written, step, name):
     assert cadence.step_of(written) == step and cadence.name(step) == name
 
@@ -71,6 +83,9 @@ def test_the_cadence_of_a_sample_is_detected_through_gaps_and_across_series():
 def test_irregular_timestamps_are_refused_naming_the_spacings_seen():
     rng = np.random.default_rng(0)
     readings = pd.Timestamp("2015-02-04") + pd.to_timedelta(np.cumsum(rng.integers(50, 70, 300)), unit="s")
-    with pytest.raises(cadence.CadenceError, match=r"irregular: the spacings seen most are 0:0\d:\d\d .*"
-                                                  r"Aggregate the rows"):
+    with pytest.raises(
+        cadence.CadenceError,
+        match=r"irregular: the spacings seen most are 0:0\d:\d\d .*"
+        r"Aggregate the rows",
+    ):
         cadence.detect(readings)

@@ -15,15 +15,35 @@ def test_the_spec_grammar_names_a_bad_entry():
 
 
 def test_events_become_one_row_per_key_and_slot_with_zeros_where_nothing_happened():
-    log = pd.DataFrame({
-        "at": pd.to_datetime(["2013-01-01 05:10", "2013-01-01 05:50", "2013-01-01 05:20", "2013-01-01 07:00",
-                              "2013-01-01 23:59:59"], utc=True, format="ISO8601"),
-        "origin": ["JFK", "JFK", "LGA", "JFK", "LGA"], "delay": [5.0, None, -2.0, 30.0, 1.0],
-        "status": ["ok", "late", "ok", "ok", "ok"]})
-    aggs = events.parse({"departures": "count", "delay_total": {"sum": "delay"}, "worst": {"max": "delay"},
-                         "last_status": {"last": "status"}})
+    log = pd.DataFrame(
+        {
+            "at": pd.to_datetime(
+                ["2013-01-01 05:10", "2013-01-01 05:50", "2013-01-01 05:20", "2013-01-01 07:00", "2013-01-01 23:59:59"],
+                utc=True,
+                format="ISO8601",
+            ),
+            "origin": ["JFK", "JFK", "LGA", "JFK", "LGA"],
+            "delay": [5.0, None, -2.0, 30.0, 1.0],
+            "status": ["ok", "late", "ok", "ok", "ok"],
+        }
+    )
+    aggs = events.parse(
+        {
+            "departures": "count",
+            "delay_total": {"sum": "delay"},
+            "worst": {"max": "delay"},
+            "last_status": {"last": "status"},
+        }
+    )
     out = events.aggregate(log.sample(frac=1.0, random_state=0), aggs, "at", ["origin"], 3600)
-    assert len(out) == 2 * 24 and list(out.columns) == ["origin", "at", "departures", "delay_total", "worst", "last_status"]
+    assert len(out) == 2 * 24 and list(out.columns) == [
+        "origin",
+        "at",
+        "departures",
+        "delay_total",
+        "worst",
+        "last_status",
+    ]
     jfk = out[out["origin"] == "JFK"].set_index(out[out["origin"] == "JFK"]["at"].dt.hour)
     assert jfk.loc[5, "departures"] == 2 and jfk.loc[5, "delay_total"] == 5.0 and jfk.loc[5, "last_status"] == "late"
     assert jfk.loc[6, "departures"] == 0 and jfk.loc[6, "delay_total"] == 0 and pd.isna(jfk.loc[6, "worst"])
@@ -46,7 +66,10 @@ drift: {{columns: [lag_24h]}}
 """)
         return load_spec(tmp_path / "sales.yaml")
 
-    assert spec("{units: count, price: {mean: unit_price}}", "{price: double}").data.aggregations["units"] == ("count", None)
+    assert spec("{units: count, price: {mean: unit_price}}", "{price: double}").data.aggregations["units"] == (
+        "count",
+        None,
+    )
     with pytest.raises(SpecError, match=r"data.target 'units' must be one of data.events' outputs \['sales'\]"):
         spec("{sales: count}")
     with pytest.raises(SpecError, match=r"\['promo'\] are not among \['units'\]: add an aggregation"):
@@ -56,7 +79,9 @@ drift: {{columns: [lag_24h]}}
 
 
 def test_the_command_line_spelling_of_events():
-    assert events.from_text("departures=count, delay=mean:dep_delay") == {"departures": "count",
-                                                                         "delay": {"mean": "dep_delay"}}
+    assert events.from_text("departures=count, delay=mean:dep_delay") == {
+        "departures": "count",
+        "delay": {"mean": "dep_delay"},
+    }
     with pytest.raises(ValueError, match="write OUTPUT=count"):
         events.from_text("departures")

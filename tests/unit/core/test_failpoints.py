@@ -9,16 +9,19 @@ import sys
 from ml_tasks.core import failpoints
 from ml_tasks.core.settings import REPO_ROOT
 
-REACH = "from ml_tasks.core import failpoints\nimport sys\nfor _ in range(int(sys.argv[1])):\n" \
-        "    failpoints.reached('lake.object_copy')\nprint('through')\n"
+REACH = (
+    "from ml_tasks.core import failpoints\nimport sys\nfor _ in range(int(sys.argv[1])):\n"
+    "    failpoints.reached('lake.object_copy')\nprint('through')\n"
+)
 
 
 def _reach(times: int, folder=None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != failpoints.ENV}
     if folder is not None:
         env[failpoints.ENV] = str(folder)
-    return subprocess.run([sys.executable, "-c", REACH, str(times)], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", REACH, str(times)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_an_unarmed_point_or_no_folder_lets_every_process_through(tmp_path):
@@ -45,6 +48,10 @@ def test_a_disarmed_point_never_fires(tmp_path):
 
 def test_no_deployment_sets_the_crash_point_folder():
     """Only the soak arms crash points: the compose file, the Helm chart and the image never set it."""
-    shipped = [REPO_ROOT / "docker-compose.yaml", REPO_ROOT / "Dockerfile", REPO_ROOT / ".env.example",
-               *(p for p in (REPO_ROOT / "helm").rglob("*") if p.is_file())]
+    shipped = [
+        REPO_ROOT / "docker-compose.yaml",
+        REPO_ROOT / "Dockerfile",
+        REPO_ROOT / ".env.example",
+        *(p for p in (REPO_ROOT / "helm").rglob("*") if p.is_file()),
+    ]
     assert [str(p) for p in shipped if failpoints.ENV in p.read_text(errors="replace")] == []

@@ -33,8 +33,13 @@ data = '{"suite": "' + "x" * 5_000_000 + '"}'
 
 
 def _killed_while_writing(point: str, how: str, target: Path) -> int:
-    run = subprocess.run([sys.executable, "-c", KILLED, point, how, str(target)], cwd=REPO_ROOT,
-                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", KILLED, point, how, str(target)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        timeout=60,
+    )
     return run.returncode
 
 

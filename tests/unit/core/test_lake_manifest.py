@@ -21,7 +21,7 @@ D = date(2026, 3, 2)
 def test_a_published_day_carries_the_manifest_of_its_files(lake):
     lake.write_partition(pd.DataFrame({"a": [1, 2, 3]}), "features", "p", D)
     listed = json.loads(lake.fs.cat(f"{lake.partition('features', 'p', D)}/{MANIFEST}"))
-    (name, facts), = listed["files"].items()
+    ((name, facts),) = listed["files"].items()
     assert name == "part-00000.parquet" and facts["size"] > 0 and len(facts["sha256"]) == 64
 
 

@@ -31,5 +31,10 @@ def test_give_up_ends_the_wait_with_its_reason_and_the_latest_state():
         return False
 
     with pytest.raises(WaitTimeout, match=r"gave up waiting for run r1 \(polled 3 times\): it failed"):
-        wait_until(never, timeout=60, what=lambda: f"run r1 (polled {state['n']} times)", every=0.01,
-                   give_up=lambda: "it failed" if state["n"] >= 3 else None)
+        wait_until(
+            never,
+            timeout=60,
+            what=lambda: f"run r1 (polled {state['n']} times)",
+            every=0.01,
+            give_up=lambda: "it failed" if state["n"] >= 3 else None,
+        )

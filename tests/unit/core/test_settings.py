@@ -44,8 +44,12 @@ def test_the_s3_endpoint_reaches_the_lake_only_for_an_s3_lake(tmp_path):
 def test_celery_mode_adds_one_worker_per_queue_to_the_stack(tmp_path):
     from ml_tasks.platform.stack.environment import service_names, services, stack_env
 
-    s = ConveyorSettings(home=tmp_path, mode="compose", celery_broker_url="redis://127.0.0.1:6379/0",
-                         airflow_db_uri="postgresql+psycopg2://conveyor@127.0.0.1:5432/airflow")
+    s = ConveyorSettings(
+        home=tmp_path,
+        mode="compose",
+        celery_broker_url="redis://127.0.0.1:6379/0",
+        airflow_db_uri="postgresql+psycopg2://conveyor@127.0.0.1:5432/airflow",
+    )
     assert service_names(s)[-3:] == ("worker-default", "worker-gpu", "supervisor")
     workers = {w.name: w for w in services(s) if w.name.startswith("worker-")}
     gpu = workers["worker-gpu"]
@@ -56,8 +60,14 @@ def test_celery_mode_adds_one_worker_per_queue_to_the_stack(tmp_path):
     assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6379/0"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == s.airflow_db_uri
     assert env["CONVEYOR_MODE"] == "compose"
-    assert service_names(ConveyorSettings(home=tmp_path)) == ("mlflow", "api-server", "scheduler",
-                                                              "dag-processor", "triggerer", "supervisor")
+    assert service_names(ConveyorSettings(home=tmp_path)) == (
+        "mlflow",
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "supervisor",
+    )
 
 
 def test_worker_hostname_names_the_worker(monkeypatch):
@@ -85,8 +95,10 @@ def test_links_name_the_public_urls_and_default_to_the_servers(monkeypatch, tmp_
     deployed = ConveyorSettings(home=tmp_path)
     assert version_url(deployed, "demand", 3) == "https://mlflow.example.com/#/models/demand/versions/3"
     assert run_url(deployed, "abc", "7") == "https://mlflow.example.com/#/experiments/7/runs/abc"
-    assert view_link(deployed, "demand", "days", "2026-03-02") == \
-        "https://airflow.example.com/conveyor/pipelines/demand/days/2026-03-02"
+    assert (
+        view_link(deployed, "demand", "days", "2026-03-02")
+        == "https://airflow.example.com/conveyor/pipelines/demand/days/2026-03-02"
+    )
     assert deployed.mlflow_tracking_uri == "http://mlflow:5000"
 
 

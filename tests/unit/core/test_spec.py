@@ -37,8 +37,12 @@ def test_lag_shorter_than_horizon_is_rejected_as_leakage(tmp_path):
 
 
 def test_the_hours_spelling_of_older_specs_still_means_hourly(tmp_path):
-    text = (_demand_text().replace("horizon: 24", "horizon_hours: 24").replace("lags: [", "lags_hours: [")
-            .replace("windows: [", "rolling_hours: ["))
+    text = (
+        _demand_text()
+        .replace("horizon: 24", "horizon_hours: 24")
+        .replace("lags: [", "lags_hours: [")
+        .replace("windows: [", "rolling_hours: [")
+    )
     spec = load_spec(_write(tmp_path, text))
     assert (spec.features.horizon, spec.features.lags, spec.features.windows) == (24, [24, 48, 168], [24, 168])
     assert spec.features.lag_seconds == [24 * 3600, 48 * 3600, 168 * 3600] and spec.features.span(24) == "24h"
@@ -50,8 +54,13 @@ def test_the_hours_spelling_of_older_specs_still_means_hourly(tmp_path):
 def test_daily_specs_count_lags_and_windows_in_days(tmp_path):
     from ml_tasks.features.columns import feature_columns, naive_columns
 
-    text = (_demand_text().replace("frequency: hourly", "frequency: daily").replace("horizon: 24", "horizon: 1")
-            .replace("lags: [24, 48, 168]", "lags: [1, 7]").replace("windows: [24, 168]", "windows: [7, 28]"))
+    text = (
+        _demand_text()
+        .replace("frequency: hourly", "frequency: daily")
+        .replace("horizon: 24", "horizon: 1")
+        .replace("lags: [24, 48, 168]", "lags: [1, 7]")
+        .replace("windows: [24, 168]", "windows: [7, 28]")
+    )
     spec = load_spec(_write(tmp_path, text))
     assert spec.features.lag_seconds == [86_400, 7 * 86_400] and spec.features.rows_per_day == 1
     columns = feature_columns(spec)
@@ -66,10 +75,18 @@ def test_keys_are_optional_for_a_single_series(tmp_path):
     assert spec.data.keys == []
 
 
-@pytest.mark.parametrize("column, fix", [("units", "the model would be given the answer"),
-                                         ("store_id", "keys are inputs already"), ("ts", "calendar features")])
+@pytest.mark.parametrize(
+    "column, fix",
+    [
+        ("units", "the model would be given the answer"),
+        ("store_id", "keys are inputs already"),
+        ("ts", "calendar features"),
+    ],
+)
 def test_the_target_a_key_or_the_timestamp_as_a_known_ahead_input_is_refused(tmp_path, column, fix):
-    text = _demand_text().replace("known_ahead: {is_holiday: int,", f"known_ahead: {{{column}: double, is_holiday: int,")
+    text = _demand_text().replace(
+        "known_ahead: {is_holiday: int,", f"known_ahead: {{{column}: double, is_holiday: int,"
+    )
     with pytest.raises(SpecError, match=rf"features.known_ahead lists the \w+ '{column}'.*{fix}"):
         load_spec(_write(tmp_path, text))
 

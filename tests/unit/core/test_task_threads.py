@@ -40,7 +40,8 @@ def _task_process(tmp_path, threads: str | None) -> dict:
         "from ml_tasks.core.threads import lightgbm_threads\n"
         "settings, spec = settings_and_spec('demand')\n"
         "openmp = sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'openmp'})\n"
-        "print(json.dumps({'torch': torch.get_num_threads(), 'openmp': openmp, 'lightgbm': lightgbm_threads()}))\n")
+        "print(json.dumps({'torch': torch.get_num_threads(), 'openmp': openmp, 'lightgbm': lightgbm_threads()}))\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TASK_THREADS"}
     env.update({"CONVEYOR_HOME": str(tmp_path / "home"), **({"CONVEYOR_TASK_THREADS": threads} if threads else {})})
     out = subprocess.run([sys.executable, str(probe)], env=env, capture_output=True, text=True, timeout=300)

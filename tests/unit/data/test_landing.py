@@ -25,7 +25,9 @@ def test_rows_are_split_by_utc_day_whatever_the_time_format(lake, demand_spec, t
 
 def test_bad_times_and_missing_columns_are_named(lake, demand_spec, tmp_path):
     _rows(["2026-05-03 10:00", "yesterday-ish", "2026-05-03 12:00"]).to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(LandingError, match=r"bad\.csv: column 'ts': 1 value\(s\) are not times, e.g. \['yesterday-ish'\]"):
+    with pytest.raises(
+        LandingError, match=r"bad\.csv: column 'ts': 1 value\(s\) are not times, e.g. \['yesterday-ish'\]"
+    ):
         land_files(lake, demand_spec, [tmp_path / "bad.csv"], say=lambda m: None)
     _rows(["2026-05-03 10:00"]).rename(columns={"ts": "time"}).to_csv(tmp_path / "renamed.csv", index=False)
     with pytest.raises(LandingError, match="no column 'ts'"):
@@ -61,14 +63,20 @@ def _cli_land(settings, *args: str):
     from ml_tasks.platform.stack.environment import free_port
 
     port = free_port()  # nothing listens there
-    env = {"CONVEYOR_HOME": str(settings.home), "CONVEYOR_LAKE_URI": str(settings.lake_uri),
-           "CONVEYOR_AIRFLOW_PORT": str(port)}
+    env = {
+        "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_LAKE_URI": str(settings.lake_uri),
+        "CONVEYOR_AIRFLOW_PORT": str(port),
+    }
     return CliRunner().invoke(app, ["land", "demand", *args], env=env)
 
 
 BAD_FILES = {
     "empty.csv": (b"", "the file is empty"),
-    "header-only.csv": (b"ts,store_id,item_id,units\n", r"no rows \(columns \['ts', 'store_id', 'item_id', 'units'\]\)"),
+    "header-only.csv": (
+        b"ts,store_id,item_id,units\n",
+        r"no rows \(columns \['ts', 'store_id', 'item_id', 'units'\]\)",
+    ),
     "garbage.parquet": (b"PAR1\x00\x01not really parquet", "not readable as Parquet"),
     "epoch-as-text.csv": (b"ts,store_id,item_id,units\n12,S1,I1,3\n13,S1,I1,4\n", "are not epoch times"),
     "words.csv": (b"ts,store_id,item_id,units\nmonday,S1,I1,3\n", r"1 value\(s\) are not times"),
@@ -108,8 +116,11 @@ def test_validate_names_times_off_the_spec_cadence(settings, lake, demand_spec, 
     half_hours = pd.date_range("2026-05-03", periods=48, freq="30min", tz="UTC")
     land_files(lake, demand_spec, [_write(_rows(half_hours), tmp_path / "half.parquet")], say=lambda m: None)
     problems = [str(p) for p in check_all(settings, ["demand"])["demand"]]
-    assert any("features.frequency" in p and "24 of 48 rows of raw day 2026-05-03 are off the hourly grid (e.g. "
-               "00:30:00); the data looks 30min" in p for p in problems), problems
+    assert any(
+        "features.frequency" in p
+        and "24 of 48 rows of raw day 2026-05-03 are off the hourly grid (e.g. 00:30:00); the data looks 30min" in p
+        for p in problems
+    ), problems
 
 
 def _write(frame, path):

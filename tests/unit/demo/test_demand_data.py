@@ -45,8 +45,15 @@ def _undrifted_and_drifted(stores: int, items: int, days: int, kind: str, streng
     """The same series without and with drift from the second day on; the first day is unchanged."""
     start = date(2026, 3, 2)
     base = DemandDataConfig(stores=stores, items=items, days=days, start=start)
-    drifted = DemandDataConfig(stores=stores, items=items, days=days, start=start,
-                               drift_from=start + timedelta(days=1), drift_kind=kind, drift_strength=strength)
+    drifted = DemandDataConfig(
+        stores=stores,
+        items=items,
+        days=days,
+        start=start,
+        drift_from=start + timedelta(days=1),
+        drift_kind=kind,
+        drift_strength=strength,
+    )
     p = series_params(base)
     assert generate_day(base, p, start).equals(generate_day(drifted, p, start))
     return start, base, drifted, p
@@ -54,7 +61,10 @@ def _undrifted_and_drifted(stores: int, items: int, days: int, kind: str, streng
 
 def test_price_drift_raises_prices_from_the_drift_day_on():
     start, base, drifted, p = _undrifted_and_drifted(2, 5, 2, "price", 0.5)
-    ratio = generate_day(drifted, p, start + timedelta(days=1))["price"].mean() / generate_day(base, p, start + timedelta(days=1))["price"].mean()
+    ratio = (
+        generate_day(drifted, p, start + timedelta(days=1))["price"].mean()
+        / generate_day(base, p, start + timedelta(days=1))["price"].mean()
+    )
     assert ratio == pytest.approx(1.5, rel=0.02)
 
 
@@ -65,8 +75,8 @@ def test_growth_drift_compounds_demand_day_after_day_from_the_drift_day():
         return sum(generate_day(cfg, p, start + timedelta(days=k))["units"].sum() for k in days)
 
     early, late = range(1, 4), range(12, 15)  # growth factors 1.05^1..3 and 1.05^12..14
-    assert units(growing, early) / units(base, early) == pytest.approx(1.05 ** 2, rel=0.05)
-    assert units(growing, late) / units(base, late) == pytest.approx(1.05 ** 13, rel=0.05)
+    assert units(growing, early) / units(base, early) == pytest.approx(1.05**2, rel=0.05)
+    assert units(growing, late) / units(base, late) == pytest.approx(1.05**13, rel=0.05)
 
 
 def test_bad_records_are_injected_only_on_bad_days():

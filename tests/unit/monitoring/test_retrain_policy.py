@@ -1,19 +1,25 @@
 """The retrain decision: signals, backfills, absorption by an active run, cooldown."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ml_tasks.monitoring.retrain_policy import decide_retrain
 
-NOW = datetime(2026, 11, 21, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 COOLDOWN = timedelta(hours=24)
 ALL = ["data_drift", "prediction_drift", "performance_decay"]
 
 
 def verdict(data=False, prediction=False, decay=False):
-    return {"dt": "2026-11-20", "champion_version": "3", "report_uri": "http://127.0.0.1:5000/#/x",
-            "signals": {"data_drift": {"detected": data, "summary": "share 0.71 vs 0.5"},
-                        "prediction_drift": {"detected": prediction, "summary": "wasserstein 0.2 vs 0.1"},
-                        "performance_decay": {"detected": decay, "summary": "mae x1.4"}}}
+    return {
+        "dt": "2026-11-20",
+        "champion_version": "3",
+        "report_uri": "http://127.0.0.1:5000/#/x",
+        "signals": {
+            "data_drift": {"detected": data, "summary": "share 0.71 vs 0.5"},
+            "prediction_drift": {"detected": prediction, "summary": "wasserstein 0.2 vs 0.1"},
+            "performance_decay": {"detected": decay, "summary": "mae x1.4"},
+        },
+    }
 
 
 def test_no_signal_no_request():

@@ -13,8 +13,18 @@ DAYS = [date(2026, 5, 1) + timedelta(days=i) for i in range(4)]
 def _land(lake, rows_per_day=(1000, 3000, 500, 2500)):
     offset = 0
     for d, n in zip(DAYS, rows_per_day):
-        lake.write_partition(pd.DataFrame({"row": np.arange(offset, offset + n), "x": np.random.default_rng(n).normal(size=n),
-                                           "day": d.isoformat()}), "features", "p", d)
+        lake.write_partition(
+            pd.DataFrame(
+                {
+                    "row": np.arange(offset, offset + n),
+                    "x": np.random.default_rng(n).normal(size=n),
+                    "day": d.isoformat(),
+                }
+            ),
+            "features",
+            "p",
+            d,
+        )
         offset += n
     return offset
 

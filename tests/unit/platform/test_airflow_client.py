@@ -41,12 +41,18 @@ class FakeAirflow(BaseHTTPRequestHandler):
         if self.path == "/api/v2/backfills":
             answer = FakeAirflow.backfill_answers.pop(0) if FakeAirflow.backfill_answers else 200
             if answer == 503:
-                return self._send(503, {"detail": "Database is locked. Backfill creation is not supported on "
-                                                  "SQLite under concurrent access. Please use PostgreSQL or MySQL."})
+                return self._send(
+                    503,
+                    {
+                        "detail": "Database is locked. Backfill creation is not supported on "
+                        "SQLite under concurrent access. Please use PostgreSQL or MySQL."
+                    },
+                )
             if answer == 409:
                 return self._send(409, {"detail": "There is already a running backfill for dag d"})
-            FakeAirflow.backfills.append({"id": len(FakeAirflow.backfills) + 1, "dag_id": body["dag_id"],
-                                          "completed_at": None})
+            FakeAirflow.backfills.append(
+                {"id": len(FakeAirflow.backfills) + 1, "dag_id": body["dag_id"], "completed_at": None}
+            )
             return self._send(200, FakeAirflow.backfills[-1])
         self._send(401, {"detail": "bad credentials"})
 
@@ -119,5 +125,7 @@ def test_a_backfill_is_never_created_twice_and_other_refusals_are_not_retried(ai
     with pytest.raises(AirflowAPIError, match="409.*already a running backfill"):
         client.backfill("d", "2026-01-01", "2026-01-03", every=0.01)
     FakeAirflow.backfills, FakeAirflow.backfill_answers = [], [503] * 1000
-    with pytest.raises(WaitTimeout, match="a backfill of d to be created \\(\\d+ refusals, the last: POST /api/v2/backfills: 503"):
+    with pytest.raises(
+        WaitTimeout, match="a backfill of d to be created \\(\\d+ refusals, the last: POST /api/v2/backfills: 503"
+    ):
         client.backfill("d", "2026-01-01", "2026-01-03", timeout=0.1, every=0.01)

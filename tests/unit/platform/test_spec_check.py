@@ -17,16 +17,29 @@ def test_every_shipped_spec_is_valid():
     assert results and all(problems == [] for problems in results.values()), results
 
 
-@pytest.mark.parametrize("old,new,key,says", [
-    ("holdout_days: 7", "holdout_days: 7\n  holdout_dayz: 3", "training.holdout_dayz", "did you mean 'holdout_days'"),
-    ("models: [lightgbm, lightning]", "models: [lightgbm, xgboost]", "training.models.1", "'lightning' or 'statsforecast'"),
-    ('schedule: "0 2 * * *"', 'schedule: "0 25 * * *"', "training.schedule", "not a cron expression"),
-    ("module: spark_jobs.demand_features", "module: spark_jobs.nope", "features.module", "cannot be imported"),
-    ("raw_suite: demand_raw", "raw_suite: nope_raw", "data.raw_suite", "no suite"),
-    ("target: units", "target: sales", "data.target", "'sales' is not a raw column"),
-    ("keys: [store_id, item_id]", "keys: [store_id, sku]", "data.keys", "'sku' is not a raw column"),
-    ("columns: [price, promo,", "columns: [price, promo, margin,", "drift.columns", "'margin' is not a feature"),
-])
+@pytest.mark.parametrize(
+    "old,new,key,says",
+    [
+        (
+            "holdout_days: 7",
+            "holdout_days: 7\n  holdout_dayz: 3",
+            "training.holdout_dayz",
+            "did you mean 'holdout_days'",
+        ),
+        (
+            "models: [lightgbm, lightning]",
+            "models: [lightgbm, xgboost]",
+            "training.models.1",
+            "'lightning' or 'statsforecast'",
+        ),
+        ('schedule: "0 2 * * *"', 'schedule: "0 25 * * *"', "training.schedule", "not a cron expression"),
+        ("module: spark_jobs.demand_features", "module: spark_jobs.nope", "features.module", "cannot be imported"),
+        ("raw_suite: demand_raw", "raw_suite: nope_raw", "data.raw_suite", "no suite"),
+        ("target: units", "target: sales", "data.target", "'sales' is not a raw column"),
+        ("keys: [store_id, item_id]", "keys: [store_id, sku]", "data.keys", "'sku' is not a raw column"),
+        ("columns: [price, promo,", "columns: [price, promo, margin,", "drift.columns", "'margin' is not a feature"),
+    ],
+)
 def test_each_mistake_names_file_key_and_fix(tmp_path, old, new, key, says):
     assert old in DEMAND
     (tmp_path / "demand.yaml").write_text(DEMAND.replace(old, new))
@@ -75,10 +88,13 @@ def _land_proxy_data(lake):
         lake.write_partition(frame, "raw", "demand", day)
 
 
-@pytest.mark.parametrize("added,says", [
-    ("units_reported: double", "units_reported: correlation +1.000"),
-    ("online: double, in_store: double", "online, in_store: the target equals online + in_store on 100.0% of rows"),
-])
+@pytest.mark.parametrize(
+    "added,says",
+    [
+        ("units_reported: double", "units_reported: correlation +1.000"),
+        ("online: double, in_store: double", "online, in_store: the target equals online + in_store on 100.0% of rows"),
+    ],
+)
 def test_known_ahead_inputs_that_nearly_are_the_target_are_refused_unless_acknowledged(tmp_path, added, says):
     from ml_tasks.core.lake import Lake
 
@@ -87,9 +103,13 @@ def test_known_ahead_inputs_that_nearly_are_the_target_are_refused_unless_acknow
     text = DEMAND.replace("known_ahead: {is_holiday: int,", f"known_ahead: {{{added}, is_holiday: int,")
     (tmp_path / "demand.yaml").write_text(text)
     problems = check_all(settings)["demand"]
-    assert any(p.key == "features.known_ahead" and says in p.message and "acknowledged_target_proxies" in p.message
-               for p in problems), [str(p) for p in problems]
+    assert any(
+        p.key == "features.known_ahead" and says in p.message and "acknowledged_target_proxies" in p.message
+        for p in problems
+    ), [str(p) for p in problems]
     names = [c.split(":")[0].strip() for c in added.split(",")]
-    acknowledged = text.replace("  known_ahead:", f"  acknowledged_target_proxies: [{', '.join(names)}]\n  known_ahead:")
+    acknowledged = text.replace(
+        "  known_ahead:", f"  acknowledged_target_proxies: [{', '.join(names)}]\n  known_ahead:"
+    )
     (tmp_path / "demand.yaml").write_text(acknowledged)
     assert not [p for p in check_all(settings)["demand"] if p.key == "features.known_ahead"]

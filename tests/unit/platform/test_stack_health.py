@@ -38,8 +38,12 @@ class _Health:
     def answer(self) -> dict:
         self.asks += 1
         scheduler = "healthy" if self.asks > self.unhealthy_for else None
-        return {"metadatabase": {"status": "healthy"}, "scheduler": {"status": scheduler},
-                "triggerer": {"status": "healthy"}, "dag_processor": {"status": "healthy"}}
+        return {
+            "metadatabase": {"status": "healthy"},
+            "scheduler": {"status": scheduler},
+            "triggerer": {"status": "healthy"},
+            "dag_processor": {"status": "healthy"},
+        }
 
 
 @pytest.fixture
@@ -77,7 +81,11 @@ def api(tmp_path):
 
 
 def test_health_names_the_components_not_yet_healthy():
-    answer = {"scheduler": {"status": None}, "triggerer": {"status": "healthy"}, "dag_processor": {"status": "unhealthy"}}
+    answer = {
+        "scheduler": {"status": None},
+        "triggerer": {"status": "healthy"},
+        "dag_processor": {"status": "unhealthy"},
+    }
     assert unhealthy_components(answer, ["scheduler", "dag_processor", "triggerer"]) == ["scheduler", "dag_processor"]
     assert unhealthy_components({}, ["triggerer"]) == ["triggerer"]
 

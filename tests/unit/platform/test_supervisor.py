@@ -86,15 +86,30 @@ def test_down_stops_the_supervisor_before_the_services_it_watches(settings):
     path.write_text(settings.model_dump_json())
     # the supervisor watches the stack's real services; only the sleeper's PID file exists, so
     # it is the only one it would restart
-    sup = lifecycle.start_service(environment.Service(environment.SUPERVISOR, [sys.executable, "-m", "ml_tasks.platform.stack.supervisor",
-                                                               str(path)]), settings, env)
-    wait_until(lambda: (settings.home / "logs" / "supervisor.log").exists()
-               and "supervising" in (settings.home / "logs" / "supervisor.log").read_text(), 60,
-               "the supervisor to start", every=0.2)
+    sup = lifecycle.start_service(
+        environment.Service(
+            environment.SUPERVISOR, [sys.executable, "-m", "ml_tasks.platform.stack.supervisor", str(path)]
+        ),
+        settings,
+        env,
+    )
+    wait_until(
+        lambda: (
+            (settings.home / "logs" / "supervisor.log").exists()
+            and "supervising" in (settings.home / "logs" / "supervisor.log").read_text()
+        ),
+        60,
+        "the supervisor to start",
+        every=0.2,
+    )
     victim = lifecycle.running(settings)["triggerer"]
     _kill(victim)
-    wait_until(lambda: lifecycle.running(settings)["triggerer"] not in (None, victim), 30, "the supervisor's restart",
-               every=0.2)
+    wait_until(
+        lambda: lifecycle.running(settings)["triggerer"] not in (None, victim),
+        30,
+        "the supervisor's restart",
+        every=0.2,
+    )
 
     stopped = lifecycle.down(settings, say=lambda m: None, grace=10)
     assert stopped[0] == environment.SUPERVISOR and "triggerer" in stopped

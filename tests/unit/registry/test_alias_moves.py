@@ -60,8 +60,14 @@ def registry_with_champion(tmp_path, monkeypatch):
 def _killed(tmp_path, point: str) -> None:
     script = tmp_path / "killed_move.py"  # a file, not `-c`: pyspark exits from a `-c` main module
     script.write_text(KILLED_MOVE)
-    run = subprocess.run([sys.executable, str(script), point], cwd=REPO_ROOT, timeout=120, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    run = subprocess.run(
+        [sys.executable, str(script), point],
+        cwd=REPO_ROOT,
+        timeout=120,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
 
 
@@ -80,7 +86,9 @@ def test_a_move_killed_before_its_record_is_completed_by_history_repair(registry
     assert "repaired @champion v1 -> v2: completed" in out.output and "INTENDED" not in out.output
     moves = audit.history(settings, "demand")
     assert [(r["from_version"] if "from_version" in r else None, r["to_version"], r["state"]) for r in moves] == [
-        (None, "1", "done"), ("1", "2", "done")]
+        (None, "1", "done"),
+        ("1", "2", "done"),
+    ]
     assert audit.repair(settings, "demand") == []  # settled once
 
 
@@ -119,8 +127,15 @@ def test_a_retried_promote_that_finds_its_move_done_completes_the_record(registr
     settings, client, tmp_path = registry_with_champion
     _killed(tmp_path, "record")
     assert [r["state"] for r in audit.history(settings, "demand")] == ["done", "intended"]
-    gated = {"version": "2", "promote": True, "gated_against": "1", "forced": False, "reason": "better",
-             "evidence": {}, "checks": []}
+    gated = {
+        "version": "2",
+        "promote": True,
+        "gated_against": "1",
+        "forced": False,
+        "reason": "better",
+        "evidence": {},
+        "checks": [],
+    }
     spec = load_spec("demand", settings.specs_dir)
     outcome = apply_promotion(settings, spec, {"version": "2"}, gated, {"trigger": "retry"})
     assert outcome["champion"] == "2" and outcome["promoted"]

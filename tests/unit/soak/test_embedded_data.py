@@ -64,8 +64,12 @@ def test_a_messy_day_is_recorded_as_it_landed(tmp_path):
     soak.land(frame, "demand", day.dt, delivery=2)  # delivered twice: still landed once
     facts = soak.raw_facts(day.dt)
     keys = ["store_id", "item_id", "ts"]
-    assert facts == {"rows": len(frame.drop_duplicates(keys)), "full_day": 2 * 6 * 24,
-                     "null_sensor": int(frame.drop_duplicates()["temperature_c"].isna().sum()), "repeated_keys": 0}
+    assert facts == {
+        "rows": len(frame.drop_duplicates(keys)),
+        "full_day": 2 * 6 * 24,
+        "null_sensor": int(frame.drop_duplicates()["temperature_c"].isna().sum()),
+        "repeated_keys": 0,
+    }
     assert 0 < facts["null_sensor"] and facts["rows"] <= facts["full_day"]
     clean = next(d for d in soak.plan.days if not d.events)
     soak.land(soak.day_frame(clean), "demand", clean.dt)

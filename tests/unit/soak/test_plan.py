@@ -46,7 +46,9 @@ def test_data_events_of_a_month(seed):
 def test_a_week_keeps_every_fault_kind_and_a_shorter_episode():
     plan = make_plan(3, 7, START)
     assert {f.kind for _, f in plan.faults} == set(FAULT_KINDS)
-    assert len(plan.days_with("drift")) == 3 and not plan.days_with("concept")  # half the week, no room to learn a concept change
+    assert len(plan.days_with("drift")) == 3 and not plan.days_with(
+        "concept"
+    )  # half the week, no room to learn a concept change
     assert plan.days_with("bad") and plan.days_with("late") and plan.days_with("repeat")
 
 

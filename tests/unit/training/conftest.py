@@ -14,9 +14,12 @@ from .series_data import series_features
 @pytest.fixture(scope="module")
 def spec():
     demand = load_spec("demand", load_settings().specs_dir)
-    training = demand.training.model_copy(update={
-        "lightning": demand.training.lightning.model_copy(update={"max_epochs": 2, "batch_size": 256}),
-        "resources": demand.training.resources.model_copy(update={"gpu": False})})
+    training = demand.training.model_copy(
+        update={
+            "lightning": demand.training.lightning.model_copy(update={"max_epochs": 2, "batch_size": 256}),
+            "resources": demand.training.resources.model_copy(update={"gpu": False}),
+        }
+    )
     return demand.model_copy(update={"training": training})
 
 

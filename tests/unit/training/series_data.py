@@ -14,8 +14,11 @@ LOOKBACK = 8  # days of series before the first feature day (the weekly lag and 
 
 def series_features(spec, rng: np.random.Generator) -> pd.DataFrame:
     """Hourly feature rows of two drifting series: lags and windows end ``horizon`` hours before the row."""
-    hours = pd.date_range(pd.Timestamp(DAYS[0] - timedelta(days=LOOKBACK), tz="UTC"),
-                          pd.Timestamp(DAYS[-1], tz="UTC") + pd.Timedelta(hours=23), freq="h")
+    hours = pd.date_range(
+        pd.Timestamp(DAYS[0] - timedelta(days=LOOKBACK), tz="UTC"),
+        pd.Timestamp(DAYS[-1], tz="UTC") + pd.Timedelta(hours=23),
+        freq="h",
+    )
     t = np.arange(len(hours))
     frames = []
     for store, base in (("S1", 20.0), ("S2", 60.0)):

@@ -26,11 +26,16 @@ def test_weights_are_chosen_on_the_folds_and_need_the_same_rows():
     weight, scores = ensemble.best_weight(a, b)
     assert weight == 0.5 and scores[0.5] == 0.0 and scores[0.25] == pytest.approx(0.5)
     assert ensemble.best_weight(a, {"fold0_y": y[:3], "fold0_p": y[:3]}) is None  # other rows: no ensemble
-    assert ensemble.members([{"kind": "naive", "backtest_mean": {"mae": 0.1}},
-                             {"kind": "lightgbm", "backtest_mean": {"mae": 0.3}}], "mae") == []
+    assert (
+        ensemble.members(
+            [{"kind": "naive", "backtest_mean": {"mae": 0.1}}, {"kind": "lightgbm", "backtest_mean": {"mae": 0.3}}],
+            "mae",
+        )
+        == []
+    )
 
 
-def _promoted_series(spec) -> "pd.DataFrame":
+def _promoted_series(spec) -> pd.DataFrame:
     """The drifting series of `_series_features` with a promotion lifting sales by 2 units in the
     hours it runs (known ahead): exponential smoothing cannot see it, the trees can, so their errors
     differ, which is where a mean of the two can beat both."""
@@ -46,9 +51,16 @@ def _promoted_series(spec) -> "pd.DataFrame":
 def young(spec, lake, settings):
     for day, frame in _promoted_series(spec).groupby("dt"):
         lake.write_partition(frame.drop(columns=["dt"]), "features", spec.name, day)
-    training = spec.training.model_copy(update={
-        "models": ["lightgbm", "statsforecast"], "window_days": 12, "holdout_days": 2, "backtest_folds": 2,
-        "min_train_rows": 100, "tuning": spec.training.tuning.model_copy(update={"trials": 0})})
+    training = spec.training.model_copy(
+        update={
+            "models": ["lightgbm", "statsforecast"],
+            "window_days": 12,
+            "holdout_days": 2,
+            "backtest_folds": 2,
+            "min_train_rows": 100,
+            "tuning": spec.training.tuning.model_copy(update={"trials": 0}),
+        }
+    )
     return spec.model_copy(update={"training": training})
 
 
@@ -64,7 +76,10 @@ def test_the_ensemble_competes_when_it_beats_both_and_is_the_weighted_mean(young
     built = ensemble.ensemble_candidate(settings, young, plan, results)
     singles = {r["kind"]: r["backtest_mean"]["mae"] for r in results}
     pair = ensemble.members(results, "mae")
-    assert built is not None, (singles, ensemble.best_weight(*[ensemble._predictions(r["run_id"]) for r in pair]))  # trees and exponential smoothing err differently on these series
+    assert built is not None, (
+        singles,
+        ensemble.best_weight(*[ensemble._predictions(r["run_id"]) for r in pair]),
+    )  # trees and exponential smoothing err differently on these series
     assert set(built["fit"]["members"]) == {"lightgbm", "statsforecast"}
     assert built["backtest_mean"]["mae"] < min(singles["lightgbm"], singles["statsforecast"])
     assert ensemble.ensemble_candidate(settings, young, plan, results)["run_id"] == built["run_id"]  # a retry
@@ -75,7 +90,10 @@ def test_the_ensemble_competes_when_it_beats_both_and_is_the_weighted_mean(young
     # members included
     loaded = load_verified(settings, young.name, registered["version"])
     frame = load_features(Lake.from_settings(settings), young, [date.fromisoformat(d) for d in plan["holdout_dates"]])
-    members = {r["kind"]: mlflow.pyfunc.load_model(r["model_uri"]).predict(frame) for r in results
-               if r["kind"] in built["fit"]["members"]}
+    members = {
+        r["kind"]: mlflow.pyfunc.load_model(r["model_uri"]).predict(frame)
+        for r in results
+        if r["kind"] in built["fit"]["members"]
+    }
     expected = sum(w * np.asarray(members[k], dtype=float) for k, w in built["fit"]["members"].items())
     assert np.asarray(loaded.predict(frame)) == pytest.approx(expected, rel=1e-6)

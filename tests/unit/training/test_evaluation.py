@@ -23,8 +23,10 @@ def test_mase_divides_by_the_strongest_naive_on_the_rows_every_naive_has():
 
     y = [10.0, 12.0, 14.0, 16.0, 99.0]
     prediction = [11.0, 12.0, 15.0, 16.0, 0.0]  # errors 1, 0, 1, 0 on the common rows
-    naives = {"lag_24h": np.array([9.0, 13.0, 13.0, 17.0, 1.0]),  # errors 1 each: MAE 1
-              "lag_168h": np.array([6.0, 16.0, 10.0, 20.0, np.nan])}  # errors 4 each: MAE 4; no row 5
+    naives = {
+        "lag_24h": np.array([9.0, 13.0, 13.0, 17.0, 1.0]),  # errors 1 each: MAE 1
+        "lag_168h": np.array([6.0, 16.0, 10.0, 20.0, np.nan]),
+    }  # errors 4 each: MAE 4; no row 5
     m = regression_metrics(y, prediction, naives=naives)
     assert m["naive_mae_lag_24h"] == pytest.approx(1.0) and m["naive_mae_lag_168h"] == pytest.approx(4.0)
     assert best_naive(m) == "lag_24h" and m["naive_mae"] == pytest.approx(1.0)

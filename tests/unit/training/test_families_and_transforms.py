@@ -23,10 +23,17 @@ from .series_data import DAYS, log_and_load
 
 
 def test_transforms_invert_exactly_on_a_known_series(spec):
-    frame = pd.DataFrame({"lag_24h": [8.0, 15.0, np.nan], "lag_168h": [1.0, 2.0, 30.0],
-                          "rolling_mean_24h": [9.0, 14.0, 20.0], "rolling_std_24h": [1.0, 2.0, 3.0],
-                          "rolling_mean_168h": [5.0, -5.0, np.nan], "lag_48h": [7.0, 16.0, 20.0],
-                          "rolling_std_168h": [1.0, 1.0, 1.0]})
+    frame = pd.DataFrame(
+        {
+            "lag_24h": [8.0, 15.0, np.nan],
+            "lag_168h": [1.0, 2.0, 30.0],
+            "rolling_mean_24h": [9.0, 14.0, 20.0],
+            "rolling_std_24h": [1.0, 2.0, 3.0],
+            "rolling_mean_168h": [5.0, -5.0, np.nan],
+            "lag_48h": [7.0, 16.0, 20.0],
+            "rolling_std_168h": [1.0, 1.0, 1.0],
+        }
+    )
     y = np.array([10.0, 12.0, 33.0])
     by_name = {tt.describe(t): t for t in candidate_transforms(spec)}
     assert list(by_name) == ["none", "difference(lag_24h)", "difference(lag_168h)", "scale(rolling_mean_168h)"]
@@ -52,8 +59,20 @@ def test_transforms_invert_exactly_on_a_known_series(spec):
 def test_a_row_with_no_base_or_level_at_all_takes_the_training_mean_and_still_inverts(spec):
     """A new series has no lags yet: its base (or level) is the training target's mean, never NaN."""
     by_name = {tt.describe(t): t for t in candidate_transforms(spec)}
-    frame = pd.DataFrame({c: [np.nan, 4.0] for c in ("lag_24h", "lag_48h", "lag_168h", "rolling_mean_24h",
-                                                      "rolling_std_24h", "rolling_mean_168h", "rolling_std_168h")})
+    frame = pd.DataFrame(
+        {
+            c: [np.nan, 4.0]
+            for c in (
+                "lag_24h",
+                "lag_48h",
+                "lag_168h",
+                "rolling_mean_24h",
+                "rolling_std_24h",
+                "rolling_mean_168h",
+                "rolling_std_168h",
+            )
+        }
+    )
     frame["store_id"] = ["new", "S1"]
     y = np.array([7.0, 5.0])
     for name in ("difference(lag_24h)", "scale(rolling_mean_168h)"):
@@ -61,8 +80,10 @@ def test_a_row_with_no_base_or_level_at_all_takes_the_training_mean_and_still_in
         assert transform["fill"] == 4.0
         learned = tt.transform_target(frame, y, transform)
         assert np.isfinite(learned).all() and tt.invert(frame, learned, transform) == pytest.approx(y)
-        rows = [{"store_id": 3, "lag_24h": None, "rolling_mean_168h": None}, {"store_id": 4, "lag_24h": 4.0,
-                                                                                "rolling_mean_168h": 4.0}]
+        rows = [
+            {"store_id": 3, "lag_24h": None, "rolling_mean_168h": None},
+            {"store_id": 4, "lag_24h": 4.0, "rolling_mean_168h": 4.0},
+        ]
         moved = tt.transform_rows(rows, transform)
         assert [r["store_id"] for r in moved] == [3, 4]  # keys keep their type (no 3.0 for 3)
         assert moved[1]["lag_24h"] == pytest.approx(0.0 if name.startswith("difference") else 4.0 / (4.0 + 0.4))
@@ -81,13 +102,15 @@ def test_the_naive_baseline_is_the_best_lag_with_the_next_where_it_is_missing(se
     assert naive.predict(frame)[2] == pytest.approx(naive.fill)  # no lag at all: the training mean
 
 
-FAMILY_TRANSFORMS = [(LightGBMTrainer, name) for name in
-                     ("none", "difference(lag_24h)", "difference(lag_168h)", "scale(rolling_mean_168h)")] + \
-                    [(NeuralTrainer, "none"), (NeuralTrainer, "scale(rolling_mean_168h)"), (NaiveTrainer, "none")]
+FAMILY_TRANSFORMS = [
+    (LightGBMTrainer, name)
+    for name in ("none", "difference(lag_24h)", "difference(lag_168h)", "scale(rolling_mean_168h)")
+] + [(NeuralTrainer, "none"), (NeuralTrainer, "scale(rolling_mean_168h)"), (NaiveTrainer, "none")]
 
 
-@pytest.mark.parametrize(("trainer", "transform"), FAMILY_TRANSFORMS,
-                         ids=[f"{t.kind}-{name}" for t, name in FAMILY_TRANSFORMS])
+@pytest.mark.parametrize(
+    ("trainer", "transform"), FAMILY_TRANSFORMS, ids=[f"{t.kind}-{name}" for t, name in FAMILY_TRANSFORMS]
+)
 def test_each_family_and_transform_round_trips_through_mlflow(series_lake, settings, spec, trainer, transform):
     options = {tt.describe(t): t for t in trainer.transforms(spec)}
     model = trainer(spec, feature_names(spec), options[transform])
@@ -149,7 +172,9 @@ def test_classification_baselines_are_the_base_rate_and_a_logistic_regression(la
 
     logistic = LinearBaselineTrainer(spec, feature_names(spec))
     logistic.fit(lake, DAYS[:6])
-    reference = LogisticRegression(C=1.0, max_iter=2000).fit(linear_design.design(logistic.meta, train), train["churned"])
+    reference = LogisticRegression(C=1.0, max_iter=2000).fit(
+        linear_design.design(logistic.meta, train), train["churned"]
+    )
     expected = reference.predict_proba(linear_design.design(logistic.meta, holdout))[:, 1]
     assert logistic.predict(holdout) == pytest.approx(expected, abs=1e-9)
     assert {c for c, _ in logistic.meta["categorical"]} == {"plan", "region"}

@@ -11,8 +11,9 @@ from ml_tasks.training.datamodule import ParquetBatches, scan_schema
 def _files(tmp_path, sizes):
     paths = []
     for i, n in enumerate(sizes):
-        df = pd.DataFrame({"store_id": [f"S{j % 3}" for j in range(n)], "x": np.arange(n, dtype=float) + 1000 * i,
-                           "y": np.ones(n)})
+        df = pd.DataFrame(
+            {"store_id": [f"S{j % 3}" for j in range(n)], "x": np.arange(n, dtype=float) + 1000 * i, "y": np.ones(n)}
+        )
         df.loc[0, "x"] = np.nan
         path = tmp_path / f"part-{i}.parquet"
         df.to_parquet(path, index=False)

@@ -112,8 +112,11 @@ def test_after_the_searched_series_the_rest_take_the_common_form(lake, spec, row
     monkeypatch.setattr(statistical, "SEARCHED", 1)
     calls = []
     real = statistical.StatsForecastTrainer._fit_one
-    monkeypatch.setattr(statistical.StatsForecastTrainer, "_fit_one",
-                        staticmethod(lambda y, season, forms: calls.append(dict(forms)) or real(y, season, forms)))
+    monkeypatch.setattr(
+        statistical.StatsForecastTrainer,
+        "_fit_one",
+        staticmethod(lambda y, season, forms: calls.append(dict(forms)) or real(y, season, forms)),
+    )
     model = StatsForecastTrainer(spec, feature_names(spec))
     facts = model.fit(lake, DAYS[:9])
     first = model.meta["series"]["S1|I1"]["model"]["components"]

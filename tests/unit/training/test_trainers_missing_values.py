@@ -62,9 +62,16 @@ def test_schema_scan_takes_a_column_that_is_entirely_null_in_one_file(gappy_lake
 
 @pytest.mark.parametrize("trainer", [LightGBMTrainer, NeuralTrainer], ids=["lightgbm", "lightning"])
 def test_each_family_trains_and_predicts_with_missing_values(gappy_lake, demand_spec, trainer):
-    spec = demand_spec.model_copy(update={"training": demand_spec.training.model_copy(update={
-        "lightning": demand_spec.training.lightning.model_copy(update={"max_epochs": 2}),
-        "resources": demand_spec.training.resources.model_copy(update={"gpu": False})})})
+    spec = demand_spec.model_copy(
+        update={
+            "training": demand_spec.training.model_copy(
+                update={
+                    "lightning": demand_spec.training.lightning.model_copy(update={"max_epochs": 2}),
+                    "resources": demand_spec.training.resources.model_copy(update={"gpu": False}),
+                }
+            )
+        }
+    )
     model = trainer(spec, feature_names(spec))
     facts = model.fit(gappy_lake, DAYS[:8])
     assert facts

@@ -28,8 +28,15 @@ def _folds_scored_by_learning_rate(best_rate: float = 0.05, folds: int = 2, paus
 def test_the_search_keeps_the_best_trial_when_it_beats_the_spec_parameters():
     run_folds, _ = _folds_scored_by_learning_rate()
     logged = []
-    result = tune("lightgbm", trials=12, minutes=1, seed=0, baseline_score=1.0, run_folds=run_folds,
-                  log_trial=lambda n, params, outcome: logged.append(outcome["state"]))
+    result = tune(
+        "lightgbm",
+        trials=12,
+        minutes=1,
+        seed=0,
+        baseline_score=1.0,
+        run_folds=run_folds,
+        log_trial=lambda n, params, outcome: logged.append(outcome["state"]),
+    )
     assert result.params is not None and result.score < 1.0
     assert result.folds["params"] == result.params  # the folds the candidate reports are the kept trial's
     assert abs(math.log(result.params["learning_rate"] / 0.05)) == pytest.approx(result.score)
@@ -65,8 +72,15 @@ def test_a_trial_that_fails_is_recorded_and_the_search_goes_on():
         return 1.0 / params["num_leaves"], None
 
     states = []
-    result = tune("lightgbm", trials=10, minutes=1, seed=0, baseline_score=1.0, run_folds=run_folds,
-                  log_trial=lambda n, p, outcome: states.append(outcome["state"]))
+    result = tune(
+        "lightgbm",
+        trials=10,
+        minutes=1,
+        seed=0,
+        baseline_score=1.0,
+        run_folds=run_folds,
+        log_trial=lambda n, p, outcome: states.append(outcome["state"]),
+    )
     assert "failed" in states and result.params is not None and result.params["num_leaves"] <= 30
 
 
@@ -76,9 +90,24 @@ def test_each_tunable_family_has_a_search_space_of_its_spec_keys(kind):
 
     from ml_tasks.core.family_specs import LightGBMSpec, LightningSpec
 
-    params = search_space(kind, optuna.trial.FixedTrial({
-        "learning_rate": 0.05, "num_leaves": 31, "n_estimators": 300, "min_child_samples": 20, "subsample": 0.8,
-        "colsample_bytree": 0.9, "width": 64, "lr": 0.01, "weight_decay": 1e-5, "dropout": 0.1, "embedding_dim": 8}))
+    params = search_space(
+        kind,
+        optuna.trial.FixedTrial(
+            {
+                "learning_rate": 0.05,
+                "num_leaves": 31,
+                "n_estimators": 300,
+                "min_child_samples": 20,
+                "subsample": 0.8,
+                "colsample_bytree": 0.9,
+                "width": 64,
+                "lr": 0.01,
+                "weight_decay": 1e-5,
+                "dropout": 0.1,
+                "embedding_dim": 8,
+            }
+        ),
+    )
     fields = (LightGBMSpec if kind == "lightgbm" else LightningSpec).model_fields
     assert set(params) <= set(fields)
     with pytest.raises(ValueError, match="no search space"):
