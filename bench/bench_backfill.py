@@ -82,7 +82,8 @@ def bench_case(name: str, cfg: DemandDataConfig, scratch: Path) -> dict:
     shutil.copytree(ours / "lake", peer / "lake")
     rows = sum(len(Lake(str(ours / "lake")).read_partition("raw", "demand", d, columns=["ts"])) for d in landed)
     say(
-        f"{name}: {len(landed)} raw days landed ({rows:,} rows); backfilling the {len(landed) - LOOKBACK} after the look-back"
+        f"{name}: {len(landed)} raw days landed ({rows:,} rows); "
+        f"backfilling the {len(landed) - LOOKBACK} after the look-back"
     )
     one_pass_s, out = run_backfill(ours, [])
     say(f"  one pass:    {one_pass_s:6.1f} s  ({out.strip().splitlines()[-1] if out.strip() else ''})")

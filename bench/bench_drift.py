@@ -243,13 +243,15 @@ def main() -> int:
         r = results[name]
         say(
             f"| {name} | {r['rows']:,} | {r['conveyor_seconds']:.1f} s | {r['scipy_seconds']:.1f} s | "
-            f"{r['evidently_full_seconds']:.1f} s | {r['time_ratio_conveyor_over_peer']:.2f}x | {r['verdicts_agree']} | "
+            f"{r['evidently_full_seconds']:.1f} s | {r['time_ratio_conveyor_over_peer']:.2f}x | "
+            f"{r['verdicts_agree']} | "
             f"{r['columns_agree']} |"
         )
     args.out.write_text(json.dumps(results, indent=1, default=str))
     ok = all(results[n]["under_target"] and results[n]["verdicts_agree"] for n in ("quiet", "drifted"))
     say(
-        f"\n{'PASS' if ok else 'FAIL'}: check under {TARGET_SECONDS:.0f}s and the same verdict as both peers on all rows"
+        f"\n{'PASS' if ok else 'FAIL'}: check under {TARGET_SECONDS:.0f}s "
+        "and the same verdict as both peers on all rows"
     )
     return 0 if ok else 1
 

@@ -192,7 +192,7 @@ def bench_size(name: str, spark, spec, workdir: Path) -> dict:
     say(f"[{name}] landed {rows:,} raw rows in {land_s:.1f}s")
     from spark_jobs.features_job import discard_staging
 
-    spark_runs = []
+    spark_runs, staged = [], {}
     for _ in range(REPEATS):
         if spark_runs:  # the run before's output is not needed: every run writes the same rows
             discard_staging(Lake(settings.lake_uri), str(Path(next(iter(staged.values()))).parent))
@@ -312,13 +312,15 @@ def main() -> None:
             results["process"] = bench_exit(workdir)
     Path(args.out).write_text(json.dumps(results, indent=2))
     say(
-        "\n| size | rows | Spark s | DuckDB s | pandas s | Spark/DuckDB | Spark/pandas | outputs agree | gate s | gate/job |"
+        "\n| size | rows | Spark s | DuckDB s | pandas s | Spark/DuckDB | Spark/pandas | outputs agree | gate s "
+        "| gate/job |"
     )
     say("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.sizes:
         r = results[name]
         say(
-            f"| {name} | {r['rows']:,} | {r['spark_s']} | {r['duckdb_s']} | {r['pandas_s']} | {r['spark_over_duckdb']}x | "
+            f"| {name} | {r['rows']:,} | {r['spark_s']} | {r['duckdb_s']} | {r['pandas_s']} | "
+            f"{r['spark_over_duckdb']}x | "
             f"{r['spark_over_pandas']}x | {r['outputs_agree']} | {r['gate_s']} | {r['gate_over_job']} |"
         )
     inc = results.get("incremental", {"rows": 0, "one_day_s": "-", "full_recompute_s": "-", "full_over_one_day": "-"})

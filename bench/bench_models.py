@@ -224,7 +224,8 @@ def run(name: str, keep: Path | None = None) -> dict:
     say(
         f"{name}: champion MAE {result['mae']['champion']:.4f} on {result['rows']} rows; strongest peer "
         f"{result['strongest_peer']} {result['mae'][result['strongest_peer']]:.4f}: ratio "
-        f"{result['ratio_to_strongest_peer']:.3f}; best naive {result['best_naive']}: ratio {result['ratio_to_best_naive']:.3f}"
+        f"{result['ratio_to_strongest_peer']:.3f}; best naive {result['best_naive']}: "
+        f"ratio {result['ratio_to_best_naive']:.3f}"
     )
     for peer, value in sorted(result["mae"].items(), key=lambda kv: kv[1]):
         say(f"    {peer:42s} MAE {value:9.4f}  MASE {result['mase_vs_best_naive'][peer]:.3f}")
@@ -240,7 +241,8 @@ def measured() -> str:
 
 
 def markdown(results: dict[str, dict]) -> str:
-    """The table of docs/training.md: per dataset the champion, the strongest peer and the best naive, on the same rows."""
+    """The table of docs/training.md: per dataset the champion, the strongest peer and the best naive, on the
+    same rows."""
     lines = [
         "| dataset (shape) | rows | champion (transform) | champion MAE | strongest peer | peer MAE | ratio "
         "| best naive MAE | champion MASE | platform training s (per family) | measured |",

@@ -171,7 +171,8 @@ def main() -> int:
                 took = measure(stage, Path(tmp), stores, items)
                 results["stages"].setdefault(stage, {})[scale] = took
                 say(
-                    f"[{scale}, {stores * items} series] {stage:<18} {took['seconds']:>7.1f} s  peak {took['peak_gb']:5.2f} GB"
+                    f"[{scale}, {stores * items} series] {stage:<18} {took['seconds']:>7.1f} s  "
+                    f"peak {took['peak_gb']:5.2f} GB"
                     f"  {json.dumps({k: v for k, v in took.items() if k not in ('seconds', 'peak_gb')})}"
                 )
     scales = args.scales

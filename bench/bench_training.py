@@ -173,7 +173,7 @@ def main() -> None:
         results["lightning_samples_per_s"] = round(float(np.median(light)))
         # Paired: each Lightning run against the plain run just before it, so that the machine's
         # speed drifting between runs (large on shared 2-core VMs) cancels out.
-        ratios = [lt / pt for pt, lt in zip(plain, light)]
+        ratios = [lt / pt for pt, lt in zip(plain, light, strict=True)]
         results["lightning_over_plain_paired_median"] = round(float(np.median(ratios)), 4)
         results["lightning_overhead"] = round(1 - results["lightning_over_plain_paired_median"], 4)
         say(
@@ -204,7 +204,8 @@ def main() -> None:
     say(
         f"\n| loop | samples/s | vs plain PyTorch |\n|---|---|---|\n"
         f"| plain PyTorch | {results['plain_pytorch_samples_per_s']:,} | 1.00 |\n"
-        f"| Lightning | {results['lightning_samples_per_s']:,} | {results['lightning_over_plain_paired_median']:.3f} (paired median) |"
+        f"| Lightning | {results['lightning_samples_per_s']:,} | "
+        f"{results['lightning_over_plain_paired_median']:.3f} (paired median) |"
     )
     say(f"results written to {args.out}")
 

@@ -42,6 +42,7 @@ from soak.plan import PIPELINE, PIPELINES, DayPlan, SoakPlan
 from soak.reader_probe import ReaderProbe
 from soak.report import SoakResult
 from soak.settings import soak_specs
+from soak.spark_cluster import SparkCluster, spark_cluster
 
 FAULT_TAG = "soak.fault"  # on a model version a fault made (not a training run's)
 
@@ -50,7 +51,7 @@ def distributed_settings(
     home: Path,
     db: services.Services,
     s3: services.Link,
-    cluster: services.SparkCluster,
+    cluster: SparkCluster,
     receiver: services.AlertReceiver,
 ) -> ConveyorSettings:
     shipped = load_settings().specs_dir
@@ -148,7 +149,7 @@ class DistributedSoak(Soak):
         }
         records = [
             record or self.injector.during(day, fault, f"{PIPELINE}_{stage}", runs[PIPELINE])
-            for fault, record in zip(mine, armed)
+            for fault, record in zip(mine, armed, strict=True)
         ]  # the faults done to a running task, in turn
         for record in records:
             self.injector.recover(record, stage, runs)
@@ -271,7 +272,7 @@ def run_distributed(days: int, seed: int, work: Path, say=print) -> tuple[SoakRe
         with ExitStack() as started:
             db = started.enter_context(services.postgres_and_redis(("airflow", "mlflow")))
             s3 = started.enter_context(services.s3_server(work))
-            cluster = started.enter_context(services.spark_cluster(work / "spark"))
+            cluster = started.enter_context(spark_cluster(work / "spark"))
             receiver = started.enter_context(services.AlertReceiver())
             settings = distributed_settings(work / "home", db, s3, cluster, receiver)
             failpoints_dir = Path(settings.failpoints_dir)

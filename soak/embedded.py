@@ -18,7 +18,6 @@ none (one that crosses midnight sees those runs too, which the invariants allow)
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -27,16 +26,10 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import load_spec
-from ml_tasks.demo.churn_data import ChurnDataConfig, simulate
 from ml_tasks.demo.demand_data import (
     SENSOR_COLUMN,
-    DemandDataConfig,
-    generate_day,
-    inject_bad_records,
-    make_messy,
-    series_params,
 )
-from ml_tasks.demo.seed import DemoSize, seed_churn, seed_demo, yesterday
+from ml_tasks.demo.seed import seed_churn, seed_demo, yesterday
 from ml_tasks.platform.airflow_api.client import AirflowClient
 from ml_tasks.platform.stack import environment, lifecycle
 from ml_tasks.registry import client as registry
@@ -44,13 +37,11 @@ from ml_tasks.registry.audit import history
 from soak.embedded_faults import FaultRecord, clear_failed, inject, lake_dir, limited_lake, release_lake, restart_stack
 from soak.invariants import STUCK_STATES, Invariant, Snapshot, check_invariants, lake_facts, lake_fingerprint
 from soak.plan import PIPELINE, PIPELINES, DayPlan, SoakPlan, make_plan
+from soak.plan_data import CHURN_CUSTOMERS, SIZE, PlanData
 from soak.report import SoakResult, summary
 from soak.settings import soak_settings
 
 STAGES = ("features", "train", "score", "drift")
-SIZE = DemoSize(stores=2, items=6, days=42)
-CHURN_CUSTOMERS = 600
-BAD_RECORDS = 25
 LAKE_MB = 512
 
 
@@ -58,7 +49,7 @@ def plan_ending_yesterday(seed: int, days: int) -> SoakPlan:
     return make_plan(seed, days, yesterday() - timedelta(days=days - 1))
 
 
-class Soak:
+class Soak(PlanData):
     """One soak run: a seeded plan, a fresh home, the embedded stack."""
 
     def __init__(self, settings: ConveyorSettings, plan: SoakPlan, say=print) -> None:
@@ -66,19 +57,7 @@ class Soak:
         self.lake = Lake.from_settings(settings)
         self.result = SoakResult(plan)
         self.client: AirflowClient | None = None
-        first = plan.days[0].dt
-        history_start = first - timedelta(days=SIZE.days)
-        # seed_demo's and seed_churn's own simulations, continued: the same series and customers
-        self.data = DemandDataConfig(
-            stores=SIZE.stores, items=SIZE.items, start=history_start, days=SIZE.days + len(plan.days)
-        )
-        self.params = series_params(self.data)
-        drift = plan.days_with("drift")
-        self.drift_from = min(drift) if drift else None
-        concept = plan.days_with("concept")
-        self.concept_from = concept[0] if concept else None
-        self.churn = ChurnDataConfig(customers=CHURN_CUSTOMERS, start=history_start, days=SIZE.days + len(plan.days))
-        self._churn_rows = None
+        PlanData.__init__(self, plan)
         self.inbox = settings.home / "inbox"
         self.limited = False
 
@@ -87,24 +66,6 @@ class Soak:
         return [f"{p}_{s}" for p in PIPELINES for s in STAGES]
 
     # -- data ---------------------------------------------------------------------------------------
-    def day_frame(self, day: DayPlan):
-        """The raw rows of a plan day, with its data events applied."""
-        import numpy as np
-
-        if "drift" in day.events:
-            cfg = replace(self.data, drift_from=self.drift_from, drift_kind="demand")
-        elif self.concept_from and day.dt >= self.concept_from:
-            cfg = replace(self.data, drift_from=self.concept_from, drift_kind="concept")
-        else:
-            cfg = self.data
-        frame = generate_day(cfg, self.params, day.dt)
-        rng = np.random.default_rng([self.plan.seed, day.dt.toordinal()])
-        if "messy" in day.events:
-            frame = make_messy(frame, rng)
-        if "bad" in day.events:
-            frame = inject_bad_records(frame, BAD_RECORDS, ("negative_units", "null_price", "duplicate_keys"), rng)
-        return frame
-
     def land(self, frame, pipeline: str, dt: date, delivery: int = 1) -> None:
         """A delivered file, landed as users land theirs (`conveyor land`)."""
         from ml_tasks.data.landing import land_files
@@ -125,12 +86,6 @@ class Soak:
             "null_sensor": int(raw[SENSOR_COLUMN].isna().sum()) if SENSOR_COLUMN in raw else 0,
             "repeated_keys": int(raw.duplicated(keys).sum()),
         }
-
-    def churn_day(self, dt: date):
-        if self._churn_rows is None:
-            self._churn_rows = simulate(self.churn)
-        rows = self._churn_rows
-        return rows[rows["ts"].dt.date == dt].reset_index(drop=True)
 
     # -- runs -------------------------------------------------------------------------------------
     def run_stage(self, day: DayPlan, stage: str, conf: dict) -> dict[str, str]:

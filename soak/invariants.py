@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from ml_tasks.core.lake import Lake
@@ -116,7 +117,7 @@ def check_invariants(
 
     problems = [
         f"requests at {a:%Y-%m-%d %H:%M} and {b:%Y-%m-%d %H:%M} closer than {cooldown}"
-        for a, b in zip(sorted(snap.retrain_requests), sorted(snap.retrain_requests)[1:])
+        for a, b in pairwise(sorted(snap.retrain_requests))
         if b - a < cooldown
     ]
     out.append(_result("retrain requests respect the cooldown", problems, f"{len(snap.retrain_requests)} request(s)"))
@@ -129,7 +130,7 @@ def check_invariants(
 def _champion_moves(snap: Snapshot, previous: Snapshot | None) -> Invariant:
     """The audit trail is a chain ending at today's champion, and any move since yesterday is in it."""
     problems = []
-    for before, after in zip(snap.audit, snap.audit[1:]):
+    for before, after in pairwise(snap.audit):
         if (after.get("from_version") or None) != (before.get("to_version") or None):
             problems.append(f"audit jumps from v{before.get('to_version')} to a move from v{after.get('from_version')}")
     last = snap.audit[-1].get("to_version") if snap.audit else None
@@ -154,7 +155,7 @@ def disk_growth(snapshots: list[Snapshot], tolerance: float = 3.0) -> Invariant:
     kinds = sorted({k for s in snapshots for k in s.disk_bytes})
     for kind in kinds:
         sizes = [s.disk_bytes.get(kind, 0) for s in snapshots]
-        steps = [b - a for a, b in zip(sizes, sizes[1:])]
+        steps = [b - a for a, b in pairwise(sizes)]
         if len(steps) < 3:
             continue
         median = sorted(steps)[len(steps) // 2]

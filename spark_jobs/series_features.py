@@ -6,8 +6,8 @@ This module is itself a complete feature module (the spec's default ``features.m
 A pipeline with its own module calls :func:`series_features` with extra pieces.
 
 Every lag and rolling window is a time range over the series' own past that ends at least
-``horizon`` (in steps of the spec's cadence: minutes, hours, days or weeks) before the row's time, so a row's features only
-use what was known a horizon earlier (no leakage). Ranges are over event time (microseconds), not
+``horizon`` (in steps of the spec's cadence: minutes, hours, days or weeks) before the row's time, so a
+row's features only use what was known a horizon earlier (no leakage). Ranges are over event time (microseconds), not
 row counts, so missing hours or days in the raw data do not shift a lag onto the wrong time:
 the lag of a missing time is null, and both model families take nulls. Known-ahead columns
 (prices, promotions, holidays: planned in advance) are used for the row itself; text ones stay

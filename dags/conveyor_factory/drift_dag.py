@@ -35,8 +35,8 @@ runs: the day before the tick; manual runs: the newest) against the `@champion`:
    ({num} >= {num_t} for numbers, {cat} >= {cat_t} for categories; drifted when >= {share:.0%} of
    the columns drift), prediction drift (the champion's predictions on the window vs on its
    training reference), and performance decay (its stored predictions joined with the actuals,
-   {metric} shown more than {tol:.0%} above its holdout: the {level:.0%} lower confidence bound). Reports, metrics over time and a plot go to the
-   MLflow experiment `{name}_monitoring`; the task log prints the link.
+   {metric} shown more than {tol:.0%} above its holdout: the {level:.0%} lower confidence bound).
+   Reports, metrics over time and a plot go to the MLflow experiment `{name}_monitoring`; the task log prints the link.
 2. **decide_retrain**: retrains on {retrain_on}, at most once per {cooldown:g} h; a `{name}_train`
    run already queued or running absorbs the request; backfill runs never request. The decision
    and its reason are logged (task log and MLflow).

@@ -146,8 +146,8 @@ def build_features_dag(spec, default_args: dict) -> DAG:
             from datetime import date
 
             from ml_tasks.core.lake import Lake
+            from ml_tasks.data.features_gate import gate_staged_features, validates_in_pandas
             from ml_tasks.data.gate_records import gate_record, stamp_validation
-            from ml_tasks.data.gates import gate_staged_features, validates_in_pandas
 
             settings, current_spec = settings_and_spec(name)
             lake, dt = Lake.from_settings(settings), date.fromisoformat(day)

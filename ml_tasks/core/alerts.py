@@ -151,7 +151,7 @@ def send(settings: ConveyorSettings, alert: Alert, waits: tuple[float, ...] = RE
     if not settings.alert_webhook_url:
         return False
     where, problem = redacted(settings.alert_webhook_url), ""
-    for attempt, wait in enumerate((0.0, *waits), start=1):
+    for attempt, wait in enumerate((0.0, *waits), start=1):  # noqa: B007 (attempt: the count logged below)
         time.sleep(wait)
         try:
             answer = requests.post(settings.alert_webhook_url, json=alert.as_json(), timeout=10)

@@ -53,7 +53,7 @@ def seconds_of(text: str) -> int:
         return NAMED[text]
     match = _DURATION.match(text) or _DURATION.match(f"1{text}")
     unit = _UNITS.get(match.group(2).lower()) if match else None
-    if unit is None:
+    if match is None or unit is None:
         raise CadenceError(f"{text!r} is not a duration; write a number and a unit, like 30min, 24h, 7d or 1w")
     return int(match.group(1)) * unit
 

@@ -238,7 +238,7 @@ class Lake:
                 files = manifest.listed_files(fs, path, listed)
             except manifest.ManifestError as exc:
                 raise LakeError(str(exc)) from None
-            return dict(zip(files, (listed["files"][n] for n in sorted(listed["files"]))))
+            return dict(zip(files, (listed["files"][n] for n in sorted(listed["files"])), strict=True))
         if self._published_day(path):
             raise LakeError(
                 f"partition not found: {path} has no {manifest.MANIFEST} (a publish cut short, or "

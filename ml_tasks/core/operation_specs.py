@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ml_tasks.core.family_specs import Strict
+from ml_tasks.core.training_specs import Strict
 
 
 class PromotionSpec(Strict):

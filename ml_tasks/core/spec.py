@@ -14,10 +14,10 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ml_tasks.core import cadence, events
-from ml_tasks.core.family_specs import LightGBMSpec, LightningSpec, ResourcesSpec, StatsForecastSpec, Strict, TuningSpec
 from ml_tasks.core.names import PIPELINE_NAME, PipelineNameError, checked_pipeline_name
 from ml_tasks.core.operation_specs import DriftSpec, PromotionSpec, ScoringSpec
 from ml_tasks.core.spec_errors import describe_errors
+from ml_tasks.core.training_specs import Strict, TrainingSpec
 
 # The feature module a spec gets unless it names its own (the Spark job in spark_jobs/).
 DEFAULT_FEATURE_MODULE = "spark_jobs.series_features"
@@ -183,55 +183,6 @@ class FeaturesSpec(Strict):
     def rows_per_day(self) -> int:
         """Rows one series has in a complete day: 48 half-hourly, 24 hourly, 1 daily."""
         return cadence.slots_per_day(self.step_seconds)
-
-
-class TrainingSpec(Strict):
-    schedule: str = "0 2 * * *"
-    window_days: int = Field(ge=2)
-    holdout_days: int = Field(ge=1)
-    min_train_rows: int = Field(default=1000, ge=1)
-    seed: int = 42
-    models: list[Literal["lightgbm", "lightning", "statsforecast"]] = Field(
-        default=["lightgbm", "lightning"], min_length=1
-    )
-    baselines: bool = Field(
-        default=True,
-        description=(
-            "train the task's baselines as candidates too: the naive forecasts of the cadence for regression, the "
-            "base rate and a logistic regression for classification; the gate compares every challenger with the "
-            "strongest of them"
-        ),
-    )
-    lightgbm: LightGBMSpec = LightGBMSpec()
-    lightning: LightningSpec = LightningSpec()
-    statsforecast: StatsForecastSpec = StatsForecastSpec()
-    resources: ResourcesSpec = ResourcesSpec()
-    backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
-    tuning: TuningSpec = TuningSpec()
-    selection_margin: float = Field(
-        default=0.005,
-        ge=0.0,
-        lt=0.5,
-        description=(
-            "a family later in the candidates' order (baselines, then training.models as listed) is registered "
-            "only when its backtest error is below the earlier, simpler ones' by more than this share: a tie "
-            "within noise goes to the simpler model"
-        ),
-    )
-    class_weight: Literal["none", "balanced"] = Field(
-        default="none",
-        description="classification: 'balanced' weights classes by inverse frequency (more recall "
-        "on a rare class, less calibrated probabilities); the tuned F1 threshold already "
-        "adapts to imbalance",
-    )
-
-    @field_validator("holdout_days")
-    @classmethod
-    def _holdout_inside_window(cls, holdout: int, info) -> int:
-        window = info.data.get("window_days")
-        if window is not None and holdout >= window:
-            raise ValueError(f"holdout_days={holdout} must be smaller than window_days={window}")
-        return holdout
 
 
 # The baselines each task's candidates include (ml_tasks/training/baselines.py trains them).

@@ -3,9 +3,10 @@
 Running the daily DAG once per historical day costs a Spark start and a gate per day. A backfill
 gates every raw day in one validation pass (:mod:`ml_tasks.data.range_gates`: per-day checks only for
 days whose facts or rows fail), builds all days' features in one Spark job, gates them the same
-way and publishes the days that pass, with each day's gate record. Released days (:mod:`ml_tasks.data.release`) skip the raw gate with
-their release record; the newest landed day, when it is only short of rows or series, is left
-pending in the raw zone rather than quarantined.
+way (:mod:`ml_tasks.data.range_features_gate`) and publishes the days that pass, with each day's gate
+record. Released days (:mod:`ml_tasks.data.release`) skip the raw gate with their release record; the
+newest landed day, when it is only short of rows or series, is left pending in the raw zone rather
+than quarantined.
 
 Nothing good is lost and a broken suite does not empty the lake: before anything is moved, a
 backfill in which more than ``max_quarantine_share`` of the days (and more than
@@ -26,10 +27,12 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.data.day_history import publish_features
+from ml_tasks.data.features_gate import quarantine_features
 from ml_tasks.data.gate_records import stamp_validation
-from ml_tasks.data.gates import quarantine_features, quarantine_raw
+from ml_tasks.data.gates import quarantine_raw
 from ml_tasks.data.range_checks import RangeVerdict
-from ml_tasks.data.range_gates import gate_features_days, gate_raw_days, gate_raw_each_day
+from ml_tasks.data.range_features_gate import gate_features_days
+from ml_tasks.data.range_gates import gate_raw_days, gate_raw_each_day
 from ml_tasks.data.release import release_record, released_gate_record, still_arriving
 
 log = logging.getLogger(__name__)

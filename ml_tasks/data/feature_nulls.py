@@ -69,12 +69,12 @@ def explained_null_shares(
     for col in history_columns(spec):
         prefix = "" if col == spec.data.target else f"{col}_"
         base = (column_nulls or {}).get(col, 0.0)
-        for lag, seconds in zip(f.lags, f.lag_seconds):
+        for lag, seconds in zip(f.lags, f.lag_seconds, strict=True):
             whole, part = divmod(seconds, DAY)
             later, earlier = dt - timedelta(days=whole), dt - timedelta(days=whole + 1)
             gone = (1 - part / DAY) * missing(later) + (part / DAY) * missing(earlier)
             out[lag_name(spec, lag, col)] = gone + (1 - gone) * base
-        for width, seconds in zip(f.windows, f.window_seconds):
+        for width, seconds in zip(f.windows, f.window_seconds, strict=True):
             first = -(-(f.horizon_seconds + seconds) // DAY)
             last = f.horizon_seconds // DAY
             spanned = [dt - timedelta(days=k) for k in range(last, first + 1)]

@@ -18,6 +18,11 @@ from ml_tasks.data.expectations import GateResult
 STAGES = ("raw", "features")
 RELEASED_MARK = "released.json"  # inside an entry whose data was released back to the raw zone
 REPLACED_MARK = "replaced.json"  # inside an entry whose day was landed again
+REPORT_STYLE = (
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}th{background:#f3f3f3}"
+    "tr.blocking td:first-child{color:#b00;font-weight:bold}tr.warning td:first-child{color:#a60}"
+)
 
 
 def render_report(result: GateResult, where: str) -> str:
@@ -33,11 +38,12 @@ def render_report(result: GateResult, where: str) -> str:
         )
 
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Gate report: {html.escape(result.suite)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
-th{{background:#f3f3f3}}tr.blocking td:first-child{{color:#b00;font-weight:bold}}tr.warning td:first-child{{color:#a60}}</style></head>
-<body><h1>Quarantined: {html.escape(where)}</h1><p>Suite <b>{html.escape(result.suite)}</b>: {len(result.failures)} blocking failure(s),
-{len(result.warnings)} warning(s), {result.statistics.get("evaluated_expectations", "?")} expectations evaluated.</p>
-<table><tr><th></th><th>expectation</th><th>column</th><th>observed</th><th>expected</th><th>examples</th><th>why it exists</th></tr>
+<style>{REPORT_STYLE}</style></head>
+<body><h1>Quarantined: {html.escape(where)}</h1><p>Suite <b>{html.escape(result.suite)}</b>:
+{len(result.failures)} blocking failure(s), {len(result.warnings)} warning(s),
+{result.statistics.get("evaluated_expectations", "?")} expectations evaluated.</p>
+<table><tr><th></th><th>expectation</th><th>column</th><th>observed</th><th>expected</th><th>examples</th>
+<th>why it exists</th></tr>
 {rows(result.failures, "blocking")}{rows(result.warnings, "warning")}</table>
 <p>Fix the data, land it again under the raw zone, and clear the failed task in Airflow to process it.</p>
 </body></html>"""

@@ -95,7 +95,9 @@ def to_utc(
             parsed = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
             bad = parsed.isna() & text.notna() & (text != "")
             if bad.any():
-                raise TimestampError(f"{int(bad.sum())} value(s) are not times, e.g. {text[bad].head(3).tolist()}")
+                raise TimestampError(
+                    f"{int(bad.sum())} value(s) are not times, e.g. {text[bad].head(3).tolist()}"
+                ) from None
         if text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)\s*$", regex=True).any():
             return parsed  # written with their offsets: already the true instants
         naive = parsed.dt.tz_localize(None)

@@ -8,8 +8,8 @@ customers stop appearing and new ones sign up, so the daily volume stays level. 
 rows are positive: an imbalanced target.
 
 Drift kinds: ``plan_mix`` (a campaign moves half the customers and most sign-ups to the basic
-plan, and sales territories are redrawn towards the south: categorical drift) and ``concept`` (support tickets stop predicting churn, price
-does: the relationship changes).
+plan, and sales territories are redrawn towards the south: categorical drift) and ``concept``
+(support tickets stop predicting churn, price does: the relationship changes).
 """
 
 from __future__ import annotations

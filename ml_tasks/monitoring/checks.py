@@ -217,7 +217,9 @@ def monitor_run(settings: ConveyorSettings, client, spec: PipelineSpec, version:
         tags={
             "conveyor.pipeline": spec.name,
             "conveyor.monitor_of": version,
-            "mlflow.note.content": f"Monitoring of {spec.name} v{version} while it is @champion: one point per data day.",
+            "mlflow.note.content": (
+                f"Monitoring of {spec.name} v{version} while it is @champion: one point per data day."
+            ),
         },
     )
     return run.info.run_id, exp_id

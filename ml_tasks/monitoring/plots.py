@@ -16,8 +16,8 @@ def monitoring_plot(series: dict[str, list[tuple]], thresholds: dict[str, float]
     panels = [k for k in series if k != "retrain requested" and series[k]]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.4 * max(len(panels), 1)), sharex=True, squeeze=False)
     fired = [d for d, v in series.get("retrain requested", []) if v >= 1]
-    for ax, label in zip(axes[:, 0], panels):
-        days, values = zip(*sorted(series[label]))
+    for ax, label in zip(axes[:, 0], panels, strict=False):  # one empty axis without panels
+        days, values = zip(*sorted(series[label]), strict=True)
         ax.plot(days, values, marker="o", lw=1.2)
         if label in thresholds:
             ax.axhline(thresholds[label], color="tab:red", ls="--", lw=1, label="threshold")

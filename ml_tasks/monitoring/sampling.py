@@ -35,7 +35,7 @@ def sample_partitions(
     total = int(sum(counts))
     picks = None if total <= rows else np.sort(np.random.default_rng(seed).choice(total, size=rows, replace=False))
     parts, start = [], 0
-    for f, n in zip(files, counts):
+    for f, n in zip(files, counts, strict=True):
         end = start + n
         if picks is None:
             local = None

@@ -2,8 +2,8 @@
 
 Owns:
 
-- `cli`: every `conveyor` command (`app`), grouped by what they act on (`pipeline_commands`,
-  `registry_commands`, `airflow_command`), `conveyor validate` (`spec_check`) and the demo loop.
+- `cli`: every `conveyor` command (`app`), grouped by what they act on (`data_commands`,
+  `spec_commands`, `registry_commands`, `airflow_command`), `conveyor validate` (`spec_check`) and the demo loop.
 - `stack`: the embedded stack's processes (`environment`: what runs, with which environment;
   `lifecycle`: up, down, status), the `supervisor` that starts again a service that died, and
   `task_slots` (tasks at once, threads each).

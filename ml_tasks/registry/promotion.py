@@ -73,7 +73,7 @@ def gate_config(spec: PipelineSpec) -> GateConfig:
         bootstrap_samples=p.bootstrap_samples,
         mode=p.mode,
         margin=p.margin,
-        thresholds=dict(p.thresholds),
+        thresholds=dict(p.thresholds.items()),
         guardrail_tolerance=p.guardrail_tolerance,
         seed=spec.training.seed,
         baseline_ratio=p.baseline_ratio,

@@ -93,9 +93,9 @@ class OnlineFeatures:
         rows: dict[tuple, dict[str, Any]] = {}
         if len(frame):
             hours = pd.to_datetime(frame[self.timestamp], utc=True).dt.tz_localize(None)
-            ids = list(zip(*(frame[k].astype(str) for k in self.keys), hours.dt.to_pydatetime()))
+            ids = list(zip(*(frame[k].astype(str) for k in self.keys), hours.dt.to_pydatetime(), strict=True))
             records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-            rows = dict(zip(ids, records))  # a day published twice in the window: the later row wins
+            rows = dict(zip(ids, records, strict=True))  # a day published twice in the window: the later row wins
         return _Snapshot(tuple(days), signature, rows, frozenset(i[:-1] for i in rows))
 
     def fill(self, rows: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:

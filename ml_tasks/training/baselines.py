@@ -58,7 +58,7 @@ class NaiveTrainer:
                 f"pipeline {self.spec.name!r}: no naive forecast: the target has no lags "
                 f"(features.lags and features.history_of)"
             )
-        self.columns = sorted(self.ranking, key=self.ranking.get)
+        self.columns = sorted(self.ranking, key=self.ranking.__getitem__)
         self.fill = float(np.nanmean(y)) if np.isfinite(y).any() else 0.0
         return {
             "train_rows": len(train),

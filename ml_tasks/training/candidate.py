@@ -2,17 +2,18 @@
 
 `train_model` runs the steps in a child run of the plan's parent run:
 
-1. :func:`backtest`: rolling-origin folds before the holdout, each fit on the days before it, once
-   per target transform the family tries; :func:`choose_transform` keeps the one with the lowest
-   backtest error (never the holdout's);
+1. :func:`~ml_tasks.training.backtest.backtest`: rolling-origin folds before the holdout, each
+   fit on the days before it, once per target transform the family tries; :func:`choose_transform`
+   keeps the one with the lowest backtest error (never the holdout's);
 2. the final fit on every training day with that transform (Lightning logs its epochs into the
    child run);
 3. :func:`choose_threshold` (classification: tuned on the folds' out-of-sample predictions) and
    :func:`evaluate_holdout`: metrics overall and per segment on the held-out days;
 4. :func:`log_candidate`: parameters, metrics, plots, permutation importance and the model.
 
-Steps 3's functions and :func:`backtest_means` are pure. What `train_model` returns, a
-:class:`TrainedCandidate`, is the hand-off from a `train_<family>` task to `register`.
+The choices (in :mod:`ml_tasks.training.backtest`) and :func:`evaluate_holdout` are pure. What
+`train_model` returns, a :class:`TrainedCandidate`, is the hand-off from a `train_<family>` task
+to `register`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -33,6 +33,13 @@ from ml_tasks.core.settings import ConveyorSettings
 from ml_tasks.core.spec import PipelineSpec
 from ml_tasks.features.columns import feature_names
 from ml_tasks.features.store import load_features
+from ml_tasks.training.backtest import (
+    Backtest,
+    backtest,
+    backtest_means,
+    choose_threshold,
+    choose_transform,
+)
 from ml_tasks.training.evaluation import (
     naive_columns,
     naive_forecasts,
@@ -41,17 +48,12 @@ from ml_tasks.training.evaluation import (
     segment_column,
     segment_metrics,
     task_metrics,
-    tune_threshold,
 )
 from ml_tasks.training.model_code import target_transform as tt
 from ml_tasks.training.plan import TrainingPlan, TrainingWindow
 
 log = logging.getLogger(__name__)
 
-SUMMARY_METRICS = {
-    "regression": ("mae", "rmse", "wape", "mase"),
-    "classification": ("roc_auc", "pr_auc", "log_loss", "brier", "f1"),
-}
 SEGMENT_METRICS = {"regression": ("mae", "mase"), "classification": ("log_loss", "roc_auc")}
 PREDICTIONS = "predictions.npz"  # in each family run's evaluation/: holdout and out-of-fold predictions
 
@@ -72,86 +74,6 @@ class TrainedCandidate(TypedDict):
     backtest_mean: dict[str, float]
     segments: dict[str, float]
     fit: dict[str, Any]
-
-
-@dataclass
-class Backtest:
-    """Per-fold metrics and the folds' (truth, prediction) pairs, oldest fold first."""
-
-    folds: list[dict[str, Any]] = field(default_factory=list)
-    out_of_fold: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-
-
-def backtest(
-    lake: Lake,
-    spec: PipelineSpec,
-    kind: str,
-    window: TrainingWindow,
-    features: list[str],
-    transform: dict | None = None,
-    params: dict | None = None,
-    report=None,
-) -> Backtest:
-    """Fit ``kind`` (with ``transform`` and ``params``) on the days before each rolling-origin fold and
-    score the fold; ``report(fold, error)`` hears each fold's error in the spec's metric."""
-    from ml_tasks.training.families import TRAINERS
-
-    target, out = spec.data.target, Backtest()
-    for i, (train_days, test_days) in enumerate(window.folds(spec.training.backtest_folds, spec.training.holdout_days)):
-        fold_model = TRAINERS[kind](spec, features, transform, params)
-        fold_model.fit(lake, train_days)
-        test = load_features(lake, spec, test_days)
-        fold_pred = fold_model.predict(test)
-        out.out_of_fold.append((test[target].to_numpy(), fold_pred))
-        m = task_metrics(spec.task, test[target], fold_pred, naive_forecasts(spec, test) or None)
-        out.folds.append(
-            {"fold": i, "test_start": test_days[0].isoformat(), "test_end": test_days[-1].isoformat(), **m}
-        )
-        log.info(
-            "%s (%s) backtest fold %d (%s..%s): %s",
-            kind,
-            tt.describe(transform or tt.NONE),
-            i,
-            test_days[0],
-            test_days[-1],
-            m,
-        )
-        if report is not None:
-            report(i, m[spec.promotion.metric])
-    return out
-
-
-def choose_transform(task: str, metric: str, tried: dict[str, Backtest]) -> str:
-    """The transform with the lowest mean backtest ``metric`` (ties and no folds: the first tried, ``none``)."""
-
-    def score(name: str) -> float:
-        means = backtest_means(task, tried[name].folds)
-        return float(np.nan_to_num(means.get(metric, np.nan), nan=np.inf))
-
-    names = list(tried)
-    return min(names, key=lambda name: (score(name), names.index(name)))
-
-
-def backtest_means(task: str, folds: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean of each summary metric over the folds (NaN folds ignored); empty without folds."""
-    return {k: float(np.nanmean([f[k] for f in folds])) for k in SUMMARY_METRICS[task]} if folds else {}
-
-
-def choose_threshold(
-    task: str, out_of_fold: list[tuple[np.ndarray, np.ndarray]], y_holdout: np.ndarray, p_holdout: np.ndarray
-) -> tuple[float, str | None]:
-    """The decision threshold and what it was tuned on (None for regression, which has none).
-
-    Tuned for F1 on the backtest folds' out-of-sample predictions; on the holdout itself, flagged
-    as optimistic, when there are no folds.
-    """
-    if task != "classification":
-        return 0.5, None
-    if out_of_fold:
-        return tune_threshold(
-            np.concatenate([y for y, _ in out_of_fold]), np.concatenate([p for _, p in out_of_fold])
-        ), "backtest folds"
-    return tune_threshold(y_holdout, p_holdout), "holdout (optimistic: no backtest folds)"
 
 
 def evaluate_holdout(
@@ -349,11 +271,12 @@ def log_candidate(
         )
         np.savez(
             Path(tmp) / PREDICTIONS,
+            allow_pickle=False,  # float arrays only
             holdout=np.asarray(prediction, dtype=float),  # what an ensemble is made of
             **{
                 f"fold{i}_{part}": np.asarray(v, dtype=float)
                 for i, pair in enumerate(folds.out_of_fold)
-                for part, v in zip(("y", "p"), pair)
+                for part, v in zip(("y", "p"), pair, strict=True)
             },
         )
         mlflow.log_artifacts(tmp, artifact_path="evaluation")

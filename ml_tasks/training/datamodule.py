@@ -71,7 +71,7 @@ def training_target(lake: Lake, files: list[str], target: str) -> pd.Series:
 
 def scan_schema(
     lake: Lake, files: list[str], categorical: list[str], numeric: list[str], target: str, transform: dict | None = None
-):
+) -> tuple[TabularSchema, torch.Tensor, torch.Tensor]:
     """Vocabulary of the key columns and mean/std of the numeric ones (as transformed), over ``files``."""
     transform = transform or tt.NONE
     values: dict[str, set] = {c: set() for c in categorical}
@@ -206,7 +206,8 @@ class FeatureDataModule(pl.LightningDataModule):
         self.columns = (categorical, numeric, target)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.schema: TabularSchema | None = None
-        self.mean = self.std = None
+        self.mean: torch.Tensor | None = None
+        self.std: torch.Tensor | None = None
         self._train: ParquetBatches | None = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -216,6 +217,12 @@ class FeatureDataModule(pl.LightningDataModule):
                     self.transform, training_target(self.lake, self.train_files, self.columns[2]).to_numpy()
                 )
             self.schema, self.mean, self.std = scan_schema(self.lake, self.train_files, *self.columns, self.transform)
+
+    def fitted(self) -> tuple[TabularSchema, torch.Tensor, torch.Tensor]:
+        """The schema and numeric scaling (mean, std) that :meth:`setup` scanned; an error before it ran."""
+        if self.schema is None or self.mean is None or self.std is None:
+            raise RuntimeError("FeatureDataModule.setup() has not run: the schema and scaling are not known yet")
+        return self.schema, self.mean, self.std
 
     def _loader(self, dataset: ParquetBatches) -> DataLoader:
         return DataLoader(
@@ -230,7 +237,7 @@ class FeatureDataModule(pl.LightningDataModule):
         self._train = ParquetBatches(
             self.lake,
             self.train_files,
-            self.schema,
+            self.fitted()[0],
             self.batch_size,
             shuffle=True,
             seed=self.seed,
@@ -241,5 +248,5 @@ class FeatureDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(
-            ParquetBatches(self.lake, self.val_files, self.schema, self.batch_size * 4, transform=self.transform)
+            ParquetBatches(self.lake, self.val_files, self.fitted()[0], self.batch_size * 4, transform=self.transform)
         )

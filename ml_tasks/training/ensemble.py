@@ -68,13 +68,17 @@ def best_weight(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> 
     if (
         not a
         or len(a) != len(b)
-        or any(len(ya) != len(yb) or not np.allclose(ya, yb, equal_nan=True) for (ya, _), (yb, _) in zip(a, b))
+        or any(
+            len(ya) != len(yb) or not np.allclose(ya, yb, equal_nan=True) for (ya, _), (yb, _) in zip(a, b, strict=True)
+        )
     ):
         return None
-    scores = {}
+    scores: dict[float, float] = {}
     for w in WEIGHTS:
-        scores[w] = float(np.mean([np.nanmean(np.abs(y - (w * pa + (1 - w) * pb))) for (y, pa), (_, pb) in zip(a, b)]))
-    return min(scores, key=scores.get), scores
+        scores[w] = float(
+            np.mean([np.nanmean(np.abs(y - (w * pa + (1 - w) * pb))) for (y, pa), (_, pb) in zip(a, b, strict=True)])
+        )
+    return min(scores, key=scores.__getitem__), scores
 
 
 def _predictions(run_id: str) -> dict[str, np.ndarray]:

@@ -65,7 +65,7 @@ def regression_metrics(y_true, y_pred, naives=None) -> dict[str, float]:
 def best_naive(metrics: dict[str, float]) -> str | None:
     """The name of the strongest naive forecast in ``metrics`` (lowest MAE on the same rows), if any."""
     scored = {k[len(NAIVE_PREFIX) :]: v for k, v in metrics.items() if k.startswith(NAIVE_PREFIX) and np.isfinite(v)}
-    return min(scored, key=scored.get) if scored else None
+    return min(scored, key=scored.__getitem__) if scored else None
 
 
 def tune_threshold(y_true, probability) -> float:
@@ -131,7 +131,13 @@ def task_metrics(task: str, y_true, prediction, naives=None, threshold: float = 
 
 
 def segment_metrics(
-    frame, prediction, segment: str, target: str, naive: list[str], task: str = "regression", threshold: float = 0.5
+    frame,
+    prediction,
+    segment: str | None,
+    target: str,
+    naive: list[str],
+    task: str = "regression",
+    threshold: float = 0.5,
 ) -> dict[str, dict[str, float]]:
     """The same metrics per value of ``segment`` (per store, say), on the same rows; none without one."""
     if segment is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ml_tasks.core.spec import PipelineSpec
+from ml_tasks.training.candidate import TrainedCandidate
+from ml_tasks.training.plan import TrainingPlan
 
 COLUMNS = {
     "regression": ("mae", "rmse", "wape", "mase"),
@@ -16,7 +18,7 @@ NOTES = {
 }
 
 
-def _row(name: str, r: dict, task: str, metric: str) -> str:
+def _row(name: str, r: TrainedCandidate, task: str, metric: str) -> str:
     backtest = (r.get("backtest_mean") or {}).get(metric, float("nan"))
     transform = (r.get("fit") or {}).get("transform", "none")
     return (
@@ -44,9 +46,9 @@ def _baseline_line(baseline: dict | None, chosen_by: str) -> list[str]:
 def render_model_card(
     spec: PipelineSpec,
     version: str,
-    best: dict,
-    results: list[dict],
-    plan: dict,
+    best: TrainedCandidate,
+    results: list[TrainedCandidate],
+    plan: TrainingPlan,
     failed: dict[str, str] | None = None,
     baseline: dict | None = None,
     chosen_by: str = "holdout",
@@ -69,7 +71,8 @@ def render_model_card(
         f"{spec.features.span(spec.features.horizon)} ahead.",
         f"- **Training days**: {plan['train_dates'][0]} .. {plan['train_dates'][-1]}; "
         f"**holdout**: {plan['holdout_dates'][0]} .. {plan['holdout_dates'][-1]} (never seen in training).",
-        f"- **Features**: `features/{spec.name}` partitions, SHA-256 {plan['tags'].get('conveyor.features_sha256', '?')[:16]}...",
+        f"- **Features**: `features/{spec.name}` partitions, "
+        f"SHA-256 {plan['tags'].get('conveyor.features_sha256', '?')[:16]}...",
         f"- **Code version**: {plan['tags'].get('conveyor.code_version', '?')}; "
         f"Airflow run: {plan['tags'].get('airflow.dag_id', '-')} / {plan['tags'].get('airflow.run_id', '-')}",
         "",

@@ -27,7 +27,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from ml_tasks.core.family_specs import LightningSpec
+from ml_tasks.core.training_specs import LightningSpec
 from ml_tasks.training.datamodule import FeatureDataModule, TabularSchema
 from ml_tasks.training.model_code.tabular_net import TabularNet
 
@@ -67,8 +67,8 @@ class TabularForecaster(pl.LightningModule):
         return self.net(categorical, numeric)
 
     def loss(self, output, target):
-        if self.hparams.task == "classification":
-            weight = torch.as_tensor(self.hparams.pos_weight, device=output.device, dtype=output.dtype)
+        if self.hparams["task"] == "classification":
+            weight = torch.as_tensor(self.hparams["pos_weight"], device=output.device, dtype=output.dtype)
             return F.binary_cross_entropy_with_logits(output, target, pos_weight=weight)
         return F.poisson_nll_loss(output, target, log_input=True)
 
@@ -79,6 +79,7 @@ class TabularForecaster(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         categorical, numeric, target = batch
         optimizer = self.optimizers()  # its step() also advances global_step (checkpoints key on it)
+        assert not isinstance(optimizer, list), "configure_optimizers returns one optimiser"
         loss = self.loss(self(categorical, numeric).float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -97,13 +98,13 @@ class TabularForecaster(pl.LightningModule):
         self.log("val_loss", self.loss(output, target), on_epoch=True, prog_bar=True, batch_size=len(target))
         self.log(
             "val_mae",
-            (inverse_link(output, self.hparams.task) - target).abs().mean(),
+            (inverse_link(output, self.hparams["task"]) - target).abs().mean(),
             on_epoch=True,
             batch_size=len(target),
         )
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        return torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
 
 
 def trainer_kwargs(gpus: int) -> dict:
@@ -157,9 +158,10 @@ def fit_lightning(
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)  # banner lines
     pl.seed_everything(seed, workers=True, verbose=False)
     datamodule.setup("fit")
+    schema, mean, std = datamodule.fitted()
     model = TabularForecaster(
-        datamodule.schema.cardinalities,
-        len(datamodule.schema.numeric),
+        schema.cardinalities,
+        len(schema.numeric),
         cfg.embedding_dim,
         tuple(cfg.hidden),
         cfg.dropout,
@@ -168,7 +170,7 @@ def fit_lightning(
         task,
         pos_weight,
     )
-    model.net.set_scaling(datamodule.mean, datamodule.std)
+    model.net.set_scaling(mean, std)
     show_bar = sys.stderr.isatty() if progress is None else progress
     with tempfile.TemporaryDirectory() as ckpt_dir:
         checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_loss", mode="min", save_top_k=1)
@@ -186,6 +188,8 @@ def fit_lightning(
             **trainer_kwargs(gpus),
         )
         trainer.fit(model, datamodule=datamodule)
+        if checkpoint.best_model_score is None:
+            raise RuntimeError(f"no checkpoint was saved in {trainer.current_epoch} epoch(s): no val_loss was logged")
         best = TabularForecaster.load_from_checkpoint(checkpoint.best_model_path, map_location="cpu")
     facts = {
         "epochs": trainer.current_epoch,
@@ -205,7 +209,7 @@ def predict(
     out = []
     for start in range(0, len(frame), batch_size):
         cats, nums = schema.encode(frame.iloc[start : start + batch_size])
-        out.append(inverse_link(net(cats, nums), model.hparams.task).numpy())
+        out.append(inverse_link(net(cats, nums), model.hparams["task"]).numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -224,14 +228,14 @@ def save_for_mlflow(
                 "numeric": schema.numeric,
                 "vocab": schema.vocab,
                 "target": schema.target,
-                "link": "logit" if model.hparams.task == "classification" else "log",
+                "link": "logit" if model.hparams["task"] == "classification" else "log",
                 "transform": transform or {"kind": "none"},
                 "net": {
                     "cardinalities": schema.cardinalities,
                     "n_numeric": len(schema.numeric),
-                    "embedding_dim": model.hparams.embedding_dim,
-                    "hidden": list(model.hparams.hidden),
-                    "dropout": model.hparams.dropout,
+                    "embedding_dim": model.hparams["embedding_dim"],
+                    "hidden": list(model.hparams["hidden"]),
+                    "dropout": model.hparams["dropout"],
                 },
             }
         )

@@ -29,7 +29,7 @@ def forecast_plot(frame: pd.DataFrame, spec: PipelineSpec, path: Path, n_series:
         frame, keys = frame.assign(_series=spec.data.target), ["_series"]
     busiest = frame.groupby(keys)[target].sum().nlargest(n_series).index
     fig, axes = plt.subplots(len(busiest), 1, figsize=(11, 2.6 * max(len(busiest), 1)), squeeze=False)
-    for ax, key in zip(axes[:, 0], busiest):
+    for ax, key in zip(axes[:, 0], busiest, strict=False):
         key = key if isinstance(key, tuple) else (key,)
         mask = (frame[keys] == pd.Series(key, index=keys)).all(axis=1)
         series = frame[mask].sort_values(ts)

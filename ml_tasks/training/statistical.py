@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ class StatsForecastTrainer:
         from statsforecast.models import AutoETS
 
         m = season if len(y) >= 3 * season else 1
-        common = max(forms, key=forms.get) if sum(forms.values()) >= SEARCHED else None
+        common = max(forms, key=forms.__getitem__) if sum(forms.values()) >= SEARCHED else None
         with np.errstate(all="ignore"):
             if common is not None and (common[2] == "N") == (m == 1):
                 try:
@@ -106,7 +107,9 @@ class StatsForecastTrainer:
         y_all = pd.to_numeric(train[d.target], errors="coerce")
         end = pd.Timestamp(max(dates) + timedelta(days=1))
         budget = spec.training.statsforecast.minutes * 60
-        started, fitted, forms, left = time.perf_counter(), {}, {}, {"too_short": 0, "refused": 0, "budget": 0}
+        started, left = time.perf_counter(), {"too_short": 0, "refused": 0, "budget": 0}
+        fitted: dict[str, dict[str, Any]] = {}
+        forms: dict[str, int] = {}  # how many series chose each ETS form (components)
         season = season_length(spec)
         for sid, values in self._series(train, end).items():
             y = values.to_numpy(dtype=float)

@@ -14,6 +14,7 @@ import json
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,12 @@ from ml_tasks.core.threads import lightgbm_threads
 from ml_tasks.features.columns import categorical_features
 from ml_tasks.training.model_code import target_transform as tt
 from ml_tasks.training.transforms import candidate_transforms
+
+if TYPE_CHECKING:  # imported where they run: lightgbm and torch are slow to import
+    import lightgbm as lgb
+
+    from ml_tasks.training.datamodule import TabularSchema
+    from ml_tasks.training.neural_net import TabularForecaster
 
 MODEL_CODE_DIR = Path(__file__).parent / "model_code"
 # Objectives that need a non-negative target: a differenced target is fit with squared error instead.
@@ -87,7 +94,7 @@ class LightGBMTrainer:
         self.transform = transform or tt.NONE
         self.settings = spec.training.lightgbm.model_copy(update=params or {})  # tuned overrides the spec's
         self.categorical = categorical_features(spec, features)
-        self.booster = None
+        self.booster: lgb.Booster | None = None
         self.categories: dict[str, list[str]] = {}
         self.clip_min: float | None = 0.0
         self.objective = spec.training.lightgbm.objective
@@ -115,7 +122,7 @@ class LightGBMTrainer:
         self.objective = p.objective
         if self.transform["kind"] == "difference" and p.objective in NON_NEGATIVE_OBJECTIVES:
             self.objective = "regression"
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             objective=self.objective,
             learning_rate=p.learning_rate,
             num_leaves=p.num_leaves,
@@ -140,9 +147,16 @@ class LightGBMTrainer:
         self.booster = model.booster_
         return {"train_rows": len(train), "trees": self.booster.num_trees(), "objective": self.objective}
 
+    def _fitted(self) -> lgb.Booster:
+        if self.booster is None:
+            raise RuntimeError(f"{self.kind}: fit() has not run, there is no booster to predict with or log")
+        return self.booster
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         inputs = tt.transform_frame(frame[self.features], self.transform)
-        prediction = tt.invert(frame, self.booster.predict(_encode(inputs, self.categories)), self.transform)
+        # an array: Booster.predict returns sparse matrices only for pred_contrib on sparse input
+        raw = np.asarray(self._fitted().predict(_encode(inputs, self.categories)))
+        prediction = tt.invert(frame, raw, self.transform)
         return prediction if self.clip_min is None else np.clip(prediction, self.clip_min, None)
 
     def params(self) -> dict:
@@ -155,7 +169,7 @@ class LightGBMTrainer:
     def log_model(self, example: pd.DataFrame, signature):
         with tempfile.TemporaryDirectory() as tmp:
             booster = Path(tmp) / "booster.txt"
-            self.booster.save_model(str(booster))
+            self._fitted().save_model(str(booster))
             meta = {
                 "features": self.features,
                 "categories": self.categories,
@@ -186,8 +200,8 @@ class NeuralTrainer:
         self.settings = spec.training.lightning.model_copy(update=params or {})  # tuned overrides the spec's
         self.categorical = categorical_features(spec, features)
         self.numeric = [f for f in features if f not in self.categorical]
-        self.model = None
-        self.schema = None
+        self.model: TabularForecaster | None = None
+        self.schema: TabularSchema | None = None
 
     @classmethod
     def transforms(cls, spec: PipelineSpec) -> list[dict]:
@@ -232,15 +246,18 @@ class NeuralTrainer:
             task=self.spec.task,
             pos_weight=pos_weight,
         )
-        self.schema, self.transform = dm.schema, dm.transform
+        self.schema, self.transform = dm.fitted()[0], dm.transform
         return {**facts, "val_days": val_days}
+
+    def _fitted(self) -> tuple[TabularForecaster, TabularSchema]:
+        if self.model is None or self.schema is None:
+            raise RuntimeError(f"{self.kind}: fit() has not run, there is no network to predict with or log")
+        return self.model, self.schema
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         from ml_tasks.training.neural_net import predict
 
-        return tt.invert(
-            frame, predict(self.model, self.schema, tt.transform_frame(frame, self.transform)), self.transform
-        )
+        return tt.invert(frame, predict(*self._fitted(), tt.transform_frame(frame, self.transform)), self.transform)
 
     def params(self) -> dict:
         return {
@@ -252,7 +269,7 @@ class NeuralTrainer:
         from ml_tasks.training.neural_net import save_for_mlflow
 
         with tempfile.TemporaryDirectory() as tmp:
-            files = save_for_mlflow(self.model, self.schema, self.features, Path(tmp), self.transform)
+            files = save_for_mlflow(*self._fitted(), self.features, Path(tmp), self.transform)
             return log_pyfunc(
                 "torch_model.py",
                 {},

@@ -33,7 +33,7 @@ def candidate_transforms(
     ``offset`` keeps a scaling level away from zero (a share of the target's mean magnitude, set
     by the trainer from its training rows).
     """
-    out = [NONE]
+    out: list[dict] = [NONE]
     if spec.task != "regression":
         return out
     history = target_history(spec)

@@ -161,6 +161,7 @@ def tune(
         result.reason = f"no trial finished within the budget ({minutes:g} min): the spec's parameters stay"
         return result
     best = study.best_trial
+    assert best.value is not None, "a completed single-objective trial always has a value"
     result.score = float(best.value)
     if not result.score < baseline_score:
         result.reason = (

@@ -48,7 +48,8 @@ TASK_LIBRARIES = (
 
 
 def preload(modules: tuple[str, ...] = TASK_LIBRARIES) -> dict[str, float]:
-    """Import ``modules`` and fill the caches of :func:`warm`; returns the seconds each took (a missing one is skipped)."""
+    """Import ``modules`` and fill the caches of :func:`warm`; returns the seconds each took (a missing one is
+    skipped)."""
     took: dict[str, float] = {}
     for name in modules:
         t0 = time.perf_counter()

@@ -40,10 +40,12 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 seconds = time.perf_counter() - t0
 heavy = sorted({m.split('.')[0] for m in set(sys.modules) - before} & set(json.loads(sys.argv[2])))
-dags = {d: {"tags": sorted(dag.tags), "owner": dag.default_args.get("owner"), "retries": dag.default_args.get("retries"),
+dags = {d: {"tags": sorted(dag.tags), "owner": dag.default_args.get("owner"),
+            "retries": dag.default_args.get("retries"),
             "doc": bool(dag.doc_md), "tasks": sorted(dag.task_ids),
             "undocumented": sorted(t.task_id for t in dag.tasks if not t.doc_md)} for d, dag in bag.dags.items()}
-print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "heavy": heavy, "seconds": seconds, "dags": dags}))
+errors = {k: str(v) for k, v in bag.import_errors.items()}
+print(json.dumps({"errors": errors, "heavy": heavy, "seconds": seconds, "dags": dags}))
 """
 
 
@@ -132,7 +134,7 @@ def test_demand_pipeline_has_its_six_dags(parsed):
 
 def test_dag_files_stay_thin():
     for path in DAG_FILES:
-        code = [l for l in path.read_text().splitlines() if l.strip() and not l.startswith(("#", '"""'))]
+        code = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith(("#", '"""'))]
         assert len(code) < 40, f"{path.name} has {len(code)} lines: wiring belongs in the factory"
 
 

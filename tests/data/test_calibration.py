@@ -62,7 +62,7 @@ def test_a_profiled_range_allows_a_few_values_outside_and_blocks_a_scale_change(
     suite = json.loads((expectations / "demand_raw.json").read_text())
     suite["expectations"].append(profiled_range(history[0]["price"]))
     (expectations / "demand_raw.json").write_text(json.dumps(suite))
-    for d, frame in zip(cfg.dates, history):
+    for d, frame in zip(cfg.dates, history, strict=True):
         lake.write_partition(frame, "raw", "demand", d)
     last = cfg.dates[-1]
     record_price = history[-1].copy()

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from ml_tasks.data.gates import check_staged_features, validates_in_pandas
+from ml_tasks.data.features_gate import check_staged_features, validates_in_pandas
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.features.columns import lookback_days
 from spark_jobs.features_job import stage_features

@@ -72,7 +72,7 @@ def test_an_unreadable_day_fails_alone(settings, landed, demand_spec, case):
 
 def test_the_range_verdict_equals_the_per_day_loop(settings, landed, demand_spec):
     params = series_params(CFG)
-    for day, (make_bad, _, _) in zip(
+    for day, (make_bad, _, _) in zip(  # noqa: B905 (as many bad days as there are frames)
         DAYS[8::3],
         [
             BAD_FRAMES["negative_demand"],

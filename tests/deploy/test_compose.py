@@ -297,7 +297,9 @@ def test_airflow_init_creates_the_registry_pool_with_one_slot(services):
     assert len(pool_commands) == 1, lines
     name, slots, _description = pool_commands[0][3:]
     assert (name, slots) == (REGISTRY_POOL, "1")
-    assert lines.index("airflow db migrate") < lines.index(next(l for l in lines if l.startswith("airflow pools set")))
+    assert lines.index("airflow db migrate") < lines.index(
+        next(line for line in lines if line.startswith("airflow pools set"))
+    )
 
 
 def _run_init(service: dict, tmp_path: Path, **overrides) -> subprocess.CompletedProcess:

@@ -41,6 +41,7 @@ def test_executor_argument_starts_the_kubernetes_executor_backend(tmp_path):
         zip(
             args[args.index("org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend") + 1 :: 2],
             args[args.index("org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend") + 2 :: 2],
+            strict=True,
         )
     )
     assert flags == {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 
 import pytest
@@ -49,7 +50,7 @@ def test_concurrent_forced_promotions_serialise(loop, demand_spec, tmp_path):
 
     moves = history(settings, "demand")
     assert len(moves) == 3
-    for before, after in zip(moves, moves[1:]):  # every move starts where the previous one ended
+    for before, after in itertools.pairwise(moves):  # every move starts where the previous one ended
         assert after["from_version"] == before["to_version"], moves
     client = tracking.connect(settings)
     champion = str(registry.version_by_alias(client, "demand", registry.CHAMPION).version)

@@ -38,7 +38,8 @@ def get(path, token=None):
     return {"status": r.status_code, "text": r.text[:50000], "csp": r.headers.get("content-security-policy")}
 out = {"openapi": get("/conveyor/openapi.json"), "openapi_admin": get("/conveyor/openapi.json", admin),
        "docs": get("/conveyor/docs", admin),
-       "index_churn_only": get("/conveyor/", churn_only), "demand_churn_only": get("/conveyor/pipelines/demand", churn_only),
+       "index_churn_only": get("/conveyor/", churn_only),
+       "demand_churn_only": get("/conveyor/pipelines/demand", churn_only),
        "churn_churn_only": get("/conveyor/pipelines/churn", churn_only), "day_churn_only": get(day, churn_only),
        "predictions_churn_only": get("/conveyor/pipelines/demand/predictions/" + sys.argv[3], churn_only),
        "release_churn_only": client.post(day + "/release", content="reason=x", headers={
@@ -85,7 +86,7 @@ def _probe(tmp_path) -> dict:
         timeout=300,
         cwd=REPO_ROOT,
     )
-    line = next((l for l in run.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((s for s in run.stdout.splitlines() if s.startswith("RESULT ")), None)
     assert line, run.stderr[-4000:]
     return json.loads(line.removeprefix("RESULT "))
 

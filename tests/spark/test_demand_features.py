@@ -140,7 +140,7 @@ def test_big_days_written_by_spark_equal_small_days_split_by_arrow(settings, lak
         staged = stage_features(settings, demand_spec, days, spark=spark, owner=name)
         root = Path(staged[days[0]]).parent
         assert sorted(p.name for p in root.iterdir()) == [f"dt={d.isoformat()}" for d in days]  # nothing else left
-        for d, folder in staged.items():
+        for folder in staged.values():
             names = sorted(p.name for p in Path(folder).iterdir())
             assert names == [f"part-{i}.parquet" for i in range(len(names))], names
         key = ["store_id", "item_id", "ts"]

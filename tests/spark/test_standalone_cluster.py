@@ -20,7 +20,7 @@ from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import load_settings
 from ml_tasks.demo.demand_data import DemandDataConfig, land_demand_data
 from ml_tasks.features.columns import lookback_days
-from soak.services import spark_cluster
+from soak.spark_cluster import spark_cluster
 
 from ..conftest import DAY0
 

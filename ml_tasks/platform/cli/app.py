@@ -9,8 +9,9 @@ import sys
 import typer
 
 from ml_tasks.core.settings import load_settings
-from ml_tasks.platform.cli.pipeline_commands import COMMANDS, fail, parse_date
+from ml_tasks.platform.cli.data_commands import DATA_COMMANDS, fail, parse_date
 from ml_tasks.platform.cli.registry_commands import REGISTRY_COMMANDS
+from ml_tasks.platform.cli.spec_commands import SPEC_COMMANDS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -48,7 +49,8 @@ def up(seed: bool = typer.Option(True, help="land demo data and backfill feature
     )
     typer.secho("\nConveyor is up.", fg="green", bold=True)
     typer.echo(
-        f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {environment.airflow_password(settings)}"
+        f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / "
+        f"{environment.airflow_password(settings)}"
     )
     typer.echo(f"  MLflow UI  : {settings.mlflow_url}")
     typer.echo(f"  lake       : {settings.lake_uri}")
@@ -82,7 +84,8 @@ def status() -> None:
         )
     if any(state.values()):
         typer.echo(
-            f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / {environment.airflow_password(settings)}"
+            f"  Airflow UI : {settings.airflow_url}   login: {settings.airflow_user} / "
+            f"{environment.airflow_password(settings)}"
         )
         typer.echo(f"  MLflow UI  : {settings.mlflow_url}")
 
@@ -216,7 +219,7 @@ def serve(
     )
 
 
-for _name, _command in {**COMMANDS, **REGISTRY_COMMANDS}.items():
+for _name, _command in {**DATA_COMMANDS, **SPEC_COMMANDS, **REGISTRY_COMMANDS}.items():
     app.command(_name)(_command)
 
 

@@ -1,6 +1,6 @@
-"""The `conveyor` commands that work on a pipeline's models in the registry: the history of its aliases
-(and repairing a half-done move), rollback, lineage and checking a version's files. `ml_tasks.platform.cli.app`
-registers them (``REGISTRY_COMMANDS``) beside the data commands of `ml_tasks.platform.cli.pipeline_commands`.
+"""The `conveyor` commands that work on a pipeline's models in the registry: the history of its
+aliases (and repairing a half-done move), rollback, lineage and checking a version's files.
+`ml_tasks.platform.cli.app` registers them (``REGISTRY_COMMANDS``).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from ml_tasks.core.settings import load_settings
-from ml_tasks.platform.cli.pipeline_commands import fail
+from ml_tasks.platform.cli.data_commands import fail
 
 
 def history(
@@ -92,7 +92,8 @@ def lineage(ref: str = typer.Argument(..., help="PIPELINE@ALIAS or PIPELINE/VERS
             "with rows missing (gaps the models take)"
         )
     typer.echo(
-        f"  -> {feats['zone']}  {feats['first']} .. {feats['last']}  ({feats['days']} days, sha256 {str(feats['sha256'])[:16]}...)"
+        f"  -> {feats['zone']}  {feats['first']} .. {feats['last']}  "
+        f"({feats['days']} days, sha256 {str(feats['sha256'])[:16]}...)"
     )
     typer.echo(
         f"  -> training run {chain['training_run']} ({chain['model_family']}), parent {chain['parent_run']}; "

@@ -227,12 +227,13 @@ def _leakage(settings: ConveyorSettings, path: Path, spec: PipelineSpec, module)
         inputs = module.feature_columns(spec)
         for col in (spec.data.target, spec.data.timestamp):
             if col in inputs:
+                what = "the target: the model would be given the answer" if col == spec.data.target else "the timestamp"
                 out.append(
                     Problem(
                         path,
                         "features.module",
                         f"{spec.features.module}.feature_columns(spec) includes "
-                        f"{col!r} ({'the target: the model would be given the answer' if col == spec.data.target else 'the timestamp'}); "
+                        f"{col!r} ({what}); "
                         f"remove it from the module's inputs (KNOWN_AHEAD or feature_columns)",
                     )
                 )

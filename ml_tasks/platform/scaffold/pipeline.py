@@ -5,13 +5,12 @@ raw and features suites (``expectations/``, profiled from the whole of ``--from-
 given) and a test (``tests/pipelines/test_<name>.py``). Features come from the spec alone (the
 default feature module, ``spark_jobs.series_features``): calendar, the ``--known-ahead``
 columns, lags and rolling windows at the data's own cadence (detected from the sample: any regular
-step from a minute to a week; irregular timestamps are refused with the spacings seen). Nothing outside those files changes; the DAG processor picks the new DAGs up at its
-next parse.
+step from a minute to a week; irregular timestamps are refused with the spacings seen). Nothing
+outside those files changes; the DAG processor picks the new DAGs up at its next parse.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -26,7 +25,17 @@ from ml_tasks.core.settings import REPO_ROOT
 from ml_tasks.data.leakage import target_proxies
 from ml_tasks.data.suite_profile import features_suite, raw_suite
 from ml_tasks.platform.scaffold.sample import ScaffoldError
-from ml_tasks.platform.scaffold.templates import DAG_FILE, PROMOTION, SPEC, TEST_FILE
+from ml_tasks.platform.scaffold.templates import (
+    DAG_FILE,
+    PROMOTION,
+    SPEC,
+    TEST_FILE,
+    events_yaml,
+    json_text,
+    listed,
+    spec_type,
+    unit_word,
+)
 
 
 def shape(step: int) -> tuple[int | str, list, list]:
@@ -121,7 +130,7 @@ class NewPipeline:
             raise ScaffoldError(
                 f"--target {self.target!r} is {values.dtype} in the sample; a regression target must be numeric"
             )
-        self.step  # the cadence, detected: irregular timestamps are refused here
+        _ = self.step  # the cadence, detected: irregular timestamps are refused here
         if self.task == "classification" and not set(values.dropna().unique().tolist()) <= {0, 1}:
             raise ScaffoldError(
                 f"--target {self.target!r} must hold 0/1 (or true/false) for a binary "
@@ -142,7 +151,7 @@ class NewPipeline:
         return {
             self.root / "dags" / "specs" / f"{n}.yaml": self.spec_yaml(),
             self.root / "dags" / f"{n}.py": DAG_FILE.format(name=n),
-            self.root / "expectations" / f"{n}_raw.json": _json(
+            self.root / "expectations" / f"{n}_raw.json": json_text(
                 raw_suite(
                     n,
                     self.timestamp,
@@ -153,7 +162,7 @@ class NewPipeline:
                     events=bool(self.events),
                 )
             ),
-            self.root / "expectations" / f"{n}_features.json": _json(
+            self.root / "expectations" / f"{n}_features.json": json_text(
                 features_suite(n, self.timestamp, self.keys, self.target, self._lag_columns(), self.classification)
             ),
             self.root / "tests" / "pipelines" / f"test_{n}.py": TEST_FILE.format(name=n),
@@ -288,7 +297,7 @@ class NewPipeline:
                 *(f"lag_{self._span(lag)}" for lag in lags),
                 *(f"rolling_mean_{self._span(w)}" for w in windows),
             ]
-        known = {c: _spec_type(self.sample[c]) for c in self.known_ahead}
+        known = {c: spec_type(self.sample[c]) for c in self.known_ahead}
         unused = [c for c in self._extra_columns() if c not in self.known_ahead and c not in history]
         window, holdout = self._window()
         return SPEC.format(
@@ -302,16 +311,16 @@ class NewPipeline:
             timezone=f"\n  # naive times in the raw files are local times here\n  timezone: {self.timezone}"
             if self.timezone
             else "",
-            events=_events_yaml(self.events),
+            events=events_yaml(self.events),
             models_note="" if nonneg else "  # the neural family's Poisson loss needs a target >= 0\n",
             objective="binary" if self.classification else "tweedie" if nonneg else "regression",
             promotion=PROMOTION[self.task],
             drift_columns=", ".join(drift),
             frequency=frequency,
-            unit_word=_unit_word(self.step),
+            unit_word=unit_word(self.step),
             horizon=horizon,
-            lags=_listed(lags),
-            windows=_listed(windows),
+            lags=listed(lags),
+            windows=listed(windows),
             known_ahead="{" + ", ".join(f"{c}: {t}" for c, t in known.items()) + "}",
             unused=", ".join(unused) or "(none in the sample)",
             history=f"  history_of: [{', '.join(history)}]\n  keys_as_inputs: false\n" if self.classification else "",
@@ -319,41 +328,3 @@ class NewPipeline:
             holdout=holdout,
             folds=2,
         )
-
-
-def _events_yaml(spec_events: dict | None) -> str:
-    """The spec's ``data.events`` block (empty when the raw rows are a series already)."""
-    if not spec_events:
-        return ""
-    lines = [
-        f"    {name}: {how if isinstance(how, str) else '{' + ', '.join(f'{k}: {v}' for k, v in how.items()) + '}'}"
-        for name, how in spec_events.items()
-    ]
-    return (
-        "\n  # one raw row per event, aggregated per key and slot of the cadence (0 where none happened)\n"
-        "  events:\n" + "\n".join(lines)
-    )
-
-
-def _unit_word(step: int) -> str:
-    """How the spec's comment names the unit of its horizon, lags and windows."""
-    if step in (cadence.HOUR, cadence.DAY, cadence.WEEK):
-        return {cadence.HOUR: "hours", cadence.DAY: "days", cadence.WEEK: "weeks"}[step]
-    return f"steps of {cadence.name(step)} or durations (24h, 7d)"
-
-
-def _listed(values: list) -> str:
-    return "[" + ", ".join(str(v) for v in values) + "]"
-
-
-def _spec_type(series: pd.Series) -> str:
-    """The spec type of a known-ahead column: numbers stay numbers, anything else is a category."""
-    if pd.api.types.is_bool_dtype(series):
-        return "int"
-    if pd.api.types.is_numeric_dtype(series):
-        return "double"
-    return "string"
-
-
-def _json(data: dict) -> str:
-    return json.dumps(data, indent=1) + "\n"

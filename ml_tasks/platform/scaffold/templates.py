@@ -1,4 +1,13 @@
-"""The files `conveyor new-pipeline` writes, as templates (filled in by ``ml_tasks.platform.scaffold.pipeline``)."""
+"""The files `conveyor new-pipeline` writes, as templates, and the helpers that fill their values in (used by
+``ml_tasks.platform.scaffold.pipeline``)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ml_tasks.core import cadence
 
 DAG_FILE = '''"""The `{name}` pipeline's Airflow DAGs, built from `dags/specs/{name}.yaml` by the DAG factory."""
 
@@ -77,3 +86,41 @@ def test_{name}_spec_is_valid():
     problems = check_all(load_settings(), ["{name}"])["{name}"]
     assert problems == [], [str(p) for p in problems]
 '''
+
+
+def events_yaml(spec_events: dict | None) -> str:
+    """The spec's ``data.events`` block (empty when the raw rows are a series already)."""
+    if not spec_events:
+        return ""
+    lines = [
+        f"    {name}: {how if isinstance(how, str) else '{' + ', '.join(f'{k}: {v}' for k, v in how.items()) + '}'}"
+        for name, how in spec_events.items()
+    ]
+    return (
+        "\n  # one raw row per event, aggregated per key and slot of the cadence (0 where none happened)\n"
+        "  events:\n" + "\n".join(lines)
+    )
+
+
+def unit_word(step: int) -> str:
+    """How the spec's comment names the unit of its horizon, lags and windows."""
+    if step in (cadence.HOUR, cadence.DAY, cadence.WEEK):
+        return {cadence.HOUR: "hours", cadence.DAY: "days", cadence.WEEK: "weeks"}[step]
+    return f"steps of {cadence.name(step)} or durations (24h, 7d)"
+
+
+def listed(values: list) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
+
+
+def spec_type(series: pd.Series) -> str:
+    """The spec type of a known-ahead column: numbers stay numbers, anything else is a category."""
+    if pd.api.types.is_bool_dtype(series):
+        return "int"
+    if pd.api.types.is_numeric_dtype(series):
+        return "double"
+    return "string"
+
+
+def json_text(data: dict) -> str:
+    return json.dumps(data, indent=1) + "\n"

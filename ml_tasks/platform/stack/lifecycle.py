@@ -252,7 +252,10 @@ def _stop(settings: ConveyorSettings, names: list[str], grace: float, say) -> li
         pid = state[name]
         try:  # the group shares one grace period; then SIGKILL
             wait_until(
-                lambda: not group_alive(pid), max(deadline - time.monotonic(), 0.0), f"{name} to stop", every=0.3
+                lambda pid=pid: not group_alive(pid),
+                max(deadline - time.monotonic(), 0.0),
+                f"{name} to stop",
+                every=0.3,
             )
         except WaitTimeout:
             try:

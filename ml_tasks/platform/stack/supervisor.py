@@ -65,9 +65,7 @@ class Supervisor:
                     continue
                 old_pid = int(path.read_text() or 0)
                 new_pid = lifecycle.start_service(service, self.settings, env)
-                record = Restart(
-                    datetime.now(UTC).isoformat(timespec="seconds"), service.name, old_pid, new_pid
-                )
+                record = Restart(datetime.now(UTC).isoformat(timespec="seconds"), service.name, old_pid, new_pid)
                 self._record(record)
                 done.append(record)
                 recent = [t for t in self.history.get(service.name, []) if now - t < WINDOW] + [now]

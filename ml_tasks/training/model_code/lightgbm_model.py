@@ -64,7 +64,7 @@ class LightGBMForecaster(PythonModel):
             [
                 [
                     (codes.get(str(row[f]), np.nan) if row[f] is not None else np.nan) if codes is not None else row[f]
-                    for f, codes in zip(self.features, self._codes)
+                    for f, codes in zip(self.features, self._codes, strict=True)
                 ]
                 for row in inputs
             ],

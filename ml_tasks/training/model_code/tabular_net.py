@@ -14,6 +14,9 @@ from torch import nn
 
 
 class TabularNet(nn.Module):
+    mean: torch.Tensor  # buffers (registered in __init__): the numeric inputs' scaling statistics
+    std: torch.Tensor
+
     def __init__(
         self,
         cardinalities: list[int],

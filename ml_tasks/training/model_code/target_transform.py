@@ -132,4 +132,4 @@ def transform_rows(rows: list[dict], transform: dict) -> list[dict]:
     )
     changed = frame[[c for c in transform["history"] if c in frame.columns]]
     changed = changed.astype(object).where(changed.notna(), None).to_dict("records")
-    return [{**row, **new} for row, new in zip(rows, changed)]
+    return [{**row, **new} for row, new in zip(rows, changed, strict=True)]

@@ -12,7 +12,7 @@ DAYS = [date(2026, 5, 1) + timedelta(days=i) for i in range(4)]
 
 def _land(lake, rows_per_day=(1000, 3000, 500, 2500)):
     offset = 0
-    for d, n in zip(DAYS, rows_per_day):
+    for d, n in zip(DAYS, rows_per_day, strict=True):
         lake.write_partition(
             pd.DataFrame(
                 {

@@ -22,7 +22,7 @@ from ml_tasks.platform.stack.supervisor import BURST, Supervisor, restarts
 def settings(tmp_path):
     s = ConveyorSettings(home=tmp_path)
     yield s
-    for name, pid in lifecycle.running(s).items():  # whatever a test left running
+    for pid in lifecycle.running(s).values():  # whatever a test left running
         if pid:
             os.killpg(pid, signal.SIGKILL)
 

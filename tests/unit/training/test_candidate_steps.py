@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_tasks.training.candidate import backtest_means, choose_threshold, evaluate_holdout
+from ml_tasks.training.backtest import backtest_means, choose_threshold
+from ml_tasks.training.candidate import evaluate_holdout
 from ml_tasks.training.plan import TrainingPlan, TrainingWindow
 
 DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(30)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ml_tasks.core.lake import Lake

@@ -88,7 +88,7 @@ def test_a_trial_that_fails_is_recorded_and_the_search_goes_on():
 def test_each_tunable_family_has_a_search_space_of_its_spec_keys(kind):
     import optuna
 
-    from ml_tasks.core.family_specs import LightGBMSpec, LightningSpec
+    from ml_tasks.core.training_specs import LightGBMSpec, LightningSpec
 
     params = search_space(
         kind,

@@ -1,11 +1,12 @@
-"""The spec's sections for each model family and for where training runs (``training.lightgbm``,
-``training.lightning``, ``training.statsforecast``, ``training.tuning``, ``training.resources``)."""
+"""The spec's ``training`` section (:class:`TrainingSpec`), with a section for each model family and for
+where training runs (``training.lightgbm``, ``training.lightning``, ``training.statsforecast``,
+``training.tuning``, ``training.resources``)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Strict(BaseModel):
@@ -73,3 +74,52 @@ class StatsForecastSpec(Strict):
         ),
     )
     minutes: float = Field(default=10.0, gt=0, description="fit budget; series left then take the naive forecast")
+
+
+class TrainingSpec(Strict):
+    schedule: str = "0 2 * * *"
+    window_days: int = Field(ge=2)
+    holdout_days: int = Field(ge=1)
+    min_train_rows: int = Field(default=1000, ge=1)
+    seed: int = 42
+    models: list[Literal["lightgbm", "lightning", "statsforecast"]] = Field(
+        default=["lightgbm", "lightning"], min_length=1
+    )
+    baselines: bool = Field(
+        default=True,
+        description=(
+            "train the task's baselines as candidates too: the naive forecasts of the cadence for regression, the "
+            "base rate and a logistic regression for classification; the gate compares every challenger with the "
+            "strongest of them"
+        ),
+    )
+    lightgbm: LightGBMSpec = LightGBMSpec()
+    lightning: LightningSpec = LightningSpec()
+    statsforecast: StatsForecastSpec = StatsForecastSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+    backtest_folds: int = Field(default=2, ge=0, description="rolling-origin folds before the holdout")
+    tuning: TuningSpec = TuningSpec()
+    selection_margin: float = Field(
+        default=0.005,
+        ge=0.0,
+        lt=0.5,
+        description=(
+            "a family later in the candidates' order (baselines, then training.models as listed) is registered "
+            "only when its backtest error is below the earlier, simpler ones' by more than this share: a tie "
+            "within noise goes to the simpler model"
+        ),
+    )
+    class_weight: Literal["none", "balanced"] = Field(
+        default="none",
+        description="classification: 'balanced' weights classes by inverse frequency (more recall "
+        "on a rare class, less calibrated probabilities); the tuned F1 threshold already "
+        "adapts to imbalance",
+    )
+
+    @field_validator("holdout_days")
+    @classmethod
+    def _holdout_inside_window(cls, holdout: int, info) -> int:
+        window = info.data.get("window_days")
+        if window is not None and holdout >= window:
+            raise ValueError(f"holdout_days={holdout} must be smaller than window_days={window}")
+        return holdout
