@@ -5,8 +5,8 @@ by Airflow's own auth manager); a request without one gets 401, and there is no 
 A pipeline's pages answer only users Airflow's auth manager lets read the pipeline's DAGs (403
 otherwise; the index lists only those pipelines). Every page is sent with a Content-Security-Policy
 that runs no script at all, and a quarantine report (HTML a task wrote to the lake, so not trusted)
-is shown in a sandboxed iframe. Pages read MLflow and the lake through `ml_tasks.platform.overview`
-when they are asked for, never at import.
+is shown in a sandboxed iframe. Pages read MLflow and the lake through `conveyor_plugin.overview`
+when they are asked for, never at import, and are drawn by `conveyor_plugin.pages`.
 
 The one action: a quarantined raw day's page offers Release (accept the day as it is, with a
 reason) to users Airflow's auth manager lets trigger the pipeline's features DAG; the POST checks
@@ -17,7 +17,7 @@ day (``ml_tasks.data.release``) and triggers ``<pipeline>_features`` for it.
 from __future__ import annotations
 
 import html
-from datetime import date
+from datetime import UTC, date
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -25,8 +25,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 PREFIX = "/conveyor"
 # No script, no plugin, no remote anything: the pages are HTML with inline styles and SVG, one form
 # posting to the view itself, links out to MLflow; the sandboxed report iframe inherits this policy.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                           "form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+)
 
 
 async def require_login(request: Request):
@@ -46,8 +48,9 @@ def may_run_features(user, pipeline: str) -> bool:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 
-    return get_auth_manager().is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN,
-                                                details=DagDetails(id=f"{pipeline}_features"), user=user)
+    return get_auth_manager().is_authorized_dag(
+        method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=f"{pipeline}_features"), user=user
+    )
 
 
 def may_read(user, pipeline: str) -> bool:
@@ -57,8 +60,10 @@ def may_read(user, pipeline: str) -> bool:
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 
     manager = get_auth_manager()
-    return all(manager.is_authorized_dag(method="GET", details=DagDetails(id=f"{pipeline}_{kind}"), user=user)
-               for kind in ("features", "train"))
+    return all(
+        manager.is_authorized_dag(method="GET", details=DagDetails(id=f"{pipeline}_{kind}"), user=user)
+        for kind in ("features", "train")
+    )
 
 
 def readable(user, pipeline: str) -> None:
@@ -95,13 +100,16 @@ def _settings_and_spec(pipeline: str, user):
     try:
         return settings, load_spec(pipeline, settings.specs_dir)
     except SpecError as exc:
-        raise HTTPException(status_code=404, detail=f"the {pipeline} spec does not load: "
-                                                    f"{str(exc).replace(str(settings.specs_dir), '<specs>')}") from None
+        raise HTTPException(
+            status_code=404,
+            detail=f"the {pipeline} spec does not load: {str(exc).replace(str(settings.specs_dir), '<specs>')}",
+        ) from None
 
 
 def create_view_app() -> FastAPI:
-    app = FastAPI(title="Conveyor", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="Conveyor", dependencies=[Depends(require_login)], docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     @app.middleware("http")
     async def say_when_mlflow_is_away(request: Request, call_next):
@@ -114,8 +122,9 @@ def create_view_app() -> FastAPI:
 
             if not isinstance(exc, (requests.RequestException, MlflowException)):
                 raise
-            return HTMLResponse(f"<h1>Conveyor view</h1><p>MLflow did not answer: {html.escape(str(exc)[:500])}</p>",
-                                status_code=503)
+            return HTMLResponse(
+                f"<h1>Conveyor view</h1><p>MLflow did not answer: {html.escape(str(exc)[:500])}</p>", status_code=503
+            )
 
     @app.middleware("http")
     async def no_script(request: Request, call_next):  # outermost: its 503 pages get the headers too
@@ -129,18 +138,24 @@ def create_view_app() -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def index(user=Depends(require_login)) -> str:
         """Every pipeline the user may read, with its champion."""
+        from conveyor_plugin.overview import champion_summary
         from conveyor_plugin.pages import index_page
         from ml_tasks.core.settings import load_settings
         from ml_tasks.core.spec import load_spec
-        from ml_tasks.platform.overview import champion_summary
 
         settings = load_settings()
         names = sorted(p.stem for p in settings.specs_dir.glob("*.yaml") if may_read(user, p.stem))
         rows = []
         for name in names:
             spec = load_spec(name, settings.specs_dir)
-            rows.append({"pipeline": name, "task": spec.task, "metric": spec.promotion.metric,
-                         "champion": champion_summary(settings, name)})
+            rows.append(
+                {
+                    "pipeline": name,
+                    "task": spec.task,
+                    "metric": spec.promotion.metric,
+                    "champion": champion_summary(settings, name),
+                }
+            )
         return index_page(rows)
 
     @app.get("/dags/{dag_id}")
@@ -151,8 +166,8 @@ def create_view_app() -> FastAPI:
 
     @app.get("/pipelines/{pipeline}", response_class=HTMLResponse)
     def pipeline_page(pipeline: str, user=Depends(require_login)) -> str:
+        from conveyor_plugin.overview import pipeline_overview
         from conveyor_plugin.pages import overview_page
-        from ml_tasks.platform.overview import pipeline_overview
 
         settings, spec = _settings_and_spec(pipeline, user)
         return overview_page(pipeline_overview(settings, spec))
@@ -161,14 +176,15 @@ def create_view_app() -> FastAPI:
     def day_page(pipeline: str, dt: date, user=Depends(require_login)) -> str:
         """One day's gate records (passing, quarantined or released) and, when quarantined, its report
         and (for users who may run the pipeline's features DAG) the Release form."""
+        from conveyor_plugin.overview import day_report
         from conveyor_plugin.pages import day_page as render
-        from ml_tasks.platform.overview import day_report
 
         settings, _ = _settings_and_spec(pipeline, user)
         report = day_report(settings, pipeline, dt)
         if report is None:
-            raise HTTPException(status_code=404, detail=f"{pipeline} has no gate record for {dt}: the day has not "
-                                                        "been validated (yet)")
+            raise HTTPException(
+                status_code=404, detail=f"{pipeline} has no gate record for {dt}: the day has not been validated (yet)"
+            )
         releasable = report["status"] == "quarantined" and report["stage"] == "raw" and may_run_features(user, pipeline)
         return render(pipeline, dt, report, releasable)
 
@@ -198,8 +214,8 @@ def create_view_app() -> FastAPI:
     @app.get("/pipelines/{pipeline}/predictions/{dt}", response_class=HTMLResponse)
     def predictions_page(pipeline: str, dt: date, user=Depends(require_login)) -> str:
         """One scored day: how many rows, which version scored them, the predictions' spread, the first rows."""
+        from conveyor_plugin.overview import predictions_summary
         from conveyor_plugin.pages import predictions_page as render
-        from ml_tasks.platform.overview import predictions_summary
 
         settings, _ = _settings_and_spec(pipeline, user)
         summary = predictions_summary(settings, pipeline, dt)
@@ -213,15 +229,20 @@ def create_view_app() -> FastAPI:
 def _trigger_features(pipeline: str, dt: date, user: str) -> str:
     """Trigger ``<pipeline>_features`` for the released day: 'started', or why not (the day stays released;
     the run can be triggered by hand with the param dt)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.utils.types import DagRunTriggeredByType
 
-    run_id = f"release__{dt.isoformat()}__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    run_id = f"release__{dt.isoformat()}__{datetime.now(UTC):%Y%m%dT%H%M%S}"
     try:
-        trigger_dag(f"{pipeline}_features", triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user,
-                    conf={"dt": dt.isoformat()}, run_id=run_id)
+        trigger_dag(
+            f"{pipeline}_features",
+            triggered_by=DagRunTriggeredByType.UI,
+            triggering_user_name=user,
+            conf={"dt": dt.isoformat()},
+            run_id=run_id,
+        )
     except Exception as exc:  # the DAG not parsed yet, the database busy: the release itself stands
         return f"not started ({type(exc).__name__}): trigger {pipeline}_features with dt={dt.isoformat()}"
     return "started"

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.settings import load_settings
 from ml_tasks.data.gate_records import VALIDATION_RECORD, validation_lineage
-from ml_tasks.platform.cli import app
+from ml_tasks.platform.cli.app import app
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 runner = CliRunner()
@@ -29,8 +29,9 @@ def test_a_storm_day_is_released_as_it_is_and_the_newest_partial_day_waits(tmp_p
     lake = Lake.from_settings(load_settings())
     full = lake.read_partition("raw", "demand", NEWEST)
     for day in (STORM, NEWEST):  # a storm closed most stores; the newest day is only partly delivered
-        lake.write_partition(lake.read_partition("raw", "demand", day).sample(frac=0.3, random_state=1),
-                             "raw", "demand", day)
+        lake.write_partition(
+            lake.read_partition("raw", "demand", day).sample(frac=0.3, random_state=1), "raw", "demand", day
+        )
 
     code, out = _cli("backfill-features", "demand")
     assert code == 1 and "quarantined 1; pending 1" in out, out
@@ -41,13 +42,15 @@ def test_a_storm_day_is_released_as_it_is_and_the_newest_partial_day_waits(tmp_p
     code, out = _cli("quarantine", "release", "demand", str(STORM))
     assert code == 1 and "give a --reason" in out
     code, out = _cli("quarantine", "release", "demand", str(STORM), "--reason", "storm: 9 of 12 stores shut")
-    assert code == 0 and "(it failed expect_table_row_count_to_be_between(table))" in out and "published 1 day(s)" in out
+    assert (
+        code == 0 and "(it failed expect_table_row_count_to_be_between(table))" in out and "published 1 day(s)" in out
+    )
     record = lake.read_json(f"{lake.partition('features', 'demand', STORM)}/{VALIDATION_RECORD}")
     assert record["raw"]["released"]["reason"] == "storm: 9 of 12 stores shut" and record["features"]["passed"]
     assert "no quarantined partitions" in _cli("quarantine", "demand")[1]
     code, out = _cli("quarantine", "release", "demand", str(STORM), "--reason", "again")
     assert code == 1 and "no quarantined raw data to release" in out
-    from ml_tasks.platform.overview import day_outcomes
+    from conveyor_plugin.overview import day_outcomes
 
     storm = next(d for d in day_outcomes(lake, "demand") if d["dt"] == str(STORM))
     assert storm["status"] == "released" and "storm: 9 of 12 stores shut" in storm["reason"]

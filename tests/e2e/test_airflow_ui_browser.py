@@ -19,7 +19,7 @@ import yaml
 from ml_tasks.core.polling import wait_until
 from ml_tasks.core.settings import load_settings
 from ml_tasks.demo.seed import DemoSize, seed_demo
-from ml_tasks.platform import stack
+from ml_tasks.platform.stack import environment
 
 from .browser import artifacts_dir, chromium_page
 from .stack_helpers import champion_version, explain_run, running_stack, stack_settings
@@ -49,7 +49,7 @@ def platform(tmp_path_factory):
 def _log_in(page, settings) -> None:
     page.goto(settings.airflow_url)
     page.get_by_label("Username").fill(settings.airflow_user)
-    page.get_by_label("Password").fill(stack.airflow_password(settings))
+    page.get_by_label("Password").fill(environment.airflow_password(settings))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/auth/login" not in url)
 
@@ -72,8 +72,15 @@ def _watch_run_until_finished(page, client, settings, run_id: str, timeout: floa
             expect(badge).to_be_visible()
         return None
 
-    return wait_until(finished, timeout, lambda: f"{run_id}: the run page to show the run finished (it shows "
-                      f"{badge.inner_text()!r})\n" + explain_run(client, settings, TRAIN, run_id), every=3)
+    return wait_until(
+        finished,
+        timeout,
+        lambda: (
+            f"{run_id}: the run page to show the run finished (it shows "
+            f"{badge.inner_text()!r})\n" + explain_run(client, settings, TRAIN, run_id)
+        ),
+        every=3,
+    )
 
 
 def test_trigger_form_starts_a_run_with_its_param_and_the_ui_shows_it_succeed(platform):
@@ -109,9 +116,11 @@ def test_trigger_form_starts_a_run_with_its_param_and_the_ui_shows_it_succeed(pl
             page.wait_for_url(f"**/dags/{TRAIN}/runs/**", timeout=120_000)
         except Exception as exc:  # say what the page said instead of only that it did not move
             runs = client.request("GET", f"/dags/{TRAIN}/dagRuns")["dag_runs"]
-            raise AssertionError(f"the trigger form did not open the new run ({exc.__class__.__name__}); the page "
-                                 f"says: {page.locator('body').inner_text()[:1500]!r}; runs: "
-                                 f"{[(r['dag_run_id'], r['state']) for r in runs]}") from exc
+            raise AssertionError(
+                f"the trigger form did not open the new run ({exc.__class__.__name__}); the page "
+                f"says: {page.locator('body').inner_text()[:1500]!r}; runs: "
+                f"{[(r['dag_run_id'], r['state']) for r in runs]}"
+            ) from exc
         run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("?")[0])
         header = page.get_by_test_id("header-card")
         expect(header).to_contain_text(run_id)
@@ -136,9 +145,10 @@ def test_trigger_form_starts_a_run_with_its_param_and_the_ui_shows_it_succeed(pl
 def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor_view(platform):
     """With two versions and a quarantined day: the training task's button opens its run in MLflow, the
     failed gate's button opens the day's gate report, and Browse > Conveyor shows the champion, its
-    history and the quarantined day."""
+    lineage as a chain, every version's holdout error, its history, the quarantined day and its model card."""
     from playwright.sync_api import expect
 
+    from ml_tasks.core import tracking
     from ml_tasks.core.lake import Lake
     from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, series_params
 
@@ -192,9 +202,11 @@ def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor
         report_page.screenshot(path=shots / "07-gate-report.png", full_page=True)
 
         # A report anyone who can write the lake could have written: its script must not run in Airflow's origin.
-        hostile = ("<h1>tampered report</h1><script>top.document.title='pwned';"
-                   "top.document.body.setAttribute('data-pwned','1')</script>"
-                   "<img src=x onerror=\"top.document.body.setAttribute('data-pwned','2')\">")
+        hostile = (
+            "<h1>tampered report</h1><script>top.document.title='pwned';"
+            "top.document.body.setAttribute('data-pwned','1')</script>"
+            "<img src=x onerror=\"top.document.body.setAttribute('data-pwned','2')\">"
+        )
         lake.fs.pipe(f"{lake.partition('quarantine', 'demand', day)}/raw/report.html", hostile.encode())
         report_page.reload()
         frame = report_page.frame_locator("iframe[sandbox]").first
@@ -210,8 +222,29 @@ def test_from_a_training_task_to_its_mlflow_run_and_from_the_nav_to_the_conveyor
         expect(view.get_by_text("Champion history")).to_be_visible(timeout=60_000)
         expect(view.get_by_role("link", name=day.isoformat(), exact=True)).to_be_visible()  # the quarantined day
         expect(view.get_by_text(f"v{champion}").first).to_be_visible()  # the forced second version, now champion
+        # The champion's lineage drawn as a chain, raw days to alias, its run linked to Airflow's run page
+        steps = view.locator("ol.chain > li.step")
+        expect(steps).to_have_count(6)
+        assert [steps.nth(i).get_attribute("data-step") for i in range(6)] == [
+            "raw days",
+            "gates",
+            "features",
+            "run",
+            "version",
+            "alias",
+        ]
+        expect(steps.nth(3).get_by_role("link", name=f"Airflow {TRAIN} / {second}")).to_be_visible()
+        expect(steps.nth(4).get_by_role("link", name="MLflow model version")).to_be_visible()
+        # every version's holdout error, one point each; the champion's model card rendered (its table a table)
+        versions = tracking.connect(settings).search_model_versions("name='demand'")
+        expect(view.locator(".metrics svg").first.locator("circle.point")).to_have_count(len(versions))
+        expect(view.locator("#model-card + .md table").first).to_be_visible()
+        page.set_viewport_size({"width": 1440, "height": 1280})  # the view's frame grows with it: down to the charts
         page.screenshot(path=shots / "08-conveyor-view.png", full_page=True)
+        steps.first.scroll_into_view_if_needed()
+        view.locator("ol.chain").screenshot(path=shots / "09-lineage.png")
 
     for name in ("05-task-links.png", "06-mlflow-run.png", "07-gate-report.png", "08-conveyor-view.png"):
         data = (shots / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 20_000, f"{shots / name}: {len(data)} bytes"
+    assert (shots / "09-lineage.png").read_bytes().startswith(PNG_MAGIC)

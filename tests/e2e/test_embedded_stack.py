@@ -12,12 +12,13 @@ the drifted holdout, the alias following its decision.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 import pytest
 import yaml
 
+from conveyor_plugin.overview import day_report
 from ml_tasks.core import tracking
 from ml_tasks.core.lake import Lake
 from ml_tasks.core.polling import wait_until
@@ -26,10 +27,8 @@ from ml_tasks.data.backfill import backfill_features
 from ml_tasks.data.landing import land_files
 from ml_tasks.demo.demand_data import DemandDataConfig, generate_day, land_demand_data, series_params
 from ml_tasks.demo.seed import DemoSize, seed_demo, yesterday
-from ml_tasks.platform.overview import day_report
-from ml_tasks.platform.relanding import announce_relanded
+from ml_tasks.platform.airflow_api.relanding import announce_relanded
 from ml_tasks.registry import client as registry
-
 from ml_tasks.registry.audit import history
 
 from .stack_helpers import alert_receiver, running_stack, stack_settings, wait_all_runs, wait_asset_runs
@@ -93,7 +92,9 @@ def test_training_through_the_scheduler_creates_a_loadable_champion(platform):
     assert len(model.predict(features)) == len(features)
     moves = history(settings, "demand")  # one alert per move of @champion, naming the new version
     wait_until(lambda: len(alerts_of(platform, "champion_changed")) >= len(moves), 60, "the champion alerts")
-    assert [a["details"]["champion"] for a in alerts_of(platform, "champion_changed")] == [m["to_version"] for m in moves]
+    assert [a["details"]["champion"] for a in alerts_of(platform, "champion_changed")] == [
+        m["to_version"] for m in moves
+    ]
 
 
 def test_training_tasks_link_to_their_mlflow_run_and_model_version(platform):
@@ -109,16 +110,29 @@ def test_training_tasks_link_to_their_mlflow_run_and_model_version(platform):
     registered = client.extra_links("demand_train", run["dag_run_id"], "register")
     version = registered["Model version"].rsplit("/", 1)[-1]
     assert registered["Model version"] == registry.version_url(settings, "demand", version)
-    assert requests.get(f"{settings.mlflow_url}/ajax-api/2.0/mlflow/model-versions/get",
-                        params={"name": "demand", "version": version}, timeout=10).status_code == 200
+    assert (
+        requests.get(
+            f"{settings.mlflow_url}/ajax-api/2.0/mlflow/model-versions/get",
+            params={"name": "demand", "version": version},
+            timeout=10,
+        ).status_code
+        == 200
+    )
 
 
 def test_scoring_writes_predictions_from_the_champion(platform):
     client, settings = platform["client"], platform["settings"]
     lake = Lake.from_settings(settings)
     start = platform["normal_end"] + timedelta(days=1)
-    drifted = DemandDataConfig(stores=SIZE.stores, items=SIZE.items, days=DRIFT_DAYS, start=start,
-                               drift_from=start, drift_kind="demand", drift_strength=DEMAND_JUMP)
+    drifted = DemandDataConfig(
+        stores=SIZE.stores,
+        items=SIZE.items,
+        days=DRIFT_DAYS,
+        start=start,
+        drift_from=start,
+        drift_kind="demand",
+        drift_strength=DEMAND_JUMP,
+    )
     land_demand_data(drifted, lake)  # demand x4 from here to yesterday
     backfill_features(settings, load_spec("demand", settings.specs_dir), drifted.dates, progress=lambda m: None)
 
@@ -139,8 +153,9 @@ def test_many_drift_checks_make_one_retrain_that_the_gate_judges_against_the_cha
 
     client.set_paused("demand_drift", False)  # the scheduled run checks a drifted window too
     quiet = client.trigger("demand_drift", conf={"dt": platform["normal_end"].isoformat()})
-    loud = [client.trigger("demand_drift", conf={"dt": (yesterday() - timedelta(days=k)).isoformat()})
-            for k in (2, 1, 0)]
+    loud = [
+        client.trigger("demand_drift", conf={"dt": (yesterday() - timedelta(days=k)).isoformat()}) for k in (2, 1, 0)
+    ]
     runs = wait_all_runs(client, "demand_drift", at_least=4)
     assert {r["state"] for r in runs} == {"success"}, runs
     decisions = {r["dag_run_id"]: client.xcom("demand_drift", r["dag_run_id"], "decide_retrain") for r in runs}
@@ -158,7 +173,7 @@ def test_many_drift_checks_make_one_retrain_that_the_gate_judges_against_the_cha
     fired_run = next(run_id for run_id, d in decisions.items() if d["fire"])
     fired_day = client.xcom("demand_drift", fired_run, "check_drift")["dt"]
     assert "data drift share" in page and f"<title>threshold {spec.drift.drift_share_threshold:g}</title>" in page
-    assert f"<title>retrain requested {fired_day}</title>" in page, page[page.find("Monitoring"):][:3000]
+    assert f"<title>retrain requested {fired_day}</title>" in page, page[page.find("Monitoring") :][:3000]
 
     asset_runs = wait_asset_runs(client, "demand_train")
     assert len(asset_runs) == 1 and asset_runs[0]["state"] == "success", asset_runs
@@ -194,10 +209,15 @@ def test_bad_raw_day_fails_the_gate_and_landing_it_again_reruns_its_features(pla
     assert client.wait_for_run("demand_features", run_id, timeout=400) == "failed"
     states = client.task_states("demand_features", run_id)
     assert states["gate_raw"] == "failed" and states["build_features"] == "upstream_failed", states
-    assert not lake.exists("raw", "demand", day) and lake.fs.exists(lake.partition("quarantine", "demand", day) + "/raw/report.html")
+    assert not lake.exists("raw", "demand", day) and lake.fs.exists(
+        lake.partition("quarantine", "demand", day) + "/raw/report.html"
+    )
     pd.testing.assert_frame_equal(lake.read_partition("features", "demand", day), features_before)
-    quarantined = wait_until(lambda: [a for a in alerts_of(platform, "quarantine") if a["details"]["dt"] == day.isoformat()],
-                             60, f"the quarantine alert of {day}")
+    quarantined = wait_until(
+        lambda: [a for a in alerts_of(platform, "quarantine") if a["details"]["dt"] == day.isoformat()],
+        60,
+        f"the quarantine alert of {day}",
+    )
     assert len(quarantined) == 1 and quarantined[0]["details"]["stage"] == "raw", quarantined
     assert quarantined[0]["link"].endswith(f"/conveyor/pipelines/demand/days/{day}")
     failed = quarantined[0]["details"]["failed"]  # the expectations and counts, not the rows' values
@@ -208,8 +228,14 @@ def test_bad_raw_day_fails_the_gate_and_landing_it_again_reruns_its_features(pla
     assert landed.again == [day] and "quarantined at the raw gate" in landed.replaced[day]
     said = announce_relanded(settings, "demand", landed.again)
     assert said.startswith("Airflow told (Asset raw:demand): demand_relanded runs demand_features"), said
-    rerun = wait_until(lambda: [r["dag_run_id"] for r in client.runs("demand_features")
-                                if r["dag_run_id"].startswith(f"relanded__{day}__")], 180, f"the re-run of {day}", every=3)
+    rerun = wait_until(
+        lambda: [
+            r["dag_run_id"] for r in client.runs("demand_features") if r["dag_run_id"].startswith(f"relanded__{day}__")
+        ],
+        180,
+        f"the re-run of {day}",
+        every=3,
+    )
     assert len(rerun) == 1 and client.wait_for_run("demand_features", rerun[0], timeout=400) == "success"
     assert client.xcom("demand_features", rerun[0], "gate_raw")["dt"] == day.isoformat()
 
@@ -228,11 +254,15 @@ def test_a_day_past_its_deadline_raises_one_deadline_alert(platform):
     """A run for a day whose raw data never landed, two hours past the day's end: Airflow's deadline fires once."""
     client = platform["client"]
     missing = platform["normal_end"] - timedelta(days=SIZE.days + 10)  # long before the seeded data
-    logical = datetime.combine(missing, time(0), tzinfo=timezone.utc).isoformat()
+    logical = datetime.combine(missing, time(0), tzinfo=UTC).isoformat()
     client.set_paused("demand_features", False)
     run_id = client.trigger("demand_features", conf={"dt": missing.isoformat()}, logical_date=logical)
-    found = wait_until(lambda: [a for a in alerts_of(platform, "deadline_missed") if a["details"]["run_id"] == run_id],
-                       300, f"the deadline alert of {run_id}", every=3)
+    found = wait_until(
+        lambda: [a for a in alerts_of(platform, "deadline_missed") if a["details"]["run_id"] == run_id],
+        300,
+        f"the deadline alert of {run_id}",
+        every=3,
+    )
     assert found[0]["details"]["dt"] == missing.isoformat(), found
     client.wait_for_run("demand_features", run_id, timeout=400)
     assert len([a for a in alerts_of(platform, "deadline_missed") if a["details"]["run_id"] == run_id]) == 1
