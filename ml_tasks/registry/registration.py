@@ -3,9 +3,10 @@
 `register_best` registers the family with the lowest rolling-origin backtest error (the spec's
 metric; :func:`choose_candidate`) among those that finished: the holdout is kept for the gate's
 evidence, so no choice is made on it. A weighted mean of the two best learned families competes
-too when the backtest says it beats both (`ml_tasks.training.ensemble`). It compares the candidate with the strongest baseline on the
-holdout (:func:`versus_baseline`), tags the version with its lineage and the candidates' scores,
-and writes the model card (naming any family that failed) onto the version. What it returns, a
+too when the backtest says it beats both (`ml_tasks.training.ensemble`). It compares the candidate
+with the strongest baseline on the holdout (:func:`versus_baseline`), tags the version with its
+lineage and the candidates' scores, and writes the model card (naming any family that failed)
+onto the version. What it returns, a
 :class:`RegisteredVersion`, is the hand-off from `register` to the promotion `gate`.
 `train_challenger` runs plan, every family and registration in one process (CLI, tests, demo);
 the Airflow DAG runs them as separate tasks.
