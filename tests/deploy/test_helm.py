@@ -538,8 +538,10 @@ def test_schema_is_draft_07_and_accepts_the_shipped_values(chart, ci_values):
             {"airflow": {"fernetKey": "plain-text-fernet-key"}}, "/airflow/fernetKey", id="plain-text-fernet-key"
         ),
         pytest.param(
-            {"airflow": {"jwtSecret": "plain-text-jwt"}}, "/airflow/jwtSecret", id="plain-text-jwt-secret"
-        ),  # pragma: allowlist secret
+            {"airflow": {"jwtSecret": "plain-text-jwt"}},  # pragma: allowlist secret
+            "/airflow/jwtSecret",
+            id="plain-text-jwt-secret",
+        ),
         pytest.param({"airflow": {"executor": "CeleryExecutor"}}, "/airflow/executor", id="other-executor"),
         pytest.param({"conveyor": {"mode": "compose"}}, "/conveyor/mode", id="other-mode"),
         pytest.param(

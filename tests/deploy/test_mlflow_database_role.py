@@ -158,9 +158,9 @@ def as_mlflow(cluster, database: str, password: str) -> subprocess.CompletedProc
             "-Atc",
             "select current_user, current_database()",
         ],
-        env={"PATH": "/usr/bin:/bin", "PGPASSWORD": password},
+        env={"PATH": "/usr/bin:/bin", "PGPASSWORD": password},  # pragma: allowlist secret
         capture_output=True,
-        text=True,  # pragma: allowlist secret
+        text=True,
         timeout=30,
     )
 

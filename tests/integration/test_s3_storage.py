@@ -32,7 +32,7 @@ DAYS = 5
 KEY = ["store_id", "item_id", "ts"]
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "conveyor-test",
-    "AWS_SECRET_ACCESS_KEY": "conveyor-test-secret",
+    "AWS_SECRET_ACCESS_KEY": "conveyor-test-secret",  # pragma: allowlist secret
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 

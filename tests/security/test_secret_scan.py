@@ -48,8 +48,8 @@ def planted_repo(tmp_path):
     chart = tmp_path / "helm" / "chart"
     chart.mkdir(parents=True)
     (chart / "values.yaml").write_text(
-        "s3:\n  secretName: acme-s3\ndb:\n  password: hunter3\n"
-    )  # pragma: allowlist secret
+        "s3:\n  secretName: acme-s3\ndb:\n  password: hunter3\n"  # pragma: allowlist secret
+    )
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
     return tmp_path
