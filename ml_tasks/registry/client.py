@@ -31,9 +31,14 @@ def model_uri(pipeline: str, alias: str = CHAMPION) -> str:
     return f"models:/{model_name(pipeline)}@{alias}"
 
 
+def model_url(settings: ConveyorSettings, pipeline: str) -> str:
+    """The MLflow UI page of the pipeline's registered model (its versions and aliases)."""
+    return f"{settings.mlflow_public_url}/#/models/{model_name(pipeline)}"
+
+
 def version_url(settings: ConveyorSettings, pipeline: str, version: str | int) -> str:
     """The MLflow UI page of a model version (its tags, aliases, model card)."""
-    return f"{settings.mlflow_public_url}/#/models/{model_name(pipeline)}/versions/{version}"
+    return f"{model_url(settings, pipeline)}/versions/{version}"
 
 
 def version_by_alias(client, pipeline: str, alias: str):

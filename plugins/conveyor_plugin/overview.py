@@ -216,7 +216,7 @@ def lineage_links(settings: ConveyorSettings, pipeline: str, chain: dict[str, An
     version and its model in the registry, and the Airflow run that trained it when the version names one."""
     links = {
         "version": registry.version_url(settings, pipeline, chain["version"]),
-        "model": f"{settings.mlflow_public_url}/#/models/{quote(registry.model_name(pipeline), safe='')}",
+        "model": registry.model_url(settings, pipeline),
     }
     experiment = tracking.connect(settings).get_experiment_by_name(tracking.training_experiment(pipeline))
     for key in ("training_run", "parent_run"):
